@@ -1,0 +1,23 @@
+"""descend: deep neural networks from first principles, fast on a CPU.
+
+A Tensor with reverse-mode autograd on NumPy; layers, losses and initialisers (``descend.nn``);
+optimisers and learning-rate schedules (``descend.optim``); data, a training loop, tuning and
+diagnostics. The interface follows PyTorch's, so ``import descend as torch``-style code reads the same.
+"""
+
+from . import backend
+from .autograd import (Function, GradcheckError, enable_grad, gradcheck, is_grad_enabled, no_grad,
+                       set_grad_enabled)
+from .ops import (abs, cat, clip, concatenate, exp, log, logsumexp, matmul, maximum, mean, minimum, pad,
+                  sqrt, stack, sum, where)
+from .tensor import Tensor, arange, as_tensor, full, ones, ones_like, tensor, zeros, zeros_like
+from .ops import bind_tensor_methods as _bind
+
+_bind(Tensor)
+del _bind
+
+float32 = backend.np.float32
+float64 = backend.np.float64
+int64 = backend.np.int64
+
+__version__ = "0.1.0"

@@ -1,0 +1,309 @@
+"""Reverse-mode automatic differentiation: the graph, the backward walk, grad mode, custom operations
+and gradient checking.
+
+Every differentiable operation records a :class:`Node` on its output: the input tensors (``parents``)
+and a ``backward`` function that maps the gradient of the output, dL/dy, to the gradients of the inputs,
+dL/dx_i = dL/dy · ∂y/∂x_i (the chain rule). :func:`run_backward` visits the recorded graph once, in
+reverse topological order, so a single pass gives the gradient of a scalar loss with respect to every
+tensor that requires it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+
+import numpy as np
+
+
+class _GradMode:
+    enabled = True
+
+
+def is_grad_enabled() -> bool:
+    """Whether operations are recorded for backward right now."""
+    return _GradMode.enabled
+
+
+class set_grad_enabled(contextlib.ContextDecorator):
+    """Context manager (or decorator) that turns graph recording on or off inside it."""
+
+    def __init__(self, mode: bool):
+        self.mode = bool(mode)
+        self.prev = None
+
+    def __enter__(self):
+        self.prev = _GradMode.enabled
+        _GradMode.enabled = self.mode
+        return self
+
+    def __exit__(self, *exc):
+        _GradMode.enabled = self.prev
+        return False
+
+
+class no_grad(set_grad_enabled):
+    """Context manager (or decorator) under which no graph is recorded: for evaluation and in-place updates.
+
+    >>> with descend.no_grad():
+    ...     y = model(x)          # y.requires_grad is False, nothing is kept for backward
+    """
+
+    def __init__(self):
+        super().__init__(False)
+
+
+class enable_grad(set_grad_enabled):
+    """Context manager (or decorator) that turns recording back on inside a ``no_grad`` block."""
+
+    def __init__(self):
+        super().__init__(True)
+
+
+class Node:
+    """One recorded operation: its inputs and the function giving their gradients from the output's."""
+
+    __slots__ = ("parents", "backward", "name", "freed")
+
+    def __init__(self, parents, backward, name):
+        self.parents = parents
+        self.backward = backward
+        self.name = name
+        self.freed = False
+
+
+class GraphFreedError(RuntimeError):
+    pass
+
+
+def _topological_order(root):
+    """Tensors reachable from ``root`` that require grad, each once, every tensor after all it depends on.
+
+    Iterative depth-first search (no recursion limit); parents are visited in their recorded order, so
+    the order is the same on every run.
+    """
+    order = []
+    seen = set()
+    stack = [(root, False)]
+    while stack:
+        tensor, expanded = stack.pop()
+        if expanded:
+            order.append(tensor)
+            continue
+        key = id(tensor)
+        if key in seen:
+            continue
+        seen.add(key)
+        stack.append((tensor, True))
+        node = tensor._node
+        if node is not None:
+            if node.freed:
+                raise GraphFreedError(
+                    f"backward went through the graph of a '{node.name}' operation a second time, but that "
+                    "graph was freed by an earlier backward(); pass retain_graph=True to the first "
+                    "backward() if you need to go through the graph again")
+            for parent in reversed(node.parents):
+                if parent.requires_grad and id(parent) not in seen:
+                    stack.append((parent, False))
+    return order
+
+
+def run_backward(root, grad=None, retain_graph: bool = False) -> None:
+    """Backpropagate from ``root``: accumulate d(root)/d(leaf), weighted by ``grad``, into each leaf's ``.grad``."""
+    if not root.requires_grad:
+        raise RuntimeError(
+            "backward() was called on a tensor that does not require grad: none of the tensors it was "
+            "computed from has requires_grad=True. Create the leaves with requires_grad=True (parameters "
+            "already are), and do not compute the loss inside descend.no_grad()")
+    if grad is None:
+        if root.data.size != 1:
+            raise RuntimeError(
+                f"backward() without a grad argument needs a scalar, but this tensor has shape "
+                f"{tuple(root.shape)}; reduce it first (loss.mean() or loss.sum()) or pass "
+                f"grad= an array of shape {tuple(root.shape)}")
+        grad = np.ones(root.data.shape, dtype=root.data.dtype)
+    else:
+        grad = np.asarray(getattr(grad, "data", grad), dtype=root.data.dtype)
+        if grad.shape != root.data.shape:
+            raise ValueError(f"backward(): grad has shape {grad.shape} but the tensor has shape {root.data.shape}; "
+                             "they must be equal")
+    order = _topological_order(root)
+    grads = {id(root): grad}
+    for tensor in reversed(order):
+        g = grads.pop(id(tensor), None)
+        node = tensor._node
+        if node is None:
+            if g is not None:
+                _accumulate_leaf(tensor, g)
+            continue
+        if g is not None:
+            parent_grads = node.backward(g)
+            for parent, pg in zip(node.parents, parent_grads):
+                if pg is None or not parent.requires_grad:
+                    continue
+                key = id(parent)
+                previous = grads.get(key)
+                grads[key] = pg if previous is None else previous + pg
+        if not retain_graph:
+            node.parents = ()
+            node.backward = None
+            node.freed = True
+
+
+def _accumulate_leaf(tensor, g) -> None:
+    from .tensor import Tensor
+
+    data = tensor.data
+    if g.shape != data.shape:  # a 0-d output gradient fed to a 0-d leaf, say
+        g = np.broadcast_to(g, data.shape)
+    if tensor.grad is None:
+        tensor.grad = Tensor._from_array(np.array(g, dtype=data.dtype, copy=True))
+    else:
+        tensor.grad.data += g
+
+
+# --------------------------------------------------------------------------------------------------
+# Custom differentiable operations
+
+
+class Context:
+    """What a :class:`Function` keeps between its forward and backward."""
+
+    def __init__(self, needs_input_grad):
+        self.needs_input_grad = needs_input_grad
+        self.saved_arrays = ()
+
+    def save_for_backward(self, *arrays):
+        self.saved_arrays = arrays
+
+
+class Function:
+    """Base class for a user-defined differentiable operation.
+
+    Subclass it with two static methods working on NumPy arrays, then call ``apply``::
+
+        class Cube(descend.Function):
+            @staticmethod
+            def forward(ctx, x):
+                ctx.save_for_backward(x)
+                return x ** 3
+
+            @staticmethod
+            def backward(ctx, grad):            # dL/dx = dL/dy · 3x²
+                (x,) = ctx.saved_arrays
+                return grad * 3 * x ** 2
+
+        y = Cube.apply(t)                       # a Tensor in the graph; descend.gradcheck(Cube.apply, [t])
+
+    ``backward`` returns one gradient per argument of ``forward`` (a tuple when there are several; ``None``
+    for an argument that needs none), each of that argument's shape.
+    """
+
+    @staticmethod
+    def forward(ctx, *args):
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *args):
+        from .tensor import Tensor, record
+
+        needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        ctx = Context(needs)
+        out = cls.forward(ctx, *(a.data if isinstance(a, Tensor) else a for a in args))
+        tensor_positions = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
+
+        def backward(g):
+            grads = cls.backward(ctx, g)
+            if not isinstance(grads, tuple):
+                grads = (grads,)
+            if len(grads) != len(args):
+                raise RuntimeError(f"{cls.__name__}.backward returned {len(grads)} gradients for "
+                                   f"{len(args)} inputs of forward; return one per input (None where unneeded)")
+            result = []
+            for i in tensor_positions:
+                gi = grads[i]
+                if gi is not None:
+                    gi = np.asarray(gi, dtype=args[i].data.dtype)
+                    if gi.shape != args[i].data.shape:
+                        raise RuntimeError(f"{cls.__name__}.backward returned a gradient of shape {gi.shape} "
+                                           f"for input {i} of shape {args[i].data.shape}")
+                result.append(gi)
+            return tuple(result)
+
+        return record(np.asarray(out), tuple(args[i] for i in tensor_positions), backward, cls.__name__)
+
+
+# --------------------------------------------------------------------------------------------------
+# Gradient checking
+
+
+class GradcheckError(AssertionError):
+    pass
+
+
+def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
+              raise_exception: bool = True, seed: int = 0) -> bool:
+    """Check ``fn``'s analytic gradients against central finite differences, in float64.
+
+    For a fixed random weighting ``w`` of the output, ``L = Σ w · fn(*inputs)``; for every element x_j of
+    every input that requires grad, the numerical derivative
+
+        (L(x_j + eps) − L(x_j − eps)) / (2 eps)
+
+    must equal the analytic dL/dx_j from one backward pass within ``atol + rtol·|numerical|``.
+    Inputs that require grad must be float64 (float32 differences are too coarse to be meaningful).
+    Returns True, or raises :class:`GradcheckError` naming the input, the element and both values
+    (returns False instead when ``raise_exception=False``).
+    """
+    from .tensor import Tensor
+
+    if isinstance(inputs, Tensor):
+        inputs = [inputs]
+    inputs = list(inputs)
+    checked = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
+    if not checked:
+        raise ValueError("gradcheck: no input has requires_grad=True, so there is nothing to check")
+    for i in checked:
+        if inputs[i].data.dtype != np.float64:
+            raise ValueError(f"gradcheck: input {i} is {inputs[i].data.dtype}; create it with dtype='float64' "
+                             "so finite differences are accurate")
+
+    out = fn(*inputs)
+    rng = np.random.default_rng(seed)
+    weight = rng.standard_normal(out.data.shape)
+
+    def objective():
+        with no_grad():
+            return float(np.sum(fn(*inputs).data * weight))
+
+    for i in checked:
+        inputs[i].grad = None
+    (out * Tensor._from_array(weight)).sum().backward()
+
+    for i in checked:
+        x = inputs[i]
+        analytic = np.zeros_like(x.data) if x.grad is None else x.grad.data
+        flat = x.data.reshape(-1)
+        numeric = np.empty(flat.size)
+        for j in range(flat.size):
+            original = flat[j]
+            flat[j] = original + eps
+            plus = objective()
+            flat[j] = original - eps
+            minus = objective()
+            flat[j] = original
+            numeric[j] = (plus - minus) / (2 * eps)
+        numeric = numeric.reshape(x.data.shape)
+        bad = np.abs(analytic - numeric) > atol + rtol * np.abs(numeric)
+        if bad.any():
+            j = tuple(int(k) for k in np.argwhere(bad)[0])
+            message = (f"gradcheck failed for input {i} at index {j}: analytic {analytic[j]!r}, "
+                       f"numerical {numeric[j]!r} ({int(bad.sum())} of {bad.size} elements off)")
+            if raise_exception:
+                raise GradcheckError(message)
+            return False
+    return True

@@ -1,0 +1,49 @@
+"""Differentiable primitives, grouped by family; each keeps its forward and backward side by side.
+
+``bind_tensor_methods`` attaches them to :class:`~descend.tensor.Tensor` as methods and operators.
+"""
+
+from .activation import elu, gelu, identity, leaky_relu, relu, sigmoid, silu, swish, tanh
+from .arithmetic import (abs, add, cast, clip, clone, div, exp, log, maximum, minimum, mul, neg, pow, sqrt,
+                         sub, where)
+from .linalg import linear, matmul
+from .reduction import log_softmax, logsumexp, max, mean, min, softmax, std, sum, var
+from .shape import (broadcast_to, cat, concatenate, expand, expand_dims, flatten, getitem, pad, permute,
+                    reshape, squeeze, stack, swapaxes, transpose, unsqueeze)
+
+
+def _reflected(fn):
+    return lambda self, other: fn(other, self)
+
+
+def bind_tensor_methods(cls) -> None:
+    """Give the Tensor class its operators and PyTorch-named methods."""
+    operators = {
+        "__add__": add, "__radd__": _reflected(add), "__sub__": sub, "__rsub__": _reflected(sub),
+        "__mul__": mul, "__rmul__": _reflected(mul), "__truediv__": div, "__rtruediv__": _reflected(div),
+        "__pow__": pow, "__rpow__": _reflected(pow), "__matmul__": matmul, "__rmatmul__": _reflected(matmul),
+        "__neg__": neg, "__abs__": abs, "__getitem__": getitem,
+    }
+    methods = {
+        "add": add, "sub": sub, "mul": mul, "div": div, "pow": pow, "matmul": matmul, "neg": neg,
+        "exp": exp, "log": log, "sqrt": sqrt, "abs": abs, "clip": clip, "clamp": clip,
+        "maximum": maximum, "minimum": minimum,
+        "sum": sum, "mean": mean, "max": max, "min": min, "var": var, "std": std, "logsumexp": logsumexp,
+        "softmax": softmax, "log_softmax": log_softmax,
+        "reshape": reshape, "view": reshape, "flatten": flatten, "transpose": transpose, "permute": permute,
+        "swapaxes": swapaxes, "squeeze": squeeze, "unsqueeze": unsqueeze, "expand_dims": expand_dims,
+        "broadcast_to": broadcast_to, "expand": expand, "pad": pad,
+        "relu": relu, "leaky_relu": leaky_relu, "elu": elu, "sigmoid": sigmoid, "tanh": tanh, "gelu": gelu,
+        "silu": silu,
+    }
+    for name, fn in {**operators, **methods}.items():
+        setattr(cls, name, fn)
+
+
+__all__ = [
+    "elu", "gelu", "identity", "leaky_relu", "relu", "sigmoid", "silu", "swish", "tanh",
+    "abs", "add", "cast", "clip", "clone", "div", "exp", "log", "maximum", "minimum", "mul", "neg", "pow", "sqrt",
+    "sub", "where", "linear", "matmul", "log_softmax", "logsumexp", "max", "mean", "min", "softmax", "std", "sum",
+    "var", "broadcast_to", "cat", "concatenate", "expand", "expand_dims", "flatten", "getitem", "pad", "permute",
+    "reshape", "squeeze", "stack", "swapaxes", "transpose", "unsqueeze",
+]

@@ -1,0 +1,90 @@
+"""Activation functions, each with its closed-form derivative."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import special
+
+from ..tensor import record
+
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_INV_SQRT_2 = 1.0 / math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+def relu(a):
+    """max(0, x);  derivative 1 for x > 0, else 0."""
+    out = np.maximum(a.data, 0)
+    return record(out, (a,), lambda g: (g * (out > 0),), "relu")
+
+
+def leaky_relu(a, negative_slope=0.01):
+    """x for x > 0, else slope·x;  derivative 1 or slope."""
+    x = a.data
+    positive = x > 0
+    out = np.where(positive, x, x * negative_slope)
+    return record(out, (a,), lambda g: (np.where(positive, g, g * negative_slope),), "leaky_relu")
+
+
+def elu(a, alpha=1.0):
+    """x for x > 0, else α(eˣ − 1) (Clevert et al., 2016);  derivative 1, or y + α for x ≤ 0."""
+    x = a.data
+    positive = x > 0
+    out = np.where(positive, x, alpha * np.expm1(np.minimum(x, 0)))
+    return record(out, (a,), lambda g: (np.where(positive, g, g * (out + alpha)),), "elu")
+
+
+def sigmoid(a):
+    """σ(x) = 1 / (1 + e⁻ˣ) (stable for large |x|);  σ'(x) = σ(x)(1 − σ(x))."""
+    out = special.expit(a.data)
+    return record(out, (a,), lambda g: (g * out * (1 - out),), "sigmoid")
+
+
+def tanh(a):
+    """tanh x;  derivative 1 − tanh² x."""
+    out = np.tanh(a.data)
+    return record(out, (a,), lambda g: (g * (1 - out * out),), "tanh")
+
+
+def gelu(a, approximate="none"):
+    """GELU(x) = x Φ(x) (Hendrycks & Gimpel, 2016), Φ the standard normal CDF.
+
+    ``approximate='tanh'``: 0.5 x (1 + tanh(√(2/π)(x + 0.044715 x³))), as in PyTorch.
+    Exact derivative: Φ(x) + x φ(x).
+    """
+    x = a.data
+    if approximate == "none":
+        cdf = 0.5 * (1.0 + special.erf(x * _INV_SQRT_2))
+        out = x * cdf
+
+        def backward(g):
+            pdf = np.exp(-0.5 * x * x) * _INV_SQRT_2PI
+            return (g * (cdf + x * pdf),)
+    elif approximate == "tanh":
+        inner = _SQRT_2_OVER_PI * (x + 0.044715 * x ** 3)
+        t = np.tanh(inner)
+        out = 0.5 * x * (1.0 + t)
+
+        def backward(g):
+            d_inner = _SQRT_2_OVER_PI * (1.0 + 3 * 0.044715 * x * x)
+            return (g * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * d_inner),)
+    else:
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return record(out, (a,), backward, "gelu")
+
+
+def silu(a):
+    """SiLU / Swish: x σ(x) (Ramachandran et al., 2017);  derivative σ(x)(1 + x(1 − σ(x)))."""
+    x = a.data
+    s = special.expit(x)
+    out = x * s
+    return record(out, (a,), lambda g: (g * s * (1 + x * (1 - s)),), "silu")
+
+
+swish = silu
+
+
+def identity(a):
+    return a

@@ -1,0 +1,192 @@
+"""Element-wise arithmetic and its gradients.
+
+For y = f(a, b) the backward gives dL/da = unbroadcast(dL/dy · ∂f/∂a) (and the same for b): a broadcast
+input's gradient is summed back to its own shape.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backend
+from ..tensor import Tensor, record
+from ._util import binary_operands, broadcast_error, operand, unbroadcast
+
+
+def _binary(name, a, b, forward, grad_a, grad_b):
+    a, b = binary_operands(a, b)
+    if not isinstance(b, Tensor):  # tensor op scalar
+        out = forward(a.data, b)
+        return record(out, (a,), lambda g: (grad_a(g, a.data, b, out),), name)
+    if not isinstance(a, Tensor):  # scalar op tensor
+        out = forward(a, b.data)
+        return record(out, (b,), lambda g: (grad_b(g, a, b.data, out),), name)
+    try:
+        out = forward(a.data, b.data)
+    except ValueError:
+        raise broadcast_error(name, a.shape, b.shape) from None
+
+    def backward(g):
+        ga = unbroadcast(grad_a(g, a.data, b.data, out), a.data.shape) if a.requires_grad else None
+        gb = unbroadcast(grad_b(g, a.data, b.data, out), b.data.shape) if b.requires_grad else None
+        return ga, gb
+
+    return record(out, (a, b), backward, name)
+
+
+def add(a, b):
+    """a + b."""
+    return _binary("add", a, b, np.add, lambda g, x, y, o: g, lambda g, x, y, o: g)
+
+
+def sub(a, b):
+    """a − b."""
+    return _binary("sub", a, b, np.subtract, lambda g, x, y, o: g, lambda g, x, y, o: -g)
+
+
+def mul(a, b):
+    """a · b;  d/da = b, d/db = a."""
+    return _binary("mul", a, b, np.multiply, lambda g, x, y, o: g * y, lambda g, x, y, o: g * x)
+
+
+def div(a, b):
+    """a / b;  d/da = 1/b, d/db = −a/b²."""
+    return _binary("div", a, b, np.true_divide, lambda g, x, y, o: g / y, lambda g, x, y, o: -g * o / y)
+
+
+def _pow_grad_exponent(g, x, y, o):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logx = np.where(x > 0, np.log(np.where(x > 0, x, 1)), 0)
+    return g * o * logx
+
+
+def pow(a, b):
+    """a ** b;  d/da = b·a^(b−1), d/db = a^b · ln a (taken as 0 where a ≤ 0, as PyTorch does for a = 0)."""
+    return _binary("pow", a, b, np.power,
+                   lambda g, x, y, o: g * y * np.power(x, y - 1),
+                   _pow_grad_exponent)
+
+
+def neg(a):
+    """−a."""
+    return record(-a.data, (a,), lambda g: (-g,), "neg")
+
+
+def exp(a):
+    """e^a;  d/da = e^a."""
+    out = np.exp(a.data)
+    return record(out, (a,), lambda g: (g * out,), "exp")
+
+
+def log(a):
+    """ln a;  d/da = 1/a."""
+    x = a.data
+    return record(np.log(x), (a,), lambda g: (g / x,), "log")
+
+
+def sqrt(a):
+    """√a;  d/da = 1/(2√a)."""
+    out = np.sqrt(a.data)
+    return record(out, (a,), lambda g: (g / (2 * out),), "sqrt")
+
+
+def abs(a):
+    """|a|;  d/da = sign(a) (0 at 0)."""
+    x = a.data
+    return record(np.abs(x), (a,), lambda g: (g * np.sign(x),), "abs")
+
+
+def clip(a, min=None, max=None):
+    """Clamp into [min, max]; the gradient passes where min ≤ a ≤ max (PyTorch's ``clamp``)."""
+    if min is None and max is None:
+        raise ValueError("clip needs at least one of min and max")
+    x = a.data
+    out = np.clip(x, min, max)
+
+    def backward(g):
+        mask = np.ones(x.shape, dtype=bool)
+        if min is not None:
+            mask &= x >= min
+        if max is not None:
+            mask &= x <= max
+        return (g * mask,)
+
+    return record(out, (a,), backward, "clip")
+
+
+def _extremum(name, a, b, pick):
+    a, b = binary_operands(a, b)
+    if not isinstance(a, Tensor):
+        a, b = b, a
+    bt = b if isinstance(b, Tensor) else Tensor._from_array(np.asarray(b, dtype=a.data.dtype))
+    try:
+        out = pick(a.data, bt.data)
+    except ValueError:
+        raise broadcast_error(name, a.shape, bt.shape) from None
+    # ties share the gradient equally, as in PyTorch
+    def backward(g):
+        x, y = np.broadcast_arrays(a.data, bt.data)
+        if pick is np.maximum:
+            wa = (x > y) + 0.5 * (x == y)
+        else:
+            wa = (x < y) + 0.5 * (x == y)
+        ga = unbroadcast(g * wa, a.data.shape) if a.requires_grad else None
+        gb = unbroadcast(g * (1 - wa), bt.data.shape) if bt.requires_grad else None
+        return ga, gb
+
+    return record(out.astype(np.result_type(out), copy=False), (a, bt), backward, name)
+
+
+def maximum(a, b):
+    """Element-wise maximum; at ties each input gets half the gradient."""
+    return _extremum("maximum", a, b, np.maximum)
+
+
+def minimum(a, b):
+    """Element-wise minimum; at ties each input gets half the gradient."""
+    return _extremum("minimum", a, b, np.minimum)
+
+
+def where(condition, a, b):
+    """``a`` where ``condition`` holds, else ``b``; each input's gradient is masked accordingly."""
+    cond = np.asarray(condition.data if isinstance(condition, Tensor) else condition, dtype=bool)
+    like = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else None
+    a = operand(a, like)
+    b = operand(b, like)
+    ad = a.data if isinstance(a, Tensor) else a
+    bd = b.data if isinstance(b, Tensor) else b
+    try:
+        out = np.where(cond, ad, bd)
+    except ValueError:
+        raise ValueError(f"where: shapes {cond.shape}, {np.shape(ad)} and {np.shape(bd)} cannot be broadcast "
+                         "together") from None
+    parents = tuple(t for t in (a, b) if isinstance(t, Tensor))
+
+    def backward(g):
+        grads = []
+        if isinstance(a, Tensor):
+            grads.append(unbroadcast(np.where(cond, g, 0).astype(g.dtype, copy=False), a.data.shape)
+                         if a.requires_grad else None)
+        if isinstance(b, Tensor):
+            grads.append(unbroadcast(np.where(cond, 0, g).astype(g.dtype, copy=False), b.data.shape)
+                         if b.requires_grad else None)
+        return tuple(grads)
+
+    return record(out, parents, backward, "where")
+
+
+def clone(a):
+    """A copy that stays in the graph."""
+    return record(a.data.copy(), (a,), lambda g: (g,), "clone")
+
+
+def cast(a, dtype):
+    """Convert to ``dtype``; the gradient is converted back."""
+    dtype = backend.resolve_dtype(dtype)
+    source = a.data.dtype
+    if dtype == source:
+        return a
+    out = a.data.astype(dtype)
+    if dtype.kind != "f":
+        return Tensor._from_array(out)
+    return record(out, (a,), lambda g: (g.astype(source),), "cast")

@@ -1,0 +1,74 @@
+"""Matrix products.
+
+For C = A @ B: dL/dA = dL/dC @ Bᵀ and dL/dB = Aᵀ @ dL/dC, with 1-D operands treated as a row (A) or a
+column (B) vector and broadcast batch dimensions summed back.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..tensor import Tensor, record
+from ._util import operand, unbroadcast
+
+
+def matmul(a, b):
+    """Matrix product with NumPy's rules: 1-D, 2-D and batched with broadcasting."""
+    a = a if isinstance(a, Tensor) else operand(a, b if isinstance(b, Tensor) else None)
+    b = b if isinstance(b, Tensor) else operand(b, a)
+    x, y = a.data, b.data
+    if x.ndim == 0 or y.ndim == 0:
+        raise ValueError(f"matmul needs tensors with at least one dimension, got shapes {x.shape} and {y.shape}; "
+                         "use * for scalars")
+    try:
+        out = x @ y
+    except ValueError:
+        raise ValueError(f"matmul: shapes {x.shape} and {y.shape} do not fit: the last dimension of the first "
+                         f"({x.shape[-1]}) must equal the {'only' if y.ndim == 1 else 'second-to-last'} dimension "
+                         f"of the second ({y.shape[0] if y.ndim == 1 else y.shape[-2]})") from None
+
+    if x.ndim == 2 and y.ndim == 2:
+        def backward(g):
+            return (g @ y.T if a.requires_grad else None, x.T @ g if b.requires_grad else None)
+        return record(out, (a, b), backward, "matmul")
+
+    x2 = x[None, :] if x.ndim == 1 else x
+    y2 = y[:, None] if y.ndim == 1 else y
+    out2_shape = np.broadcast_shapes(x2.shape[:-2], y2.shape[:-2]) + (x2.shape[-2], y2.shape[-1])
+
+    def backward(g):
+        g2 = g.reshape(out2_shape)
+        ga = gb = None
+        if a.requires_grad:
+            ga = unbroadcast(g2 @ np.swapaxes(y2, -1, -2), x2.shape).reshape(x.shape)
+        if b.requires_grad:
+            gb = unbroadcast(np.swapaxes(x2, -1, -2) @ g2, y2.shape).reshape(y.shape)
+        return ga, gb
+
+    return record(out, (a, b), backward, "matmul")
+
+
+def linear(x, weight, bias=None):
+    """y = x Wᵀ + b, fused: one node, with dL/dx = g W, dL/dW = gᵀ x (over all leading dimensions),
+    dL/db = Σ g. ``weight`` is (out_features, in_features) as in PyTorch."""
+    x = x if isinstance(x, Tensor) else operand(x, weight)
+    xd, w = x.data, weight.data
+    if xd.shape[-1] != w.shape[1]:
+        raise ValueError(f"linear: input of shape {xd.shape} has {xd.shape[-1]} features but the weight of shape "
+                         f"{w.shape} expects {w.shape[1]} (in_features)")
+    out = xd @ w.T
+    if bias is not None:
+        out += bias.data
+    parents = (x, weight) if bias is None else (x, weight, bias)
+
+    def backward(g):
+        gx = g @ w if x.requires_grad else None
+        gw = gb = None
+        if weight.requires_grad:
+            g2 = g.reshape(-1, g.shape[-1])
+            gw = g2.T @ xd.reshape(-1, xd.shape[-1])
+        if bias is not None and bias.requires_grad:
+            gb = g.reshape(-1, g.shape[-1]).sum(axis=0)
+        return (gx, gw) if bias is None else (gx, gw, gb)
+
+    return record(out, parents, backward, "linear")

@@ -1,0 +1,148 @@
+"""Reductions (sum, mean, max, min, var, logsumexp) and the softmax family.
+
+Each takes NumPy's ``axis``/``keepdims`` or PyTorch's ``dim``/``keepdim``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..tensor import record
+from ._util import expand_reduced, normalize_axes, resolve_axis
+
+
+def _count(shape, axes):
+    n = 1
+    for a in axes:
+        n *= shape[a]
+    return n
+
+
+def sum(a, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    """Σ over ``axis``; the gradient is broadcast back to every summed element."""
+    axis, keepdims = resolve_axis(axis, dim, keepdims, keepdim)
+    x = a.data
+    axes = normalize_axes(axis, x.ndim)
+    out = x.sum(axis=axes, keepdims=keepdims)
+    return record(out, (a,), lambda g: (np.broadcast_to(expand_reduced(g, x.shape, axes, keepdims), x.shape),),
+                  "sum")
+
+
+def mean(a, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    """(1/n) Σ over ``axis``; each element's gradient is dL/dy / n."""
+    axis, keepdims = resolve_axis(axis, dim, keepdims, keepdim)
+    x = a.data
+    axes = normalize_axes(axis, x.ndim)
+    n = _count(x.shape, axes)
+    out = x.mean(axis=axes, keepdims=keepdims)
+    return record(out, (a,),
+                  lambda g: (np.broadcast_to(expand_reduced(g, x.shape, axes, keepdims) / n, x.shape),), "mean")
+
+
+def _extreme(name, a, axis, keepdims, dim, keepdim, fn):
+    axis, keepdims = resolve_axis(axis, dim, keepdims, keepdim)
+    x = a.data
+    axes = normalize_axes(axis, x.ndim)
+    if x.size == 0:
+        raise ValueError(f"{name}() of an empty tensor of shape {x.shape}")
+    full = fn(x, axis=axes, keepdims=True)
+    out = full if keepdims else full.reshape([n for i, n in enumerate(x.shape) if i not in axes])
+
+    def backward(g):
+        mask = x == full
+        share = mask / mask.sum(axis=axes, keepdims=True)  # ties share the gradient equally (as amax)
+        return ((expand_reduced(g, x.shape, axes, keepdims) * share).astype(x.dtype, copy=False),)
+
+    return record(out, (a,), backward, name)
+
+
+def max(a, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    """Maximum over ``axis``; the gradient goes to the maximal elements (shared equally at ties)."""
+    return _extreme("max", a, axis, keepdims, dim, keepdim, np.max)
+
+
+def min(a, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    """Minimum over ``axis``; the gradient goes to the minimal elements (shared equally at ties)."""
+    return _extreme("min", a, axis, keepdims, dim, keepdim, np.min)
+
+
+def var(a, axis=None, keepdims=False, *, correction=1, unbiased=None, ddof=None, dim=None, keepdim=None):
+    """Variance Σ(x − x̄)² / (n − correction) over ``axis``.
+
+    ``correction=1`` (the default, as in PyTorch) is the unbiased estimate; ``correction=0`` (or NumPy's
+    ``ddof=0``, PyTorch's ``unbiased=False``) the population variance. d/dx_i = 2(x_i − x̄)/(n − correction).
+    """
+    axis, keepdims = resolve_axis(axis, dim, keepdims, keepdim)
+    if ddof is not None:
+        correction = ddof
+    if unbiased is not None:
+        correction = 1 if unbiased else 0
+    x = a.data
+    axes = normalize_axes(axis, x.ndim)
+    n = _count(x.shape, axes)
+    denom = n - correction
+    if denom <= 0:
+        raise ValueError(f"var over {n} element(s) with correction={correction} divides by {denom}; "
+                         "use correction=0 or reduce over more elements")
+    centred = x - x.mean(axis=axes, keepdims=True)
+    out = (centred * centred).sum(axis=axes, keepdims=keepdims) / denom
+    return record(out, (a,), lambda g: (expand_reduced(g, x.shape, axes, keepdims) * centred * (2.0 / denom),),
+                  "var")
+
+
+def std(a, axis=None, keepdims=False, *, correction=1, unbiased=None, ddof=None, dim=None, keepdim=None):
+    """Standard deviation √var (see :func:`var` for ``correction``)."""
+    from .arithmetic import sqrt
+    return sqrt(var(a, axis, keepdims, correction=correction, unbiased=unbiased, ddof=ddof, dim=dim,
+                    keepdim=keepdim))
+
+
+def logsumexp(a, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    """log Σ exp(x), computed as m + log Σ exp(x − m) with m = max x (no overflow for large x).
+
+    d/dx_i = exp(x_i − logsumexp(x)) = softmax(x)_i.
+    """
+    axis, keepdims = resolve_axis(axis, dim, keepdims, keepdim)
+    x = a.data
+    axes = normalize_axes(axis, x.ndim)
+    m = np.max(x, axis=axes, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)
+    lse = np.log(np.exp(x - m).sum(axis=axes, keepdims=True)) + m
+    out = lse if keepdims else lse.reshape([n for i, n in enumerate(x.shape) if i not in axes])
+    return record(out, (a,), lambda g: (expand_reduced(g, x.shape, axes, keepdims) * np.exp(x - lse),),
+                  "logsumexp")
+
+
+def _softmax_array(x, axis):
+    z = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    z /= z.sum(axis=axis, keepdims=True)
+    return z
+
+
+def softmax(a, axis=-1, *, dim=None):
+    """softmax(x)_i = exp(x_i − max x) / Σ_j exp(x_j − max x) along ``axis`` (stable for large logits).
+
+    Backward: dL/dx = s ⊙ (g − Σ_j g_j s_j).
+    """
+    if dim is not None:
+        axis = dim
+    s = _softmax_array(a.data, axis)
+
+    def backward(g):
+        return (s * (g - (g * s).sum(axis=axis, keepdims=True)),)
+
+    return record(s, (a,), backward, "softmax")
+
+
+def log_softmax(a, axis=-1, *, dim=None):
+    """log softmax(x) = x − logsumexp(x) along ``axis`` (stable). Backward: g − softmax(x) Σ_j g_j."""
+    if dim is not None:
+        axis = dim
+    x = a.data
+    shifted = x - np.max(x, axis=axis, keepdims=True)
+    out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+    def backward(g):
+        return (g - np.exp(out) * g.sum(axis=axis, keepdims=True),)
+
+    return record(out, (a,), backward, "log_softmax")
