@@ -10,6 +10,7 @@ from .autograd import (Function, GradcheckError, enable_grad, gradcheck, is_grad
                        set_grad_enabled)
 from .ops import (abs, cat, clip, concatenate, exp, log, logsumexp, matmul, maximum, mean, minimum, pad,
                   sqrt, stack, sum, where)
+from .random import get_rng_state, manual_seed, set_rng_state
 from .tensor import Tensor, arange, as_tensor, full, ones, ones_like, tensor, zeros, zeros_like
 from .ops import bind_tensor_methods as _bind
 
