@@ -12,6 +12,7 @@ from .ops import (abs, cat, clip, concatenate, exp, log, logsumexp, matmul, maxi
                   sqrt, stack, sum, where)
 from .random import get_rng_state, manual_seed, set_rng_state
 from .tensor import Tensor, arange, as_tensor, full, ones, ones_like, tensor, zeros, zeros_like
+from .io.checkpoint import load, save
 from .ops import bind_tensor_methods as _bind
 
 _bind(Tensor)

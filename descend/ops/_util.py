@@ -13,10 +13,11 @@ def operand(x, like: Tensor | None = None):
     """A Tensor, or a Python number kept as is (so float32 stays float32 under NumPy's promotion rules)."""
     if isinstance(x, Tensor):
         return x
-    if isinstance(x, (bool, int, float)):
+    if type(x) in (float, int, bool):
         return x
-    if isinstance(x, numbers.Number) and np.ndim(x) == 0 and not isinstance(x, np.ndarray):
-        return x.item() if hasattr(x, "item") else x  # NumPy scalar -> Python number
+    if isinstance(x, (np.generic, numbers.Number)) and not isinstance(x, np.ndarray):
+        # a NumPy scalar (np.float64 even subclasses float) -> a Python number, so it cannot promote
+        return x.item() if hasattr(x, "item") else x
     arr = np.asarray(x)
     if like is not None and like.data.dtype.kind == "f" and arr.dtype.kind in "fiub":
         arr = arr.astype(like.data.dtype, copy=False)

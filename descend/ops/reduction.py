@@ -107,7 +107,8 @@ def logsumexp(a, axis=None, keepdims=False, *, dim=None, keepdim=None):
     axes = normalize_axes(axis, x.ndim)
     m = np.max(x, axis=axes, keepdims=True)
     m = np.where(np.isfinite(m), m, 0)
-    lse = np.log(np.exp(x - m).sum(axis=axes, keepdims=True)) + m
+    with np.errstate(divide="ignore"):  # log 0 = −inf is the right answer when every x is −inf
+        lse = np.log(np.exp(x - m).sum(axis=axes, keepdims=True)) + m
     out = lse if keepdims else lse.reshape([n for i, n in enumerate(x.shape) if i not in axes])
     return record(out, (a,), lambda g: (expand_reduced(g, x.shape, axes, keepdims) * np.exp(x - lse),),
                   "logsumexp")

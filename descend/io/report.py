@@ -1,0 +1,213 @@
+"""A self-contained HTML report: one file, no network, readable offline and attachable to an email.
+
+Build it section by section, then write it (atomically)::
+
+    report = Report("MNIST MLP")
+    report.section("Configuration").kv(config)
+    report.section("Model").pre(str(model))
+    report.section("Training").image(plot_loss(history)).table(history.to_rows())
+    report.note("early stopping after epoch 12 (best val_loss 0.081 at epoch 9)", level="warning")
+    report.save("runs/mnist/report.html")
+
+Every piece of text is escaped with ``html.escape``; images are PNGs embedded as base64
+``data:image/png`` URIs; the CSS is a short inline ``<style>``. Nothing refers to an external resource.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .atomic import atomic_write_text
+
+__all__ = ["Report"]
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_LEVELS = ("info", "success", "warning", "error")
+
+_CSS = """
+body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1f2328;max-width:980px;
+margin:2rem auto;padding:0 1rem;background:#fff}
+h1{font-size:1.7rem;margin-bottom:.2rem}h2{font-size:1.25rem;border-bottom:1px solid #d0d7de;
+padding-bottom:.2rem;margin-top:2rem}.subtitle{color:#59636e;margin-top:0}
+table{border-collapse:collapse;margin:.6rem 0;font-size:.9rem}caption{text-align:left;color:#59636e;
+padding:.2rem 0}th,td{border:1px solid #d0d7de;padding:.25rem .6rem;text-align:left;vertical-align:top}
+th{background:#f6f8fa}td.num{text-align:right;font-variant-numeric:tabular-nums}
+pre{background:#f6f8fa;border:1px solid #d0d7de;border-radius:6px;padding:.7rem;overflow-x:auto;
+font-size:.85rem}figure{margin:1rem 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
+figcaption{color:#59636e;font-size:.9rem}.note{border-left:4px solid;padding:.4rem .8rem;margin:.6rem 0;
+border-radius:4px}.note.info{border-color:#0969da;background:#ddf4ff}.note.success{border-color:#1a7f37;
+background:#dafbe1}.note.warning{border-color:#9a6700;background:#fff8c5}.note.error{border-color:#cf222e;
+background:#ffebe9}nav ul{padding-left:1.2rem}footer{color:#8c959f;font-size:.8rem;margin-top:3rem}
+"""
+
+
+def _esc(value) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _format(value, float_format: str) -> tuple[str, bool]:
+    """(text, is_number) for a table cell."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None:
+        return "—", False
+    if isinstance(value, bool):
+        return str(value), False
+    if isinstance(value, int):
+        return str(value), True
+    if isinstance(value, float):
+        return (format(value, float_format) if math.isfinite(value) else str(value)), True
+    if isinstance(value, np.ndarray):
+        return np.array2string(value, threshold=20, precision=4), False
+    if isinstance(value, (list, tuple, dict)):
+        try:
+            return json.dumps(value, default=str), False
+        except (TypeError, ValueError):
+            return repr(value), False
+    return str(value), False
+
+
+def _flatten(mapping: dict, prefix: str = "") -> list[tuple[str, object]]:
+    items = []
+    for key, value in mapping.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            items.extend(_flatten(value, name + "."))
+        else:
+            items.append((name, value))
+    return items
+
+
+class Report:
+    """An HTML report made of sections; every adding method returns the report, so calls chain.
+
+    Content added before the first :meth:`section` goes in an untitled opening section.
+    """
+
+    def __init__(self, title: str, subtitle: str | None = None):
+        self.title = str(title)
+        self.subtitle = subtitle
+        self._sections: list[tuple[str | None, list[str]]] = [(None, [])]
+
+    # ---------------------------------------------------------------- building
+    def _add(self, fragment: str) -> "Report":
+        self._sections[-1][1].append(fragment)
+        return self
+
+    def section(self, heading: str) -> "Report":
+        """Start a new section with an ``<h2>`` heading; later content goes into it."""
+        self._sections.append((str(heading), []))
+        return self
+
+    def text(self, paragraph: str) -> "Report":
+        """A paragraph of plain text (escaped; blank lines start new paragraphs)."""
+        for part in str(paragraph).split("\n\n"):
+            if part.strip():
+                self._add(f"<p>{_esc(part.strip())}</p>")
+        return self
+
+    def pre(self, text: str, caption: str | None = None) -> "Report":
+        """Preformatted text, e.g. a model summary or a traceback."""
+        cap = f"<figcaption>{_esc(caption)}</figcaption>" if caption else ""
+        return self._add(f"<figure><pre>{_esc(text)}</pre>{cap}</figure>")
+
+    def note(self, message: str, level: str = "info") -> "Report":
+        """A highlighted note; ``level`` is one of 'info', 'success', 'warning', 'error'."""
+        if level not in _LEVELS:
+            raise ValueError(f"note level must be one of {_LEVELS}, got {level!r}")
+        return self._add(f'<div class="note {level}"><strong>{level}:</strong> {_esc(message)}</div>')
+
+    def kv(self, mapping: dict, caption: str | None = None, float_format: str = ".6g") -> "Report":
+        """A two-column key → value table; nested dicts are flattened to dotted keys (``optim.lr``)."""
+        if not hasattr(mapping, "items"):
+            raise TypeError(f"kv needs a mapping, got {type(mapping).__name__}")
+        rows = []
+        for key, value in _flatten(dict(mapping)):
+            text, num = _format(value, float_format)
+            rows.append(f"<tr><th>{_esc(key)}</th><td{' class=num' if num else ''}>{_esc(text)}</td></tr>")
+        cap = f"<caption>{_esc(caption)}</caption>" if caption else ""
+        return self._add(f"<table class=kv>{cap}{''.join(rows)}</table>")
+
+    def table(self, rows, columns=None, caption: str | None = None, float_format: str = ".4g") -> "Report":
+        """A data table from a list of dicts (one per row); ``columns`` picks and orders the columns
+        (default: every key, in first-seen order). A missing cell shows as an empty cell."""
+        rows = list(rows)
+        if not all(isinstance(r, dict) for r in rows):
+            raise TypeError("table needs a list of dicts (one per row)")
+        if columns is None:
+            columns = list(dict.fromkeys(k for r in rows for k in r))
+        head = "".join(f"<th>{_esc(c)}</th>" for c in columns)
+        body = []
+        for r in rows:
+            cells = []
+            for c in columns:
+                if c not in r:
+                    cells.append("<td></td>")
+                    continue
+                text, num = _format(r[c], float_format)
+                cells.append(f"<td{' class=num' if num else ''}>{_esc(text)}</td>")
+            body.append(f"<tr>{''.join(cells)}</tr>")
+        cap = f"<caption>{_esc(caption)}</caption>" if caption else ""
+        return self._add(f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
+
+    def image(self, png, caption: str | None = None, alt: str | None = None) -> "Report":
+        """Embed a PNG given as bytes, a path to a PNG file, or a matplotlib Figure (base64 data URI)."""
+        if isinstance(png, (str, os.PathLike)):
+            png = Path(png).read_bytes()
+        elif hasattr(png, "savefig"):
+            from .plots import figure_to_png
+            png = figure_to_png(png)
+        if not isinstance(png, (bytes, bytearray, memoryview)):
+            raise TypeError(f"image needs PNG bytes, a path or a Figure, got {type(png).__name__}")
+        png = bytes(png)
+        if not png.startswith(PNG_SIGNATURE):
+            raise ValueError("image data is not a PNG (bad signature); pass PNG bytes, e.g. from "
+                             "descend.io.plots.plot_loss(history)")
+        uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+        alt_text = alt if alt is not None else (caption or "figure")
+        cap = f"<figcaption>{_esc(caption)}</figcaption>" if caption else ""
+        return self._add(f'<figure><img src="{uri}" alt="{_esc(alt_text)}">{cap}</figure>')
+
+    def html(self, fragment: str) -> "Report":
+        """Insert a raw, trusted HTML fragment (not escaped). It must not reference external resources."""
+        return self._add(str(fragment))
+
+    # ---------------------------------------------------------------- output
+    def render(self) -> str:
+        """The complete HTML document as a string."""
+        titled = [(i, h) for i, (h, _) in enumerate(self._sections) if h is not None]
+        parts = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+                 '<meta name="viewport" content="width=device-width, initial-scale=1">',
+                 f"<title>{_esc(self.title)}</title>", f"<style>{_CSS.strip()}</style>", "</head>", "<body>",
+                 f"<header><h1>{_esc(self.title)}</h1>"]
+        if self.subtitle:
+            parts.append(f'<p class="subtitle">{_esc(self.subtitle)}</p>')
+        parts.append("</header>")
+        if len(titled) > 1:
+            links = "".join(f'<li><a href="#s{i}">{_esc(h)}</a></li>' for i, h in titled)
+            parts.append(f"<nav><ul>{links}</ul></nav>")
+        for i, (heading, fragments) in enumerate(self._sections):
+            if heading is None and not fragments:
+                continue
+            parts.append(f'<section id="s{i}">')
+            if heading is not None:
+                parts.append(f"<h2>{_esc(heading)}</h2>")
+            parts.extend(fragments)
+            parts.append("</section>")
+        from .. import __version__
+        parts += [f"<footer>Generated by descend {_esc(__version__)}</footer>", "</body>", "</html>"]
+        return "\n".join(parts) + "\n"
+
+    def save(self, path) -> Path:
+        """Write the report to ``path`` atomically (UTF-8) and return the path."""
+        return atomic_write_text(path, self.render())
+
+    def __repr__(self):
+        return f"Report({self.title!r}, sections={[h for h, _ in self._sections if h is not None]})"

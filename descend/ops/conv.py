@@ -1,0 +1,130 @@
+"""2-D convolution (cross-correlation, as in every deep-learning library) as one matrix product.
+
+For input x (N, C, H, W), weight w (O, C, kh, kw), stride s, padding p and dilation d:
+
+    y[n, o, i, j] = b[o] + Σ_{c, u, v} w[o, c, u, v] · x̃[n, c, s·i + d·u, s·j + d·v]
+
+with x̃ the zero-padded input; the output is (N, O, Hₒ, Wₒ), Hₒ = ⌊(H + 2p − d(kh − 1) − 1) / s⌋ + 1.
+
+im2col: the patches of x̃ are gathered (one strided copy, no Python loop) into a matrix X of shape
+(C·kh·kw, N·Hₒ·Wₒ) whose rows run along contiguous output positions; then Y = W X with W the
+weight reshaped to (O, C·kh·kw) — one large GEMM. Backward, with G = dL/dY laid out as (O, N·Hₒ·Wₒ):
+
+    dL/dW = G Xᵀ,   dL/db = Σ G (over samples and positions),   dL/dX = Wᵀ G,
+
+and dL/dx is dL/dX scattered back onto the padded input (col2im): a loop over the kh·kw kernel offsets,
+each a vectorised strided add over all samples and channels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from ..tensor import Tensor, record
+from ._util import operand
+
+__all__ = ["conv2d", "pair", "conv_output_size"]
+
+
+def pair(value, name: str, minimum: int = 0) -> tuple:
+    """``value`` as a pair of ints (an int is used for both dimensions), each ≥ ``minimum``."""
+    if isinstance(value, (int, np.integer)):
+        value = (int(value), int(value))
+    try:
+        a, b = (int(v) for v in value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}") from None
+    if a < minimum or b < minimum:
+        raise ValueError(f"{name} must be ≥ {minimum}, got {value!r}")
+    return a, b
+
+
+def conv_output_size(size: int, kernel: int, stride: int, padding: int, dilation: int = 1) -> int:
+    """⌊(size + 2·padding − dilation·(kernel − 1) − 1) / stride⌋ + 1."""
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def _pad_hw(x: np.ndarray, ph: int, pw: int, value=0.0) -> np.ndarray:
+    if ph == 0 and pw == 0:
+        return x
+    n, c, h, w = x.shape
+    out = np.full((n, c, h + 2 * ph, w + 2 * pw), value, dtype=x.dtype)
+    out[:, :, ph:ph + h, pw:pw + w] = x
+    return out
+
+
+def _windows(xp: np.ndarray, kh, kw, sh, sw, dh, dw, ho, wo, order):
+    """A read-only strided view of the windows of ``xp`` (N, C, Hp, Wp).
+
+    ``order="cknhw"``: (C, kh, kw, N, Hₒ, Wₒ), the im2col layout; ``"nchwk"``: (N, C, Hₒ, Wₒ, kh, kw).
+    """
+    sn, sc, s_h, s_w = xp.strides
+    if order == "cknhw":
+        shape = (xp.shape[1], kh, kw, xp.shape[0], ho, wo)
+        strides = (sc, dh * s_h, dw * s_w, sn, sh * s_h, sw * s_w)
+    else:
+        shape = (xp.shape[0], xp.shape[1], ho, wo, kh, kw)
+        strides = (sn, sc, sh * s_h, sw * s_w, dh * s_h, dw * s_w)
+    return as_strided(xp, shape=shape, strides=strides, writeable=False)
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D convolution of x (N, C, H, W) with weight (O, C, kh, kw) and optional bias (O,); see module docs.
+
+    ``stride``, ``padding`` and ``dilation`` are an int or an (h, w) pair. Only ``groups=1`` is supported.
+    """
+    x = x if isinstance(x, Tensor) else operand(x, weight)
+    if groups != 1:
+        raise NotImplementedError(f"conv2d: groups={groups} is not supported; only groups=1")
+    xd, w = x.data, weight.data
+    if xd.ndim != 4:
+        raise ValueError(f"conv2d expects an input of shape (N, C, H, W), got {xd.shape}; add a batch dimension "
+                         "with x.unsqueeze(0) for a single image")
+    if w.ndim != 4:
+        raise ValueError(f"conv2d expects a weight of shape (out_channels, in_channels, kh, kw), got {w.shape}")
+    if xd.shape[1] != w.shape[1]:
+        raise ValueError(f"conv2d: input of shape {xd.shape} has {xd.shape[1]} channels but the weight of shape "
+                         f"{w.shape} expects {w.shape[1]} (in_channels)")
+    if bias is not None and bias.data.shape != (w.shape[0],):
+        raise ValueError(f"conv2d: bias of shape {bias.data.shape} does not match {w.shape[0]} output channels")
+    sh, sw = pair(stride, "stride", 1)
+    ph, pw = pair(padding, "padding", 0)
+    dh, dw = pair(dilation, "dilation", 1)
+    n, c, h, wd = xd.shape
+    o, _, kh, kw = w.shape
+    ho, wo = conv_output_size(h, kh, sh, ph, dh), conv_output_size(wd, kw, sw, pw, dw)
+    if ho < 1 or wo < 1:
+        raise ValueError(f"conv2d: input of spatial size {(h, wd)} is too small for kernel {(kh, kw)} with padding "
+                         f"{(ph, pw)} and dilation {(dh, dw)} (output would be {(ho, wo)}); pad more or use a "
+                         "smaller kernel")
+
+    xp = _pad_hw(xd, ph, pw)
+    k = c * kh * kw
+    cols = np.ascontiguousarray(_windows(xp, kh, kw, sh, sw, dh, dw, ho, wo, "cknhw")).reshape(k, n * ho * wo)
+    w2 = w.reshape(o, k)
+    out2 = w2 @ cols                                            # (O, N·Hₒ·Wₒ): the one large product
+    if bias is not None:
+        out2 += bias.data[:, None]
+    out = out2.reshape(o, n, ho, wo).transpose(1, 0, 2, 3)      # NCHW view of the (O, N, Hₒ, Wₒ) result
+
+    parents = (x, weight) if bias is None else (x, weight, bias)
+
+    def backward(g):
+        g2 = np.ascontiguousarray(g.transpose(1, 0, 2, 3)).reshape(o, n * ho * wo)
+        gx = gw = gb = None
+        if weight.requires_grad:
+            gw = (g2 @ cols.T).reshape(w.shape)
+        if bias is not None and bias.requires_grad:
+            gb = g2.sum(axis=1)
+        if x.requires_grad:
+            gcols = (w2.T @ g2).reshape(c, kh, kw, n, ho, wo)
+            gxp = np.zeros((c, n, h + 2 * ph, wd + 2 * pw), dtype=gcols.dtype)   # (C, N, ...) matches gcols
+            for u in range(kh):
+                hs = slice(u * dh, u * dh + sh * (ho - 1) + 1, sh)
+                for v in range(kw):
+                    gxp[:, :, hs, v * dw:v * dw + sw * (wo - 1) + 1:sw] += gcols[:, u, v]
+            gx = gxp[:, :, ph:ph + h, pw:pw + wd].transpose(1, 0, 2, 3)
+        return (gx, gw) if bias is None else (gx, gw, gb)
+
+    return record(out, parents, backward, "conv2d")

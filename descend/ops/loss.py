@@ -1,0 +1,497 @@
+"""Loss functions, each a single fused node: the per-element loss and its closed-form gradient side by side.
+
+Every loss takes ``reduction``: ``'mean'`` (the default), ``'sum'`` or ``'none'`` (the per-element losses),
+with PyTorch's names, argument order and semantics. For the class losses a weighted ``'mean'`` divides by
+the sum of the weights of the non-ignored targets, Σᵢ w[yᵢ], exactly as PyTorch does.
+
+Cross-entropy is fused: one stable log-softmax forward and one backward step,
+dL/dz = softmax(z)·Σ_c q_c − q for the (weighted, smoothed) target distribution q — for plain one-hot
+targets simply softmax(z) − onehot(y) — instead of a chain of primitive ops.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backend
+from ..tensor import Tensor, record
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+# --------------------------------------------------------------------------------------------------
+# argument checks shared by every loss
+
+
+def _check_reduction(name, reduction):
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{name}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def _input(name, x) -> Tensor:
+    if not isinstance(x, Tensor):
+        x = Tensor._from_array(backend.as_array(x))
+    if x.data.dtype.kind != "f":
+        raise TypeError(f"{name}: input must be floating point (predictions or logits), got {x.data.dtype}; "
+                        "convert it with .float()")
+    return x
+
+
+def _float_target(name, x: Tensor, target) -> Tensor:
+    """The target as a Tensor of the input's dtype and shape; integer targets are cast (not an error)."""
+    if isinstance(target, Tensor):
+        if target.data.dtype != x.data.dtype:
+            if target.requires_grad:
+                from .arithmetic import cast
+                target = cast(target, x.data.dtype)
+            else:
+                target = Tensor._from_array(target.data.astype(x.data.dtype))
+    else:
+        target = Tensor._from_array(np.asarray(target, dtype=x.data.dtype))
+    if target.data.shape != x.data.shape:
+        raise ValueError(f"{name}: target shape {tuple(target.data.shape)} differs from input shape "
+                         f"{tuple(x.data.shape)}; they must be equal (reshape one, e.g. target.reshape"
+                         f"{tuple(x.data.shape)}, to avoid silent broadcasting)")
+    return target
+
+
+def _elementwise_weight(name, weight, x: Tensor):
+    if weight is None:
+        return None
+    w = np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=x.data.dtype)
+    try:
+        return np.broadcast_to(w, x.data.shape)
+    except ValueError:
+        raise ValueError(f"{name}: weight of shape {w.shape} cannot be broadcast to the input's shape "
+                         f"{tuple(x.data.shape)}") from None
+
+
+def _reduce(name, x: Tensor, t: Tensor, elem, reduction, dx, dt):
+    """Reduce the per-element losses ``elem``; ``dx()`` / ``dt()`` give ∂ℓ/∂x and ∂ℓ/∂t element-wise (lazily,
+    only when backward asks for them). The mean's gradient is ∂ℓ/∂x / n."""
+    if reduction == "none":
+        out = elem
+    elif reduction == "sum":
+        out = elem.sum()
+    else:
+        out = elem.mean()
+    n = elem.size
+
+    def backward(g):
+        scale = g / n if reduction == "mean" else g
+        gx = (scale * dx()).astype(x.data.dtype, copy=False) if x.requires_grad else None
+        gt = (scale * dt()).astype(t.data.dtype, copy=False) if t.requires_grad else None
+        return gx, gt
+
+    return record(np.asarray(out, dtype=x.data.dtype), (x, t), backward, name)
+
+
+# --------------------------------------------------------------------------------------------------
+# regression losses
+
+
+def mse_loss(input, target, reduction: str = "mean"):
+    """Mean squared error ℓ = (x − y)²;  ∂ℓ/∂x = 2(x − y) = −∂ℓ/∂y."""
+    _check_reduction("mse_loss", reduction)
+    x = _input("mse_loss", input)
+    t = _float_target("mse_loss", x, target)
+    d = x.data - t.data
+    return _reduce("mse_loss", x, t, d * d, reduction, lambda: 2 * d, lambda: -2 * d)
+
+
+def l1_loss(input, target, reduction: str = "mean"):
+    """Absolute error ℓ = |x − y|;  ∂ℓ/∂x = sign(x − y) (0 where x = y) = −∂ℓ/∂y."""
+    _check_reduction("l1_loss", reduction)
+    x = _input("l1_loss", input)
+    t = _float_target("l1_loss", x, target)
+    d = x.data - t.data
+    return _reduce("l1_loss", x, t, np.abs(d), reduction, lambda: np.sign(d), lambda: -np.sign(d))
+
+
+def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0):
+    """Huber loss (Huber 1964): with d = x − y,  ℓ = ½d² if |d| < δ, else δ(|d| − ½δ).
+
+    ∂ℓ/∂x = clip(d, −δ, δ) = −∂ℓ/∂y: quadratic near zero, a constant pull of size δ far from it.
+    """
+    _check_reduction("huber_loss", reduction)
+    if not delta > 0:
+        raise ValueError(f"huber_loss: delta must be > 0, got {delta!r}")
+    x = _input("huber_loss", input)
+    t = _float_target("huber_loss", x, target)
+    d = x.data - t.data
+    a = np.abs(d)
+    elem = np.where(a < delta, 0.5 * d * d, delta * (a - 0.5 * delta)).astype(x.data.dtype, copy=False)
+    return _reduce("huber_loss", x, t, elem, reduction, lambda: np.clip(d, -delta, delta),
+                   lambda: -np.clip(d, -delta, delta))
+
+
+def smooth_l1_loss(input, target, reduction: str = "mean", beta: float = 1.0):
+    """Smooth L1 (Girshick 2015, Fast R-CNN): ℓ = ½d²/β if |d| < β, else |d| − ½β  (Huber with δ = β, / β).
+
+    ∂ℓ/∂x = clip(d/β, −1, 1). ``beta=0`` is the L1 loss.
+    """
+    _check_reduction("smooth_l1_loss", reduction)
+    if not beta >= 0:
+        raise ValueError(f"smooth_l1_loss: beta must be >= 0, got {beta!r}")
+    if beta == 0:
+        return l1_loss(input, target, reduction)
+    x = _input("smooth_l1_loss", input)
+    t = _float_target("smooth_l1_loss", x, target)
+    d = x.data - t.data
+    a = np.abs(d)
+    elem = np.where(a < beta, 0.5 * d * d / beta, a - 0.5 * beta).astype(x.data.dtype, copy=False)
+    return _reduce("smooth_l1_loss", x, t, elem, reduction, lambda: np.clip(d / beta, -1, 1),
+                   lambda: -np.clip(d / beta, -1, 1))
+
+
+# --------------------------------------------------------------------------------------------------
+# binary classification
+
+
+def binary_cross_entropy(input, target, weight=None, reduction: str = "mean"):
+    """Binary cross-entropy on probabilities p ∈ [0, 1]:  ℓ = −w[y log p + (1 − y) log(1 − p)].
+
+    As in PyTorch each log is clamped at −100, so p = 0 or 1 gives a finite loss, and
+    ∂ℓ/∂p = w(p − y) / max(p(1 − p), 1e-12);  ∂ℓ/∂y = w[log(1 − p) − log p].
+    For logits use :func:`binary_cross_entropy_with_logits` (stable, and faster).
+    """
+    name = "binary_cross_entropy"
+    _check_reduction(name, reduction)
+    x = _input(name, input)
+    t = _float_target(name, x, target)
+    p, y = x.data, t.data
+    if p.size:
+        lo, hi = p.min(), p.max()
+        if not (lo >= 0 and hi <= 1):
+            bad = lo if not lo >= 0 else hi
+            raise ValueError(f"{name}: input must hold probabilities in [0, 1], found {bad!r}; apply sigmoid "
+                             "first, or use binary_cross_entropy_with_logits (BCEWithLogitsLoss) on raw logits")
+    w = _elementwise_weight(name, weight, x)
+    with np.errstate(divide="ignore"):
+        log_p = np.maximum(np.log(p), -100)
+        log_q = np.maximum(np.log1p(-p), -100)
+    elem = -(y * log_p + (1 - y) * log_q)
+    if w is not None:
+        elem = elem * w
+
+    def dx():
+        g = (p - y) / np.maximum(p * (1 - p), 1e-12)
+        return g if w is None else g * w
+
+    def dt():
+        g = log_q - log_p
+        return g if w is None else g * w
+
+    return _reduce(name, x, t, elem, reduction, dx, dt)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, reduction: str = "mean", pos_weight=None):
+    """Binary cross-entropy on logits x, fused with the sigmoid and stable for any |x|:
+
+        ℓ = w[(1 − y)·x + l·softplus(−x)],   l = 1 + (pos_weight − 1)·y,
+        softplus(−x) = log(1 + e^{−x}) = max(−x, 0) + log(1 + e^{−|x|})
+
+    (without ``pos_weight``: ℓ = max(x, 0) − x·y + log(1 + e^{−|x|})). ``pos_weight`` (broadcast along
+    the last, class, dimension) scales the loss of positive targets.
+    ∂ℓ/∂x = w[(1 − y) − l·σ(−x)] (= w(σ(x) − y) without pos_weight);
+    ∂ℓ/∂y = w[−x + (pos_weight − 1)·softplus(−x)].
+    """
+    name = "binary_cross_entropy_with_logits"
+    _check_reduction(name, reduction)
+    x = _input(name, input)
+    t = _float_target(name, x, target)
+    z, y = x.data, t.data
+    w = _elementwise_weight(name, weight, x)
+    pw = None
+    if pos_weight is not None:
+        pw = np.asarray(pos_weight.data if isinstance(pos_weight, Tensor) else pos_weight, dtype=z.dtype)
+        try:
+            np.broadcast_shapes(pw.shape, z.shape)
+        except ValueError:
+            raise ValueError(f"{name}: pos_weight of shape {pw.shape} cannot be broadcast to the input's shape "
+                             f"{tuple(z.shape)}; give one weight per class (the last dimension, "
+                             f"{z.shape[-1] if z.ndim else 1})") from None
+    softplus_neg = np.maximum(-z, 0) + np.log1p(np.exp(-np.abs(z)))  # log(1 + e^{−x}), stable
+    if pw is None:
+        elem = (1 - y) * z + softplus_neg
+    else:
+        lw = 1 + (pw - 1) * y
+        elem = (1 - y) * z + lw * softplus_neg
+    if w is not None:
+        elem = elem * w
+
+    def dx():
+        sig_neg = np.exp(-softplus_neg)  # σ(−x) = exp(−softplus(−x)), no overflow
+        g = (1 - y) - sig_neg if pw is None else (1 - y) - (1 + (pw - 1) * y) * sig_neg
+        return g if w is None else g * w
+
+    def dt():
+        g = -z if pw is None else -z + (pw - 1) * softplus_neg
+        return g if w is None else g * w
+
+    return _reduce(name, x, t, elem, reduction, dx, dt)
+
+
+# --------------------------------------------------------------------------------------------------
+# multi-class: class-index targets
+
+
+def _class_view(name, x: np.ndarray, target: np.ndarray):
+    """Logits (N, C, d1, ...) or (C,) and index targets (N, d1, ...) or () as a 2-D (M, C) array and flat
+    (M,) targets, plus the function mapping a (M, C) gradient back to the logits' layout."""
+    if x.ndim == 0:
+        raise ValueError(f"{name}: input must have a class dimension, got a 0-d tensor")
+    if x.ndim == 1:
+        expected = ()
+    else:
+        expected = (x.shape[0],) + x.shape[2:]
+    if target.shape != expected:
+        raise ValueError(f"{name}: target shape {tuple(target.shape)} does not fit input shape {tuple(x.shape)}; "
+                         f"class-index targets must have shape {expected} (the input's shape without the class "
+                         "dimension 1)")
+    C = x.shape[-1] if x.ndim <= 2 else x.shape[1]
+    if x.ndim <= 2:
+        x2 = x.reshape(-1, C)
+        return x2, target.reshape(-1), C, (lambda g2: g2.reshape(x.shape))
+    moved_shape = (x.shape[0],) + x.shape[2:] + (C,)
+    x2 = np.moveaxis(x, 1, -1).reshape(-1, C)
+    return x2, target.reshape(-1), C, (lambda g2: np.ascontiguousarray(np.moveaxis(g2.reshape(moved_shape), -1, 1)))
+
+
+def _check_indices(name, t: np.ndarray, C: int, ignore_index: int):
+    """Check class indices are in [0, C) (or equal ``ignore_index``); return the mask of counted targets, or
+    None when every target counts."""
+    if t.size == 0:
+        return None
+    lo, hi = t.min(), t.max()
+    if lo >= 0 and hi < C:
+        if 0 <= ignore_index < C and (lo <= ignore_index <= hi):
+            keep = t != ignore_index
+            return None if keep.all() else keep
+        return None
+    keep = t != ignore_index
+    bad = t[keep & ((t < 0) | (t >= C))]
+    if bad.size:
+        raise ValueError(f"{name}: target class index {int(bad[0])} is out of range for {C} classes "
+                         f"(valid: 0 to {C - 1}, or ignore_index={ignore_index}); {bad.size} target(s) are out "
+                         "of range — check the number of outputs of the last layer and the labels")
+    return keep
+
+
+def _class_weight(name, weight, C, dtype):
+    if weight is None:
+        return None
+    w = np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=dtype)
+    if w.shape != (C,):
+        raise ValueError(f"{name}: weight must have one entry per class, shape ({C},), got shape {w.shape}")
+    return w
+
+
+def _index_target(name, x: Tensor, target, hint_probabilities: bool) -> np.ndarray:
+    t = np.asarray(target.data if isinstance(target, Tensor) else target)
+    if t.dtype.kind in "iu":
+        return t
+    if t.dtype.kind == "f":
+        more = (f", or give class probabilities of the input's shape {tuple(x.data.shape)}"
+                if hint_probabilities else "")
+        raise TypeError(f"{name}: target is {t.dtype} of shape {tuple(t.shape)}, but class-index targets must be "
+                        f"integers; convert them with target.long(){more}")
+    raise TypeError(f"{name}: target must hold integer class indices, got dtype {t.dtype}")
+
+
+def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean"):
+    """Negative log-likelihood of log-probabilities x (N, C, ...) at class indices y (N, ...):
+
+        ℓᵢ = −w[yᵢ]·x[i, yᵢ]  (0 where yᵢ = ignore_index);  'mean' = Σᵢ ℓᵢ / Σᵢ w[yᵢ] over counted targets.
+
+    ∂ℓᵢ/∂x[i, c] = −w[yᵢ] at c = yᵢ, 0 elsewhere. Feed it ``log_softmax`` outputs, or use
+    :func:`cross_entropy` on logits (fused and faster).
+    """
+    name = "nll_loss"
+    _check_reduction(name, reduction)
+    x = _input(name, input)
+    t = _index_target(name, x, target, hint_probabilities=False)
+    x2, tf, C, unflatten = _class_view(name, x.data, t)
+    keep = _check_indices(name, tf, C, ignore_index)
+    w = _class_weight(name, weight, C, x.data.dtype)
+    rows = np.arange(tf.size)
+    safe = tf if keep is None else np.where(keep, tf, 0)
+    wi = np.ones(tf.size, dtype=x.data.dtype) if w is None else w[safe]
+    if keep is not None:
+        wi = wi * keep
+    elem = -wi * x2[rows, safe]
+    out, scale_of = _class_reduce(elem, wi, reduction, t.shape)
+
+    def backward(g):
+        g2 = np.zeros_like(x2)
+        g2[rows, safe] = -wi * scale_of(g)
+        return (unflatten(g2),)
+
+    return record(out, (x,), backward, name)
+
+
+def _class_reduce(elem, wi, reduction, out_shape):
+    """Reduce per-target losses; return the output and g ↦ per-target upstream scale."""
+    if reduction == "none":
+        return elem.reshape(out_shape), (lambda g: g.reshape(-1))
+    if reduction == "sum":
+        return np.asarray(elem.sum()), (lambda g: g)
+    total = wi.sum()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.asarray(elem.sum() / total, dtype=elem.dtype)  # 0/0 = nan when every target is ignored
+    return out, (lambda g: g / total)
+
+
+# --------------------------------------------------------------------------------------------------
+# cross-entropy (fused log-softmax + NLL)
+
+
+def cross_entropy(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean",
+                  label_smoothing: float = 0.0):
+    """Cross-entropy of logits z (N, C, d1, ...) or (C,), fused with a stable log-softmax:
+
+        log pᵢ = zᵢ − max zᵢ − log Σ_c exp(z_ic − max zᵢ)
+        ℓᵢ = −Σ_c q_ic log p_ic,   q_ic = (1 − ε)·w[yᵢ]·[c = yᵢ] + (ε/C)·w_c
+
+    with class indices y (N, d1, ...) (label smoothing ε, Szegedy et al. 2016; ignored targets give 0), or
+    class probabilities t of the logits' shape: q_ic = w_c((1 − ε)t_ic + ε/C). 'mean' divides by Σᵢ w[yᵢ]
+    over counted targets for index targets (the count when unweighted), by the number of samples for
+    probability targets — PyTorch's semantics.
+
+    One backward step: ∂ℓᵢ/∂zᵢ = pᵢ·Σ_c q_ic − qᵢ, i.e. softmax(z) − onehot(y) in the plain case.
+    """
+    name = "cross_entropy"
+    _check_reduction(name, reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"{name}: label_smoothing must be in [0, 1], got {label_smoothing!r}")
+    x = input if isinstance(input, Tensor) and input.data.dtype.kind == "f" else _input(name, input)
+    t_arr = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if t_arr.shape == x.data.shape and x.data.ndim >= 1 and t_arr.dtype.kind == "f":
+        return _cross_entropy_probs(name, x, target, weight, reduction, label_smoothing)
+    if t_arr.shape == x.data.shape and t_arr.dtype.kind in "iub" and x.data.ndim >= 1:
+        raise TypeError(f"{name}: target is {t_arr.dtype} with the input's shape {tuple(x.data.shape)}; "
+                        f"class-probability targets must be floating point (target.float()), or give class "
+                        f"indices of shape {(x.data.shape[0],) + x.data.shape[2:] if x.data.ndim > 1 else ()}")
+    t = _index_target(name, x, t_arr, hint_probabilities=True)
+    z = x.data
+    if (z.ndim == 2 and weight is None and label_smoothing == 0.0 and reduction == "mean"
+            and t.shape == (z.shape[0],)):
+        C = z.shape[1]
+        if t.size and t.min() >= 0 and t.max() < C and not (0 <= ignore_index < C and (t == ignore_index).any()):
+            return _cross_entropy_fast(x, t)
+    return _cross_entropy_indices(name, x, t, weight, ignore_index, reduction, label_smoothing)
+
+
+def _cross_entropy_fast(x: Tensor, t: np.ndarray):
+    """The common case: (N, C) logits, valid indices, no weights, no smoothing, mean. ∂L/∂z = (p − onehot)/N."""
+    z = x.data
+    n = z.shape[0]
+    rows = np.arange(n)
+    shifted = z - z.max(axis=1, keepdims=True)
+    e = np.exp(shifted)
+    se = e.sum(axis=1, keepdims=True)
+    out = (np.log(se).sum() - shifted[rows, t].sum()) / n
+
+    def backward(g):
+        p = e / se
+        p[rows, t] -= 1
+        p *= g / n
+        return (p,)
+
+    return record(np.asarray(out, dtype=z.dtype), (x,), backward, "cross_entropy")
+
+
+def _log_softmax_rows(z2):
+    shifted = z2 - z2.max(axis=1, keepdims=True)
+    e = np.exp(shifted)
+    se = e.sum(axis=1, keepdims=True)
+    return shifted - np.log(se), e, se
+
+
+def _cross_entropy_indices(name, x: Tensor, t: np.ndarray, weight, ignore_index, reduction, eps):
+    z2, tf, C, unflatten = _class_view(name, x.data, t)
+    keep = _check_indices(name, tf, C, ignore_index)
+    w = _class_weight(name, weight, C, x.data.dtype)
+    m = tf.size
+    rows = np.arange(m)
+    safe = tf if keep is None else np.where(keep, tf, 0)
+    logp, e, se = _log_softmax_rows(z2)
+    dtype = x.data.dtype
+    wi = np.ones(m, dtype=dtype) if w is None else w[safe]  # weight of each target
+    if keep is not None:
+        wi = wi * keep
+    elem = -wi * logp[rows, safe]
+    if eps:
+        smooth = -(logp.sum(axis=1) if w is None else logp @ w)
+        if keep is not None:
+            smooth = smooth * keep
+        elem = (1 - eps) * elem + (eps / C) * smooth
+    out, scale_of = _class_reduce(elem.astype(dtype, copy=False), wi, reduction, t.shape)
+
+    def backward(g):
+        scale = scale_of(g)
+        # q: target distribution; grad_i = p_i Σ_c q_ic − q_i, each row scaled by its upstream factor
+        row_scale = np.broadcast_to(np.asarray(scale, dtype=dtype), (m,))
+        if eps:
+            counted = 1 if keep is None else keep
+            wsum = C if w is None else w.sum()
+            qsum = (1 - eps) * wi + (eps / C) * wsum * counted
+            grad = (e / se) * (qsum * row_scale)[:, None]
+            smooth_q = (eps / C) * (np.ones(C, dtype=dtype) if w is None else w)
+            grad -= smooth_q[None, :] * (row_scale if keep is None else row_scale * keep)[:, None]
+            grad[rows, safe] -= (1 - eps) * wi * row_scale
+        else:
+            grad = (e / se) * (wi * row_scale)[:, None]
+            grad[rows, safe] -= wi * row_scale
+        return (unflatten(grad.astype(dtype, copy=False)),)
+
+    return record(out, (x,), backward, name)
+
+
+def _cross_entropy_probs(name, x: Tensor, target, weight, reduction, eps):
+    z = x.data
+    t = _float_target(name, x, target)
+    if z.ndim == 1:
+        C, class_axis = z.shape[0], 0
+    else:
+        C, class_axis = z.shape[1], 1
+    w = _class_weight(name, weight, C, z.dtype)
+    wshape = [1] * z.ndim
+    wshape[class_axis] = C
+    shifted = z - z.max(axis=class_axis, keepdims=True)
+    e = np.exp(shifted)
+    se = e.sum(axis=class_axis, keepdims=True)
+    logp = shifted - np.log(se)
+    q = t.data if not eps else (1 - eps) * t.data + eps / C
+    if w is not None:
+        q = q * w.reshape(wshape)
+    elem = -(q * logp).sum(axis=class_axis)
+    n_samples = elem.size
+    if reduction == "none":
+        out = elem
+    elif reduction == "sum":
+        out = elem.sum()
+    else:
+        out = elem.sum() / n_samples if n_samples else np.float32(np.nan)
+
+    def backward(g):
+        if reduction == "none":
+            scale = np.expand_dims(g, class_axis)
+        else:
+            scale = g / n_samples if reduction == "mean" else g
+        gx = gt = None
+        if x.requires_grad:
+            gx = ((e / se) * q.sum(axis=class_axis, keepdims=True) - q) * scale
+            gx = gx.astype(z.dtype, copy=False)
+        if t.requires_grad:
+            gt = -(1 - eps) * logp * scale
+            if w is not None:
+                gt = gt * w.reshape(wshape)
+            gt = gt.astype(z.dtype, copy=False)
+        return gx, gt
+
+    return record(np.asarray(out, dtype=z.dtype), (x, t), backward, name)
+
+
+__all__ = ["mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "binary_cross_entropy",
+           "binary_cross_entropy_with_logits", "nll_loss", "cross_entropy"]

@@ -1,0 +1,165 @@
+"""Batch and layer normalisation, each one fused node with a closed-form backward.
+
+Both standardise x over some axes (n elements per statistic) and apply an affine map:
+
+    x̂ = (x − μ) / σ,   σ = √(var + eps)  (biased variance),   y = γ·x̂ + β
+
+and share the backward (g = dL/dy, sums over the normalised axes):
+
+    dx = (1/n)·(γ/σ)·(n·g − Σg − x̂·Σ(g·x̂)),   dγ = Σ g·x̂,   dβ = Σ g
+
+(with γ inside the sums for layer norm, whose γ varies along the normalised axes).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backend
+from ..tensor import Tensor, record
+
+
+def _array(t):
+    return None if t is None else (t.data if isinstance(t, Tensor) else np.asarray(t))
+
+
+def _param_tensor(t):
+    if t is None or isinstance(t, Tensor):
+        return t
+    return Tensor._from_array(backend.as_array(t))
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training: bool = False,
+               momentum: float = 0.1, eps: float = 1e-5):
+    """Batch normalisation (Ioffe & Szegedy 2015) of x (N, C, *) per channel C.
+
+    ``training=True``: μ and var are the batch statistics over N and the spatial axes, and the running
+    statistics (when given) are updated in place with the *unbiased* batch variance, as PyTorch does:
+    running ← (1 − momentum)·running + momentum·batch_stat.
+    ``training=False``: the running statistics are used (a per-channel affine map; dx = g·γ/σ).
+    """
+    x = input if isinstance(input, Tensor) else Tensor._from_array(backend.as_array(input))
+    xd = x.data
+    if xd.ndim < 2:
+        raise ValueError(f"batch_norm expects input of shape (N, C) or (N, C, ...), got shape {xd.shape}")
+    if not eps > 0:
+        raise ValueError(f"batch_norm: eps must be > 0, got {eps!r}")
+    C = xd.shape[1]
+    weight, bias = _param_tensor(weight), _param_tensor(bias)
+    for label, p in (("weight", weight), ("bias", bias), ("running_mean", running_mean),
+                     ("running_var", running_var)):
+        a = _array(p)
+        if a is not None and a.shape != (C,):
+            raise ValueError(f"batch_norm: {label} has shape {a.shape} but the input of shape {xd.shape} has "
+                             f"{C} channels (dimension 1); it must have shape ({C},)")
+    axes = (0,) + tuple(range(2, xd.ndim))
+    n = xd.size // C if C else 0
+    bshape = (1, C) + (1,) * (xd.ndim - 2)
+
+    if training:
+        if n <= 1:
+            raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input of "
+                             f"shape {xd.shape}; use a larger batch, or call model.eval()")
+        mean = xd.mean(axis=axes, keepdims=True)
+        centred = xd - mean
+        var = (centred * centred).mean(axis=axes, keepdims=True)
+        if running_mean is not None or running_var is not None:
+            if momentum is None or not 0.0 <= momentum <= 1.0:
+                raise ValueError(f"batch_norm: momentum must be in [0, 1], got {momentum!r}")
+            rm, rv = _array(running_mean), _array(running_var)
+            if rm is not None:
+                rm *= 1 - momentum
+                rm += (momentum * mean.reshape(C)).astype(rm.dtype, copy=False)
+            if rv is not None:
+                rv *= 1 - momentum
+                rv += (momentum * var.reshape(C) * (n / (n - 1))).astype(rv.dtype, copy=False)
+        inv_std = 1.0 / np.sqrt(var + eps)
+        x_hat = centred * inv_std
+    else:
+        rm, rv = _array(running_mean), _array(running_var)
+        if rm is None or rv is None:
+            raise ValueError("batch_norm: running_mean and running_var are needed when training=False; pass "
+                             "them, or training=True to normalise with the batch statistics")
+        inv_std = (1.0 / np.sqrt(rv.reshape(bshape) + eps)).astype(xd.dtype, copy=False)
+        x_hat = (xd - rm.reshape(bshape).astype(xd.dtype, copy=False)) * inv_std
+
+    gamma = None if weight is None else weight.data.reshape(bshape)
+    out = x_hat if gamma is None else x_hat * gamma
+    if bias is not None:
+        out = out + bias.data.reshape(bshape)
+    parents = (x,) + tuple(p for p in (weight, bias) if p is not None)
+
+    def backward(g):
+        gx = None
+        if x.requires_grad:
+            gh = g if gamma is None else g * gamma
+            if training:
+                gx = inv_std * (gh - gh.mean(axis=axes, keepdims=True)
+                                - x_hat * (gh * x_hat).mean(axis=axes, keepdims=True))
+            else:
+                gx = gh * inv_std
+            gx = gx.astype(xd.dtype, copy=False)
+        grads = [gx]
+        if weight is not None:
+            grads.append((g * x_hat).sum(axis=axes) if weight.requires_grad else None)
+        if bias is not None:
+            grads.append(g.sum(axis=axes) if bias.requires_grad else None)
+        return tuple(grads)
+
+    return record(out.astype(xd.dtype, copy=False), parents, backward, "batch_norm")
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-5):
+    """Layer normalisation (Ba, Kiros & Hinton 2016) over the trailing ``normalized_shape`` dimensions.
+
+    μ and var (biased) are taken per sample over those dimensions; ``weight`` γ and ``bias`` β have shape
+    ``normalized_shape``. Backward with gh = g·γ:  dx = (1/σ)·(gh − mean(gh) − x̂·mean(gh·x̂)),
+    dγ = Σ_batch g·x̂, dβ = Σ_batch g.
+    """
+    x = input if isinstance(input, Tensor) else Tensor._from_array(backend.as_array(input))
+    xd = x.data
+    if isinstance(normalized_shape, (int, np.integer)):
+        normalized_shape = (int(normalized_shape),)
+    normalized_shape = tuple(int(s) for s in normalized_shape)
+    k = len(normalized_shape)
+    if k == 0 or xd.shape[xd.ndim - k:] != normalized_shape or xd.ndim < k:
+        raise ValueError(f"layer_norm: normalized_shape {normalized_shape} must equal the trailing dimensions "
+                         f"of the input, whose shape is {xd.shape}")
+    if not eps > 0:
+        raise ValueError(f"layer_norm: eps must be > 0, got {eps!r}")
+    weight, bias = _param_tensor(weight), _param_tensor(bias)
+    for label, p in (("weight", weight), ("bias", bias)):
+        if p is not None and p.data.shape != normalized_shape:
+            raise ValueError(f"layer_norm: {label} has shape {p.data.shape}, expected normalized_shape "
+                             f"{normalized_shape}")
+    axes = tuple(range(xd.ndim - k, xd.ndim))
+    batch_axes = tuple(range(xd.ndim - k))
+    mean = xd.mean(axis=axes, keepdims=True)
+    centred = xd - mean
+    var = (centred * centred).mean(axis=axes, keepdims=True)
+    inv_std = 1.0 / np.sqrt(var + eps)
+    x_hat = centred * inv_std
+    gamma = None if weight is None else weight.data
+    out = x_hat if gamma is None else x_hat * gamma
+    if bias is not None:
+        out = out + bias.data
+    parents = (x,) + tuple(p for p in (weight, bias) if p is not None)
+
+    def backward(g):
+        gx = None
+        if x.requires_grad:
+            gh = g if gamma is None else g * gamma
+            gx = inv_std * (gh - gh.mean(axis=axes, keepdims=True)
+                            - x_hat * (gh * x_hat).mean(axis=axes, keepdims=True))
+            gx = gx.astype(xd.dtype, copy=False)
+        grads = [gx]
+        if weight is not None:
+            grads.append((g * x_hat).sum(axis=batch_axes) if weight.requires_grad else None)
+        if bias is not None:
+            grads.append(g.sum(axis=batch_axes) if bias.requires_grad else None)
+        return tuple(grads)
+
+    return record(out.astype(xd.dtype, copy=False), parents, backward, "layer_norm")
+
+
+__all__ = ["batch_norm", "layer_norm"]

@@ -1,0 +1,146 @@
+"""2-D pooling over NCHW inputs: max, average and adaptive average.
+
+With kernel (kh, kw), stride s and padding p, window (i, j) covers rows s·i − p … s·i − p + kh − 1
+(likewise columns) and the output is Hₒ = ⌊(H + 2p − kh) / s⌋ + 1 (PyTorch's ``ceil_mode=False``).
+
+* max:  y = max over the window; the gradient goes to the window's (first) argmax.
+* avg:  y = (1 / (kh·kw)) Σ window, padded zeros counted (PyTorch's ``count_include_pad=True``);
+  each input gets g / (kh·kw) from every window holding it.
+* adaptive avg to (Hₒ, Wₒ): bin i spans rows ⌊iH/Hₒ⌋ … ⌈(i+1)H/Hₒ⌉ − 1; as the bins are rectangles
+  the pooling is Y = A_h X A_wᵀ with averaging matrices A_h (Hₒ, H), A_w (Wₒ, W), and
+  dL/dX = A_hᵀ G A_w.
+
+Forward and backward loop over the kh·kw kernel offsets only; each step is vectorised over all
+samples, channels and positions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..tensor import Tensor, record
+from ._util import operand
+from .conv import conv_output_size, pair
+
+__all__ = ["max_pool2d", "avg_pool2d", "adaptive_avg_pool2d"]
+
+
+def _check_input(name, xd):
+    if xd.ndim != 4:
+        raise ValueError(f"{name} expects an input of shape (N, C, H, W), got {xd.shape}; add a batch dimension "
+                         "with x.unsqueeze(0) for a single image")
+
+
+def _geometry(name, xd, kernel_size, stride, padding):
+    kh, kw = pair(kernel_size, "kernel_size", 1)
+    sh, sw = pair(kernel_size if stride is None else stride, "stride", 1)
+    ph, pw = pair(padding, "padding", 0)
+    if ph > kh // 2 or pw > kw // 2:
+        raise ValueError(f"{name}: padding {(ph, pw)} must be at most half the kernel size {(kh, kw)}")
+    h, w = xd.shape[2:]
+    ho, wo = conv_output_size(h, kh, sh, ph), conv_output_size(w, kw, sw, pw)
+    if ho < 1 or wo < 1:
+        raise ValueError(f"{name}: input of spatial size {(h, w)} is smaller than the kernel {(kh, kw)} "
+                         f"(with padding {(ph, pw)})")
+    return kh, kw, sh, sw, ph, pw, ho, wo
+
+
+def _padded(xd, ph, pw, value):
+    if ph == 0 and pw == 0:
+        return xd
+    n, c, h, w = xd.shape
+    out = np.full((n, c, h + 2 * ph, w + 2 * pw), value, dtype=xd.dtype)
+    out[:, :, ph:ph + h, pw:pw + w] = xd
+    return out
+
+
+def _offset_slices(kh, kw, sh, sw, ho, wo):
+    """For each kernel offset (u, v): its index u·kw + v and the strided (rows, cols) slices it reads."""
+    for u in range(kh):
+        rows = slice(u, u + sh * (ho - 1) + 1, sh)
+        for v in range(kw):
+            yield u * kw + v, rows, slice(v, v + sw * (wo - 1) + 1, sw)
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0):
+    """Max over each kh×kw window (stride defaults to the kernel size; padding with −∞)."""
+    x = x if isinstance(x, Tensor) else operand(x)
+    xd = x.data
+    _check_input("max_pool2d", xd)
+    kh, kw, sh, sw, ph, pw, ho, wo = _geometry("max_pool2d", xd, kernel_size, stride, padding)
+    xp = _padded(xd, ph, pw, -np.inf)
+    out = None
+    arg = np.zeros(xd.shape[:2] + (ho, wo), dtype=np.int8 if kh * kw < 128 else np.int32)
+    for k, rows, cols in _offset_slices(kh, kw, sh, sw, ho, wo):
+        window = xp[:, :, rows, cols]
+        if out is None:
+            out = window.copy()
+            continue
+        better = window > out            # strict: ties keep the first maximum, as PyTorch does
+        np.copyto(out, window, where=better)
+        arg[better] = k
+
+    def backward(g):
+        gxp = np.zeros(xp.shape, dtype=g.dtype)
+        for k, rows, cols in _offset_slices(kh, kw, sh, sw, ho, wo):
+            gxp[:, :, rows, cols] += np.where(arg == k, g, 0)
+        return (gxp[:, :, ph:ph + xd.shape[2], pw:pw + xd.shape[3]],)
+
+    return record(out, (x,), backward, "max_pool2d")
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0):
+    """Mean over each kh×kw window (stride defaults to the kernel size; padded zeros are counted)."""
+    x = x if isinstance(x, Tensor) else operand(x)
+    xd = x.data
+    _check_input("avg_pool2d", xd)
+    kh, kw, sh, sw, ph, pw, ho, wo = _geometry("avg_pool2d", xd, kernel_size, stride, padding)
+    xp = _padded(xd, ph, pw, 0)
+    scale = 1.0 / (kh * kw)
+    out = np.zeros(xd.shape[:2] + (ho, wo), dtype=xd.dtype)
+    for _, rows, cols in _offset_slices(kh, kw, sh, sw, ho, wo):
+        out += xp[:, :, rows, cols]
+    out *= scale
+
+    def backward(g):
+        gs = g * scale
+        gxp = np.zeros(xp.shape, dtype=g.dtype)
+        for _, rows, cols in _offset_slices(kh, kw, sh, sw, ho, wo):
+            gxp[:, :, rows, cols] += gs
+        return (gxp[:, :, ph:ph + xd.shape[2], pw:pw + xd.shape[3]],)
+
+    return record(out, (x,), backward, "avg_pool2d")
+
+
+def _adaptive_matrix(size: int, out: int, dtype) -> np.ndarray:
+    """(out, size) matrix averaging bin i = rows ⌊i·size/out⌋ … ⌈(i+1)·size/out⌉ − 1."""
+    i = np.arange(out)
+    start = (i * size) // out
+    end = -((-(i + 1) * size) // out)
+    pos = np.arange(size)
+    inside = (pos[None, :] >= start[:, None]) & (pos[None, :] < end[:, None])
+    return (inside / (end - start)[:, None]).astype(dtype)
+
+
+def adaptive_avg_pool2d(x, output_size):
+    """Average pooling to a fixed output size (Hₒ, Wₒ); ``output_size=1`` is global average pooling.
+    An entry of ``None`` keeps that input dimension."""
+    x = x if isinstance(x, Tensor) else operand(x)
+    xd = x.data
+    _check_input("adaptive_avg_pool2d", xd)
+    h, w = xd.shape[2:]
+    if isinstance(output_size, (int, np.integer)):
+        output_size = (output_size, output_size)
+    oh, ow = (h if output_size[0] is None else output_size[0]), (w if output_size[1] is None else output_size[1])
+    oh, ow = pair((oh, ow), "output_size", 1)
+    if oh == 1 and ow == 1:
+        out = xd.mean(axis=(2, 3), keepdims=True)
+        return record(out, (x,), lambda g: (np.broadcast_to(g * (1.0 / (h * w)), xd.shape).copy(),),
+                      "adaptive_avg_pool2d")
+    ah, aw = _adaptive_matrix(h, oh, xd.dtype), _adaptive_matrix(w, ow, xd.dtype)
+    out = ah @ xd @ aw.T
+
+    def backward(g):
+        return (ah.T @ g @ aw,)
+
+    return record(out, (x,), backward, "adaptive_avg_pool2d")

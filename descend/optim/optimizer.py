@@ -1,0 +1,316 @@
+"""The optimiser core: parameter groups, flat buffers, the step loop and exact state dicts.
+
+:class:`Optimizer` holds ``param_groups`` (a list of dicts: ``'params'`` and that group's
+hyperparameters), as PyTorch's does. Its speed comes from keeping, per group (and dtype), every
+parameter's ``.data`` as a *view into one contiguous flat buffer*: a step gathers the gradients with one
+``np.concatenate`` and then runs the update chain (see :mod:`descend.optim.rules`) as a few vectorised
+in-place operations over all of the group's elements at once, with the moments stored as flat arrays too.
+
+A parameter whose ``.grad`` is None is skipped (its state does not move), as in PyTorch; when some are
+skipped, or parameters' step counts differ, the same chain runs on each parameter's segment instead.
+If someone rebinds ``p.data`` to a new array, the next step copies it back into the buffer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import enable_grad
+from ..tensor import Tensor
+
+
+class _Bucket:
+    """All parameters of one group with one dtype, as segments of flat buffers."""
+
+    def __init__(self, params, rules):
+        self.params = params
+        self.rules = rules
+        self.shapes = [p.data.shape for p in params]
+        self.sizes = [p.data.size for p in params]
+        self.offsets = np.concatenate([[0], np.cumsum(self.sizes)]).astype(int).tolist()
+        dtype = params[0].data.dtype
+        n = self.offsets[-1]
+        self.flat = np.empty(n, dtype)
+        self.grad = np.empty(n, dtype)
+        self.tmp = np.empty(n, dtype)
+        self.views = []
+        for i, p in enumerate(params):
+            seg = self.flat[self.offsets[i]:self.offsets[i + 1]]
+            seg[...] = p.data.reshape(-1)
+            view = seg.reshape(self.shapes[i])
+            p.data = view
+            self.views.append(view)
+        self.state = {}
+        self.state_init = {}
+        self.scalars = {}
+        self.scalar_init = {}
+        for rule in rules:
+            for name, fill in rule.state.items():
+                if name in self.state:
+                    raise ValueError(f"two rules of the chain both keep a state named {name!r}")
+                self.state[name] = np.full(n, fill, dtype)
+                self.state_init[name] = fill
+            for name, value in rule.scalars.items():
+                self.scalars[name] = np.full(len(params), value, np.float64)
+                self.scalar_init[name] = value
+        self.steps = np.zeros(len(params), np.int64)
+        self.uniform = True  # all parameters have taken the same steps (the flat fast path applies)
+
+    def _resync(self, i, p):
+        data = np.asarray(p.data)
+        if data.shape != self.shapes[i] or data.dtype != self.flat.dtype:
+            raise ValueError(f"parameter {i} of its group was replaced by an array of shape {data.shape} and dtype "
+                             f"{data.dtype}, but the optimiser holds it as shape {self.shapes[i]}, dtype "
+                             f"{self.flat.dtype}; create a new optimiser after changing a parameter's shape or dtype")
+        self.views[i][...] = data
+        p.data = self.views[i]
+
+    def step(self, h):
+        params, shapes = self.params, self.shapes
+        grads, active = [], []
+        for i, p in enumerate(params):
+            if p.data is not self.views[i]:
+                self._resync(i, p)
+            g = p.grad
+            if g is None:
+                continue
+            g = g.data if isinstance(g, Tensor) else np.asarray(g)
+            if g.shape != shapes[i]:
+                raise ValueError(f"parameter {i} has shape {shapes[i]} but its gradient has shape {g.shape}; "
+                                 "they must be equal")
+            grads.append(g.reshape(-1))
+            active.append(i)
+        if not active:
+            return
+        if self.uniform and len(active) == len(params):
+            np.concatenate(grads, out=self.grad, casting="same_kind")
+            self.steps += 1
+            t = int(self.steps[0])
+            c = {name: float(v[0]) for name, v in self.scalars.items()}
+            self._run(self.grad, self.flat, self.state, c, h, t, self.tmp)
+            for name, v in self.scalars.items():
+                v[...] = c[name]
+            self.flat += self.grad
+            return
+        for i, g in zip(active, grads):  # per-parameter segments: some grads missing, or steps differ
+            a, b = self.offsets[i], self.offsets[i + 1]
+            u = self.grad[a:b]
+            u[...] = g
+            self.steps[i] += 1
+            c = {name: float(v[i]) for name, v in self.scalars.items()}
+            self._run(u, self.flat[a:b], {k: v[a:b] for k, v in self.state.items()}, c, h, int(self.steps[i]),
+                      self.tmp[a:b])
+            for name, v in self.scalars.items():
+                v[i] = c[name]
+            self.flat[a:b] += u
+        self._check_uniform()
+
+    def _check_uniform(self):
+        self.uniform = bool((self.steps == self.steps[0]).all()) and all(
+            bool((v == v[0]).all()) for v in self.scalars.values())
+
+    def _run(self, u, p, s, c, h, t, tmp):
+        for rule in self.rules:
+            rule.update(u, p, s, c, h, t, tmp)
+
+
+class Optimizer:
+    """Base class: ``Optimizer(params, defaults)``; subclasses give ``_chain(group)`` and ``_check(group)``.
+
+    ``params`` is an iterable of Tensors, or of dicts ``{'params': [...], 'lr': ..., ...}`` (parameter
+    groups; missing options are taken from ``defaults``). Use as in PyTorch::
+
+        opt = descend.optim.Adam(model.parameters(), lr=1e-3)
+        opt.zero_grad(); loss.backward(); opt.step()
+    """
+
+    def __init__(self, params, defaults: dict):
+        if isinstance(params, Tensor) or isinstance(params, np.ndarray):
+            raise TypeError(f"params given to the optimiser should be an iterable of Tensors or dicts, but got "
+                            f"{type(params).__name__}; pass model.parameters() or [tensor]")
+        self.defaults = dict(defaults)
+        self.param_groups: list[dict] = []
+        self._buckets: list[list[_Bucket]] = []
+        groups = list(params)
+        if not groups:
+            raise ValueError("optimiser got an empty parameter list; pass model.parameters() of a model that has "
+                             "parameters")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for g in groups:
+            self.add_param_group(g)
+
+    # ------------------------------------------------------------------ for subclasses
+    def _chain(self, group: dict) -> list:
+        raise NotImplementedError
+
+    def _check(self, group: dict) -> None:
+        pass
+
+    # ------------------------------------------------------------------ PyTorch API
+    def add_param_group(self, param_group: dict) -> None:
+        """Add a group of parameters with its own options (others default to the constructor's)."""
+        if not isinstance(param_group, dict):
+            raise TypeError(f"a parameter group must be a dict with a 'params' key, got {type(param_group).__name__}")
+        params = param_group.get("params")
+        if params is None:
+            raise ValueError("a parameter group needs a 'params' entry (a list of Tensors)")
+        params = [params] if isinstance(params, Tensor) else list(params)
+        for p in params:
+            if not isinstance(p, Tensor):
+                raise TypeError(f"optimisers can only update Tensors, but a parameter is a {type(p).__name__}")
+            if p.data.dtype.kind != "f":
+                raise TypeError(f"optimisers can only update floating-point tensors, got dtype {p.data.dtype}")
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        ids = [id(p) for p in params]
+        if len(set(ids)) != len(ids) or seen.intersection(ids):
+            raise ValueError("a parameter appears more than once in the optimiser's parameter groups; give each "
+                             "parameter once (deduplicate tied weights)")
+        group = {**self.defaults, **{k: v for k, v in param_group.items() if k != "params"}, "params": params}
+        self._check(group)
+        buckets = []
+        for dtype in dict.fromkeys(p.data.dtype for p in params):
+            members = [p for p in params if p.data.dtype == dtype]
+            buckets.append(_Bucket(members, self._chain(group)))
+        self.param_groups.append(group)
+        self._buckets.append(buckets)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget the gradients: set each ``.grad`` to None (default) or fill it with zeros."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if set_to_none:
+                    p.grad = None
+                elif p.grad is not None:
+                    p.grad.data[...] = 0
+
+    def step(self, closure=None):
+        """Update every parameter that has a gradient; ``closure`` (re-evaluates and returns the loss) is
+        called first, with grad enabled, and its loss returned."""
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        for group, buckets in zip(self.param_groups, self._buckets):
+            for bucket in buckets:
+                bucket.step(group)
+        return loss
+
+    @property
+    def state(self) -> dict:
+        """Per-parameter state, ``{param: {'step': t, 'exp_avg': array view, ...}}`` (live views)."""
+        out = {}
+        for buckets in self._buckets:
+            for b in buckets:
+                for i, p in enumerate(b.params):
+                    if b.steps[i] == 0:
+                        continue
+                    a, e = b.offsets[i], b.offsets[i + 1]
+                    entry = {"step": int(b.steps[i])}
+                    entry.update({k: v[a:e].reshape(b.shapes[i]) for k, v in b.state.items()})
+                    entry.update({k: float(v[i]) for k, v in b.scalars.items()})
+                    out[p] = entry
+        return out
+
+    def _indexed(self):
+        """(global index, bucket, position in bucket) for every parameter, in param_groups order."""
+        index = 0
+        for group, buckets in zip(self.param_groups, self._buckets):
+            where = {id(p): (b, i) for b in buckets for i, p in enumerate(b.params)}
+            for p in group["params"]:
+                b, i = where[id(p)]
+                yield index, b, i
+                index += 1
+
+    def state_dict(self) -> dict:
+        """``{'state': {index: {'step': t, name: array, ...}}, 'param_groups': [{options..., 'params': [index, ...]}]}``
+
+        Parameters are referred to by their index across all groups (as PyTorch does); the arrays are
+        copies shaped like their parameter; only parameters that have taken a step have an entry.
+        """
+        state = {}
+        for index, b, i in self._indexed():
+            if b.steps[i] == 0:
+                continue
+            a, e = b.offsets[i], b.offsets[i + 1]
+            entry = {"step": int(b.steps[i])}
+            entry.update({k: v[a:e].reshape(b.shapes[i]).copy() for k, v in b.state.items()})
+            entry.update({k: float(v[i]) for k, v in b.scalars.items()})
+            state[index] = entry
+        groups, start = [], 0
+        for group in self.param_groups:
+            n = len(group["params"])
+            opts = {k: (tuple(v) if isinstance(v, list) else v) for k, v in group.items() if k != "params"}
+            groups.append({**opts, "params": list(range(start, start + n))})
+            start += n
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Restore options and state saved by :meth:`state_dict` (the same parameter layout is required)."""
+        groups = state_dict["param_groups"]
+        if len(groups) != len(self.param_groups):
+            raise ValueError(f"the state dict has {len(groups)} parameter groups but this optimiser has "
+                             f"{len(self.param_groups)}; build the optimiser with the same groups")
+        for k, (saved, group) in enumerate(zip(groups, self.param_groups)):
+            if len(saved["params"]) != len(group["params"]):
+                raise ValueError(f"parameter group {k} has {len(group['params'])} parameters but the state dict's "
+                                 f"has {len(saved['params'])}")
+        state = {int(k): v for k, v in state_dict["state"].items()}
+        saved_index = [i for g in groups for i in g["params"]]
+        for (index, b, i) in self._indexed():
+            a, e = b.offsets[i], b.offsets[i + 1]
+            entry = state.get(saved_index[index])
+            if entry is None:
+                b.steps[i] = 0
+                for k, v in b.state.items():
+                    v[a:e] = b.state_init[k]
+                for k, v in b.scalars.items():
+                    v[i] = b.scalar_init[k]
+                continue
+            b.steps[i] = int(entry["step"])
+            for k, v in b.state.items():
+                if k not in entry:
+                    raise ValueError(f"the state of parameter {index} has no {k!r}; it was saved by a differently "
+                                     f"configured optimiser (it has {sorted(entry)})")
+                arr = np.asarray(entry[k])
+                if arr.shape != b.shapes[i]:
+                    raise ValueError(f"state {k!r} of parameter {index} has shape {arr.shape} but the parameter "
+                                     f"has shape {b.shapes[i]}")
+                v[a:e] = arr.reshape(-1)
+            for k, v in b.scalars.items():
+                v[i] = float(entry[k])
+        for saved, group in zip(groups, self.param_groups):
+            for k, v in saved.items():
+                if k != "params":
+                    group[k] = v
+        for buckets in self._buckets:
+            for b in buckets:
+                b._check_uniform()
+
+    def __repr__(self):
+        lines = [f"{type(self).__name__} ("]
+        for k, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {k}")
+            lines += [f"    {key}: {val}" for key, val in group.items() if key != "params"]
+        return "\n".join(lines + [")"])
+
+
+# ---------------------------------------------------------------------- argument checks
+def check_nonneg(name: str, value) -> None:
+    if not isinstance(value, (int, float, np.floating, np.integer)) or isinstance(value, bool) or not value >= 0:
+        raise ValueError(f"invalid {name}: {value!r}; it must be a number >= 0")
+
+
+def check_betas(betas) -> None:
+    try:
+        b1, b2 = betas
+    except (TypeError, ValueError):
+        raise ValueError(f"invalid betas: {betas!r}; give two numbers (beta1, beta2) in [0, 1)") from None
+    for k, b in enumerate((b1, b2)):
+        if not 0.0 <= b < 1.0:
+            raise ValueError(f"invalid beta parameter at index {k}: {b!r}; betas must be in [0, 1)")
+
+
+def check_unit(name: str, value) -> None:
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"invalid {name}: {value!r}; it must be in [0, 1)")

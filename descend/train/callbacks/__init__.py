@@ -1,0 +1,14 @@
+"""Callbacks: hooks into the training loop, one per file (Keras-shaped)."""
+
+from .base import Callback
+from .csv_logger import CSVLogger
+from .early_stopping import EarlyStopping
+from .jsonl_logger import JSONLinesLogger
+from .model_checkpoint import ModelCheckpoint
+from .monitor import MonitorCallback
+from .progress_bar import ProgressBar
+from .reduce_lr_on_plateau import ReduceLROnPlateau
+from .terminate_on_nan import TerminateOnNaN
+
+__all__ = ["Callback", "CSVLogger", "EarlyStopping", "JSONLinesLogger", "ModelCheckpoint", "MonitorCallback",
+           "ProgressBar", "ReduceLROnPlateau", "TerminateOnNaN"]

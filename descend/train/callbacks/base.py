@@ -1,0 +1,52 @@
+"""The callback interface: hooks the training loop calls, each doing nothing by default."""
+
+from __future__ import annotations
+
+
+class Callback:
+    """Base class for callbacks (Keras-shaped).
+
+    Override the hooks you need. The trainer sets ``self.trainer`` before training, so a hook can read
+    ``self.trainer.model``, ``self.trainer.optimizer`` or stop training with
+    ``self.trainer.stop_training = True``. ``logs`` is a dict of floats: per batch ``loss`` and ``size``;
+    per epoch ``loss``, the metrics, their ``val_`` versions, ``lr`` and ``time``.
+
+    A callback with state that must survive a resume (counters, best values) returns it from
+    ``state_dict()`` and takes it back in ``load_state_dict()``.
+    """
+
+    trainer = None
+
+    def set_trainer(self, trainer) -> None:
+        self.trainer = trainer
+
+    @property
+    def model(self):
+        return None if self.trainer is None else self.trainer.model
+
+    def on_train_begin(self, logs=None):
+        pass
+
+    def on_train_end(self, logs=None):
+        pass
+
+    def on_epoch_begin(self, epoch, logs=None):
+        pass
+
+    def on_epoch_end(self, epoch, logs=None):
+        pass
+
+    def on_train_batch_begin(self, batch, logs=None):
+        pass
+
+    def on_train_batch_end(self, batch, logs=None):
+        pass
+
+    def on_after_backward(self, trainer):
+        """Called after ``loss.backward()`` and before clipping and the optimiser step: gradients are fresh."""
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass

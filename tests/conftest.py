@@ -1,0 +1,65 @@
+"""Shared fixtures: a seeded generator and the two checks every op test uses.
+
+``torch_check(d_fn, t_fn, *arrays)`` runs an operation in descend and in PyTorch (the oracle) on the same
+float32 inputs, compares the outputs, back-propagates the same random output gradient through both and
+compares every input's gradient. ``grad_check(fn, *arrays)`` runs :func:`descend.gradcheck` in float64.
+"""
+
+import numpy as np
+import pytest
+import torch
+
+import descend
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
+
+
+def _check_against_torch(d_fn, t_fn, *arrays, atol=1e-5, rtol=1e-4, seed=0, requires_grad=None):
+    """Forward values, output shape/dtype and all input gradients of ``d_fn`` against ``t_fn``."""
+    arrays = [np.asarray(a) for a in arrays]
+    if requires_grad is None:
+        requires_grad = [a.dtype.kind == "f" for a in arrays]
+    d_in = [descend.tensor(a, requires_grad=r) for a, r in zip(arrays, requires_grad)]
+    t_in = [torch.tensor(a, requires_grad=r) for a, r in zip(arrays, requires_grad)]
+    d_out = d_fn(*d_in)
+    t_out = t_fn(*t_in)
+    expected = t_out.detach().numpy()
+    assert d_out.shape == expected.shape, f"shape {d_out.shape} != torch's {expected.shape}"
+    assert d_out.dtype == expected.dtype, f"dtype {d_out.dtype} != torch's {expected.dtype}"
+    np.testing.assert_allclose(d_out.numpy(), expected, atol=atol, rtol=rtol, err_msg="forward")
+    if not any(requires_grad):
+        return d_out
+    weight = np.random.default_rng(seed).standard_normal(expected.shape).astype(expected.dtype)
+    d_out.backward(weight)
+    t_out.backward(torch.tensor(weight))
+    for i, (d, t) in enumerate(zip(d_in, t_in)):
+        if not requires_grad[i]:
+            continue
+        t_grad = np.zeros_like(arrays[i]) if t.grad is None else t.grad.numpy()
+        d_grad = np.zeros_like(arrays[i]) if d.grad is None else np.asarray(d.grad)
+        assert d_grad.shape == arrays[i].shape, f"grad {i} shape {d_grad.shape} != input shape {arrays[i].shape}"
+        assert d_grad.dtype == arrays[i].dtype, f"grad {i} dtype {d_grad.dtype} != input dtype {arrays[i].dtype}"
+        np.testing.assert_allclose(d_grad, t_grad, atol=atol, rtol=rtol, err_msg=f"gradient of input {i}")
+    return d_out
+
+
+def _grad_check(fn, *arrays, **kwargs):
+    """descend.gradcheck on float64 copies of the floating inputs (integer inputs are passed as they are)."""
+    inputs = [descend.tensor(a, dtype="float64", requires_grad=True) if np.asarray(a).dtype.kind == "f"
+              else descend.tensor(a) for a in arrays]
+    assert descend.gradcheck(fn, inputs, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def torch_check():
+    return _check_against_torch
+
+
+@pytest.fixture(scope="session")
+def grad_check():
+    return _grad_check

@@ -1,0 +1,69 @@
+"""Matrix products: 1-D, 2-D, batched and broadcast matmul, and the fused linear layer, against PyTorch."""
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+
+import descend
+import descend.nn.functional as F
+
+SETTINGS = settings(max_examples=25, deadline=None)
+
+
+def _x(shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
+@st.composite
+def matmul_shapes(draw):
+    n, k, m = (draw(st.integers(1, 4)) for _ in range(3))
+    a_kind, b_kind = draw(st.sampled_from(["1d", "2d", "batched"])), draw(st.sampled_from(["1d", "2d", "batched"]))
+    batch = tuple(draw(st.lists(st.integers(1, 3), min_size=1, max_size=2)))
+    a_batch = tuple(draw(st.sampled_from([b, 1])) for b in batch)
+    b_batch = tuple(draw(st.sampled_from([b, 1])) for b in batch)[draw(st.integers(0, len(batch))):]
+    a = (k,) if a_kind == "1d" else (n, k) if a_kind == "2d" else a_batch + (n, k)
+    b = (k,) if b_kind == "1d" else (k, m) if b_kind == "2d" else b_batch + (k, m)
+    return a, b, draw(st.integers(0, 2**16))
+
+
+@SETTINGS
+@given(case=matmul_shapes())
+def test_matmul_matches_torch_for_1d_2d_batched_and_broadcast(torch_check, case):
+    a_shape, b_shape, seed = case
+    torch_check(lambda a, b: a @ b, torch.matmul, _x(a_shape, seed), _x(b_shape, seed + 1), atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("a_shape,b_shape", [((3,), (3,)), ((3,), (3, 2)), ((2, 3), (3,)), ((2, 3), (3, 4)),
+                                             ((2, 1, 2, 3), (3, 3, 2)), ((3,), (2, 3, 4)), ((2, 2, 3), (3,))])
+def test_matmul_passes_gradcheck(grad_check, a_shape, b_shape):
+    grad_check(descend.matmul, _x(a_shape, 1), _x(b_shape, 2))
+
+
+def test_matmul_with_one_side_constant_and_reflected(torch_check):
+    w = _x((4, 3), 3)
+    torch_check(lambda a: a.matmul(descend.tensor(w)), lambda t: t @ torch.tensor(w), _x((2, 4)))
+    torch_check(lambda a: w.T @ a.T, lambda t: torch.tensor(w.T) @ t.T, _x((2, 4)))  # ndarray @ Tensor
+    torch_check(lambda a: descend.matmul(w.T, a.T), lambda t: torch.tensor(w.T) @ t.T, _x((2, 4)))
+
+
+def test_matmul_mismatch_names_both_shapes():
+    with pytest.raises(ValueError, match=r"shapes \(2, 3\) and \(4, 5\) do not fit.*\(3\).*\(4\)"):
+        descend.ones(2, 3) @ descend.ones(4, 5)
+    with pytest.raises(ValueError, match=r"shapes \(3,\) and \(2,\) do not fit"):
+        descend.ones(3) @ descend.ones(2)
+    with pytest.raises(ValueError, match="at least one dimension"):
+        descend.matmul(descend.tensor(2.0), descend.ones(2))
+
+
+@pytest.mark.parametrize("x_shape", [(5, 4), (2, 3, 4), (4,)])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_linear_matches_torch_and_gradcheck(torch_check, grad_check, x_shape, with_bias):
+    arrays = [_x(x_shape), _x((3, 4), 1)] + ([_x((3,), 2)] if with_bias else [])
+    torch_check(F.linear, torch.nn.functional.linear, *arrays)
+    grad_check(F.linear, *arrays)
+
+
+def test_linear_mismatch_names_the_feature_counts():
+    with pytest.raises(ValueError, match=r"input of shape \(2, 5\) has 5 features but the weight of shape \(3, 4\)"):
+        F.linear(descend.ones(2, 5), descend.ones(3, 4))
