@@ -13,10 +13,12 @@ from .ops import (abs, cat, clip, concatenate, exp, log, logsumexp, matmul, maxi
 from .random import get_rng_state, manual_seed, set_rng_state
 from .tensor import Tensor, arange, as_tensor, full, ones, ones_like, tensor, zeros, zeros_like
 from .io.checkpoint import load, save
+from .run import run_training
 from .ops import bind_tensor_methods as _bind
 
 _bind(Tensor)
 del _bind
+from . import optim  # noqa: E402  (optimisers, schedules, clipping)
 
 float32 = backend.np.float32
 float64 = backend.np.float64

@@ -11,7 +11,8 @@ tensor that requires it.
 from __future__ import annotations
 
 import contextlib
-import functools
+import itertools
+import operator
 
 import numpy as np
 
@@ -60,89 +61,105 @@ class enable_grad(set_grad_enabled):
         super().__init__(True)
 
 
-class Node:
-    """One recorded operation: its inputs and the function giving their gradients from the output's."""
+_creation_order = itertools.count()
 
-    __slots__ = ("parents", "backward", "name", "freed")
+
+class Node:
+    """One recorded operation: its inputs and the function giving their gradients from the output's.
+
+    ``seq`` numbers nodes in creation order. An operation's inputs always exist before its output, so
+    sorting nodes by ``seq`` is a topological order of any graph.
+    """
+
+    __slots__ = ("parents", "backward", "name", "freed", "seq")
 
     def __init__(self, parents, backward, name):
         self.parents = parents
         self.backward = backward
         self.name = name
         self.freed = False
+        self.seq = next(_creation_order)
 
 
 class GraphFreedError(RuntimeError):
     pass
 
 
+_node_seq = operator.attrgetter("_node.seq")
+
+
 def _topological_order(root):
     """Tensors reachable from ``root`` that require grad, each once, every tensor after all it depends on.
 
-    Iterative depth-first search (no recursion limit); parents are visited in their recorded order, so
-    the order is the same on every run.
+    One breadth-first sweep (no recursion, so no depth limit) collects them; the inner ones are then
+    sorted by creation number, which puts every tensor after the tensors it was computed from and is the
+    same on every run. Leaves come first.
     """
-    order = []
-    seen = set()
-    stack = [(root, False)]
-    while stack:
-        tensor, expanded = stack.pop()
-        if expanded:
-            order.append(tensor)
-            continue
-        key = id(tensor)
-        if key in seen:
-            continue
-        seen.add(key)
-        stack.append((tensor, True))
+    seen = {id(root)}
+    reached = [root]
+    leaves, inner = [], []
+    mark, extend = seen.add, reached.append
+    for tensor in reached:  # the list grows as the sweep goes
         node = tensor._node
-        if node is not None:
-            if node.freed:
-                raise GraphFreedError(
-                    f"backward went through the graph of a '{node.name}' operation a second time, but that "
-                    "graph was freed by an earlier backward(); pass retain_graph=True to the first "
-                    "backward() if you need to go through the graph again")
-            for parent in reversed(node.parents):
-                if parent.requires_grad and id(parent) not in seen:
-                    stack.append((parent, False))
-    return order
+        if node is None:
+            leaves.append(tensor)
+            continue
+        if node.freed:
+            raise GraphFreedError(
+                f"backward went through the graph of a '{node.name}' operation a second time, but that "
+                "graph was freed by an earlier backward(); pass retain_graph=True to the first "
+                "backward() if you need to go through the graph again")
+        inner.append(tensor)
+        for parent in node.parents:
+            if parent.requires_grad:
+                key = id(parent)
+                if key not in seen:
+                    mark(key)
+                    extend(parent)
+    inner.sort(key=_node_seq)
+    leaves.extend(inner)
+    return leaves
 
 
 def run_backward(root, grad=None, retain_graph: bool = False) -> None:
-    """Backpropagate from ``root``: accumulate d(root)/d(leaf), weighted by ``grad``, into each leaf's ``.grad``."""
+    """Backpropagate from ``root``: accumulate d(root)/d(leaf), weighted by ``grad``, into each leaf's ``.grad``.
+
+    Each node's ``backward`` is called once, with the sum of the gradients of every path to it.
+    """
     if not root.requires_grad:
         raise RuntimeError(
             "backward() was called on a tensor that does not require grad: none of the tensors it was "
             "computed from has requires_grad=True. Create the leaves with requires_grad=True (parameters "
             "already are), and do not compute the loss inside descend.no_grad()")
+    data = root.data
     if grad is None:
-        if root.data.size != 1:
+        if data.size != 1:
             raise RuntimeError(
                 f"backward() without a grad argument needs a scalar, but this tensor has shape "
                 f"{tuple(root.shape)}; reduce it first (loss.mean() or loss.sum()) or pass "
                 f"grad= an array of shape {tuple(root.shape)}")
-        grad = np.ones(root.data.shape, dtype=root.data.dtype)
+        grad = np.array(1, dtype=data.dtype).reshape(data.shape)
     else:
-        grad = np.asarray(getattr(grad, "data", grad), dtype=root.data.dtype)
-        if grad.shape != root.data.shape:
-            raise ValueError(f"backward(): grad has shape {grad.shape} but the tensor has shape {root.data.shape}; "
+        grad = np.array(getattr(grad, "data", grad), dtype=data.dtype)  # a copy: the caller keeps theirs
+        if grad.shape != data.shape:
+            raise ValueError(f"backward(): grad has shape {grad.shape} but the tensor has shape {data.shape}; "
                              "they must be equal")
     order = _topological_order(root)
     grads = {id(root): grad}
+    take, peek = grads.pop, grads.get
     for tensor in reversed(order):
-        g = grads.pop(id(tensor), None)
+        g = take(id(tensor), None)
         node = tensor._node
         if node is None:
             if g is not None:
                 _accumulate_leaf(tensor, g)
             continue
         if g is not None:
-            parent_grads = node.backward(g)
-            for parent, pg in zip(node.parents, parent_grads):
+            for parent, pg in zip(node.parents, node.backward(g)):
                 if pg is None or not parent.requires_grad:
                     continue
                 key = id(parent)
-                previous = grads.get(key)
+                previous = peek(key)
                 grads[key] = pg if previous is None else previous + pg
         if not retain_graph:
             node.parents = ()
@@ -150,16 +167,21 @@ def run_backward(root, grad=None, retain_graph: bool = False) -> None:
             node.freed = True
 
 
-def _accumulate_leaf(tensor, g) -> None:
-    from .tensor import Tensor
+_Tensor = None  # descend.tensor.Tensor, bound on first use (tensor.py imports this module)
 
+
+def _accumulate_leaf(tensor, g) -> None:
+    global _Tensor
     data = tensor.data
-    if g.shape != data.shape:  # a 0-d output gradient fed to a 0-d leaf, say
-        g = np.broadcast_to(g, data.shape)
-    if tensor.grad is None:
-        tensor.grad = Tensor._from_array(np.array(g, dtype=data.dtype, copy=True))
+    if type(g) is not np.ndarray or g.shape != data.shape:  # a NumPy scalar, or a 0-d gradient for a 1-element leaf
+        g = np.broadcast_to(np.asarray(g), data.shape)
+    grad = tensor.grad
+    if grad is None:
+        if _Tensor is None:
+            from .tensor import Tensor as _Tensor
+        tensor.grad = _Tensor._from_array(g.astype(data.dtype))  # astype copies: the leaf owns its gradient
     else:
-        tensor.grad.data += g
+        grad.data += g
 
 
 # --------------------------------------------------------------------------------------------------

@@ -63,7 +63,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "path": Key("", "str", "your own data instead: a .npz (x_train, y_train[, x_val, y_val, x_test, y_test]), "
                     ".csv or IDX folder (empty: use data.name)"),
         "label_column": Key("label", "str", "CSV only: the name of the label column"),
-        "batch_size": Key(32, "int", "mini-batch size (1: stochastic, the training-set size: full-batch)",
+        "batch_size": Key(64, "int", "mini-batch size (1: stochastic, the training-set size: full-batch)",
                           low=1),
         "val_fraction": Key(0.1, "float", "fraction of the training data held out for validation, in [0, 1)",
                             low=0.0, high=1.0, high_open=True),
@@ -107,7 +107,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "min_lr": Key(0.0, "float", "cosine and plateau: the lowest learning rate, >= 0", low=0.0),
     },
     "train": {
-        "epochs": Key(12, "int", "number of epochs", low=1),
+        "epochs": Key(6, "int", "number of epochs", low=1),
         "early_stopping_patience": Key(0, "int", "stop after this many epochs without val_loss improvement "
                                        "and restore the best weights (0: off)", low=0),
         "clip_grad_norm": Key(0.0, "float", "clip the global gradient norm to this value (0: off)", low=0.0),

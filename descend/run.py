@@ -164,6 +164,8 @@ def prepare_data(config: dict):
     if d["path"] and not Path(d["path"]).exists():
         raise FileNotFoundError(f"data.path {d['path']!r} does not exist; give a .npz, .csv or IDX folder")
     kwargs = dict(val_fraction=d["val_fraction"], test_fraction=d["test_fraction"], seed=seed)
+    if not d["path"] and d["name"] == "fashion-mnist":
+        del kwargs["test_fraction"]          # it has its own test split
     if d["path"] and Path(d["path"]).suffix.lower() == ".csv":
         kwargs["label_column"] = d["label_column"]
     splits = load_dataset(source, **kwargs)
@@ -225,49 +227,30 @@ def build_scheduler(cfg: dict, optimizer, steps_per_epoch: int):
     return optim.SequentialLR(optimizer, [warmup, main], milestones=[warm]), "epoch"
 
 
-class _HistoryWriter:
-    """Callback rewriting ``history.csv`` atomically after every epoch (so a crash loses no finished epoch)."""
-
-    def __init__(self, path):
-        self.path = path
-        self.trainer = None
-
-    def __getattr__(self, name):          # every other hook: do nothing
-        if name.startswith("on_"):
-            return lambda *a, **k: None
-        raise AttributeError(name)
-
-    def set_trainer(self, trainer):
-        self.trainer = trainer
-
-    def state_dict(self):
-        return {}
-
-    def load_state_dict(self, state):
-        pass
-
-    def on_epoch_end(self, epoch, logs=None):
-        history = getattr(self.trainer, "history", None)
-        if history is not None and getattr(history, "epochs", None):
-            write_history_csv(self.path, history)
-
-
-def _callback_base():
+def history_writer(path):
+    """A callback rewriting ``history.csv`` atomically after every epoch (a crash loses no finished epoch)."""
     from .train.callbacks.base import Callback
-    return Callback
+
+    class HistoryWriter(Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            history = getattr(self.trainer, "history", None)
+            if history is not None and history.epochs:
+                write_history_csv(path, history)
+
+    return HistoryWriter()
 
 
-def build_callbacks(cfg: dict, out: Path, progress: bool) -> list:
+def build_callbacks(cfg: dict, out: Path, progress: bool, has_val: bool = True) -> list:
     from . import train
     callbacks = [train.TerminateOnNaN()]
     patience = cfg["train"]["early_stopping_patience"]
     if patience:
         callbacks.append(train.EarlyStopping(monitor="val_loss", mode="min", patience=patience,
                                              restore_best_weights=True))
-    callbacks.append(train.ModelCheckpoint(out / CHECKPOINT_DIR / BEST_CHECKPOINT, monitor="val_loss",
-                                           mode="min", save_best_only=True))
-    writer = type("HistoryWriter", (_HistoryWriter, _callback_base()), {})(out / "history.csv")
-    callbacks.append(writer)
+    if has_val:   # best.safetensors: the weights of the lowest val_loss (last.safetensors is the trainer's)
+        callbacks.append(train.ModelCheckpoint(out / CHECKPOINT_DIR / BEST_CHECKPOINT, monitor="val_loss",
+                                               mode="min", save_best_only=True))
+    callbacks.append(history_writer(out / "history.csv"))
     if progress:
         callbacks.append(train.ProgressBar())
     return callbacks
@@ -328,14 +311,14 @@ def run_training(config=None, out=None, resume=None, overrides=(), progress: boo
     if cfg["data"]["augment"]:
         from .data import build_augmentation
         augmentation = build_augmentation(cfg["data"]["augment"])
-    all_callbacks = build_callbacks(cfg, out, progress) + list(callbacks)
+    all_callbacks = build_callbacks(cfg, out, progress, val_data is not None) + list(callbacks)
     metrics = ["accuracy"] if splits.task == "classification" else ["mae", "r2"]
     t = cfg["train"]
     trainer = Trainer(model, build_loss(splits.task), optimizer, scheduler=scheduler, metrics=metrics,
                       callbacks=all_callbacks, seed=cfg["seed"], clip_grad_norm=t["clip_grad_norm"] or None,
                       l1=t["l1"] or 0.0, augmentation=augmentation, scheduler_interval=interval)
-    history = trainer.fit(train_loader, val_data, epochs=t["epochs"],
-                          checkpoint_dir=out / CHECKPOINT_DIR, resume_from=ckpt)
+    history = trainer.fit(train_loader, val_data, epochs=t["epochs"], checkpoint_dir=out / CHECKPOINT_DIR,
+                          resume_from=ckpt)
     interrupted = bool(getattr(history, "interrupted", False))
     if history.epochs:
         write_history_csv(out / "history.csv", history)
@@ -430,36 +413,38 @@ def write_plots_and_report(ctx: RunContext, callbacks=()) -> Path:
                                       if hasattr(type(cb), "report_sections")]:
         hook(ctx)
 
-    report = Report(f"descend run: {out.name}")
-    report.add_section("Final metrics")
-    report.add_table({k: v for k, v in ctx.summary.items()})
+    report = Report(f"descend run: {out.name}", subtitle=_subtitle(ctx))
+    report.section("Final metrics").kv(ctx.summary)
     if ctx.notes:
-        report.add_section("Notes")
+        report.section("Notes")
         for note in ctx.notes:
-            report.add_note(note)
-    report.add_section("Curves")
+            report.note(note, level="warning" if "NaN" in note or "Interrupted" in note else "info")
+    report.section("Curves")
     for caption, path in images:
-        report.add_image(Path(path).read_bytes(), caption=caption)
+        report.image(path, caption=caption)
     if cm_path is not None:
-        report.add_section("Confusion matrix")
-        report.add_image(Path(cm_path).read_bytes(), caption="rows: true class, columns: predicted")
-    report.add_section("Model")
-    report.add_text(_model_summary(ctx))
-    for section in ctx.sections:
-        report.add_section(section.title)
+        report.section("Confusion matrix").image(cm_path, caption="rows: true class, columns: predicted class")
+    report.section("Model").pre(_model_summary(ctx))
+    for section in ctx.sections:            # added by REPORT_HOOKS and callbacks (diagnostics)
+        report.section(section.title)
         if section.table:
-            report.add_table(section.table)
+            report.kv(section.table)
         if section.text:
-            report.add_text(section.text)
+            report.pre(section.text)
         for caption, png in section.images:
-            report.add_image(png, caption=caption)
+            report.image(png, caption=caption)
         if section.rows:
-            report.add_rows(section.rows)
+            report.table(section.rows)
         for note in section.notes:
-            report.add_note(note)
-    report.add_section("Configuration")
-    report.add_text(to_toml(cfg, comments=False))
+            report.note(note, level="warning")
+    report.section("Configuration").kv(cfg)
     return report.save(out / "report.html")
+
+
+def _subtitle(ctx) -> str:
+    s = ctx.summary
+    return (f"{s.get('data')} ({s.get('task')}), {s.get('epochs')} epochs, {s.get('parameters')} parameters, "
+            f"{s.get('wall_time_s', 0):.1f} s")
 
 
 def _model_summary(ctx) -> str:

@@ -269,18 +269,32 @@ def record(data, parents, backward, name: str) -> Tensor:
     """
     if type(data) is not np.ndarray:
         data = np.asarray(data)
-    t = Tensor.__new__(Tensor)
+    t = _new_tensor(Tensor)
     t.data = data
     t.grad = None
-    t._node = None
-    t.requires_grad = False
     if _GradMode.enabled:
         for p in parents:
             if p.requires_grad:
                 t.requires_grad = True
                 t._node = Node(parents, backward, name)
-                break
+                return t
+    t.requires_grad = False
+    t._node = None
     return t
+
+
+def attach(data, parents, backward, name: str) -> Tensor:
+    """Like :func:`record` for a caller that already knows grad mode is on and some parent requires grad
+    (the fast path of the binary operations); ``data`` must be an ndarray."""
+    t = _new_tensor(Tensor)
+    t.data = data
+    t.grad = None
+    t.requires_grad = True
+    t._node = Node(parents, backward, name)
+    return t
+
+
+_new_tensor = object.__new__
 
 
 def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:

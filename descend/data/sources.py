@@ -19,6 +19,7 @@ and ``test_fraction`` and ``seed``.
 from __future__ import annotations
 
 import glob
+import inspect
 import os
 
 import numpy as np
@@ -212,7 +213,7 @@ def load_csv(path, label_column: str = "label", val_fraction: float = 0.1, test_
             except ValueError:
                 bad = next(r for r, v in enumerate(feats[:, j]) if not _is_number(v))
                 raise ValueError(f"{path}: feature column {col!r} is not numeric (data row {bad}: "
-                                 f"{feats[bad, j]!r}); encode it as numbers first") from None
+                                 f"{str(feats[bad, j])!r}); encode it as numbers first") from None
         raise
     raw_y = np.char.strip(table[:, li])
     class_names = None
@@ -267,6 +268,15 @@ _ALIASES = {"fashion_mnist": "fashion-mnist", "fashionmnist": "fashion-mnist", "
             "synthetic_regression": "regression"}
 
 
+def _call(reader, *args, **kwargs):
+    """Call a reader, turning an unknown keyword into an error that lists the accepted ones."""
+    accepted = list(inspect.signature(reader).parameters)[len(args):]
+    unknown = sorted(set(kwargs) - set(accepted))
+    if unknown:
+        raise TypeError(f"{reader.__name__} does not take {unknown}; it accepts {accepted}")
+    return reader(*args, **kwargs)
+
+
 def load_dataset(name_or_path="digits", **kwargs) -> DataSplits:
     """Load a built-in data set by name or a file / folder by path; returns validated :class:`DataSplits`.
 
@@ -277,14 +287,14 @@ def load_dataset(name_or_path="digits", **kwargs) -> DataSplits:
     key = str(name_or_path).strip()
     low = _ALIASES.get(key.lower(), key.lower())
     if low in BUILTIN:
-        return BUILTIN[low](**kwargs)
+        return _call(BUILTIN[low], **kwargs)
     path = os.path.expanduser(key)
     if os.path.isdir(path):
-        return load_idx_folder(path, **kwargs)
+        return _call(load_idx_folder, path, **kwargs)
     ext = os.path.splitext(path)[1].lower()
     if ext in (".npz", ".csv"):
         if not os.path.isfile(path):
             raise FileNotFoundError(f"data file not found: {path}")
-        return (load_npz if ext == ".npz" else load_csv)(path, **kwargs)
+        return _call(load_npz if ext == ".npz" else load_csv, path, **kwargs)
     raise ValueError(f"unknown data set {name_or_path!r}: use one of {sorted(BUILTIN)}, a folder of IDX files, "
                      "or a path to a .npz or .csv file")

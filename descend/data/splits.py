@@ -73,6 +73,17 @@ class DataSplits:
         y = np.asarray(self.y_train)
         return 1 if y.ndim == 1 else int(np.prod(y.shape[1:]))
 
+    def loader(self, part: str = "train", batch_size: int = 32, shuffle: bool | None = None,
+               drop_last: bool = False, seed: int | None = None):
+        """A :class:`~descend.data.DataLoader` over one part; shuffled by default for 'train' only."""
+        from .loader import DataLoader
+
+        found = {n: (x, y) for n, x, y in self.parts()}
+        if part not in found:
+            raise ValueError(f"{self.name} has no {part!r} part; it has {list(found)}")
+        shuffle = part == "train" if shuffle is None else shuffle
+        return DataLoader(found[part], batch_size=batch_size, shuffle=shuffle, drop_last=drop_last, seed=seed)
+
     def validate(self) -> "DataSplits":
         """Run the pre-training checks on every part (see :mod:`descend.data.validate`); returns self."""
         check_part(self.x_train, self.y_train, "train", self.task, self.num_classes)

@@ -49,7 +49,7 @@ def check_labels(y: np.ndarray, name: str, num_classes: int | None = None) -> No
         check_finite(y, name)
         bad = np.flatnonzero(y != np.round(y))
         if len(bad):
-            raise ValueError(f"{name} row {bad[0]} holds the non-integer label {y[bad[0]]!r} "
+            raise ValueError(f"{name} row {bad[0]} holds the non-integer label {y[bad[0]].item()!r} "
                              f"({_rows_listed(bad)}); classification needs class indices 0..K-1 "
                              "(pass task='regression' for real-valued targets)")
     bad = np.flatnonzero(y < 0)

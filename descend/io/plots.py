@@ -270,7 +270,8 @@ def plot_contour(f, trajectories: dict | None = None, path=None, *, xlim=None, y
     """Contours of ``f(x, y)`` with optimiser trajectories drawn on top.
 
     ``f`` is called once on the 2-D grid arrays ``(X, Y)`` (it should broadcast, like ``x**2 + y**2``;
-    a Tensor result is accepted); if it returns a scalar it is applied point by point instead.
+    a Tensor result is accepted); if that raises ``TypeError``/``ValueError`` or does not return one
+    value per grid point, ``f`` is called point by point with floats instead (slower).
     ``trajectories`` maps a name to a ``(T, 2)`` array of visited points (start ``o``, end ``*``).
     Without ``xlim``/``ylim`` the window fits the trajectories with a 10 % margin ((-2, 2) if none).
     ``log_levels`` spaces the levels geometrically above the minimum, which shows the floor of a
@@ -290,10 +291,13 @@ def plot_contour(f, trajectories: dict | None = None, path=None, *, xlim=None, y
     xlim = _window(xlim, pts[:, 0])
     ylim = _window(ylim, pts[:, 1])
     X, Y = np.meshgrid(np.linspace(*xlim, resolution), np.linspace(*ylim, resolution))
-    Z = f(X, Y)
-    Z = np.asarray(getattr(Z, "data", Z), dtype=np.float64)
-    if Z.shape != X.shape:
-        Z = np.vectorize(lambda a, b: _scalar(f(a, b)))(X, Y)
+    try:
+        Z = f(X, Y)
+        Z = np.asarray(getattr(Z, "data", Z), dtype=np.float64)
+    except (TypeError, ValueError):   # f takes scalars only
+        Z = None
+    if Z is None or Z.shape != X.shape:
+        Z = np.vectorize(lambda a, b: _scalar(f(float(a), float(b))), otypes=[np.float64])(X, Y)
     finite = np.isfinite(Z)
     if not finite.any():
         raise ValueError("plot_contour: f is not finite anywhere on the grid")

@@ -7,6 +7,17 @@ weight ``(out, in, kh, kw)``, NCHW images), so state dicts move between the two.
 from . import functional
 from .container import ModuleDict, ModuleList, Sequential
 from .module import IncompatibleKeys, Module, Parameter, RemovableHandle, StateDictError
+from . import init
+from .activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Swish, Tanh
+from .conv import Conv2d
+from .dropout import Dropout, Dropout2d
+from .embedding import Embedding
+from .flatten import Flatten, Identity
+from .linear import Linear
+from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from .residual import Residual
+from .summary import ModelSummary, summary
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss,
                    SmoothL1Loss)
 from .normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d, LayerNorm
+from . import utils  # noqa: E402  (clip_grad_norm_, clip_grad_value_)

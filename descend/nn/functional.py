@@ -7,3 +7,5 @@ from ..ops.normalization import batch_norm, layer_norm  # noqa: F401
 from ..ops.conv import conv2d  # noqa: F401,E402
 from ..ops.pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d  # noqa: F401,E402
 from ..ops.dropout import dropout, dropout2d  # noqa: F401,E402
+from .embedding import embedding  # noqa: F401,E402
+from ..ops.penalty import l1_penalty  # noqa: F401,E402

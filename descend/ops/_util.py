@@ -83,3 +83,19 @@ def expand_reduced(g: np.ndarray, shape, axes, keepdims: bool) -> np.ndarray:
     if not keepdims and axes:
         g = np.expand_dims(g, axes) if len(shape) else g
     return g
+
+
+def kept_shape(shape, axes) -> tuple:
+    """The shape of a reduction over ``axes`` with keepdims: ``shape`` with those axes set to 1."""
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+def spread(g: np.ndarray, shape, kshape) -> np.ndarray:
+    """A reduced gradient written out over the input's ``shape`` (a fresh, writable array).
+
+    ``kshape`` is the reduced shape with kept axes (:func:`kept_shape`), so ``g.reshape(kshape)``
+    broadcasts against the input whether or not the forward kept the reduced dimensions.
+    """
+    out = np.empty(shape, dtype=g.dtype)
+    out[...] = g.reshape(kshape)
+    return out

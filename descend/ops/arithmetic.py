@@ -9,29 +9,63 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
-from ..tensor import Tensor, record
+from ..autograd import _GradMode
+from ..tensor import Tensor, attach, record
 from ._util import binary_operands, broadcast_error, operand, unbroadcast
 
 
 def _binary(name, a, b, forward, grad_a, grad_b):
-    a, b = binary_operands(a, b)
-    if not isinstance(b, Tensor):  # tensor op scalar
-        out = forward(a.data, b)
-        return record(out, (a,), lambda g: (grad_a(g, a.data, b, out),), name)
-    if not isinstance(a, Tensor):  # scalar op tensor
-        out = forward(a, b.data)
-        return record(out, (b,), lambda g: (grad_b(g, a, b.data, out),), name)
+    """Apply ``forward`` to two operands (Tensors, numbers or arrays) and record the node.
+
+    ``grad_a(g, x, y, out)`` and ``grad_b`` give dL/da and dL/db before summing back over broadcast axes.
+    """
+    if not (isinstance(a, Tensor) and isinstance(b, Tensor)):
+        return _binary_with_constant(name, a, b, forward, grad_a, grad_b)
+    x, y = a.data, b.data
+    if x.dtype != y.dtype:
+        x, y = _common_float(x, y)
     try:
-        out = forward(a.data, b.data)
+        out = forward(x, y)
     except ValueError:
-        raise broadcast_error(name, a.shape, b.shape) from None
+        raise broadcast_error(name, x.shape, y.shape) from None
+    if type(out) is not np.ndarray:  # NumPy returns a scalar for 0-d operands
+        out = np.asarray(out)
+    need_a, need_b = a.requires_grad, b.requires_grad
+    if not ((need_a or need_b) and _GradMode.enabled):
+        return Tensor._from_array(out)
+    shape = out.shape
+    if x.shape == shape and y.shape == shape:  # the common case: nothing to sum back
+        def backward(g):
+            return (grad_a(g, x, y, out) if need_a else None, grad_b(g, x, y, out) if need_b else None)
+    else:
+        def backward(g):
+            return (unbroadcast(grad_a(g, x, y, out), x.shape) if need_a else None,
+                    unbroadcast(grad_b(g, x, y, out), y.shape) if need_b else None)
+    return attach(out, (a, b), backward, name)
 
-    def backward(g):
-        ga = unbroadcast(grad_a(g, a.data, b.data, out), a.data.shape) if a.requires_grad else None
-        gb = unbroadcast(grad_b(g, a.data, b.data, out), b.data.shape) if b.requires_grad else None
-        return ga, gb
 
-    return record(out, (a, b), backward, name)
+def _binary_with_constant(name, a, b, forward, grad_a, grad_b):
+    """A binary op with a Python number (or an array) on one side: only the Tensor side gets a gradient."""
+    a, b = binary_operands(a, b)
+    if isinstance(b, Tensor) and isinstance(a, Tensor):  # an array was wrapped as a constant Tensor
+        return _binary(name, a, b, forward, grad_a, grad_b)
+    if isinstance(a, Tensor):  # tensor op scalar
+        x = a.data
+        out = forward(x, b)
+        return record(out, (a,), lambda g: (grad_a(g, x, b, out),), name)
+    y = b.data  # scalar op tensor
+    out = forward(a, y)
+    return record(out, (b,), lambda g: (grad_b(g, a, y, out),), name)
+
+
+def _common_float(x, y):
+    """Bring an integer or boolean operand to the other's floating dtype (int64 · float32 is float32, as in
+    PyTorch, not NumPy's float64); two floating dtypes promote as NumPy does."""
+    if x.dtype.kind == "f" and y.dtype.kind in "iub":
+        y = y.astype(x.dtype)
+    elif y.dtype.kind == "f" and x.dtype.kind in "iub":
+        x = x.astype(y.dtype)
+    return x, y
 
 
 def add(a, b):

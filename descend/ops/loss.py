@@ -164,7 +164,7 @@ def binary_cross_entropy(input, target, weight=None, reduction: str = "mean"):
         lo, hi = p.min(), p.max()
         if not (lo >= 0 and hi <= 1):
             bad = lo if not lo >= 0 else hi
-            raise ValueError(f"{name}: input must hold probabilities in [0, 1], found {bad!r}; apply sigmoid "
+            raise ValueError(f"{name}: input must hold probabilities in [0, 1], found {float(bad)!r}; apply sigmoid "
                              "first, or use binary_cross_entropy_with_logits (BCEWithLogitsLoss) on raw logits")
     w = _elementwise_weight(name, weight, x)
     with np.errstate(divide="ignore"):
@@ -211,7 +211,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction: str 
             raise ValueError(f"{name}: pos_weight of shape {pw.shape} cannot be broadcast to the input's shape "
                              f"{tuple(z.shape)}; give one weight per class (the last dimension, "
                              f"{z.shape[-1] if z.ndim else 1})") from None
-    softplus_neg = np.maximum(-z, 0) + np.log1p(np.exp(-np.abs(z)))  # log(1 + e^{−x}), stable
+    e = np.exp(-np.abs(z))  # in (0, 1]: never overflows
+    softplus_neg = np.maximum(-z, 0) + np.log1p(e)  # log(1 + e^{−x}), stable
     if pw is None:
         elem = (1 - y) * z + softplus_neg
     else:
@@ -221,7 +222,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction: str 
         elem = elem * w
 
     def dx():
-        sig_neg = np.exp(-softplus_neg)  # σ(−x) = exp(−softplus(−x)), no overflow
+        sig_neg = np.where(z >= 0, e, 1) / (1 + e)  # σ(−x) from e^{−|x|}, no overflow
         g = (1 - y) - sig_neg if pw is None else (1 - y) - (1 + (pw - 1) * y) * sig_neg
         return g if w is None else g * w
 
@@ -377,9 +378,29 @@ def cross_entropy(input, target, weight=None, ignore_index: int = -100, reductio
     if (z.ndim == 2 and weight is None and label_smoothing == 0.0 and reduction == "mean"
             and t.shape == (z.shape[0],)):
         C = z.shape[1]
-        if t.size and t.min() >= 0 and t.max() < C and not (0 <= ignore_index < C and (t == ignore_index).any()):
+        # one pass checks 0 <= t < C: a negative int64 read as uint64 is huge
+        in_range = t.size and (t.view(np.uint64).max() < C if t.dtype == np.int64 else t.min() >= 0 and t.max() < C)
+        if in_range and not (0 <= ignore_index < C and (t == ignore_index).any()):
             return _cross_entropy_fast(x, t)
     return _cross_entropy_indices(name, x, t, weight, ignore_index, reduction, label_smoothing)
+
+
+def _exp_shifted_rows(z2):
+    """(z − shift, e^{z − shift}, Σ_c e^{z − shift}) for (M, C) logits, per row stable.
+
+    Shifting by the global max instead of each row's max costs one cheap full reduction rather than a
+    slow short-axis one; it is exact unless some row's max lies far (> ~69) below the global max, in which
+    case its sum would underflow towards 0 and the per-row shift is used instead.
+    """
+    if z2.size:
+        shifted = z2 - z2.max()
+        e = np.exp(shifted)
+        se = e @ np.ones(z2.shape[1], dtype=e.dtype)
+        if se.min() >= 1e-30:  # also False for NaN, which then goes the per-row way
+            return shifted, e, se[:, None]
+    shifted = z2 - z2.max(axis=1, keepdims=True)
+    e = np.exp(shifted)
+    return shifted, e, e.sum(axis=1, keepdims=True)
 
 
 def _cross_entropy_fast(x: Tensor, t: np.ndarray):
@@ -387,9 +408,7 @@ def _cross_entropy_fast(x: Tensor, t: np.ndarray):
     z = x.data
     n = z.shape[0]
     rows = np.arange(n)
-    shifted = z - z.max(axis=1, keepdims=True)
-    e = np.exp(shifted)
-    se = e.sum(axis=1, keepdims=True)
+    shifted, e, se = _exp_shifted_rows(z)
     out = (np.log(se).sum() - shifted[rows, t].sum()) / n
 
     def backward(g):
@@ -402,9 +421,7 @@ def _cross_entropy_fast(x: Tensor, t: np.ndarray):
 
 
 def _log_softmax_rows(z2):
-    shifted = z2 - z2.max(axis=1, keepdims=True)
-    e = np.exp(shifted)
-    se = e.sum(axis=1, keepdims=True)
+    shifted, e, se = _exp_shifted_rows(z2)
     return shifted - np.log(se), e, se
 
 

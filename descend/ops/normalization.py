@@ -74,7 +74,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                 rv *= 1 - momentum
                 rv += (momentum * var.reshape(C) * (n / (n - 1))).astype(rv.dtype, copy=False)
         inv_std = 1.0 / np.sqrt(var + eps)
-        x_hat = centred * inv_std
+        x_hat = centred
+        x_hat *= inv_std
     else:
         rm, rv = _array(running_mean), _array(running_var)
         if rm is None or rv is None:
@@ -86,24 +87,34 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     gamma = None if weight is None else weight.data.reshape(bshape)
     out = x_hat if gamma is None else x_hat * gamma
     if bias is not None:
-        out = out + bias.data.reshape(bshape)
+        if out is x_hat:
+            out = out + bias.data.reshape(bshape)
+        else:
+            out += bias.data.reshape(bshape)
     parents = (x,) + tuple(p for p in (weight, bias) if p is not None)
 
     def backward(g):
+        # per-channel sums: Σg = dβ and Σ g·x̂ = dγ; γ is constant per channel, so it factors out of dx
+        need_gamma = weight is not None and weight.requires_grad
+        sum_g = g.sum(axis=axes) if (training and x.requires_grad) or (bias is not None and bias.requires_grad) \
+            else None
+        sum_gx = (g * x_hat).sum(axis=axes) if (training and x.requires_grad) or need_gamma else None
         gx = None
         if x.requires_grad:
-            gh = g if gamma is None else g * gamma
-            if training:
-                gx = inv_std * (gh - gh.mean(axis=axes, keepdims=True)
-                                - x_hat * (gh * x_hat).mean(axis=axes, keepdims=True))
-            else:
-                gx = gh * inv_std
+            scale = inv_std if gamma is None else inv_std * gamma  # γ/σ, shape (1, C, 1, ...)
+            if training:  # dx = (γ/σ)·(g − Σg/n − x̂·Σ(g·x̂)/n)
+                gx = x_hat * (sum_gx / n).reshape(bshape)
+                np.subtract(g, gx, out=gx)
+                gx -= (sum_g / n).reshape(bshape)
+                gx *= scale
+            else:  # running statistics are constants: dx = g·γ/σ
+                gx = g * scale
             gx = gx.astype(xd.dtype, copy=False)
         grads = [gx]
         if weight is not None:
-            grads.append((g * x_hat).sum(axis=axes) if weight.requires_grad else None)
+            grads.append(sum_gx.astype(weight.data.dtype, copy=False) if need_gamma else None)
         if bias is not None:
-            grads.append(g.sum(axis=axes) if bias.requires_grad else None)
+            grads.append(sum_g.astype(bias.data.dtype, copy=False) if bias.requires_grad else None)
         return tuple(grads)
 
     return record(out.astype(xd.dtype, copy=False), parents, backward, "batch_norm")
@@ -147,10 +158,14 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
 
     def backward(g):
         gx = None
-        if x.requires_grad:
+        if x.requires_grad:  # dx = (1/σ)·(gh − mean(gh) − x̂·mean(gh·x̂)), in place where possible
             gh = g if gamma is None else g * gamma
-            gx = inv_std * (gh - gh.mean(axis=axes, keepdims=True)
-                            - x_hat * (gh * x_hat).mean(axis=axes, keepdims=True))
+            mean_gh = gh.mean(axis=axes, keepdims=True)
+            gx = gh * x_hat
+            gx = x_hat * gx.mean(axis=axes, keepdims=True)
+            np.subtract(gh, gx, out=gx)
+            gx -= mean_gh
+            gx *= inv_std
             gx = gx.astype(xd.dtype, copy=False)
         grads = [gx]
         if weight is not None:

@@ -4,8 +4,9 @@ With kernel (kh, kw), stride s and padding p, window (i, j) covers rows s·i −
 (likewise columns) and the output is Hₒ = ⌊(H + 2p − kh) / s⌋ + 1 (PyTorch's ``ceil_mode=False``).
 
 * max:  y = max over the window; the gradient goes to the window's (first) argmax.
-* avg:  y = (1 / (kh·kw)) Σ window, padded zeros counted (PyTorch's ``count_include_pad=True``);
-  each input gets g / (kh·kw) from every window holding it.
+* avg:  y = (1 / (kh·kw)) Σ window, padded zeros counted (PyTorch's ``count_include_pad=True``; with
+  False the divisor is the number of real inputs in the window); each input gets g / divisor from
+  every window holding it.
 * adaptive avg to (Hₒ, Wₒ): bin i spans rows ⌊iH/Hₒ⌋ … ⌈(i+1)H/Hₒ⌉ − 1; as the bins are rectangles
   the pooling is Y = A_h X A_wᵀ with averaging matrices A_h (Hₒ, H), A_w (Wₒ, W), and
   dL/dX = A_hᵀ G A_w.
@@ -89,14 +90,21 @@ def max_pool2d(x, kernel_size, stride=None, padding=0):
     return record(out, (x,), backward, "max_pool2d")
 
 
-def avg_pool2d(x, kernel_size, stride=None, padding=0):
-    """Mean over each kh×kw window (stride defaults to the kernel size; padded zeros are counted)."""
+def avg_pool2d(x, kernel_size, stride=None, padding=0, count_include_pad=True):
+    """Mean over each kh×kw window (stride defaults to the kernel size). Padded zeros count in the mean
+    unless ``count_include_pad=False``, which divides by the number of real inputs in the window."""
     x = x if isinstance(x, Tensor) else operand(x)
     xd = x.data
     _check_input("avg_pool2d", xd)
     kh, kw, sh, sw, ph, pw, ho, wo = _geometry("avg_pool2d", xd, kernel_size, stride, padding)
     xp = _padded(xd, ph, pw, 0)
     scale = 1.0 / (kh * kw)
+    if not count_include_pad and (ph or pw):
+        ones = _padded(np.ones((1, 1) + xd.shape[2:], dtype=xd.dtype), ph, pw, 0)
+        count = np.zeros((1, 1, ho, wo), dtype=xd.dtype)
+        for _, rows, cols in _offset_slices(kh, kw, sh, sw, ho, wo):
+            count += ones[:, :, rows, cols]
+        scale = 1.0 / count
     out = np.zeros(xd.shape[:2] + (ho, wo), dtype=xd.dtype)
     for _, rows, cols in _offset_slices(kh, kw, sh, sw, ho, wo):
         out += xp[:, :, rows, cols]

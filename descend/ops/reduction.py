@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..tensor import record
-from ._util import expand_reduced, normalize_axes, resolve_axis
+from ._util import kept_shape, normalize_axes, resolve_axis, spread
 
 
 def _count(shape, axes):
@@ -18,25 +18,34 @@ def _count(shape, axes):
     return n
 
 
+def _numpy_axis(axes, ndim):
+    """``None`` for a reduction over every axis (NumPy's fastest path), else the tuple of axes."""
+    return None if len(axes) == ndim else axes
+
+
 def sum(a, axis=None, keepdims=False, *, dim=None, keepdim=None):
     """Σ over ``axis``; the gradient is broadcast back to every summed element."""
-    axis, keepdims = resolve_axis(axis, dim, keepdims, keepdim)
+    if dim is not None or keepdim is not None or isinstance(axis, list):
+        axis, keepdims = resolve_axis(axis, dim, keepdims, keepdim)
     x = a.data
+    shape = x.shape
     axes = normalize_axes(axis, x.ndim)
-    out = x.sum(axis=axes, keepdims=keepdims)
-    return record(out, (a,), lambda g: (np.broadcast_to(expand_reduced(g, x.shape, axes, keepdims), x.shape),),
-                  "sum")
+    out = x.sum(axis=_numpy_axis(axes, x.ndim), keepdims=keepdims)
+    kshape = kept_shape(shape, axes)
+    return record(out, (a,), lambda g: (spread(g, shape, kshape),), "sum")
 
 
 def mean(a, axis=None, keepdims=False, *, dim=None, keepdim=None):
     """(1/n) Σ over ``axis``; each element's gradient is dL/dy / n."""
-    axis, keepdims = resolve_axis(axis, dim, keepdims, keepdim)
+    if dim is not None or keepdim is not None or isinstance(axis, list):
+        axis, keepdims = resolve_axis(axis, dim, keepdims, keepdim)
     x = a.data
+    shape = x.shape
     axes = normalize_axes(axis, x.ndim)
-    n = _count(x.shape, axes)
-    out = x.mean(axis=axes, keepdims=keepdims)
-    return record(out, (a,),
-                  lambda g: (np.broadcast_to(expand_reduced(g, x.shape, axes, keepdims) / n, x.shape),), "mean")
+    n = _count(shape, axes)
+    out = np.true_divide(x.sum(axis=_numpy_axis(axes, x.ndim), keepdims=keepdims), n)  # skips np.mean's Python layer
+    kshape = kept_shape(shape, axes)
+    return record(out, (a,), lambda g: (spread(g / n, shape, kshape),), "mean")
 
 
 def _extreme(name, a, axis, keepdims, dim, keepdim, fn):
@@ -47,11 +56,12 @@ def _extreme(name, a, axis, keepdims, dim, keepdim, fn):
         raise ValueError(f"{name}() of an empty tensor of shape {x.shape}")
     full = fn(x, axis=axes, keepdims=True)
     out = full if keepdims else full.reshape([n for i, n in enumerate(x.shape) if i not in axes])
+    kshape = full.shape
 
     def backward(g):
         mask = x == full
-        share = mask / mask.sum(axis=axes, keepdims=True)  # ties share the gradient equally (as amax)
-        return ((expand_reduced(g, x.shape, axes, keepdims) * share).astype(x.dtype, copy=False),)
+        count = mask.sum(axis=axes, keepdims=True, dtype=x.dtype)  # ties share the gradient equally (as amax)
+        return (mask * (g.reshape(kshape) / count),)
 
     return record(out, (a,), backward, name)
 
@@ -86,8 +96,8 @@ def var(a, axis=None, keepdims=False, *, correction=1, unbiased=None, ddof=None,
                          "use correction=0 or reduce over more elements")
     centred = x - x.mean(axis=axes, keepdims=True)
     out = (centred * centred).sum(axis=axes, keepdims=keepdims) / denom
-    return record(out, (a,), lambda g: (expand_reduced(g, x.shape, axes, keepdims) * centred * (2.0 / denom),),
-                  "var")
+    kshape = kept_shape(x.shape, axes)
+    return record(out, (a,), lambda g: (g.reshape(kshape) * (2.0 / denom) * centred,), "var")
 
 
 def std(a, axis=None, keepdims=False, *, correction=1, unbiased=None, ddof=None, dim=None, keepdim=None):
@@ -110,8 +120,7 @@ def logsumexp(a, axis=None, keepdims=False, *, dim=None, keepdim=None):
     with np.errstate(divide="ignore"):  # log 0 = −inf is the right answer when every x is −inf
         lse = np.log(np.exp(x - m).sum(axis=axes, keepdims=True)) + m
     out = lse if keepdims else lse.reshape([n for i, n in enumerate(x.shape) if i not in axes])
-    return record(out, (a,), lambda g: (expand_reduced(g, x.shape, axes, keepdims) * np.exp(x - lse),),
-                  "logsumexp")
+    return record(out, (a,), lambda g: (g.reshape(lse.shape) * np.exp(x - lse),), "logsumexp")
 
 
 def _softmax_array(x, axis):

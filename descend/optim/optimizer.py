@@ -309,6 +309,7 @@ def check_betas(betas) -> None:
     for k, b in enumerate((b1, b2)):
         if not 0.0 <= b < 1.0:
             raise ValueError(f"invalid beta parameter at index {k}: {b!r}; betas must be in [0, 1)")
+    return (b1, b2)
 
 
 def check_unit(name: str, value) -> None:

@@ -4,7 +4,7 @@ For every epoch::
 
     model.train()
     for x, y in train_loader:
-        x = augment(x)                                   # training only, own generator
+        x = augmentation(x)                              # training only, own generator
         loss = loss_fn(model(x), y)                      # + l1 · Σ|w| when asked
         optimizer.zero_grad(); loss.backward()
         callbacks.on_after_backward(trainer)             # gradients are fresh here
@@ -76,7 +76,7 @@ class Trainer:
 
     ``Trainer(model, loss, optimizer, scheduler=None, metrics=(), callbacks=(), seed=None, batch_size=32,
     shuffle=True, scheduler_interval='epoch', scheduler_monitor='val_loss', clip_grad_norm=None, l1=0.0,
-    augment=None, checkpoint_dir=None)``
+    augmentation=None)``
 
     * ``model``: a Module, or a zero-argument function building one (built after seeding, so ``seed``
       fixes the initial weights too); ``optimizer``: an optimiser, or a function of the parameters
@@ -92,26 +92,25 @@ class Trainer:
     * ``clip_grad_norm``: rescale the gradients so their global L2 norm is at most this.
     * ``l1``: add ``l1 · Σ|w|`` over the parameters to the training objective (the logged ``loss`` is
       the data loss alone, comparable with ``val_loss``).
-    * ``augment``: ``augment(x_batch_array, generator) -> array``, applied to training batches only.
-    * ``checkpoint_dir``: after every completed epoch write ``checkpoint_dir/last.safetensors``, a
-      checkpoint ``fit(..., resume_from=...)`` continues from exactly.
+    * ``augmentation``: ``augmentation(x_batch_array, generator) -> array`` (a ``descend.data`` pipeline),
+      applied to training batches only, with a generator of the trainer's own.
     """
 
     def __init__(self, model, loss, optimizer, scheduler=None, metrics=(), callbacks=(), seed=None,
                  batch_size: int = 32, shuffle: bool = True, scheduler_interval: str = "epoch",
                  scheduler_monitor: str = "val_loss", clip_grad_norm: float | None = None, l1: float = 0.0,
-                 augment=None, checkpoint_dir=None):
+                 augmentation=None):
         if seed is not None:
             drandom.manual_seed(seed)  # validates the seed
-        if not hasattr(model, "parameters"):
+        if isinstance(model, type) or not hasattr(model, "parameters"):  # a class or function building it
             if not callable(model):
                 raise TypeError(f"model must be a Module or a function building one, got {type(model).__name__}")
             model = model()
         self.model = model
-        if not hasattr(optimizer, "step"):
+        if isinstance(optimizer, type) or not hasattr(optimizer, "step"):
             optimizer = optimizer(list(model.parameters()))
         self.optimizer = optimizer
-        if scheduler is not None and not hasattr(scheduler, "step"):
+        if scheduler is not None and (isinstance(scheduler, type) or not hasattr(scheduler, "step")):
             scheduler = scheduler(optimizer)
         self.scheduler = scheduler
         if not callable(loss):
@@ -142,10 +141,10 @@ class Trainer:
         if not isinstance(l1, (int, float)) or l1 < 0:
             raise ValueError(f"l1 must be a number >= 0 (the L1 penalty weight), got {l1!r}")
         self.l1 = float(l1)
-        if augment is not None and not callable(augment):
-            raise TypeError(f"augment must be callable as augment(x, generator), got {type(augment).__name__}")
-        self.augment = augment
-        self.checkpoint_dir = None if checkpoint_dir is None else os.fspath(checkpoint_dir)
+        if augmentation is not None and not callable(augmentation):
+            raise TypeError(f"augmentation must be callable as augmentation(x, generator), got "
+                            f"{type(augmentation).__name__}")
+        self.augmentation = augmentation
 
         self.seed = seed
         # independent streams for shuffling and augmentation, derived from the seed (or from descend's
@@ -192,18 +191,21 @@ class Trainer:
             getattr(cb, hook)(*args)
 
     # ------------------------------------------------------------------ the loop
-    def fit(self, train_data, val_data=None, epochs: int = 1, resume_from=None) -> History:
+    def fit(self, train_data, val_data=None, epochs: int = 1, checkpoint_dir=None, resume_from=None) -> History:
         """Train for ``epochs`` epochs (in total, counting those of a resumed checkpoint); returns the History.
 
         ``train_data``/``val_data``: a loader yielding ``(x, y)`` Tensors, or an ``(x, y)`` pair of arrays.
-        ``resume_from``: a checkpoint written by :meth:`save_checkpoint` (or ``checkpoint_dir``); training
-        continues after its epoch with every state restored, so the result equals the uninterrupted run.
+        ``checkpoint_dir``: after every completed epoch write ``checkpoint_dir/last.safetensors`` (atomically),
+        a full checkpoint of the run. ``resume_from``: a checkpoint written by :meth:`save_checkpoint` or
+        ``checkpoint_dir`` (a file, or the directory); training continues after its epoch with every state
+        restored, so the result equals the uninterrupted run bit for bit.
         A KeyboardInterrupt ends training cleanly (``history.interrupted = True``); the last completed
         epoch's checkpoint in ``checkpoint_dir`` is kept for a resume.
         """
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
         self.epochs = int(epochs)
+        self.checkpoint_dir = None if checkpoint_dir is None else os.fspath(checkpoint_dir)
         self.train_loader = self._loader(train_data, self.shuffle, self._shuffle_seed)
         val_loader = None if val_data is None else self._loader(val_data, False)
         state = self._read_checkpoint(resume_from) if resume_from is not None else None
@@ -234,7 +236,6 @@ class Trainer:
         except KeyboardInterrupt:
             self.history.interrupted = True
         self._call("on_train_end", logs)
-        self.model.eval()
         return self.history
 
     def _run_epoch(self, epoch, val_loader):
@@ -248,8 +249,8 @@ class Trainer:
         for batch, data in enumerate(self.train_loader):
             x, y = self._split(data)
             self._call("on_train_batch_begin", batch, {})
-            if self.augment is not None:
-                x = Tensor._from_array(np.asarray(self.augment(x.data, self.augment_generator)))
+            if self.augmentation is not None:
+                x = Tensor._from_array(np.asarray(self.augmentation(x.data, self.augment_generator)))
             output = self.model(x)
             loss = self.loss_fn(output, y)
             objective = loss if self.l1 == 0 else loss + _l1_penalty(self.params, self.l1)
@@ -329,8 +330,8 @@ class Trainer:
     def predict(self, data) -> np.ndarray:
         """The model's outputs for ``data`` (an array of inputs, an ``(x, y)`` pair or a loader), in batches,
         in eval mode without a graph, concatenated along the first axis."""
-        if isinstance(data, (np.ndarray, Tensor, list)) and not (isinstance(data, list) and len(data) == 2):
-            data = (np.asarray(getattr(data, "data", data)),)
+        if isinstance(data, (np.ndarray, Tensor)):
+            data = (data,)
         loader = self._loader(data, False)
         was_training = getattr(self.model, "training", False)
         self.model.eval()
@@ -386,11 +387,22 @@ class Trainer:
         return state
 
     def _restore(self, state: dict) -> None:
-        saved = [c["class"] for c in state["callbacks"]]
-        mine = [type(cb).__name__ for cb in self.callbacks]
-        if saved != mine:
-            raise ValueError(f"the checkpoint was saved with callbacks {saved} but this trainer has {mine}; "
-                             "resume with the same callbacks in the same order")
+        # a saved callback state goes to the callback of the same class (the k-th saved one of a class to the
+        # k-th of that class here); stateless callbacks (a progress bar) may differ between the runs
+        mine: dict[str, list] = {}
+        for cb in self.callbacks:
+            mine.setdefault(type(cb).__name__, []).append(cb)
+        pairs, used = [], {}
+        for saved in state["callbacks"]:
+            name = saved["class"]
+            k = used.get(name, 0)
+            used[name] = k + 1
+            if k < len(mine.get(name, ())):
+                pairs.append((mine[name][k], saved["state"]))
+            elif saved["state"]:
+                raise ValueError(f"the checkpoint holds the state of callback {name} (number {k + 1} of that "
+                                 f"class) but this trainer has callbacks {[type(c).__name__ for c in self.callbacks]}; "
+                                 "resume with the same stateful callbacks (EarlyStopping, ModelCheckpoint...)")
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         if (state["scheduler"] is None) != (self.scheduler is None):
@@ -398,8 +410,8 @@ class Trainer:
                              "same configuration")
         if self.scheduler is not None:
             self.scheduler.load_state_dict(state["scheduler"])
-        for cb, saved_cb in zip(self.callbacks, state["callbacks"]):
-            cb.load_state_dict(saved_cb["state"])
+        for cb, cb_state in pairs:
+            cb.load_state_dict(cb_state)
         self.history.load_state_dict(state["history"])
         drandom.set_rng_state(state["rng"]["default"])
         drandom.restore_generator(self.augment_generator, state["rng"]["augment"])

@@ -1,4 +1,4 @@
-"""Save the model's weights: the best epoch's and the last epoch's, each written atomically."""
+"""Save the model's weights at the best epoch and/or after every epoch, each file written atomically."""
 
 from __future__ import annotations
 
@@ -8,39 +8,36 @@ from .monitor import MonitorCallback
 
 
 class ModelCheckpoint(MonitorCallback):
-    """Write ``dirpath/best.safetensors`` whenever ``monitor`` improves (``mode`` 'min' or 'max') and
-    ``dirpath/last.safetensors`` after every epoch (``save_last=False`` to skip it).
+    """Write the model's ``state_dict()`` to ``filepath``: only when ``monitor`` improves
+    (``save_best_only=True``, the "best" file), or after every epoch (``save_best_only=False``, the
+    "last" file). ``save_last`` optionally names a second file written after every epoch, so one
+    callback keeps both best and last.
 
-    Files hold the model's ``state_dict()`` in descend's checkpoint format (load them with
-    ``model.load_state_dict(descend.io.load(path))``) and are written atomically, so a crash never
-    leaves a half-written file. ``monitor=None`` keeps only ``last``. For a checkpoint a run can
-    *resume* from (optimiser, scheduler, generators...), give the Trainer ``checkpoint_dir=``.
+    Files are descend checkpoints (``model.load_state_dict(descend.io.load(path))``) written atomically,
+    so a crash never leaves a half-written file. ``best``/``best_epoch`` survive a resume. For a
+    checkpoint a run can *resume* from (optimiser, scheduler, generators...), pass ``checkpoint_dir=``
+    to ``Trainer.fit``.
     """
 
-    def __init__(self, dirpath, monitor: str | None = "val_loss", mode: str = "min", min_delta: float = 0.0,
-                 save_last: bool = True):
-        super().__init__(monitor or "", mode, min_delta)
-        self.dirpath = os.fspath(dirpath)
-        self.track_best = monitor is not None
-        self.save_last = bool(save_last)
-        if not self.track_best and not self.save_last:
-            raise ValueError("ModelCheckpoint with monitor=None and save_last=False would save nothing")
-
-    @property
-    def best_path(self) -> str:
-        return os.path.join(self.dirpath, "best.safetensors")
-
-    @property
-    def last_path(self) -> str:
-        return os.path.join(self.dirpath, "last.safetensors")
+    def __init__(self, filepath, monitor: str = "val_loss", mode: str = "min", save_best_only: bool = True,
+                 min_delta: float = 0.0, save_last=None):
+        super().__init__(monitor, mode, min_delta)
+        self.filepath = os.fspath(filepath)
+        self.save_best_only = bool(save_best_only)
+        self.save_last = None if save_last is None else os.fspath(save_last)
 
     def on_epoch_end(self, epoch, logs=None):
         from ...io import checkpoint
 
-        if self.track_best:
+        weights = None
+        if self.save_best_only:
             value = self.current(logs)
             if self.improved(value):
                 self.best, self.best_epoch = value, epoch
-                checkpoint.save(self.trainer.model.state_dict(), self.best_path)
-        if self.save_last:
-            checkpoint.save(self.trainer.model.state_dict(), self.last_path)
+                weights = self.trainer.model.state_dict()
+                checkpoint.save(weights, self.filepath)
+        else:
+            weights = self.trainer.model.state_dict()
+            checkpoint.save(weights, self.filepath)
+        if self.save_last is not None:
+            checkpoint.save(weights if weights is not None else self.trainer.model.state_dict(), self.save_last)

@@ -1,0 +1,54 @@
+"""Fully connected layer: y = x Wᵀ + b, with W of shape (out_features, in_features) as in PyTorch.
+
+Default initialisation (PyTorch's): W ~ kaiming_uniform(a=√5), i.e. U(±1/√in_features), and
+b ~ U(±1/√in_features).
+"""
+
+from __future__ import annotations
+
+import math
+
+from .. import backend
+from ..ops.linalg import linear
+from . import init
+from .module import Module, Parameter
+
+__all__ = ["Linear"]
+
+
+def _positive_int(value, name, owner):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{owner}: {name} must be a positive int, got {value!r}")
+    return value
+
+
+class Linear(Module):
+    """``Linear(in_features, out_features, bias=True)``: y = x Wᵀ + b over the last dimension of x.
+
+    Parameters ``weight`` (out_features, in_features) and ``bias`` (out_features,), initialised as in
+    PyTorch (U(±1/√in_features) for both). ``dtype='float64'`` builds float64 parameters.
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=None, generator=None):
+        super().__init__()
+        self.in_features = _positive_int(in_features, "in_features", "Linear")
+        self.out_features = _positive_int(out_features, "out_features", "Linear")
+        self.weight = Parameter(backend.empty((out_features, in_features), dtype), dtype=dtype)
+        if bias:
+            self.bias = Parameter(backend.empty((out_features,), dtype), dtype=dtype)
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters(generator)
+
+    def reset_parameters(self, generator=None) -> None:
+        """PyTorch's default: kaiming_uniform_(W, a=√5) = U(±1/√fan_in); bias U(±1/√fan_in)."""
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5), generator=generator)
+        if self.bias is not None:
+            bound = 1.0 / math.sqrt(self.in_features)
+            init.uniform_(self.bias, -bound, bound, generator)
+
+    def forward(self, x):
+        return linear(x, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"

@@ -1,0 +1,179 @@
+"""Convolution and pooling: forward and every gradient against PyTorch, gradcheck in float64."""
+
+import numpy as np
+import pytest
+import torch
+
+import descend
+import descend.nn as nn
+import descend.nn.functional as F
+
+RNG = np.random.default_rng(0)
+
+
+def _pair(x_shape, requires_grad=True, dtype=np.float32):
+    x = RNG.standard_normal(x_shape).astype(dtype)
+    return descend.tensor(x, requires_grad=requires_grad, dtype=dtype), torch.tensor(x, requires_grad=requires_grad)
+
+
+CONV_CASES = [
+    # (N, C, H, W, O, kernel, stride, padding, dilation, bias)
+    (2, 3, 9, 9, 4, 3, 1, 0, 1, True),
+    (2, 3, 9, 8, 5, 3, 2, 1, 1, True),
+    (3, 2, 10, 11, 4, (3, 2), (2, 1), (1, 0), 1, False),
+    (2, 2, 12, 12, 3, 3, 1, 2, 2, True),
+    (1, 4, 7, 9, 2, (1, 3), 3, (0, 2), (1, 2), True),
+    (4, 1, 28, 28, 8, 5, 1, 2, 1, True),
+]
+
+
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_conv2d_layer_matches_torch_forward_and_all_gradients(case):
+    n, c, h, w, o, k, s, p, d, bias = case
+    ours = nn.Conv2d(c, o, k, stride=s, padding=p, dilation=d, bias=bias)
+    ref = torch.nn.Conv2d(c, o, k, stride=s, padding=p, dilation=d, bias=bias)
+    ours.load_state_dict(ref.state_dict())
+    x, tx = _pair((n, c, h, w))
+    y, ty = ours(x), ref(tx)
+    assert y.shape == tuple(ty.shape)
+    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-4, atol=1e-5)
+    g = RNG.standard_normal(y.shape).astype(np.float32)
+    y.backward(g)
+    ty.backward(torch.tensor(g))
+    np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(ours.weight.grad.data, ref.weight.grad.numpy(), rtol=1e-4, atol=1e-3)
+    if bias:
+        np.testing.assert_allclose(ours.bias.grad.data, ref.bias.grad.numpy(), rtol=1e-4, atol=1e-3)
+    assert y.dtype == np.float32 and x.grad.dtype == np.float32
+
+
+def test_conv2d_default_init_matches_pytorch_bounds():
+    descend.manual_seed(0)
+    conv = nn.Conv2d(16, 32, 3)
+    bound = 1 / np.sqrt(16 * 9)
+    w = conv.weight.data
+    assert np.abs(w).max() <= bound and np.abs(w).max() > 0.95 * bound
+    assert abs(w.std() - bound / np.sqrt(3)) < 0.03 * bound
+    assert np.abs(conv.bias.data).max() <= bound
+
+
+def test_conv2d_same_padding_keeps_size_and_matches_torch():
+    ours, ref = nn.Conv2d(2, 3, 5, padding="same", dilation=2), torch.nn.Conv2d(2, 3, 5, padding="same", dilation=2)
+    ours.load_state_dict(ref.state_dict())
+    x, tx = _pair((2, 2, 11, 13))
+    np.testing.assert_allclose(ours(x).data, ref(tx).detach().numpy(), rtol=1e-4, atol=1e-5)
+    assert ours(x).shape == (2, 3, 11, 13)
+
+
+@pytest.mark.parametrize("stride,padding,dilation", [(1, 0, 1), (2, 1, 1), (1, 1, 2), ((2, 1), (0, 1), 1)])
+def test_conv2d_gradcheck_float64(stride, padding, dilation):
+    x = descend.tensor(RNG.standard_normal((2, 2, 6, 5)), requires_grad=True, dtype="float64")
+    w = descend.tensor(RNG.standard_normal((3, 2, 3, 2)), requires_grad=True, dtype="float64")
+    b = descend.tensor(RNG.standard_normal(3), requires_grad=True, dtype="float64")
+    assert descend.gradcheck(lambda x, w, b: F.conv2d(x, w, b, stride, padding, dilation), [x, w, b])
+
+
+def test_conv2d_errors_name_the_shapes():
+    conv = nn.Conv2d(3, 4, 3)
+    with pytest.raises(ValueError, match=r"\(2, 5, 8, 8\).*3"):
+        conv(descend.zeros(2, 5, 8, 8))
+    with pytest.raises(ValueError, match="too small"):
+        conv(descend.zeros(1, 3, 2, 2))
+    with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
+        conv(descend.zeros(3, 8, 8))
+    with pytest.raises(ValueError, match="stride"):
+        nn.Conv2d(3, 4, 3, stride=0)
+
+
+POOL_CASES = [
+    # (kernel, stride, padding, H, W)
+    (2, None, 0, 8, 8),
+    (3, 2, 1, 9, 10),
+    (3, 1, 1, 7, 7),       # overlapping windows
+    ((2, 3), (1, 2), (1, 1), 8, 9),
+    (3, None, 0, 10, 11),  # ragged edge dropped
+]
+
+
+@pytest.mark.parametrize("case", POOL_CASES)
+def test_max_pool2d_matches_torch(case):
+    k, s, p, h, w = case
+    x, tx = _pair((2, 3, h, w))
+    y, ty = nn.MaxPool2d(k, s, p)(x), torch.nn.MaxPool2d(k, s, p)(tx)
+    np.testing.assert_array_equal(y.data, ty.detach().numpy())
+    g = RNG.standard_normal(y.shape).astype(np.float32)
+    y.backward(g)
+    ty.backward(torch.tensor(g))
+    np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=1e-6, atol=1e-6)
+
+
+def test_max_pool2d_ties_send_gradient_to_first_maximum_like_torch():
+    data = RNG.integers(0, 2, (2, 2, 6, 6)).astype(np.float32)
+    x, tx = descend.tensor(data, requires_grad=True), torch.tensor(data, requires_grad=True)
+    F.max_pool2d(x, 3, 1, 1).sum().backward()
+    torch.nn.functional.max_pool2d(tx, 3, 1, 1).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, tx.grad.numpy())
+
+
+@pytest.mark.parametrize("case", POOL_CASES)
+@pytest.mark.parametrize("count_include_pad", [True, False])
+def test_avg_pool2d_matches_torch(case, count_include_pad):
+    k, s, p, h, w = case
+    x, tx = _pair((2, 3, h, w))
+    y = nn.AvgPool2d(k, s, p, count_include_pad=count_include_pad)(x)
+    ty = torch.nn.AvgPool2d(k, s, p, count_include_pad=count_include_pad)(tx)
+    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-5, atol=1e-6)
+    g = RNG.standard_normal(y.shape).astype(np.float32)
+    y.backward(g)
+    ty.backward(torch.tensor(g))
+    np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("out_size", [1, (1, 1), (3, 2), (4, 4), (5, 3)])
+def test_adaptive_avg_pool2d_matches_torch(out_size):
+    x, tx = _pair((2, 3, 9, 7))
+    y, ty = nn.AdaptiveAvgPool2d(out_size)(x), torch.nn.AdaptiveAvgPool2d(out_size)(tx)
+    assert y.shape == tuple(ty.shape)
+    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-5, atol=1e-6)
+    g = RNG.standard_normal(y.shape).astype(np.float32)
+    y.backward(g)
+    ty.backward(torch.tensor(g))
+    np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("fn", [
+    lambda x: F.max_pool2d(x, 3, 2, 1),
+    lambda x: F.max_pool2d(x, 2, 1),
+    lambda x: F.avg_pool2d(x, 3, 2, 1),
+    lambda x: F.avg_pool2d(x, 3, 2, 1, count_include_pad=False),
+    lambda x: F.adaptive_avg_pool2d(x, (2, 3)),
+    lambda x: F.adaptive_avg_pool2d(x, 1),
+])
+def test_pooling_gradcheck_float64(fn):
+    x = descend.tensor(RNG.standard_normal((2, 2, 5, 6)), requires_grad=True, dtype="float64")
+    assert descend.gradcheck(fn, [x])
+
+
+def test_pooling_errors():
+    with pytest.raises(ValueError, match="half the kernel"):
+        F.max_pool2d(descend.zeros(1, 1, 6, 6), 2, 2, 2)
+    with pytest.raises(ValueError, match="smaller than the kernel"):
+        F.avg_pool2d(descend.zeros(1, 1, 2, 2), 3)
+    with pytest.raises(NotImplementedError, match="ceil_mode"):
+        nn.MaxPool2d(2, ceil_mode=True)
+
+
+def test_small_cnn_matches_torch_end_to_end():
+    ours = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(4, 6, 3),
+                         nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(6, 3))
+    ref = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+                              torch.nn.Conv2d(4, 6, 3), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1),
+                              torch.nn.Flatten(), torch.nn.Linear(6, 3))
+    ours.load_state_dict(ref.state_dict())
+    x, tx = _pair((5, 1, 12, 12), requires_grad=False)
+    y, ty = ours(x), ref(tx)
+    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-4, atol=1e-5)
+    (y * y).sum().backward()
+    (ty * ty).sum().backward()
+    for (name, p), tp in zip(ours.named_parameters(), ref.parameters()):
+        np.testing.assert_allclose(p.grad.data, tp.grad.numpy(), rtol=1e-3, atol=1e-5, err_msg=name)
