@@ -23,7 +23,6 @@ loss; metrics accumulate statistics over the epoch (see :mod:`descend.train.metr
 from __future__ import annotations
 
 import copy
-import math
 import os
 import time
 
@@ -31,6 +30,8 @@ import numpy as np
 
 from .. import random as drandom
 from ..autograd import no_grad
+from ..nn.functional import l1_penalty
+from ..nn.utils import clip_grad_norm_
 from ..tensor import Tensor
 from .callbacks.base import Callback
 from .history import History
@@ -43,32 +44,6 @@ LAST_CHECKPOINT = "last.safetensors"
 
 def _is_plateau(scheduler) -> bool:
     return any(cls.__name__ == "ReduceLROnPlateau" for cls in type(scheduler).__mro__)
-
-
-def _l1_penalty(params, lam):
-    try:
-        from ..nn.functional import l1_penalty
-    except ImportError:  # until descend.nn.functional provides it: λ · Σ |w|
-        total = None
-        for p in params:
-            term = p.abs().sum()
-            total = term if total is None else total + term
-        return total * lam
-    return l1_penalty(params, lam)
-
-
-def _clip_grad_norm(params, max_norm):
-    try:
-        from ..nn.utils import clip_grad_norm_
-    except ImportError:  # until descend.nn.utils provides it: g ← g · min(1, max_norm / ‖g‖₂)
-        grads = [p.grad.data for p in params if p.grad is not None]
-        norm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
-        scale = max_norm / (norm + 1e-6)
-        if scale < 1:
-            for g in grads:
-                g *= scale
-        return norm
-    return clip_grad_norm_(params, max_norm)
 
 
 class Trainer:
@@ -253,12 +228,12 @@ class Trainer:
                 x = Tensor._from_array(np.asarray(self.augmentation(x.data, self.augment_generator)))
             output = self.model(x)
             loss = self.loss_fn(output, y)
-            objective = loss if self.l1 == 0 else loss + _l1_penalty(self.params, self.l1)
+            objective = loss if self.l1 == 0 else loss + l1_penalty(self.params, self.l1)
             self.optimizer.zero_grad()
             objective.backward()
             self._call("on_after_backward", self)
             if self.clip_grad_norm is not None:
-                _clip_grad_norm(self.params, self.clip_grad_norm)
+                clip_grad_norm_(self.params, self.clip_grad_norm)
             self.optimizer.step()
             if self.scheduler is not None and self.scheduler_interval == "batch":
                 self.scheduler.step()
