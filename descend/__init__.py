@@ -19,6 +19,9 @@ from .ops import bind_tensor_methods as _bind
 _bind(Tensor)
 del _bind
 from . import optim  # noqa: E402  (optimisers, schedules, clipping)
+from .train import History, Trainer  # noqa: E402  (the training loop)
+from . import tune  # noqa: E402  (descend.tune(config, ...): hyperparameter search; a callable module)
+from . import diagnose  # noqa: E402  (health monitor, doctor, lr range test, optimiser playground)
 
 float32 = backend.np.float32
 float64 = backend.np.float64

@@ -113,6 +113,13 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "clip_grad_norm": Key(0.0, "float", "clip the global gradient norm to this value (0: off)", low=0.0),
         "l1": Key(0.0, "float", "L1 penalty weight added to the loss (0: off)", low=0.0),
     },
+    "diagnose": {
+        "monitor": Key(True, "bool", "record per-layer training health (gradients, updates, activations) to "
+                       "health.csv and diagnose the run in the report"),
+        "every": Key(10, "int", "health monitor: sample every this many optimiser steps", low=1),
+        "guard": Key(True, "bool", "stop at once when the loss diverges (NaN, inf or 4x its best) and keep "
+                     "the last good weights in checkpoints/last_good.safetensors"),
+    },
 }
 
 #: Layer tables for ``model.layers``: type -> {argument: kind}. Sizes of inputs are inferred.

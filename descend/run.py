@@ -209,8 +209,10 @@ def build_scheduler(cfg: dict, optimizer, steps_per_epoch: int):
     s, epochs = cfg["schedule"], cfg["train"]["epochs"]
     name, warm = s["name"], s["warmup_epochs"]
     if name == "onecycle":
-        return optim.OneCycleLR(optimizer, max_lr=cfg["optimizer"]["lr"],
-                                total_steps=epochs * steps_per_epoch), "batch"
+        group = optimizer.param_groups[0]     # cycle momentum only where the optimiser has one
+        cycle = "betas" in group or group.get("momentum", 0) > 0
+        return optim.OneCycleLR(optimizer, max_lr=cfg["optimizer"]["lr"], total_steps=epochs * steps_per_epoch,
+                                cycle_momentum=cycle), "batch"
     main = None
     if name == "step":
         main = optim.StepLR(optimizer, step_size=s["step_size"], gamma=s["gamma"])
@@ -251,6 +253,14 @@ def build_callbacks(cfg: dict, out: Path, progress: bool, has_val: bool = True) 
         callbacks.append(train.ModelCheckpoint(out / CHECKPOINT_DIR / BEST_CHECKPOINT, monitor="val_loss",
                                                mode="min", save_best_only=True))
     callbacks.append(history_writer(out / "history.csv"))
+    diag = cfg.get("diagnose", {})
+    if diag.get("monitor") or diag.get("guard"):   # training health (descend.diagnose)
+        from . import diagnose
+        if diag.get("monitor"):
+            callbacks.append(diagnose.HealthMonitor(every=diag["every"], path=out / diagnose.health.HEALTH_FILE))
+        if diag.get("guard"):
+            callbacks.append(diagnose.DivergenceGuard(checkpoint=out / CHECKPOINT_DIR / "last_good.safetensors",
+                                                      event_path=out / diagnose.guard.EVENT_FILE))
     if progress:
         callbacks.append(train.ProgressBar())
     return callbacks

@@ -112,7 +112,7 @@ def test_bad_inputs_fail_with_one_line_and_nonzero_exit(tmp_path):
     cases = [
         (sets(model__widths="[3]"), "unknown config key 'model.widths'"),
         (sets(data__path=tmp_path / "missing.npz"), "does not exist"),
-        (sets(data__path=nan, model__preset="mlp"), "row 7"),
+        (sets(data__path=nan, model__preset="mlp"), "contains NaN"),
         (sets(data__name="mnist"), "data.name = 'mnist' is not one of"),
         (sets(model__preset="cnn", data__name="synthetic-regression"), "needs image data"),
     ]

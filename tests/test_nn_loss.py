@@ -209,6 +209,12 @@ def test_cross_entropy_with_probability_targets_matches_torch(torch_check, rng, 
                 lambda a, b: TF.cross_entropy(a, b, reduction=reduction, **t_opts), z, t)
 
 
+def test_cross_entropy_of_one_unbatched_sample_with_probabilities_matches_torch(torch_check, rng):
+    z, t = _f32(rng.standard_normal(5)), _f32(rng.dirichlet(np.ones(5)))
+    torch_check(lambda a, b: F.cross_entropy(a, b, label_smoothing=0.2),
+                lambda a, b: TF.cross_entropy(a, b, label_smoothing=0.2), z, t)
+
+
 @pytest.mark.parametrize("opts", [dict(), dict(label_smoothing=0.1, weight=True), dict(ignore_index=0)],
                          ids=lambda o: "-".join(o) or "plain")
 def test_cross_entropy_is_stable_for_logits_of_1000(torch_check, rng, opts):

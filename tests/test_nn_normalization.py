@@ -133,6 +133,17 @@ def test_batch_norm_passes_gradcheck(grad_check, rng):
     grad_check(lambda x: F.batch_norm(x, None, None, training=True), rng.standard_normal((5, 2)))
 
 
+def test_batchnorm_module_in_float64_passes_gradcheck(rng):
+    bn = nn.BatchNorm2d(2).double()
+    with descend.no_grad():
+        bn.weight.copy_(rng.uniform(0.5, 2, 2))
+        bn.bias.copy_(rng.standard_normal(2))
+    x = descend.tensor(rng.standard_normal((3, 2, 2, 2)), dtype="float64", requires_grad=True)
+    assert descend.gradcheck(lambda a, w, b: bn(a), [x, bn.weight, bn.bias])
+    bn.eval()
+    assert descend.gradcheck(lambda a, w, b: bn(a), [x, bn.weight, bn.bias])
+
+
 # ------------------------------------------------------------------------------------------------ LayerNorm
 
 

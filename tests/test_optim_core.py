@@ -225,7 +225,7 @@ def test_l1_penalty_value_and_subgradient_match_torch():
     tout = 0.3 * sum(t.abs().sum() for t in tps)
     out.backward()
     tout.backward()
-    assert out.shape == () and float(out) == pytest.approx(float(tout), rel=1e-6)
+    assert out.shape == () and float(out) == pytest.approx(tout.item(), rel=1e-6)
     for p, q in zip(ps, tps):
         np.testing.assert_allclose(p.grad.data, q.grad.numpy(), rtol=1e-6)
     assert ps[1].grad.data[0] == 0.0  # subgradient 0 at 0

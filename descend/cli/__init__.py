@@ -11,8 +11,10 @@ import argparse
 import sys
 
 from . import compare, config, evaluate, predict, runs, train
+from . import tune as tune_cmd
+from . import doctor, lr_find, playground
 
-SUBCOMMANDS = (train, config, evaluate, predict, runs, compare)
+SUBCOMMANDS = (train, config, evaluate, predict, runs, compare, doctor, lr_find, playground, tune_cmd)
 
 #: Exceptions that mean "bad input", reported in one line instead of a traceback.
 USER_ERRORS = (ValueError, TypeError, KeyError, FileNotFoundError, NotADirectoryError, IsADirectoryError,

@@ -4,8 +4,8 @@ A batch *diverges* when its loss is NaN or ±inf, or when the exponentially smoo
 ``s_t = β s_{t−1} + (1 − β) L_t`` (bias-corrected: ``ŝ_t = s_t / (1 − β^t)``) rises above
 ``factor × best ŝ`` after ``warmup`` steps (the range test's 4× rule, applied to training).
 
-The guard keeps, in memory, a copy of the weights every ``every`` steps while the loss and every weight
-are finite (and at the start). On divergence it sets ``trainer.stop_training`` (the loop stops after
+The guard keeps, in memory, a copy of the weights taken every ``every`` steps (and at the start); a copy
+becomes the *last good* one once the next batch's loss, computed with those weights, passed the check. On divergence it sets ``trainer.stop_training`` (the loop stops after
 that batch), puts those last good weights back into the model, writes them to ``checkpoint`` (when
 given) and fills ``event`` with the step, the loss, the reason, the checkpoint and a suggested learning
 rate: the range test's suggestion when ``suggested_lr`` is given, else a tenth of the current rate.
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 
 import numpy as np
 
@@ -24,10 +25,10 @@ EVENT_FILE = "divergence.json"
 
 
 class DivergenceGuard(Callback):
-    """``DivergenceGuard(factor=4.0, beta=0.9, warmup=10, every=10, checkpoint=None, event_path=None,
+    """``DivergenceGuard(factor=4.0, beta=0.9, warmup=1, every=10, checkpoint=None, event_path=None,
     suggested_lr=None)`` — see the module docstring."""
 
-    def __init__(self, factor: float = 4.0, beta: float = 0.9, warmup: int = 10, every: int = 10,
+    def __init__(self, factor: float = 4.0, beta: float = 0.9, warmup: int = 1, every: int = 10,
                  checkpoint=None, event_path=None, suggested_lr: float | None = None):
         if not (isinstance(factor, (int, float)) and factor > 1):
             raise ValueError(f"factor must be a number > 1 (times the best smoothed loss), got {factor!r}")
@@ -47,6 +48,7 @@ class DivergenceGuard(Callback):
         self._avg, self._t, self._best = 0.0, 0, math.inf
         self._epoch = self.trainer.start_epoch
         self._good, self._good_step = self._snapshot(), 0
+        self._pending = None
 
     def _snapshot(self):
         return {k: np.array(v, copy=True) for k, v in self.trainer.model.state_dict().items()}
@@ -69,10 +71,13 @@ class DivergenceGuard(Callback):
                           f"{self._best:.4g}")
             self._best = min(self._best, smooth)
         if reason is None:
+            if self._pending is not None:       # those weights have now given a good loss: promote them
+                self._good, self._good_step = self._pending
+                self._pending = None
             if self._t % self.every == 0:
                 weights = self._snapshot()
                 if all(np.isfinite(w).all() for w in weights.values() if np.issubdtype(w.dtype, np.floating)):
-                    self._good, self._good_step = weights, self._t
+                    self._pending = (weights, self._t)
             return
         self._diverged(step, batch, loss, reason)
 
@@ -94,6 +99,7 @@ class DivergenceGuard(Callback):
             from ..io import atomic_write_json
             atomic_write_json(self.event_path, self.event)
         where = f" and saved to {self.checkpoint}" if self.checkpoint else ""
+        print(file=sys.stderr)
         print(f"descend: training diverged at epoch {self._epoch + 1}, batch {batch + 1} ({reason}); stopped. "
               f"The weights of step {self._good_step} were restored{where}. Try lr = {suggested:.3g} "
-              f"(now {lr:.3g}) and/or train.clip_grad_norm = 1.0.")
+              f"(now {lr:.3g}) and/or train.clip_grad_norm = 1.0.", file=sys.stderr)

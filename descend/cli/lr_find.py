@@ -1,0 +1,33 @@
+"""``descend lr-find [CONFIG.toml] [--set key=value ...] [--out DIR]``: the learning-rate range test."""
+
+from __future__ import annotations
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("lr-find", help="learning-rate range test: sweep the rate, plot the loss, suggest a rate",
+                       description="Build the model, optimiser and data of a config, raise the learning rate "
+                                   "exponentially from --start to --end over --steps batches, stop when the "
+                                   "smoothed loss exceeds 4x its best, and suggest a rate (steepest descent of "
+                                   "the smoothed loss, or a tenth of the rate at its minimum). Writes "
+                                   "lr_find.png and lr_find.json to --out.")
+    p.add_argument("config", nargs="?", help="a TOML config file (default: the `descend train` default)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
+    p.add_argument("--out", metavar="DIR", default="lr_find", help="output folder (default: lr_find)")
+    p.add_argument("--steps", type=int, default=200, help="number of batches in the sweep (default 200)")
+    p.add_argument("--start", type=float, default=1e-7, help="first learning rate (default 1e-7)")
+    p.add_argument("--end", type=float, default=10.0, help="last learning rate (default 10)")
+    p.add_argument("--rule", choices=("steepest", "min_tenth"), default="steepest",
+                   help="suggestion rule (default: steepest)")
+    p.set_defaults(handler=run)
+
+
+def run(args) -> int:
+    from pathlib import Path
+
+    from ..diagnose import lr_find_config
+    result = lr_find_config(args.config or {}, args.set, out=args.out, num_steps=args.steps, start_lr=args.start,
+                            end_lr=args.end, rule=args.rule)
+    print(f"suggested learning rate: {result.suggestion:.3g} (rule: {result.rule}; {len(result.lrs)} steps"
+          f"{', stopped at 4x the best loss' if result.stopped_early else ''})")
+    print(f"plot: {Path(args.out) / 'lr_find.png'}  -- use it with --set optimizer.lr={result.suggestion:.3g}")
+    return 0

@@ -1,0 +1,25 @@
+"""``descend playground [--out DIR] [--steps N]``: optimiser trajectories on 2-D test surfaces."""
+
+from __future__ import annotations
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("playground", help="draw GD, momentum, Nesterov, AdaGrad, RMSprop and Adam on 2-D surfaces",
+                       description="Run descend's optimisers on a ravine, Rosenbrock, a saddle and Beale's "
+                                   "function and write contour plots with the trajectories, loss curves, "
+                                   "index.html and results.json.")
+    p.add_argument("--out", metavar="DIR", default="playground", help="output folder (default: playground)")
+    p.add_argument("--steps", type=int, default=1000, help="steps per optimiser (default 1000)")
+    p.set_defaults(handler=run)
+
+
+def run(args) -> int:
+    from pathlib import Path
+
+    from ..diagnose import run_playground
+    results = run_playground(args.out, steps=args.steps)
+    for surface, rows in results.items():
+        print(f"{surface}: " + ", ".join(f"{o} {r['distance']:.3g}" for o, r in rows.items())
+              + "  (distance to the nearest minimum)")
+    print(f"open {Path(args.out) / 'index.html'}")
+    return 0

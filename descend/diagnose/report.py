@@ -1,0 +1,103 @@
+"""Diagnosis of a run folder (``diagnose_run``), the health plots and the report section.
+
+``diagnose_run(run_dir)`` reads ``history.csv``, ``health.csv`` (HealthMonitor) and ``divergence.json``
+(DivergenceGuard) when present and returns the findings of :func:`descend.diagnose.diagnose`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .detectors import diagnose, format_findings, layer_series
+from .guard import EVENT_FILE
+from .health import HEALTH_FILE, read_health
+
+
+def load_run_health(run_dir):
+    """(history rows, health records, divergence event or None) of a run folder."""
+    from ..io import read_history_csv
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"{str(run_dir)!r} is not a folder; give a run folder written by `descend train`")
+    hist_path, health_path, event_path = run_dir / "history.csv", run_dir / HEALTH_FILE, run_dir / EVENT_FILE
+    if not hist_path.is_file() and not health_path.is_file() and not event_path.is_file():
+        raise FileNotFoundError(f"{str(run_dir)!r} holds no history.csv, {HEALTH_FILE} or {EVENT_FILE}; give a "
+                                f"run folder written by `descend train`")
+    history = read_history_csv(hist_path) if hist_path.is_file() else []
+    records = read_health(health_path) if health_path.is_file() else []
+    event = json.loads(event_path.read_text(encoding="utf-8")) if event_path.is_file() else None
+    return history, records, event
+
+
+def diagnose_run(run_dir) -> list:
+    """The findings for a run folder, most severe first (see :func:`descend.diagnose.diagnose`)."""
+    return diagnose(*load_run_health(run_dir))
+
+
+def plot_gradient_flow(records, path=None):
+    """Gradient norm per layer against the step, log y (PNG bytes, or written to ``path``)."""
+    from ..io.plots import new_figure, save_figure
+    fig, ax = new_figure()
+    for i, (layer, (_, steps, values, kind)) in enumerate(layer_series(records, "grad_norm").items()):
+        ok = np.isfinite(values) & (values > 0)
+        ax.plot(steps[ok], values[ok], color=f"C{i % 10}", label=f"{layer} ({kind})", linewidth=1)
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("gradient norm ‖∇θ‖")
+    ax.set_title("Gradient flow")
+    ax.grid(True, alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(frameon=False, fontsize=7)
+    return save_figure(fig, path)
+
+
+def plot_activations(records, path=None):
+    """Activation mean ± std per watched module against the step, and the dead/saturated fractions."""
+    from ..io.plots import new_figure, save_figure
+    fig, (ax, ax2) = new_figure(figsize=(6.4, 6.0), nrows=2)
+    means, stds = layer_series(records, "act_mean"), layer_series(records, "act_std")
+    for i, (layer, (_, steps, m, kind)) in enumerate(means.items()):
+        s = stds[layer][2] if layer in stds else np.zeros_like(m)
+        ax.plot(steps, m, color=f"C{i % 10}", label=f"{layer} ({kind})", linewidth=1)
+        ax.fill_between(steps, m - s, m + s, color=f"C{i % 10}", alpha=0.15)
+    ax.set_title("Activations: mean ± std")
+    ax.set_xlabel("step")
+    ax.grid(True, alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(frameon=False, fontsize=6)
+    j = 0
+    for column, label in (("dead", "dead"), ("saturated", "saturated")):
+        for layer, (_, steps, v, kind) in layer_series(records, column).items():
+            ax2.plot(steps, v, color=f"C{j % 10}", label=f"{layer} {label}", linewidth=1)
+            j += 1
+    ax2.set_ylim(-0.02, 1.02)
+    ax2.set_title("Dead ReLU / saturated fraction")
+    ax2.set_xlabel("step")
+    ax2.grid(True, alpha=0.3)
+    if ax2.get_legend_handles_labels()[0]:
+        ax2.legend(frameon=False, fontsize=6)
+    return save_figure(fig, path)
+
+
+def health_sections(ctx, records, event=None) -> None:
+    """Append the "Training health" section (diagnosis, plots) to a ``descend.run`` report context."""
+    from ..run import ReportSection
+    if event is None and (Path(ctx.out) / EVENT_FILE).is_file():
+        event = json.loads((Path(ctx.out) / EVENT_FILE).read_text(encoding="utf-8"))
+    findings = diagnose(ctx.history, records, event)
+    images = []
+    if records:
+        pdir = Path(ctx.out) / "plots"
+        images.append(("Gradient flow: gradient norm per layer (log scale)",
+                       plot_gradient_flow(records, pdir / "gradient_flow.png")))
+        images.append(("Activation statistics", plot_activations(records, pdir / "activations.png")))
+    rows = [{"severity": f.severity, "finding": f.name, "layers": ", ".join(map(str, f.layers)),
+             "message": f.message, "remedies": "; ".join(f.remedies)} for f in findings] or None
+    ctx.sections.append(ReportSection("Training health (descend doctor)", text=format_findings(findings),
+                                      images=images, rows=rows))
+    for f in findings:
+        if f.level >= 2:
+            ctx.notes.append(f"Diagnosis: {f.name}: {f.message}")
