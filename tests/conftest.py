@@ -11,7 +11,11 @@ import torch
 
 import descend
 
+from threadpoolctl import threadpool_limits
+
+# pytest runs on two workers (-n 2) on two cores: one BLAS thread per worker, or OpenBLAS threads thrash.
 torch.set_num_threads(1)
+threadpool_limits(1)
 
 
 @pytest.fixture
