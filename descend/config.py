@@ -351,8 +351,9 @@ def _check_layers(layers, where="model.layers") -> None:
 def validate_config(cfg: dict, user: dict | None = None) -> dict:
     """Check a full nested config; returns it unchanged or raises :class:`ConfigError` (one line).
 
-    ``user`` is the dict the user wrote (before defaults were filled in), used to detect conflicting keys
-    the user set together (``model.layers`` with ``model.preset`` or ``model.hidden``).
+    Conflicts are keys set away from their defaults that contradict each other (``model.layers`` with
+    ``model.preset`` or ``model.hidden``), so a resolved config (every key written out) validates too.
+    ``user`` is accepted for compatibility and unused.
     """
     flat = flatten(cfg)
     missing = [k for k in all_keys() if k not in flat]
@@ -361,12 +362,11 @@ def validate_config(cfg: dict, user: dict | None = None) -> dict:
     for dotted, value in flat.items():
         _check_key(dotted, value)
     _check_layers(flat["model.layers"])
-    user_flat = flatten(user) if user else {}
-    if flat["model.layers"]:
+    if flat["model.layers"]:       # a value set away from its default alongside explicit layers
         for other in ("model.preset", "model.hidden"):
-            if other in user_flat:
-                raise ConfigError(f"model.layers conflicts with {other}: give either explicit layers or a "
-                                  f"preset, not both")
+            if flat[other] != key_spec(other).default:
+                raise ConfigError(f"model.layers conflicts with {other} = {flat[other]!r}: give either explicit "
+                                  f"layers or a preset, not both")
     sched, warm, epochs = flat["schedule.name"], flat["schedule.warmup_epochs"], flat["train.epochs"]
     if sched == "onecycle" and warm:
         raise ConfigError("schedule.warmup_epochs conflicts with schedule.name = 'onecycle' (it has its own "
@@ -377,7 +377,7 @@ def validate_config(cfg: dict, user: dict | None = None) -> dict:
         raise ConfigError(f"data.val_fraction + data.test_fraction = "
                           f"{flat['data.val_fraction'] + flat['data.test_fraction']:g} leaves no training data; "
                           f"keep the sum below 1")
-    if flat["data.path"] == "" and "data.label_column" in user_flat:
+    if flat["data.path"] == "" and flat["data.label_column"] != key_spec("data.label_column").default:
         raise ConfigError("data.label_column applies only with data.path pointing at a .csv file")
     if sched == "plateau" and flat["data.val_fraction"] == 0 and not flat["data.path"]:
         raise ConfigError("schedule.name = 'plateau' watches val_loss; set data.val_fraction > 0")

@@ -117,7 +117,8 @@ class Tensor:
 
     def __bool__(self):
         if self.data.size != 1:
-            raise ValueError(f"the truth value of a tensor of shape {self.data.shape} is ambiguous; use .any() or .all()")
+            raise ValueError(f"the truth value of a tensor of shape {self.data.shape} is ambiguous; "
+                             "use .any() or .all()")
         return bool(self.data)
 
     def __float__(self):

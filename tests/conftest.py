@@ -28,7 +28,8 @@ def _check_against_torch(d_fn, t_fn, *arrays, atol=1e-5, rtol=1e-4, seed=0, requ
     arrays = [np.asarray(a) for a in arrays]
     if requires_grad is None:
         requires_grad = [a.dtype.kind == "f" for a in arrays]
-    d_in = [descend.tensor(a, requires_grad=r) for a, r in zip(arrays, requires_grad)]
+    d_in = [descend.tensor(a, requires_grad=r, dtype=a.dtype if a.dtype.kind == "f" else None)
+            for a, r in zip(arrays, requires_grad)]
     t_in = [torch.tensor(a, requires_grad=r) for a, r in zip(arrays, requires_grad)]
     d_out = d_fn(*d_in)
     t_out = t_fn(*t_in)

@@ -69,7 +69,8 @@ def test_overrides_parse_values_as_toml():
     ({"schedule": {"name": "onecycle", "warmup_epochs": 1}}, "conflicts with schedule.name = 'onecycle'"),
     ({"schedule": {"warmup_epochs": 5}, "train": {"epochs": 5}}, "must be less than train.epochs = 5"),
     ({"data": {"val_fraction": 0.5, "test_fraction": 0.5}}, "leaves no training data"),
-    ({"model": {"preset": "mlp", "layers": [{"type": "relu"}]}}, "model.layers conflicts with model.preset"),
+    ({"model": {"preset": "mlp", "layers": [{"type": "relu"}]}}, "model.layers conflicts with model.preset = 'mlp'"),
+    ({"data": {"label_column": "y"}}, "data.label_column applies only with data.path"),
     ({"model": {"layers": [{"type": "conv"}]}}, "unknown layer type 'conv'; did you mean 'conv2d'"),
     ({"model": {"layers": [{"type": "linear"}]}}, "model.layers[0] (linear) needs 'out_features'"),
     ({"model": {"layers": [{"type": "linear", "out_feature": 3}]}}, "did you mean 'out_features'"),
@@ -103,3 +104,11 @@ def test_merge_does_not_share_state_with_the_defaults():
     a = merge_config({"model": {"hidden": [5]}})
     a["model"]["hidden"].append(6)
     assert merge_config({})["model"]["hidden"] == []
+
+
+def test_a_resolved_config_written_as_toml_validates_again(tmp_path):
+    for user in ({}, {"model": {"layers": [{"type": "linear", "out_features": 10}]}},
+                 {"data": {"path": "x.csv", "label_column": "y"}}):
+        path = tmp_path / "resolved.toml"
+        path.write_text(to_toml(check_config(user)))
+        assert load_config(path) == check_config(user)

@@ -134,3 +134,21 @@ def test_monitor_samples_only_every_n_steps_and_removes_its_hooks(digits):
 def test_monitor_rejects_bad_every():
     with pytest.raises(ValueError, match="every must be a positive integer"):
         HealthMonitor(every=0)
+
+
+def test_monitor_and_guard_leave_training_bit_for_bit_unchanged(digits):
+    from descend.diagnose import DivergenceGuard
+
+    def run(callbacks):
+        descend.manual_seed(0)
+        model = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Dropout(0.2), nn.Linear(32, 10))
+        x, y, xv, yv = digits
+        h = Trainer(model, nn.CrossEntropyLoss(), lambda p: optim.Adam(p, lr=3e-3), callbacks=callbacks,
+                    seed=0).fit((x, y), (xv, yv), epochs=2)
+        return h.history["val_loss"], model.state_dict()
+
+    plain_loss, plain_w = run([])
+    watched_loss, watched_w = run([HealthMonitor(every=1), DivergenceGuard()])
+    assert plain_loss == watched_loss
+    for k in plain_w:
+        np.testing.assert_array_equal(plain_w[k], watched_w[k])

@@ -109,3 +109,9 @@ def test_exploding_gradients_are_flagged_from_records():
     steady = [rec(s, l, 0.5 + 0.1 * (s % 2)) for s in range(9) for l in ("0", "2")]
     assert detect_gradients(steady) == []
     assert diagnose({"loss": [1.0, 0.5]}, steady) == []
+
+
+def test_doctor_on_a_folder_without_a_run_fails_with_one_line(tmp_path, capsys):
+    assert main(["doctor", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "holds no history.csv" in err[0]

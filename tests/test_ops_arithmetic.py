@@ -165,3 +165,35 @@ def test_float32_stays_float32_with_numpy_scalars_and_arrays():
     assert (a + np.ones((2, 2))).dtype == np.float32
     assert (np.ones((2, 2)) - a).dtype == np.float32
     assert (a ** 2).dtype == np.float32
+
+
+def test_integer_tensors_mixed_with_floats_give_float32_as_in_torch(torch_check):
+    labels = np.array([0, 1, 2], np.int64)
+    x = np.array([0.5, -1.0, 2.0], np.float32)
+    torch_check(lambda l, t: l * t, lambda l, t: l * t, labels, x)
+    torch_check(lambda l, t: t - l, lambda l, t: t - l, labels, x)
+    assert (descend.tensor(labels) * 0.5).dtype == np.float32
+    assert (0.5 + descend.tensor(labels)).dtype == np.float32
+    assert (descend.tensor(labels) + 1).dtype == np.int64
+    assert (descend.tensor([True, False]) * 2.0).dtype == np.float32
+
+
+def test_float64_tensors_stay_float64(torch_check):
+    a = np.random.default_rng(0).standard_normal((3, 2))
+    out = torch_check(lambda x: (x * 2.0 + 1) / 3 - x ** 2, lambda t: (t * 2.0 + 1) / 3 - t ** 2, a)
+    assert out.dtype == np.float64
+
+
+def test_where_method_form_matches_torch(torch_check):
+    a, b = _arrays(4, (3, 4), (4,))
+    cond = a > 0
+    torch_check(lambda x, y: x.where(cond, y), lambda x, y: x.where(torch.tensor(cond), y), a, b)
+
+
+def test_no_graph_is_recorded_when_no_input_requires_grad_or_under_no_grad():
+    a, b = descend.ones(2, 2), descend.ones(2, 2)
+    assert (a * b)._node is None and not (a * b).requires_grad
+    w = descend.ones(2, 2, requires_grad=True)
+    with descend.no_grad():
+        for out in (w * b, w + 1.0, 2.0 - w, w.exp(), w.sum(), w @ b):
+            assert out._node is None and not out.requires_grad

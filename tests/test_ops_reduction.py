@@ -131,3 +131,16 @@ def test_logsumexp_is_stable_for_large_and_infinite_inputs(torch_check):
     np.testing.assert_allclose(out.numpy(), [1e4 + np.log1p(np.exp(-1.0)), -1e4 + np.log(2.0)], rtol=1e-6)
     y = descend.tensor([-np.inf, -np.inf])
     assert descend.logsumexp(y).item() == -np.inf
+
+
+def test_amax_and_amin_aliases_match_torch(torch_check):
+    x = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
+    torch_check(lambda a: a.amax(dim=0), lambda t: t.amax(dim=0), x)
+    torch_check(lambda a: F.amin(a, axis=1, keepdims=True), lambda t: t.amin(dim=1, keepdim=True), x)
+
+
+def test_reduction_gradient_is_a_fresh_writable_array():
+    x = descend.tensor(np.ones((2, 3)), requires_grad=True)
+    x.sum().backward()
+    x.grad.numpy()[0, 0] = 5.0  # the leaf owns its gradient
+    assert x.grad.numpy().sum() == 10.0

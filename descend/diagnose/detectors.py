@@ -218,9 +218,11 @@ def detect_activations(records) -> list[Finding]:
 def detect_divergence(history, event=None) -> list[Finding]:
     """A guard event, a non-finite epoch loss, or a validation loss far above its best."""
     if event:
-        ev = {k: event[k] for k in ("epoch", "batch", "loss", "lr", "suggested_lr", "checkpoint") if k in event}
+        ev = {k: event[k] for k in ("loss", "lr", "suggested_lr", "checkpoint") if k in event}
+        ev.update({k: int(event[k]) + 1 for k in ("epoch", "batch") if k in event})   # 1-based, as printed
         ckpt = event.get("checkpoint")
-        msg = (f"training diverged at epoch {int(event.get('epoch', 0)) + 1} ({event.get('reason', '')}) and was "
+        msg = (f"training diverged at epoch {int(event.get('epoch', 0)) + 1}, batch {int(event.get('batch', 0)) + 1} "
+               f"({event.get('reason', '')}) and was "
                f"stopped at once" + (f"; the last good weights are in {ckpt}" if ckpt else ""))
         remedies = [f"set the learning rate to {float(event['suggested_lr']):.3g} "
                     f"({event.get('suggested_lr_source', 'suggested')}; it was {float(event['lr']):.3g})"] \

@@ -55,15 +55,15 @@ def plot_gradient_flow(records, path=None):
 
 
 def plot_activations(records, path=None):
-    """Activation mean ± std per watched module against the step, and the dead/saturated fractions."""
+    """Activation mean and std per watched module against the step, and the dead/saturated fractions."""
     from ..io.plots import new_figure, save_figure
     fig, (ax, ax2) = new_figure(figsize=(6.4, 6.0), nrows=2)
     means, stds = layer_series(records, "act_mean"), layer_series(records, "act_std")
     for i, (layer, (_, steps, m, kind)) in enumerate(means.items()):
         s = stds[layer][2] if layer in stds else np.zeros_like(m)
         ax.plot(steps, m, color=f"C{i % 10}", label=f"{layer} ({kind})", linewidth=1)
-        ax.fill_between(steps, m - s, m + s, color=f"C{i % 10}", alpha=0.15)
-    ax.set_title("Activations: mean ± std")
+        ax.plot(steps, s, color=f"C{i % 10}", linestyle="--", linewidth=1)
+    ax.set_title("Activations: mean (solid) and std (dashed)")
     ax.set_xlabel("step")
     ax.grid(True, alpha=0.3)
     if ax.get_legend_handles_labels()[0]:

@@ -16,6 +16,15 @@ def _reflected(fn):
     return lambda self, other: fn(other, self)
 
 
+def _where_method(self, condition, other):
+    """``x.where(condition, y)``: PyTorch's method form of ``where(condition, x, y)``."""
+    return where(condition, self, other)
+
+
+amax = max
+amin = min
+
+
 def bind_tensor_methods(cls) -> None:
     """Give the Tensor class its operators and PyTorch-named methods."""
     operators = {
@@ -27,9 +36,9 @@ def bind_tensor_methods(cls) -> None:
     methods = {
         "add": add, "sub": sub, "mul": mul, "div": div, "pow": pow, "matmul": matmul, "neg": neg,
         "exp": exp, "log": log, "sqrt": sqrt, "abs": abs, "clip": clip, "clamp": clip,
-        "maximum": maximum, "minimum": minimum,
-        "sum": sum, "mean": mean, "max": max, "min": min, "var": var, "std": std, "logsumexp": logsumexp,
-        "softmax": softmax, "log_softmax": log_softmax,
+        "maximum": maximum, "minimum": minimum, "where": _where_method,
+        "sum": sum, "mean": mean, "max": max, "min": min, "amax": max, "amin": min, "var": var, "std": std,
+        "logsumexp": logsumexp, "softmax": softmax, "log_softmax": log_softmax,
         "reshape": reshape, "view": reshape, "flatten": flatten, "transpose": transpose, "permute": permute,
         "swapaxes": swapaxes, "squeeze": squeeze, "unsqueeze": unsqueeze, "expand_dims": expand_dims,
         "broadcast_to": broadcast_to, "expand": expand, "pad": pad,
@@ -43,7 +52,8 @@ def bind_tensor_methods(cls) -> None:
 __all__ = [
     "elu", "gelu", "identity", "leaky_relu", "relu", "sigmoid", "silu", "swish", "tanh",
     "abs", "add", "cast", "clip", "clone", "div", "exp", "log", "maximum", "minimum", "mul", "neg", "pow", "sqrt",
-    "sub", "where", "linear", "matmul", "log_softmax", "logsumexp", "max", "mean", "min", "softmax", "std", "sum",
-    "var", "broadcast_to", "cat", "concatenate", "expand", "expand_dims", "flatten", "getitem", "pad", "permute",
+    "sub", "where", "linear", "matmul", "log_softmax", "logsumexp", "max", "mean", "min", "amax", "amin", "softmax",
+    "std", "sum", "var", "broadcast_to", "cat", "concatenate", "expand", "expand_dims", "flatten", "getitem", "pad",
+    "permute",
     "reshape", "squeeze", "stack", "swapaxes", "transpose", "unsqueeze",
 ]

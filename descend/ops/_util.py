@@ -90,12 +90,13 @@ def kept_shape(shape, axes) -> tuple:
     return tuple(1 if i in axes else n for i, n in enumerate(shape))
 
 
-def spread(g: np.ndarray, shape, kshape) -> np.ndarray:
-    """A reduced gradient written out over the input's ``shape`` (a fresh, writable array).
+def spread(g: np.ndarray, shape, axes, keepdims: bool) -> np.ndarray:
+    """The gradient of a reduction over ``axes`` written out over the input's ``shape`` (a fresh array).
 
-    ``kshape`` is the reduced shape with kept axes (:func:`kept_shape`), so ``g.reshape(kshape)``
-    broadcasts against the input whether or not the forward kept the reduced dimensions.
+    Without ``keepdims`` the reduced axes are put back as size 1 first, so ``g`` broadcasts in place.
     """
     out = np.empty(shape, dtype=g.dtype)
-    out[...] = g.reshape(kshape)
+    if not keepdims and g.ndim:
+        g = g.reshape(kept_shape(shape, axes))
+    out[...] = g
     return out

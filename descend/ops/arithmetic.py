@@ -22,7 +22,7 @@ def _binary(name, a, b, forward, grad_a, grad_b):
     if not (isinstance(a, Tensor) and isinstance(b, Tensor)):
         return _binary_with_constant(name, a, b, forward, grad_a, grad_b)
     x, y = a.data, b.data
-    if x.dtype != y.dtype:
+    if x.dtype is not y.dtype and x.dtype != y.dtype:  # builtin dtypes are singletons: `is` settles most
         x, y = _common_float(x, y)
     try:
         out = forward(x, y)
@@ -34,7 +34,7 @@ def _binary(name, a, b, forward, grad_a, grad_b):
     if not ((need_a or need_b) and _GradMode.enabled):
         return Tensor._from_array(out)
     shape = out.shape
-    if x.shape == shape and y.shape == shape:  # the common case: nothing to sum back
+    if x.shape == y.shape == shape:  # the common case: nothing to sum back
         def backward(g):
             return (grad_a(g, x, y, out) if need_a else None, grad_b(g, x, y, out) if need_b else None)
     else:
@@ -51,9 +51,13 @@ def _binary_with_constant(name, a, b, forward, grad_a, grad_b):
         return _binary(name, a, b, forward, grad_a, grad_b)
     if isinstance(a, Tensor):  # tensor op scalar
         x = a.data
+        if type(b) is float and x.dtype.kind in "iub":  # labels * 0.5 is float32 (PyTorch), not float64
+            x = x.astype(backend.DEFAULT_FLOAT)
         out = forward(x, b)
         return record(out, (a,), lambda g: (grad_a(g, x, b, out),), name)
     y = b.data  # scalar op tensor
+    if type(a) is float and y.dtype.kind in "iub":
+        y = y.astype(backend.DEFAULT_FLOAT)
     out = forward(a, y)
     return record(out, (b,), lambda g: (grad_b(g, a, y, out),), name)
 

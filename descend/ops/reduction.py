@@ -31,8 +31,7 @@ def sum(a, axis=None, keepdims=False, *, dim=None, keepdim=None):
     shape = x.shape
     axes = normalize_axes(axis, x.ndim)
     out = x.sum(axis=_numpy_axis(axes, x.ndim), keepdims=keepdims)
-    kshape = kept_shape(shape, axes)
-    return record(out, (a,), lambda g: (spread(g, shape, kshape),), "sum")
+    return record(out, (a,), lambda g: (spread(g, shape, axes, keepdims),), "sum")
 
 
 def mean(a, axis=None, keepdims=False, *, dim=None, keepdim=None):
@@ -44,8 +43,7 @@ def mean(a, axis=None, keepdims=False, *, dim=None, keepdim=None):
     axes = normalize_axes(axis, x.ndim)
     n = _count(shape, axes)
     out = np.true_divide(x.sum(axis=_numpy_axis(axes, x.ndim), keepdims=keepdims), n)  # skips np.mean's Python layer
-    kshape = kept_shape(shape, axes)
-    return record(out, (a,), lambda g: (spread(g / n, shape, kshape),), "mean")
+    return record(out, (a,), lambda g: (spread(g / n, shape, axes, keepdims),), "mean")
 
 
 def _extreme(name, a, axis, keepdims, dim, keepdim, fn):

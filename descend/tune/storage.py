@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import socket
+import warnings
 from pathlib import Path
 
 JOURNAL_FILE = "study.journal"
@@ -42,14 +43,26 @@ def open_storage(url: str):
     if "://" not in url:
         raise ValueError(f"--storage {url!r} is not a database URL; use e.g. "
                          f"postgresql://user:password@host:5432/db or sqlite:///path/study.db")
+    url = _pick_postgres_driver(url)
     try:
-        return RDBStorage(url, heartbeat_interval=HEARTBEAT_INTERVAL, grace_period=GRACE_PERIOD,
-                          failed_trial_callback=None)
+        with warnings.catch_warnings():      # the heartbeat arguments are marked experimental by Optuna
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return RDBStorage(url, heartbeat_interval=HEARTBEAT_INTERVAL, grace_period=GRACE_PERIOD)
     except (ImportError, ModuleNotFoundError) as exc:
         raise ValueError(f"--storage {url.split('://')[0]}://...: the database driver is missing ({exc}); "
                          f"install it (PostgreSQL: pip install psycopg2-binary)") from None
     except optuna.exceptions.StorageInternalError as exc:
         raise ValueError(f"--storage: cannot open {_redact(url)}: {exc}") from None
+
+
+def _pick_postgres_driver(url: str) -> str:
+    """``postgresql://`` means psycopg 3 to SQLAlchemy 2.1; use psycopg2 when only that one is installed."""
+    import importlib.util
+    scheme, sep, rest = url.partition("://")
+    if scheme in ("postgresql", "postgres") and importlib.util.find_spec("psycopg") is None \
+            and importlib.util.find_spec("psycopg2") is not None:
+        return "postgresql+psycopg2://" + rest
+    return url
 
 
 def _redact(url: str) -> str:

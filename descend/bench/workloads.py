@@ -1,0 +1,231 @@
+"""The benchmark workloads: one architecture spec, built twice (descend and PyTorch) from the same layers.
+
+A workload is a list of layer specs — ``("linear", in, out)``, ``("conv", in, out, k)``, ``("relu",)``,
+``("maxpool", k)``, ``("bn1d", c)``, ``("dropout", p)``, ``("flatten",)`` — plus the batch size, the input
+shape, the optimiser and whether it trains. :func:`build_descend` and :func:`build_torch` turn a spec
+into a ``Sequential`` of the same layer sequence, so their state-dict keys are identical and torch's initial
+weights can be copied into descend with ``load_state_dict``.
+
+Data are Fashion-MNIST-shaped synthetic batches (float32 images in [0, 1], int64 labels 0–9), drawn once
+from a seeded generator and shared by both frameworks (torch wraps the same arrays with ``from_numpy``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["Workload", "WORKLOADS", "resolve", "make_batches", "build_descend", "build_torch",
+           "make_descend_step", "make_torch_step", "matmul_flops"]
+
+NUM_CLASSES = 10
+DROPOUT_P = 0.2
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One benchmark: ``layers`` (specs), ``batch``, per-sample ``input_shape``, ``optimizer`` ('adam',
+    'sgd_nesterov' or None for inference), ``steps`` (default timed steps) and a description."""
+
+    name: str
+    description: str
+    layers: tuple
+    batch: int
+    input_shape: tuple
+    optimizer: str | None
+    steps: int
+    lr: float = 1e-3
+    momentum: float = 0.9
+    tags: tuple = field(default=())
+
+    @property
+    def train(self) -> bool:
+        return self.optimizer is not None
+
+    @property
+    def is_mlp(self) -> bool:
+        return all(spec[0] not in ("conv", "maxpool") for spec in self.layers)
+
+
+_MLP_784_512_256_10 = (("linear", 784, 512), ("relu",), ("linear", 512, 256), ("relu",), ("linear", 256, 10))
+_CNN = (("conv", 1, 32, 3), ("relu",), ("maxpool", 2), ("conv", 32, 64, 3), ("relu",), ("maxpool", 2),
+        ("flatten",), ("linear", 64 * 5 * 5, 128), ("relu",), ("linear", 128, 10))
+
+WORKLOADS = {w.name: w for w in (
+    Workload("W1", "MLP 784-512-256-10, ReLU, cross-entropy, Adam, batch 128",
+             _MLP_784_512_256_10, 128, (784,), "adam", 60),
+    Workload("W2", "MLP 784-128-10, ReLU, cross-entropy, Adam, batch 32 (per-op overhead)",
+             (("linear", 784, 128), ("relu",), ("linear", 128, 10)), 32, (784,), "adam", 300),
+    Workload("W3", "CNN conv3x3(32)-ReLU-maxpool2-conv3x3(64)-ReLU-maxpool2-Linear(128)-ReLU-Linear(10), "
+             "1x28x28, padding 0, Adam, batch 64", _CNN, 64, (1, 28, 28), "adam", 25),
+    Workload("W4", f"MLP 784-256-256-10 with BatchNorm1d and Dropout({DROPOUT_P}), SGD Nesterov momentum 0.9, "
+             "batch 256",
+             (("linear", 784, 256), ("bn1d", 256), ("relu",), ("dropout", DROPOUT_P),
+              ("linear", 256, 256), ("bn1d", 256), ("relu",), ("dropout", DROPOUT_P), ("linear", 256, 10)),
+             256, (784,), "sgd_nesterov", 60, lr=0.01),
+    Workload("W5-mlp", "inference (no_grad, eval) of W1's MLP, batch 1024",
+             _MLP_784_512_256_10, 1024, (784,), None, 40, tags=("W5",)),
+    Workload("W5-cnn", "inference (no_grad, eval) of W3's CNN, batch 1024",
+             _CNN, 1024, (1, 28, 28), None, 8, tags=("W5",)),
+)}
+
+
+def resolve(names) -> list:
+    """Workload names ('W1,W3' or a list) -> Workloads; 'W5' selects both W5 parts; None selects all."""
+    if names is None:
+        return list(WORKLOADS.values())
+    if isinstance(names, str):
+        names = [n for n in names.split(",") if n.strip()]
+    out = []
+    for raw in names:
+        name = raw.strip().upper().replace("_", "-").replace("MLP", "mlp").replace("CNN", "cnn")
+        matched = [w for w in WORKLOADS.values() if w.name == name or name in w.tags]
+        if not matched:
+            raise ValueError(f"unknown workload {raw!r}; choose from {', '.join(WORKLOADS)} (W5 = both W5 parts)")
+        out.extend(w for w in matched if w not in out)
+    return out
+
+
+def make_batches(workload: Workload, count: int = 8, seed: int = 0):
+    """``count`` synthetic (x, y) batches: x float32 in [0, 1] of shape (batch, *input_shape), y int64."""
+    rng = np.random.default_rng(seed)
+    shape = (count, workload.batch) + tuple(workload.input_shape)
+    xs = rng.random(shape, dtype=np.float32)
+    ys = rng.integers(0, NUM_CLASSES, size=(count, workload.batch), dtype=np.int64)
+    return [(xs[i], ys[i]) for i in range(count)]
+
+
+def matmul_flops(workload: Workload) -> float:
+    """Floating-point operations of the matrix products of one step: 2·m·n·k per Linear forward, ×3 for a
+    training step (forward, input gradient, weight gradient: the usual convention, which also counts the
+    first layer's input gradient although nothing needs it). MLPs only (None otherwise)."""
+    if not workload.is_mlp:
+        return None
+    forward = sum(2.0 * workload.batch * s[1] * s[2] for s in workload.layers if s[0] == "linear")
+    return forward * (3 if workload.train else 1)
+
+
+# ---------------------------------------------------------------------------------------------- builders
+def build_descend(workload: Workload, dropout_p: float | None = None):
+    """The workload's model as a ``descend.nn.Sequential`` (``dropout_p`` overrides the dropout rate)."""
+    from .. import nn
+
+    layers = []
+    for spec in workload.layers:
+        kind = spec[0]
+        if kind == "linear":
+            layers.append(nn.Linear(spec[1], spec[2]))
+        elif kind == "conv":
+            layers.append(nn.Conv2d(spec[1], spec[2], spec[3]))
+        elif kind == "relu":
+            layers.append(nn.ReLU())
+        elif kind == "maxpool":
+            layers.append(nn.MaxPool2d(spec[1]))
+        elif kind == "bn1d":
+            layers.append(nn.BatchNorm1d(spec[1]))
+        elif kind == "dropout":
+            layers.append(nn.Dropout(spec[1] if dropout_p is None else dropout_p))
+        elif kind == "flatten":
+            layers.append(nn.Flatten())
+        else:  # pragma: no cover - the specs above are fixed
+            raise ValueError(f"unknown layer spec {spec!r}")
+    return nn.Sequential(*layers)
+
+
+def build_torch(workload: Workload, dropout_p: float | None = None):
+    """The same model in PyTorch (imported here: descend itself never imports torch)."""
+    from torch import nn
+
+    layers = []
+    for spec in workload.layers:
+        kind = spec[0]
+        if kind == "linear":
+            layers.append(nn.Linear(spec[1], spec[2]))
+        elif kind == "conv":
+            layers.append(nn.Conv2d(spec[1], spec[2], spec[3]))
+        elif kind == "relu":
+            layers.append(nn.ReLU())
+        elif kind == "maxpool":
+            layers.append(nn.MaxPool2d(spec[1]))
+        elif kind == "bn1d":
+            layers.append(nn.BatchNorm1d(spec[1]))
+        elif kind == "dropout":
+            layers.append(nn.Dropout(spec[1] if dropout_p is None else dropout_p))
+        elif kind == "flatten":
+            layers.append(nn.Flatten())
+        else:  # pragma: no cover
+            raise ValueError(f"unknown layer spec {spec!r}")
+    return nn.Sequential(*layers)
+
+
+def initial_state(torch_model) -> dict:
+    """Torch's freshly initialised state dict as NumPy arrays (copies), to load into descend."""
+    return {k: v.detach().numpy().copy() for k, v in torch_model.state_dict().items()}
+
+
+# ---------------------------------------------------------------------------------------------- steps
+def make_descend_step(workload: Workload, model):
+    """A function ``step(x, y) -> float loss`` (training) or ``step(x) -> logits array`` (inference), on
+    pre-wrapped descend Tensors: the loop a user writes (zero_grad, forward, loss, backward, step)."""
+    import descend
+    from .. import nn, optim
+
+    if not workload.train:
+        model.eval()
+
+        def infer(x, y=None):
+            with descend.no_grad():
+                return model(x).data
+        return infer
+    model.train()
+    loss_fn = nn.CrossEntropyLoss()
+    if workload.optimizer == "adam":
+        opt = optim.Adam(model.parameters(), lr=workload.lr)
+    else:
+        opt = optim.SGD(model.parameters(), lr=workload.lr, momentum=workload.momentum, nesterov=True)
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss.item()
+    return step
+
+
+def make_torch_step(workload: Workload, model):
+    """The same loop in PyTorch."""
+    import torch
+
+    if not workload.train:
+        model.eval()
+
+        def infer(x, y=None):
+            with torch.no_grad():
+                return model(x)
+        return infer
+    model.train()
+    loss_fn = torch.nn.CrossEntropyLoss()
+    if workload.optimizer == "adam":
+        opt = torch.optim.Adam(model.parameters(), lr=workload.lr)
+    else:
+        opt = torch.optim.SGD(model.parameters(), lr=workload.lr, momentum=workload.momentum, nesterov=True)
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss.item()
+    return step
+
+
+def wrap_descend(batches):
+    from ..tensor import Tensor
+    return [(Tensor._from_array(x), Tensor._from_array(y)) for x, y in batches]
+
+
+def wrap_torch(batches):
+    import torch
+    return [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in batches]
