@@ -2,6 +2,7 @@
 
 import base64
 import csv
+import fcntl
 import io
 import json
 import subprocess
@@ -22,19 +23,29 @@ def cli(*args, cwd=None):
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """Two short runs on a .npz of digits with its own test split (so the test inputs are known)."""
-    root = tmp_path_factory.mktemp("cli_runs")
+    """Two short runs on a .npz of digits with its own test split (so the test inputs are known), trained
+    once and shared by the xdist workers (a file lock in the session's common temporary folder)."""
+    root = tmp_path_factory.getbasetemp().parent / "cli_runs_shared"
+    root.mkdir(exist_ok=True)
+    with open(root / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (root / "done").exists():
+            _train_runs(root)
+            (root / "done").write_text("ok")
+    return root, load_digits().target[1400:]
+
+
+def _train_runs(root):
     digits = load_digits()
     x = (digits.images / 16.0).astype(np.float32)[:, None]
     y = digits.target.astype(np.int64)
     np.savez(root / "digits.npz", x_train=x[:1400], y_train=y[:1400], x_test=x[1400:], y_test=y[1400:])
     np.savez(root / "inputs.npz", x=x[1400:])
-    for name, preset in (("a-mlp", "mlp"), ("b-cnn", "cnn")):
+    for name, preset, epochs in (("a-mlp", "mlp", 1), ("b-cnn", "cnn", 2)):
         r = cli("train", "--quiet", "--out", root / "runs" / name, "--set", f"data.path={root / 'digits.npz'}",
-                "--set", f"model.preset={preset}", "--set", "model.hidden=[16, 16]", "--set", "train.epochs=3",
+                "--set", f"model.preset={preset}", "--set", "model.hidden=[8, 8]", "--set", f"train.epochs={epochs}",
                 "--set", "data.standardize=true")
         assert r.returncode == 0, r.stderr[-2000:]
-    return root, y[1400:]
 
 
 def test_evaluate_agrees_with_the_summary(runs):

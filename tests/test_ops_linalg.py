@@ -67,3 +67,9 @@ def test_linear_matches_torch_and_gradcheck(torch_check, grad_check, x_shape, wi
 def test_linear_mismatch_names_the_feature_counts():
     with pytest.raises(ValueError, match=r"input of shape \(2, 5\) has 5 features but the weight of shape \(3, 4\)"):
         F.linear(descend.ones(2, 5), descend.ones(3, 4))
+
+
+def test_batched_matmul_with_mismatched_batches_names_the_batch_dimensions():
+    with pytest.raises(ValueError, match=r"shapes \(2, 3, 4\) and \(5, 4, 2\) do not fit: the batch dimensions "
+                                         r"\(2,\) and \(5,\) cannot be broadcast"):
+        descend.ones(2, 3, 4) @ descend.ones(5, 4, 2)

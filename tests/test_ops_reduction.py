@@ -71,6 +71,8 @@ def test_reductions_of_a_0d_tensor(torch_check):
     torch_check(lambda a: a.sum(), lambda t: t.sum(), x)
     torch_check(lambda a: a.mean(), lambda t: t.mean(), x)
     torch_check(lambda a: a.max(), lambda t: t.max(), x)
+    for name in ("sum", "mean", "amax", "amin", "logsumexp"):
+        torch_check(lambda a: getattr(a, name)(dim=-1), lambda t: getattr(t, name)(dim=-1), x)
 
 
 def test_max_ties_share_the_gradient_like_amax(torch_check):

@@ -72,17 +72,12 @@ def normalize_axes(axis, ndim):
         axis = (axis,)
     out = []
     for a in axis:
-        if not -ndim <= a < max(ndim, 1):
+        if not -max(ndim, 1) <= a < max(ndim, 1):
             raise ValueError(f"axis {a} is out of range for a tensor with {ndim} dimensions")
         out.append(a % ndim if ndim else 0)
+    if not ndim:  # dim 0 (or -1) of a 0-d tensor, as PyTorch allows: a reduction over nothing
+        return ()
     return tuple(sorted(out))
-
-
-def expand_reduced(g: np.ndarray, shape, axes, keepdims: bool) -> np.ndarray:
-    """Give a reduced gradient back its reduced axes (as size 1) so it broadcasts against the input."""
-    if not keepdims and axes:
-        g = np.expand_dims(g, axes) if len(shape) else g
-    return g
 
 
 def kept_shape(shape, axes) -> tuple:

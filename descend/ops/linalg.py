@@ -23,9 +23,7 @@ def matmul(a, b):
     try:
         out = x @ y
     except ValueError:
-        raise ValueError(f"matmul: shapes {x.shape} and {y.shape} do not fit: the last dimension of the first "
-                         f"({x.shape[-1]}) must equal the {'only' if y.ndim == 1 else 'second-to-last'} dimension "
-                         f"of the second ({y.shape[0] if y.ndim == 1 else y.shape[-2]})") from None
+        raise _matmul_error(x.shape, y.shape) from None
 
     if x.ndim == 2 and y.ndim == 2:
         def backward(g):
@@ -46,6 +44,17 @@ def matmul(a, b):
         return ga, gb
 
     return record(out, (a, b), backward, "matmul")
+
+
+def _matmul_error(a_shape, b_shape) -> ValueError:
+    inner = b_shape[0] if len(b_shape) == 1 else b_shape[-2]
+    if a_shape[-1] != inner:
+        why = (f"the last dimension of the first ({a_shape[-1]}) must equal the "
+               f"{'only' if len(b_shape) == 1 else 'second-to-last'} dimension of the second ({inner})")
+    else:
+        why = (f"the batch dimensions {a_shape[:-2]} and {b_shape[:-2]} cannot be broadcast together "
+               "(trailing dimensions must be equal or 1)")
+    return ValueError(f"matmul: shapes {a_shape} and {b_shape} do not fit: {why}")
 
 
 def linear(x, weight, bias=None):
