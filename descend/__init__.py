@@ -6,8 +6,8 @@ diagnostics. The interface follows PyTorch's, so ``import descend as torch``-sty
 """
 
 from . import backend
-from .autograd import (Function, GradcheckError, enable_grad, gradcheck, is_grad_enabled, no_grad,
-                       set_grad_enabled)
+from .autograd import (Function, GradcheckError, GraphFreedError, enable_grad, gradcheck, is_grad_enabled,
+                       no_grad, set_grad_enabled)
 from .ops import (abs, cat, clip, concatenate, exp, log, logsumexp, matmul, maximum, mean, minimum, pad,
                   sqrt, stack, sum, where)
 from .random import get_rng_state, manual_seed, set_rng_state

@@ -82,7 +82,7 @@ class Node:
 
 
 class GraphFreedError(RuntimeError):
-    pass
+    """backward() reached a part of the graph that an earlier backward() freed (no ``retain_graph=True``)."""
 
 
 _node_seq = operator.attrgetter("_node.seq")

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import descend
-from descend.autograd import GraphFreedError
+from descend import GraphFreedError
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "autograd.md"
 

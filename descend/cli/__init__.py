@@ -17,8 +17,8 @@ from . import doctor, lr_find, playground
 SUBCOMMANDS = (train, config, evaluate, predict, runs, compare, doctor, lr_find, playground, tune_cmd)
 
 #: Exceptions that mean "bad input", reported in one line instead of a traceback.
-USER_ERRORS = (ValueError, TypeError, KeyError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
-               PermissionError)
+USER_ERRORS = (ValueError, TypeError, KeyError, FileNotFoundError, FileExistsError, NotADirectoryError,
+               IsADirectoryError, PermissionError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,3 +51,6 @@ def main(argv=None) -> int:
     except USER_ERRORS as exc:
         print(f"descend: error: {one_line(exc)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:       # outside training (loading data, writing the report): nothing to keep
+        print("descend: interrupted", file=sys.stderr)
+        return 130

@@ -42,8 +42,8 @@ class _BatchNorm(Module):
         self.affine = bool(affine)
         self.track_running_stats = bool(track_running_stats)
         if self.affine:
-            self.weight = Parameter(backend.ones((num_features,), dtype))
-            self.bias = Parameter(backend.zeros((num_features,), dtype))
+            self.weight = Parameter(backend.ones((num_features,), dtype), dtype=dtype)
+            self.bias = Parameter(backend.zeros((num_features,), dtype), dtype=dtype)
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
@@ -138,9 +138,9 @@ class LayerNorm(Module):
         self.eps = float(eps)
         self.elementwise_affine = bool(elementwise_affine)
         if self.elementwise_affine:
-            self.weight = Parameter(backend.ones(normalized_shape, dtype))
+            self.weight = Parameter(backend.ones(normalized_shape, dtype), dtype=dtype)
             if bias:
-                self.bias = Parameter(backend.zeros(normalized_shape, dtype))
+                self.bias = Parameter(backend.zeros(normalized_shape, dtype), dtype=dtype)
             else:
                 self.register_parameter("bias", None)
         else:

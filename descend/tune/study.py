@@ -293,7 +293,7 @@ def run_study(config, trials=None, timeout=None, workers=None, storage=None, out
         elif remaining:
             notes += _run_processes(spec_path, out, s.workers, remaining)
     except KeyboardInterrupt:
-        notes.append(f"Interrupted; run the same command again (same --out) to resume the study.")
+        notes.append("Interrupted; run the same command again (same --out) to resume the study.")
     result = write_results(study_name=name, url=url, base=base, settings=s, out=out, report=report)
     result.notes = notes + result.notes
     return result
