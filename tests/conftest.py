@@ -23,6 +23,21 @@ def rng():
     return np.random.default_rng(1234)
 
 
+class _GradientDtypeProbe(descend.Function):
+    """Identity whose backward records the dtype of the gradient an operation passes back to its input."""
+
+    seen = []
+
+    @staticmethod
+    def forward(ctx, x):
+        return x
+
+    @staticmethod
+    def backward(ctx, grad):
+        _GradientDtypeProbe.seen.append(np.asarray(grad).dtype)
+        return grad
+
+
 def _check_against_torch(d_fn, t_fn, *arrays, atol=1e-5, rtol=1e-4, seed=0, requires_grad=None):
     """Forward values, output shape/dtype and all input gradients of ``d_fn`` against ``t_fn``."""
     arrays = [np.asarray(a) for a in arrays]
@@ -31,7 +46,8 @@ def _check_against_torch(d_fn, t_fn, *arrays, atol=1e-5, rtol=1e-4, seed=0, requ
     d_in = [descend.tensor(a, requires_grad=r, dtype=a.dtype if a.dtype.kind == "f" else None)
             for a, r in zip(arrays, requires_grad)]
     t_in = [torch.tensor(a, requires_grad=r) for a, r in zip(arrays, requires_grad)]
-    d_out = d_fn(*d_in)
+    _GradientDtypeProbe.seen = []
+    d_out = d_fn(*(_GradientDtypeProbe.apply(d) if r else d for d, r in zip(d_in, requires_grad)))
     t_out = t_fn(*t_in)
     expected = t_out.detach().numpy()
     assert d_out.shape == expected.shape, f"shape {d_out.shape} != torch's {expected.shape}"
@@ -42,6 +58,9 @@ def _check_against_torch(d_fn, t_fn, *arrays, atol=1e-5, rtol=1e-4, seed=0, requ
     weight = np.random.default_rng(seed).standard_normal(expected.shape).astype(expected.dtype)
     d_out.backward(weight)
     t_out.backward(torch.tensor(weight))
+    expected_dtypes = [a.dtype for a, r in zip(arrays, requires_grad) if r]
+    assert sorted(map(str, _GradientDtypeProbe.seen)) == sorted(map(str, expected_dtypes)), \
+        f"gradients passed back as {_GradientDtypeProbe.seen}, inputs are {expected_dtypes}"
     for i, (d, t) in enumerate(zip(d_in, t_in)):
         if not requires_grad[i]:
             continue

@@ -18,30 +18,49 @@ def _binary(name, a, b, forward, grad_a, grad_b):
     """Apply ``forward`` to two operands (Tensors, numbers or arrays) and record the node.
 
     ``grad_a(g, x, y, out)`` and ``grad_b`` give dL/da and dL/db before summing back over broadcast axes.
+    This is the hottest path of the library, so the Tensor ⊕ Tensor case does the least work it can.
     """
     if not (isinstance(a, Tensor) and isinstance(b, Tensor)):
         return _binary_with_constant(name, a, b, forward, grad_a, grad_b)
     x, y = a.data, b.data
-    if x.dtype is not y.dtype and x.dtype != y.dtype:  # builtin dtypes are singletons: `is` settles most
-        x, y = _common_float(x, y)
     try:
         out = forward(x, y)
     except ValueError:
         raise broadcast_error(name, x.shape, y.shape) from None
-    if type(out) is not np.ndarray:  # NumPy returns a scalar for 0-d operands
-        out = np.asarray(out)
+    if type(out) is not np.ndarray or out.dtype is not x.dtype:  # rare: a 0-d result or mixed dtypes
+        x, y, out = _fix_result(forward, x, y, out)
     need_a, need_b = a.requires_grad, b.requires_grad
     if not ((need_a or need_b) and _GradMode.enabled):
         return Tensor._from_array(out)
-    shape = out.shape
-    if x.shape == y.shape == shape:  # the common case: nothing to sum back
-        def backward(g):
-            return (grad_a(g, x, y, out) if need_a else None, grad_b(g, x, y, out) if need_b else None)
-    else:
-        def backward(g):
-            return (unbroadcast(grad_a(g, x, y, out), x.shape) if need_a else None,
-                    unbroadcast(grad_b(g, x, y, out), y.shape) if need_b else None)
+
+    def backward(g):
+        ga = gb = None
+        if need_a:
+            ga = grad_a(g, x, y, out)
+            if ga.shape != x.shape:  # x was broadcast: sum the gradient back to its shape
+                ga = unbroadcast(ga, x.shape)
+        if need_b:
+            gb = grad_b(g, x, y, out)
+            if gb.shape != y.shape:
+                gb = unbroadcast(gb, y.shape)
+        return ga, gb
+
     return attach(out, (a, b), backward, name)
+
+
+def _fix_result(forward, x, y, out):
+    """Keep PyTorch's dtype rules where NumPy's differ: an integer or boolean operand takes the other's
+    floating dtype (int64 · float32 is float32, not float64), and integer division gives float32."""
+    if x.dtype.kind == "f" and y.dtype.kind in "iub":
+        y = y.astype(x.dtype)
+        out = forward(x, y)
+    elif y.dtype.kind == "f" and x.dtype.kind in "iub":
+        x = x.astype(y.dtype)
+        out = forward(x, y)
+    out = np.asarray(out)
+    if out.dtype == np.float64 and x.dtype.kind in "iub" and y.dtype.kind in "iub":
+        out = out.astype(backend.DEFAULT_FLOAT)
+    return x, y, out
 
 
 def _binary_with_constant(name, a, b, forward, grad_a, grad_b):
@@ -51,25 +70,22 @@ def _binary_with_constant(name, a, b, forward, grad_a, grad_b):
         return _binary(name, a, b, forward, grad_a, grad_b)
     if isinstance(a, Tensor):  # tensor op scalar
         x = a.data
-        if type(b) is float and x.dtype.kind in "iub":  # labels * 0.5 is float32 (PyTorch), not float64
+        if x.dtype.kind in "iub" and type(b) is float:  # labels * 0.5 is float32 (PyTorch), not float64
             x = x.astype(backend.DEFAULT_FLOAT)
-        out = forward(x, b)
+        out = _integer_division_to_float(forward(x, b), x)
         return record(out, (a,), lambda g: (grad_a(g, x, b, out),), name)
     y = b.data  # scalar op tensor
-    if type(a) is float and y.dtype.kind in "iub":
+    if y.dtype.kind in "iub" and type(a) is float:
         y = y.astype(backend.DEFAULT_FLOAT)
-    out = forward(a, y)
+    out = _integer_division_to_float(forward(a, y), y)
     return record(out, (b,), lambda g: (grad_b(g, a, y, out),), name)
 
 
-def _common_float(x, y):
-    """Bring an integer or boolean operand to the other's floating dtype (int64 · float32 is float32, as in
-    PyTorch, not NumPy's float64); two floating dtypes promote as NumPy does."""
-    if x.dtype.kind == "f" and y.dtype.kind in "iub":
-        y = y.astype(x.dtype)
-    elif y.dtype.kind == "f" and x.dtype.kind in "iub":
-        x = x.astype(y.dtype)
-    return x, y
+def _integer_division_to_float(out, data):
+    """labels / 2 is float32 (PyTorch), not NumPy's float64."""
+    if data.dtype.kind in "iub" and out.dtype == np.float64:
+        return np.asarray(out, dtype=backend.DEFAULT_FLOAT)
+    return out
 
 
 def add(a, b):
@@ -161,15 +177,12 @@ def _extremum(name, a, b, pick):
         out = pick(a.data, bt.data)
     except ValueError:
         raise broadcast_error(name, a.shape, bt.shape) from None
-    # ties share the gradient equally, as in PyTorch
     def backward(g):
-        x, y = np.broadcast_arrays(a.data, bt.data)
-        if pick is np.maximum:
-            wa = (x > y) + 0.5 * (x == y)
-        else:
-            wa = (x < y) + 0.5 * (x == y)
-        ga = unbroadcast(g * wa, a.data.shape) if a.requires_grad else None
-        gb = unbroadcast(g * (1 - wa), bt.data.shape) if bt.requires_grad else None
+        x, y = a.data, bt.data
+        wa = ((x > y) if pick is np.maximum else (x < y)).astype(g.dtype)  # share of the gradient going to a
+        wa[np.broadcast_to(x == y, wa.shape)] = 0.5  # ties share the gradient equally, as in PyTorch
+        ga = unbroadcast(g * wa, x.shape) if a.requires_grad else None
+        gb = unbroadcast(g * (1 - wa), y.shape) if bt.requires_grad else None
         return ga, gb
 
     return record(out.astype(np.result_type(out), copy=False), (a, bt), backward, name)
