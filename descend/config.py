@@ -361,6 +361,8 @@ def validate_config(cfg: dict, user: dict | None = None) -> dict:
         raise ConfigError(f"config is missing keys {', '.join(missing)}; build it with merge_config()")
     for dotted, value in flat.items():
         _check_key(dotted, value)
+        if key_spec(dotted).kind == "float" and _is_int(value):      # 1 -> 1.0: floats stay floats
+            set_key(cfg, dotted, float(value))
     _check_layers(flat["model.layers"])
     if flat["model.layers"]:       # a value set away from its default alongside explicit layers
         for other in ("model.preset", "model.hidden"):

@@ -175,6 +175,9 @@ def prepare_data(config: dict):
         keep = np.sort(rng.permutation(len(splits.x_train))[: d["subset"]])
         splits = dataclasses.replace(splits, x_train=splits.x_train[keep], y_train=splits.y_train[keep])
     splits.validate()
+    if d["augment"] and len(splits.input_shape) != 3:
+        raise ConfigError(f"data.augment = {d['augment']} needs image data (C, H, W) but the data has samples of "
+                          f"shape {tuple(splits.input_shape)}; set data.augment = []")
     scaler = None
     if d["standardize"]:
         splits, scaler = splits.standardized()
@@ -362,7 +365,9 @@ def _last(history, key):
 def _summarise(ctx, trainer, splits, interrupted, wall) -> dict:
     history, model = ctx.history, ctx.model
     summary = {"task": splits.task, "data": splits.name, "epochs": len(history.epochs),
-               "interrupted": interrupted, "stopped_early": getattr(history, "stopped_epoch", None) is not None,
+               "interrupted": interrupted, "stopped_early": any(
+                   type(cb).__name__ == "EarlyStopping" and getattr(cb, "stopped_epoch", None) is not None
+                   for cb in trainer.callbacks),
                "train_loss": _last(history, "loss"), "val_loss": _last(history, "val_loss"),
                "wall_time_s": round(wall, 3),
                "train_time_s": round(float(np.nansum(history.history.get("time", [0.0]))), 3),
@@ -460,10 +465,8 @@ def _subtitle(ctx) -> str:
 def _model_summary(ctx) -> str:
     model = ctx.model
     try:
-        buf = io.StringIO()
-        table = model.summary((1, *ctx.data.input_shape), print_summary=False) if ctx.data is not None else None
-        buf.write(str(table) if table is not None else repr(model))
-        return buf.getvalue()
+        table = model.summary(tuple(ctx.data.input_shape), print_summary=False)
+        return f"{model!r}\n\n{table}"
     except Exception:   # the summary is informative only; never fail a finished run over it
         return repr(model)
 
@@ -522,6 +525,9 @@ def evaluate_run(run_dir, data=None, split: str = "test") -> dict:
     if x is None or not len(x):
         raise ValueError(f"the data has no {split} split; choose --split from "
                          f"{[n for n, xx, _ in splits.parts() if len(xx)]}")
+    if tuple(x.shape[1:]) != tuple(meta["input_shape"]):
+        raise ValueError(f"the data's samples have shape {tuple(x.shape[1:])} but the model of {run_dir} takes "
+                         f"{tuple(meta['input_shape'])}; evaluate it on data like its training data")
     x = _standardize(meta, x)
     out = _forward(model, x)
     result = {"split": split, "samples": int(len(x))}

@@ -74,3 +74,12 @@ def test_bad_set_override_is_one_line_with_nearest_key():
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert r.stderr.strip().count("\n") == 0
     assert "did you mean" in r.stderr and "'optimizer.lr'" in r.stderr
+
+
+def test_console_script_points_at_the_same_main():
+    import shutil
+    exe = shutil.which("descend")
+    if exe is None:
+        pytest.skip("the `descend` console script is not installed (pip install -e .)")
+    r = subprocess.run([exe, "config", "show"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and tomllib.loads(r.stdout) == default_config()

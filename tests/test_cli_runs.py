@@ -5,6 +5,7 @@ import csv
 import fcntl
 import io
 import json
+import os
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -25,7 +26,10 @@ def cli(*args, cwd=None):
 def runs(tmp_path_factory):
     """Two short runs on a .npz of digits with its own test split (so the test inputs are known), trained
     once and shared by the xdist workers (a file lock in the session's common temporary folder)."""
-    root = tmp_path_factory.getbasetemp().parent / "cli_runs_shared"
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):      # workers' folders share this session's parent
+        base = base.parent
+    root = base / "cli_runs_shared"
     root.mkdir(exist_ok=True)
     with open(root / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -149,4 +153,4 @@ def test_report_is_self_contained_with_decodable_png_images(runs):
         png = base64.b64decode(src.split(",", 1)[1])
         assert png[:8] == b"\x89PNG\r\n\x1a\n"
         assert imread(io.BytesIO(png)).size > 0
-    assert "Conv2d" in html and "test_accuracy" in html
+    assert "Conv2d" in html and "Total params" in html and "test_accuracy" in html

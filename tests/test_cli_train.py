@@ -51,7 +51,7 @@ def test_default_run_reaches_high_test_accuracy_and_writes_the_run_folder(tmp_pa
     assert tomllib.loads((run / "config.toml").read_text()) == default_config()
     with open(run / "history.csv") as f:
         rows = list(csv.DictReader(f))
-    assert len(rows) == summary["epochs"] and float(rows[-1]["val_loss"]) == pytest.approx(summary["val_loss"])
+    assert len(rows) == summary["epochs"] and float(rows[-1]["val_loss"]) == pytest.approx(summary["val_loss"], rel=1e-5)
     for name in ("loss", "accuracy", "lr", "confusion_matrix"):
         assert (run / "plots" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (run / "checkpoints" / "last.safetensors").is_file()
@@ -115,6 +115,8 @@ def test_bad_inputs_fail_with_one_line_and_nonzero_exit(tmp_path):
         (sets(data__path=nan, model__preset="mlp"), "contains NaN"),
         (sets(data__name="mnist"), "data.name = 'mnist' is not one of"),
         (sets(model__preset="cnn", data__name="synthetic-regression"), "needs image data"),
+        (sets(model__preset="mlp", data__name="synthetic-regression", data__augment='["flip"]'),
+         "data.augment = ['flip'] needs image data"),
     ]
     for args, message in cases:
         r = cli("train", "--quiet", "--out", tmp_path / "out", *args)
@@ -161,3 +163,37 @@ def test_sigint_then_resume_equals_the_uninterrupted_run_bit_for_bit(tmp_path):
 def test_resume_of_a_folder_without_checkpoint_is_one_line(tmp_path):
     r = cli("train", "--resume", tmp_path)
     assert r.returncode == 2 and "no config.toml" in r.stderr and r.stderr.strip().count("\n") == 0
+
+
+def test_csv_data_with_a_named_label_column_and_its_own_test_fraction(tmp_path):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((300, 3))
+    y = (x[:, 0] + x[:, 1] > 0).astype(int)
+    with open(tmp_path / "d.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["a", "b", "c", "target"])
+        w.writerows([[*row, label] for row, label in zip(x.round(4).tolist(), y)])
+    r = cli("train", "--quiet", "--out", tmp_path / "run",
+            *sets(data__path=tmp_path / "d.csv", data__label_column="target", data__test_fraction=0.3,
+                  model__preset="mlp", model__hidden="[16]", train__epochs=15, optimizer__lr=0.01))
+    assert r.returncode == 0, r.stderr[-2000:]
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["task"] == "classification" and summary["train_samples"] == 180   # 300 − 30% test − 10% val
+    assert summary["test_accuracy"] >= 0.9                  # a linearly separable rule, learned
+
+
+def test_early_stopping_keeps_the_best_weights_and_notes_it_in_the_report(tmp_path):
+    r = cli("train", "--quiet", "--out", tmp_path / "run",
+            *sets(train__early_stopping_patience=1, train__epochs=12, optimizer__lr=0.05, model__preset="mlp",
+                  model__batchnorm="false", data__subset=300))
+    assert r.returncode == 0, r.stderr[-2000:]
+    run = tmp_path / "run"
+    summary = json.loads((run / "summary.json").read_text())
+    with open(run / "history.csv") as f:
+        val = [float(row["val_loss"]) for row in csv.DictReader(f)]
+    assert summary["stopped_early"] and summary["epochs"] < 12 and val[-1] > min(val)
+    best = load(run / "checkpoints" / "best.safetensors")
+    final = _weights(run)
+    assert all(np.array_equal(best[k], final[k]) for k in final)
+    assert summary["val_loss"] == pytest.approx(min(val), rel=1e-5)      # the restored model's val_loss
+    assert "Early stopping ended training after epoch" in (run / "report.html").read_text()

@@ -112,3 +112,9 @@ def test_a_resolved_config_written_as_toml_validates_again(tmp_path):
         path = tmp_path / "resolved.toml"
         path.write_text(to_toml(check_config(user)))
         assert load_config(path) == check_config(user)
+
+
+def test_integer_values_of_float_keys_become_floats():
+    cfg = check_config({"optimizer": {"lr": 1}, "train": {"l1": 0}})
+    assert type(cfg["optimizer"]["lr"]) is float and cfg["optimizer"]["lr"] == 1.0
+    assert type(cfg["train"]["l1"]) is float

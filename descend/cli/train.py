@@ -35,8 +35,11 @@ def run(args) -> int:
     metrics = ", ".join(f"{k} {s[k]:.4f}" for k in ("test_accuracy", "test_loss", "val_accuracy", "val_loss",
                                                      "test_r2", "val_r2") if isinstance(s.get(k), float))
     if result.interrupted:
-        print(f"interrupted after epoch {s['epochs']}; resume with: descend train --resume {result.out}",
-              file=sys.stderr)
+        if s["epochs"] == 0:
+            print("interrupted before the first epoch finished; nothing to resume", file=sys.stderr)
+        else:
+            print(f"interrupted after epoch {s['epochs']}; resume with: descend train --resume {result.out}",
+                  file=sys.stderr)
         return 130
     print(f"run folder: {result.out}  ({metrics}; {s['epochs']} epochs, {s['wall_time_s']:.1f} s)")
     return 0

@@ -6,6 +6,8 @@ input's gradient is summed back to its own shape.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import backend
@@ -109,8 +111,10 @@ def div(a, b):
 
 
 def _pow_grad_exponent(g, x, y, o):
+    if not isinstance(x, np.ndarray):  # a Python number as the base: keep its log a Python float
+        return g * o * (math.log(x) if x > 0 else 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        logx = np.where(x > 0, np.log(np.where(x > 0, x, 1)), 0)
+        logx = np.where(x > 0, np.log(np.where(x > 0, x, 1)), 0).astype(x.dtype, copy=False)
     return g * o * logx
 
 
@@ -179,7 +183,7 @@ def _extremum(name, a, b, pick):
         raise broadcast_error(name, a.shape, bt.shape) from None
     def backward(g):
         x, y = a.data, bt.data
-        wa = ((x > y) if pick is np.maximum else (x < y)).astype(g.dtype)  # share of the gradient going to a
+        wa = np.asarray((x > y) if pick is np.maximum else (x < y), dtype=g.dtype)  # a's share of the gradient
         wa[np.broadcast_to(x == y, wa.shape)] = 0.5  # ties share the gradient equally, as in PyTorch
         ga = unbroadcast(g * wa, x.shape) if a.requires_grad else None
         gb = unbroadcast(g * (1 - wa), y.shape) if bt.requires_grad else None

@@ -77,7 +77,7 @@ def linear(x, weight, bias=None):
             g2 = g.reshape(-1, g.shape[-1])
             gw = g2.T @ xd.reshape(-1, xd.shape[-1])
         if bias is not None and bias.requires_grad:
-            gb = g.reshape(-1, g.shape[-1]).sum(axis=0)
+            gb = np.add.reduce(g.reshape(-1, g.shape[-1]), axis=0)
         return (gx, gw) if bias is None else (gx, gw, gb)
 
     return record(out, parents, backward, "linear")

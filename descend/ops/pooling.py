@@ -3,7 +3,8 @@
 With kernel (kh, kw), stride s and padding p, window (i, j) covers rows s·i − p … s·i − p + kh − 1
 (likewise columns) and the output is Hₒ = ⌊(H + 2p − kh) / s⌋ + 1 (PyTorch's ``ceil_mode=False``).
 
-* max:  y = max over the window; the gradient goes to the window's (first) argmax.
+* max:  y = max over the window; the gradient goes to the window's (first) argmax, found again in the
+  backward (the offsets in order, the first whose value equals y) rather than stored by the forward.
 * avg:  y = (1 / (kh·kw)) Σ window, padded zeros counted (PyTorch's ``count_include_pad=True``; with
   False the divisor is the number of real inputs in the window); each input gets g / divisor from
   every window holding it.
@@ -63,28 +64,52 @@ def _offset_slices(kh, kw, sh, sw, ho, wo):
             yield u * kw + v, rows, slice(v, v + sw * (wo - 1) + 1, sw)
 
 
+def _like(ref, a):
+    """``a`` copied into an array with ``ref``'s memory layout."""
+    out = np.empty_like(ref, dtype=a.dtype)
+    out[...] = a
+    return out
+
+
 def max_pool2d(x, kernel_size, stride=None, padding=0):
-    """Max over each kh×kw window (stride defaults to the kernel size; padding with −∞)."""
+    """Max over each kh×kw window (stride defaults to the kernel size; padding with −∞).
+
+    Forward: a running ``np.maximum`` over the kh·kw strided window views (NaN propagates, as in PyTorch).
+    Backward recovers the argmax instead of storing it: offset k gets g where its value equals the window's
+    max and no earlier offset did (the first maximum wins ties, as in PyTorch).
+    """
     x = x if isinstance(x, Tensor) else operand(x)
     xd = x.data
     _check_input("max_pool2d", xd)
     kh, kw, sh, sw, ph, pw, ho, wo = _geometry("max_pool2d", xd, kernel_size, stride, padding)
     xp = _padded(xd, ph, pw, -np.inf)
     out = None
-    arg = np.zeros(xd.shape[:2] + (ho, wo), dtype=np.int8 if kh * kw < 128 else np.int32)
-    for k, rows, cols in _offset_slices(kh, kw, sh, sw, ho, wo):
+    for _, rows, cols in _offset_slices(kh, kw, sh, sw, ho, wo):
         window = xp[:, :, rows, cols]
         if out is None:
-            out = window.copy()
-            continue
-        better = window > out            # strict: ties keep the first maximum, as PyTorch does
-        np.copyto(out, window, where=better)
-        arg[better] = k
+            out = window.copy(order="K")  # keep the input's memory layout (a conv's output is (C, N, H, W))
+        else:
+            np.maximum(out, window, out=out)
 
     def backward(g):
-        gxp = np.zeros(xp.shape, dtype=g.dtype)
+        disjoint = sh >= kh and sw >= kw  # every input in at most one window: write, do not add
+        gxp = np.zeros_like(xp, dtype=g.dtype)  # the input's memory layout, so the next backward reads it in order
+        if g.strides != out.strides:  # one small copy into out's layout beats kh·kw mixed-layout passes
+            g = _like(out, g)
+        taken = None
+        last = kh * kw - 1
         for k, rows, cols in _offset_slices(kh, kw, sh, sw, ho, wo):
-            gxp[:, :, rows, cols] += np.where(arg == k, g, 0)
+            hit = xp[:, :, rows, cols] == out
+            if taken is None:
+                taken = hit.copy() if k < last else None
+            else:
+                hit &= ~taken
+                if k < last:
+                    taken |= hit
+            if disjoint:
+                np.multiply(g, hit, out=gxp[:, :, rows, cols])
+            else:
+                gxp[:, :, rows, cols] += g * hit
         return (gxp[:, :, ph:ph + xd.shape[2], pw:pw + xd.shape[3]],)
 
     return record(out, (x,), backward, "max_pool2d")

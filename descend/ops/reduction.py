@@ -18,6 +18,9 @@ def _count(shape, axes):
     return n
 
 
+_add_reduce = np.add.reduce  # ndarray.sum and np.mean without their Python wrappers (per-op overhead)
+
+
 def _numpy_axis(axes, ndim):
     """``None`` for a reduction over every axis (NumPy's fastest path), else the tuple of axes."""
     return None if len(axes) == ndim else axes
@@ -30,7 +33,7 @@ def sum(a, axis=None, keepdims=False, *, dim=None, keepdim=None):
     x = a.data
     shape = x.shape
     axes = normalize_axes(axis, x.ndim)
-    out = x.sum(axis=_numpy_axis(axes, x.ndim), keepdims=keepdims)
+    out = _add_reduce(x, axis=_numpy_axis(axes, x.ndim), keepdims=keepdims)
     return record(out, (a,), lambda g: (spread(g, shape, axes, keepdims),), "sum")
 
 
@@ -42,7 +45,7 @@ def mean(a, axis=None, keepdims=False, *, dim=None, keepdim=None):
     shape = x.shape
     axes = normalize_axes(axis, x.ndim)
     n = _count(shape, axes)
-    out = np.true_divide(x.sum(axis=_numpy_axis(axes, x.ndim), keepdims=keepdims), n)  # skips np.mean's Python layer
+    out = np.true_divide(_add_reduce(x, axis=_numpy_axis(axes, x.ndim), keepdims=keepdims), n)
     return record(out, (a,), lambda g: (spread(g / n, shape, axes, keepdims),), "mean")
 
 

@@ -2,9 +2,10 @@
 
 :class:`Optimizer` holds ``param_groups`` (a list of dicts: ``'params'`` and that group's
 hyperparameters), as PyTorch's does. Its speed comes from keeping, per group (and dtype), every
-parameter's ``.data`` as a *view into one contiguous flat buffer*: a step gathers the gradients with one
-``np.concatenate`` and then runs the update chain (see :mod:`descend.optim.rules`) as a few vectorised
-in-place operations over all of the group's elements at once, with the moments stored as flat arrays too.
+parameter's ``.data`` as a *view into one contiguous flat buffer*: a step copies each gradient into a
+small update array and runs the update chain (see :mod:`descend.optim.rules`) as a few vectorised in-place
+operations over each parameter's segment, in chunks of ``CHUNK`` elements (so the update and scratch
+arrays stay small and in cache), with the moments stored as flat arrays too.
 
 A parameter whose ``.grad`` is None is skipped (its state does not move), as in PyTorch; when some are
 skipped, or parameters' step counts differ, the same chain runs on each parameter's segment instead.
@@ -19,6 +20,11 @@ from ..autograd import enable_grad
 from ..tensor import Tensor
 
 
+#: Elements per chunk of the update chain: the update and scratch arrays are this size (256 KiB in
+#: float32, cache-resident), instead of two extra copies of every parameter.
+CHUNK = 1 << 16
+
+
 class _Bucket:
     """All parameters of one group with one dtype, as segments of flat buffers."""
 
@@ -31,8 +37,9 @@ class _Bucket:
         dtype = params[0].data.dtype
         n = self.offsets[-1]
         self.flat = np.empty(n, dtype)
-        self.grad = np.empty(n, dtype)
-        self.tmp = np.empty(n, dtype)
+        scratch = min(n, CHUNK)  # the update and the scratch array are chunk-sized: no full-size copies
+        self.grad = np.empty(scratch, dtype)
+        self.tmp = np.empty(scratch, dtype)
         self.views = []
         for i, p in enumerate(params):
             seg = self.flat[self.offsets[i]:self.offsets[i + 1]]
@@ -82,28 +89,29 @@ class _Bucket:
             active.append(i)
         if not active:
             return
-        if self.uniform and len(active) == len(params):
-            np.concatenate(grads, out=self.grad, casting="same_kind")
+        uniform = self.uniform and len(active) == len(params)
+        if uniform:
             self.steps += 1
-            t = int(self.steps[0])
-            c = {name: float(v[0]) for name, v in self.scalars.items()}
-            self._run(self.grad, self.flat, self.state, c, h, t, self.tmp)
-            for name, v in self.scalars.items():
-                v[...] = c[name]
-            self.flat += self.grad
-            return
-        for i, g in zip(active, grads):  # per-parameter segments: some grads missing, or steps differ
-            a, b = self.offsets[i], self.offsets[i + 1]
-            u = self.grad[a:b]
-            u[...] = g
-            self.steps[i] += 1
-            c = {name: float(v[i]) for name, v in self.scalars.items()}
-            self._run(u, self.flat[a:b], {k: v[a:b] for k, v in self.state.items()}, c, h, int(self.steps[i]),
-                      self.tmp[a:b])
+        offsets, state, flat = self.offsets, self.state, self.flat
+        for i, g in zip(active, grads):
+            if not uniform:  # some grads missing, or steps differ: each parameter keeps its own count
+                self.steps[i] += 1
+            t = int(self.steps[i])
+            c0 = {name: float(v[i]) for name, v in self.scalars.items()}
+            c = c0
+            base, size = offsets[i], g.size
+            for lo in range(0, size, CHUNK):  # the chain on one cache-sized chunk of the segment at a time
+                hi = min(lo + CHUNK, size)
+                a, b = base + lo, base + hi
+                u = self.grad[:hi - lo]
+                np.copyto(u, g[lo:hi], casting="same_kind")
+                c = dict(c0)  # per-parameter scalars advance once per step, not once per chunk
+                self._run(u, flat[a:b], {k: v[a:b] for k, v in state.items()}, c, h, t, self.tmp[:hi - lo])
+                flat[a:b] += u
             for name, v in self.scalars.items():
                 v[i] = c[name]
-            self.flat[a:b] += u
-        self._check_uniform()
+        if not uniform:
+            self._check_uniform()
 
     def _check_uniform(self):
         self.uniform = bool((self.steps == self.steps[0]).all()) and all(
