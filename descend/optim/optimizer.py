@@ -20,9 +20,9 @@ from ..autograd import enable_grad
 from ..tensor import Tensor
 
 
-#: Elements per chunk of the update chain: the update and scratch arrays are this size (256 KiB in
+#: Elements per chunk of the update chain: the update and scratch arrays are this size (512 KiB in
 #: float32, cache-resident), instead of two extra copies of every parameter.
-CHUNK = 1 << 16
+CHUNK = 1 << 17
 
 
 class _Bucket:
@@ -40,6 +40,17 @@ class _Bucket:
         scratch = min(n, CHUNK)  # the update and the scratch array are chunk-sized: no full-size copies
         self.grad = np.empty(scratch, dtype)
         self.tmp = np.empty(scratch, dtype)
+        # the flat range cut into chunks; each chunk lists the gradient pieces that fill it:
+        # (parameter, start, stop within its gradient, position in the chunk)
+        self.chunks = []
+        for start in range(0, n, CHUNK):
+            stop = min(start + CHUNK, n)
+            pieces = []
+            for i in range(len(params)):
+                lo, hi = max(self.offsets[i], start), min(self.offsets[i + 1], stop)
+                if lo < hi:
+                    pieces.append((i, lo - self.offsets[i], hi - self.offsets[i], lo - start))
+            self.chunks.append((start, stop, pieces))
         self.views = []
         for i, p in enumerate(params):
             seg = self.flat[self.offsets[i]:self.offsets[i + 1]]
@@ -89,29 +100,39 @@ class _Bucket:
             active.append(i)
         if not active:
             return
-        uniform = self.uniform and len(active) == len(params)
-        if uniform:
-            self.steps += 1
         offsets, state, flat = self.offsets, self.state, self.flat
-        for i, g in zip(active, grads):
-            if not uniform:  # some grads missing, or steps differ: each parameter keeps its own count
-                self.steps[i] += 1
+        if self.uniform and len(active) == len(params):  # one step count for all: chunks of the flat range
+            self.steps += 1
+            t = int(self.steps[0])
+            c0 = {name: float(v[0]) for name, v in self.scalars.items()}
+            c = c0
+            for a, b, pieces in self.chunks:
+                u = self.grad[:b - a]
+                for i, lo, hi, at in pieces:
+                    np.copyto(u[at:at + hi - lo], grads[i][lo:hi], casting="same_kind")
+                c = dict(c0)  # per-parameter scalars advance once per step, not once per chunk
+                self._run(u, flat[a:b], {k: v[a:b] for k, v in state.items()}, c, h, t, self.tmp[:b - a])
+                flat[a:b] += u
+            for name, v in self.scalars.items():
+                v[...] = c[name]
+            return
+        for i, g in zip(active, grads):  # per-parameter segments: some grads missing, or steps differ
+            self.steps[i] += 1
             t = int(self.steps[i])
             c0 = {name: float(v[i]) for name, v in self.scalars.items()}
             c = c0
             base, size = offsets[i], g.size
-            for lo in range(0, size, CHUNK):  # the chain on one cache-sized chunk of the segment at a time
+            for lo in range(0, size, CHUNK):
                 hi = min(lo + CHUNK, size)
                 a, b = base + lo, base + hi
                 u = self.grad[:hi - lo]
                 np.copyto(u, g[lo:hi], casting="same_kind")
-                c = dict(c0)  # per-parameter scalars advance once per step, not once per chunk
+                c = dict(c0)
                 self._run(u, flat[a:b], {k: v[a:b] for k, v in state.items()}, c, h, t, self.tmp[:hi - lo])
                 flat[a:b] += u
             for name, v in self.scalars.items():
                 v[i] = c[name]
-        if not uniform:
-            self._check_uniform()
+        self._check_uniform()
 
     def _check_uniform(self):
         self.uniform = bool((self.steps == self.steps[0]).all()) and all(
