@@ -1,8 +1,9 @@
 """Measurements: step throughput, the machine's float32 matrix-product rate, BLAS threads, peak memory.
 
 Throughput: after ``warmup`` untimed steps, ``repeat`` timed runs of ``steps`` steps each (cycling over the
-same pre-made batches, ``loss.item()`` read every step); the median run gives samples/s. The two
-frameworks' runs alternate, so drifting machine load hits both alike.
+same pre-made batches, ``loss.item()`` read every step); the best run gives samples/s (as ``timeit``
+reports: on a shared machine slower runs measure other processes, not the code). The two frameworks'
+runs alternate, so drifting machine load hits both alike.
 
 Peak memory: each (workload, framework) runs in a fresh Python subprocess that imports only its own
 framework (descend, or torch) and makes the data. Then the kernel's resident-set high-water mark is reset

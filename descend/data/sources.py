@@ -26,6 +26,7 @@ import numpy as np
 
 from .idx import read_idx
 from .splits import DataSplits, infer_task, split_indices
+from .validate import check_part
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 FASHION_MNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
@@ -39,6 +40,7 @@ def _carve(name, x, y, x_val, y_val, x_test, y_test, val_fraction, test_fraction
     need_val = x_val is None and val_fraction > 0
     need_test = x_test is None and test_fraction > 0
     if need_val or need_test:
+        check_part(x, y, "train", task)  # before the split, so reported rows are the source's own row numbers
         train, val, test = split_indices(y, val_fraction if need_val else 0.0,
                                          test_fraction if need_test else 0.0, seed,
                                          stratify=task == "classification")
