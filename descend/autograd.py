@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import operator
+import sys
 
 import numpy as np
 
@@ -147,7 +148,9 @@ def run_backward(root, grad=None, retain_graph: bool = False) -> None:
     order = _topological_order(root)
     grads = {id(root): grad}
     take, peek = grads.pop, grads.get
-    for tensor in reversed(order):
+    for index in range(len(order) - 1, -1, -1):
+        tensor = order[index]
+        order[index] = None  # the walk is done with it: an intermediate's array can be freed as backward goes
         g = take(id(tensor), None)
         node = tensor._node
         if node is None:
@@ -167,6 +170,10 @@ def run_backward(root, grad=None, retain_graph: bool = False) -> None:
             node.freed = True
 
 
+#: References to a gradient array that only :func:`run_backward` holds, seen from inside
+#: :func:`_accumulate_leaf`: the walk's local, the argument, and ``sys.getrefcount``'s own.
+_UNSHARED_REFS = 3
+
 _Tensor = None  # descend.tensor.Tensor, bound on first use (tensor.py imports this module)
 
 
@@ -179,7 +186,13 @@ def _accumulate_leaf(tensor, g) -> None:
     if grad is None:
         if _Tensor is None:
             from .tensor import Tensor as _Tensor
-        tensor.grad = _Tensor._from_array(g.astype(data.dtype))  # astype copies: the leaf owns its gradient
+        if (g.dtype == data.dtype and g.base is None and g.flags.writeable
+                and sys.getrefcount(g) <= _UNSHARED_REFS):
+            # a fresh array that nothing else refers to (only the walk's local, this argument and
+            # getrefcount's own): the leaf can own it as it is, without a copy
+            tensor.grad = _Tensor._from_array(g)
+        else:
+            tensor.grad = _Tensor._from_array(g.astype(data.dtype))  # astype copies: the leaf owns its gradient
     else:
         grad.data += g
 

@@ -14,6 +14,11 @@ weight reshaped to (O, C·kh·kw) — one large GEMM. Backward, with G = dL/dY l
 
 and dL/dx is dL/dX scattered back onto the padded input (col2im): a loop over the kh·kw kernel offsets,
 each a vectorised strided add over all samples and channels.
+
+X is C·kh·kw times the size of the input, so it is neither kept nor built whole when large: the
+forward builds it in blocks of samples (columns of X), the backward rebuilds it in blocks of input
+channels (rows of X, with the matching rows of dL/dW and of dL/dX), each block about ``_BLOCK``
+elements. Every dot product still runs over its whole length, so blocking changes no sum.
 """
 
 from __future__ import annotations
@@ -69,6 +74,19 @@ def _windows(xp: np.ndarray, kh, kw, sh, sw, dh, dw, ho, wo, order):
     return as_strided(xp, shape=shape, strides=strides, writeable=False)
 
 
+#: Elements of one block of the patch matrix (2 MiB of float32): big enough for an efficient product,
+#: small enough to stay in cache and to keep the memory a convolution needs near that of its output.
+_BLOCK = 1 << 19
+
+
+def _im2col(xp: np.ndarray, geometry) -> np.ndarray:
+    """The patch matrix of ``xp`` (N, C, Hp, Wp): (C·kh·kw, N·Hₒ·Wₒ), one strided copy."""
+    kh, kw, sh, sw, dh, dw, ho, wo = geometry
+    n, c = xp.shape[:2]
+    view = _windows(xp, kh, kw, sh, sw, dh, dw, ho, wo, "cknhw")
+    return np.ascontiguousarray(view).reshape(c * kh * kw, n * ho * wo)
+
+
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-D convolution of x (N, C, H, W) with weight (O, C, kh, kw) and optional bias (O,); see module docs.
 
@@ -101,9 +119,19 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
     xp = _pad_hw(xd, ph, pw)
     k = c * kh * kw
-    cols = np.ascontiguousarray(_windows(xp, kh, kw, sh, sw, dh, dw, ho, wo, "cknhw")).reshape(k, n * ho * wo)
+    hw = ho * wo
+    geometry = (kh, kw, sh, sw, dh, dw, ho, wo)
     w2 = w.reshape(o, k)
-    out2 = w2 @ cols                                            # (O, N·Hₒ·Wₒ): the one large product
+    # forward: the patch matrix in blocks of samples (each output column is one sample's position, so
+    # blocking by samples leaves every dot product whole); nothing of it is kept for backward
+    nb = max(1, min(n, _BLOCK // max(1, k * hw)))
+    if nb >= n:
+        out2 = w2 @ _im2col(xp, geometry)                       # (O, N·Hₒ·Wₒ): the one large product
+    else:
+        out2 = np.empty((o, n * hw), dtype=np.result_type(w2, xd))
+        for n0 in range(0, n, nb):
+            n1 = min(n0 + nb, n)
+            out2[:, n0 * hw:n1 * hw] = w2 @ _im2col(xp[n0:n1], geometry)
     if bias is not None:
         out2 += bias.data[:, None]
     out = out2.reshape(o, n, ho, wo).transpose(1, 0, 2, 3)      # NCHW view of the (O, N, Hₒ, Wₒ) result
@@ -111,19 +139,32 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     parents = (x, weight) if bias is None else (x, weight, bias)
 
     def backward(g):
-        g2 = np.ascontiguousarray(g.transpose(1, 0, 2, 3)).reshape(o, n * ho * wo)
+        g2 = np.ascontiguousarray(g.transpose(1, 0, 2, 3)).reshape(o, n * hw)
         gx = gw = gb = None
-        if weight.requires_grad:
-            gw = (g2 @ cols.T).reshape(w.shape)
         if bias is not None and bias.requires_grad:
             gb = g2.sum(axis=1)
-        if x.requires_grad:
-            gcols = (w2.T @ g2).reshape(c, kh, kw, n, ho, wo)
-            gxp = np.zeros((c, n, h + 2 * ph, wd + 2 * pw), dtype=gcols.dtype)   # (C, N, ...) matches gcols
-            for u in range(kh):
-                hs = slice(u * dh, u * dh + sh * (ho - 1) + 1, sh)
-                for v in range(kw):
-                    gxp[:, :, hs, v * dw:v * dw + sw * (wo - 1) + 1:sw] += gcols[:, u, v]
+        need_w, need_x = weight.requires_grad, x.requires_grad
+        if need_w:
+            gw = np.empty((o, k), dtype=np.result_type(g2, xd))
+        if need_x:
+            gxp = np.zeros((c, n, h + 2 * ph, wd + 2 * pw), dtype=np.result_type(g2, w2))  # (C, N, ...)
+        # by blocks of input channels: patch rows c0·kh·kw … c1·kh·kw, rebuilt here rather than stored
+        cb = max(1, min(c, _BLOCK // max(1, kh * kw * n * hw)))
+        for c0 in range(0, c, cb):
+            c1 = min(c0 + cb, c)
+            rows = slice(c0 * kh * kw, c1 * kh * kw)
+            if need_w:
+                gw[:, rows] = g2 @ _im2col(xp[:, c0:c1], geometry).T
+            if need_x:
+                gcols = (w2[:, rows].T @ g2).reshape(c1 - c0, kh, kw, n, ho, wo)
+                block = gxp[c0:c1]
+                for u in range(kh):
+                    hs = slice(u * dh, u * dh + sh * (ho - 1) + 1, sh)
+                    for v in range(kw):
+                        block[:, :, hs, v * dw:v * dw + sw * (wo - 1) + 1:sw] += gcols[:, u, v]
+        if need_w:
+            gw = gw.reshape(w.shape)
+        if need_x:
             gx = gxp[:, :, ph:ph + h, pw:pw + wd].transpose(1, 0, 2, 3)
         return (gx, gw) if bias is None else (gx, gw, gb)
 
