@@ -83,8 +83,8 @@ def test_run_benchmarks_rejects_bad_options():
 def test_peak_memory_runs_in_a_fresh_subprocess_and_counts_the_model():
     result = measure.peak_memory("W2", "descend", steps=2, threads=1)
     assert result["framework"] == "descend" and result["workload"] == "W2"
-    # W2's parameters alone are 101,770 float32 = 0.39 MiB; with Adam's two moments and the gradients, > 1 MiB
-    assert 1.0 < result["peak_mib"] < 100.0
+    # W2's parameters alone are 101,770 float32 = 0.39 MiB; with the gradients and Adam's two moments, 1.55 MiB
+    assert 1.4 < result["peak_mib"] < 100.0
 
 
 def test_matmul_rate_is_a_plausible_gflops_figure():

@@ -15,7 +15,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--workloads", default=None,
                    help="comma-separated: W1,W2,W3,W4,W5 (W5 = W5-mlp and W5-cnn); default all")
     p.add_argument("--steps", type=int, default=None, help="timed steps per run (default: per workload)")
-    p.add_argument("--repeat", type=int, default=3, help="timed runs per framework; the best is reported (default 3)")
+    p.add_argument("--repeat", type=int, default=5, help="timed runs per framework; the best is reported (default 5)")
     p.add_argument("--warmup", type=int, default=5, help="untimed steps before timing")
     p.add_argument("--threads", type=int, default=None,
                    help="limit NumPy's BLAS and torch to this many threads (default: NumPy's BLAS threads)")

@@ -8,8 +8,10 @@ runs alternate, so drifting machine load hits both alike.
 Peak memory: each (workload, framework) runs in a fresh Python subprocess that imports only its own
 framework (descend, or torch) and makes the data. Then the kernel's resident-set high-water mark is reset
 (``/proc/self/clear_refs`` ← 5, Linux) and the current RSS taken as the baseline; the model is built, the
-optimiser made and ``steps`` steps run (after a throwaway 2-step run at batch 2 before the baseline, so
-each framework's lazy one-time initialisation is not charged to the workload); peak memory = VmHWM − baseline, i.e. the most extra resident memory
+optimiser made and ``steps`` steps run. Before the baseline a throwaway 2-step run at batch 2 does each
+framework's lazy one-time initialisation (kernels, thread pools), which is not the workload's; its
+memory is then freed and handed back to the system (``gc.collect()``, glibc ``malloc_trim(0)``) so the
+workload cannot reuse it unseen. Peak memory = VmHWM − baseline, i.e. the most extra resident memory
 the model, its gradients, optimiser state and the step's intermediates ever held. Where the high-water
 mark cannot be reset, ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` minus the RSS after imports is used
 (the JSON records which method ran).
@@ -109,6 +111,15 @@ def _reset_peak() -> bool:
         return False
 
 
+def _trim_heap() -> None:
+    """glibc's ``malloc_trim(0)``: return free heap memory to the system (a no-op elsewhere)."""
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def child_main(workload_name: str, framework: str, steps: int, threads: int) -> dict:
     """Run in a fresh subprocess: build and train one framework's model, return its peak extra memory (MiB)."""
     from . import workloads as W
@@ -126,6 +137,7 @@ def child_main(workload_name: str, framework: str, steps: int, threads: int) -> 
     tiny = dataclasses.replace(wl, batch=2)
     time_steps(make_step(tiny, build(tiny)), wrap(W.make_batches(tiny, count=2)), 2)
     gc.collect()
+    _trim_heap()  # hand the throwaway run's freed memory back, or the workload would reuse it unseen
     wrapped = wrap(W.make_batches(wl))
     import resource
     method = "VmHWM after clear_refs" if _reset_peak() else "ru_maxrss"

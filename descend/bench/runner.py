@@ -85,7 +85,7 @@ def speed_workload(wl, steps: int, repeat: int, warmup: int) -> dict:
     return out
 
 
-def run_benchmarks(workloads=None, steps: int | None = None, repeat: int = 3, warmup: int = 5,
+def run_benchmarks(workloads=None, steps: int | None = None, repeat: int = 5, warmup: int = 5,
                    memory: bool = True, memory_steps: int = 5, check_steps: int = 20, threads: int | None = None,
                    log=print) -> dict:
     """Run the selected workloads (names, 'W1,W3', or None for all) and return the results as a dict.

@@ -54,20 +54,20 @@ _CNN = (("conv", 1, 32, 3), ("relu",), ("maxpool", 2), ("conv", 32, 64, 3), ("re
 
 WORKLOADS = {w.name: w for w in (
     Workload("W1", "MLP 784-512-256-10, ReLU, cross-entropy, Adam, batch 128",
-             _MLP_784_512_256_10, 128, (784,), "adam", 60),
+             _MLP_784_512_256_10, 128, (784,), "adam", 150),
     Workload("W2", "MLP 784-128-10, ReLU, cross-entropy, Adam, batch 32 (per-op overhead)",
-             (("linear", 784, 128), ("relu",), ("linear", 128, 10)), 32, (784,), "adam", 300),
+             (("linear", 784, 128), ("relu",), ("linear", 128, 10)), 32, (784,), "adam", 600),
     Workload("W3", "CNN conv3x3(32)-ReLU-maxpool2-conv3x3(64)-ReLU-maxpool2-Linear(128)-ReLU-Linear(10), "
-             "1x28x28, padding 0, Adam, batch 64", _CNN, 64, (1, 28, 28), "adam", 25),
+             "1x28x28, padding 0, Adam, batch 64", _CNN, 64, (1, 28, 28), "adam", 40),
     Workload("W4", f"MLP 784-256-256-10 with BatchNorm1d and Dropout({DROPOUT_P}), SGD Nesterov momentum 0.9, "
              "batch 256",
              (("linear", 784, 256), ("bn1d", 256), ("relu",), ("dropout", DROPOUT_P),
               ("linear", 256, 256), ("bn1d", 256), ("relu",), ("dropout", DROPOUT_P), ("linear", 256, 10)),
-             256, (784,), "sgd_nesterov", 60, lr=0.01),
+             256, (784,), "sgd_nesterov", 150, lr=0.01),
     Workload("W5-mlp", "inference (no_grad, eval) of W1's MLP, batch 1024",
-             _MLP_784_512_256_10, 1024, (784,), None, 40, tags=("W5",)),
+             _MLP_784_512_256_10, 1024, (784,), None, 60, tags=("W5",)),
     Workload("W5-cnn", "inference (no_grad, eval) of W3's CNN, batch 1024",
-             _CNN, 1024, (1, 28, 28), None, 8, tags=("W5",)),
+             _CNN, 1024, (1, 28, 28), None, 10, tags=("W5",)),
 )}
 
 

@@ -29,12 +29,20 @@ def _apply_mask(x, p, mask_shape, generator, name):
     rng = generator if generator is not None else _random.default_generator()
     dtype = xd.dtype if xd.dtype.kind == "f" else np.float32
     if p == 1.0:
-        mask = np.zeros(mask_shape, dtype=dtype)
+        keep = np.zeros(mask_shape, dtype=bool)
     else:
-        mask = rng.random(mask_shape, dtype=np.float32 if dtype == np.float32 else np.float64) >= p
-        mask = mask.astype(dtype) * dtype.type(1.0 / (1.0 - p))
-    out = xd * mask
-    return record(out, (x,), lambda g: (g * mask,), name)
+        keep = rng.random(mask_shape, dtype=np.float32 if dtype == np.float32 else np.float64) >= p
+    scale = dtype.type(0.0 if p == 1.0 else 1.0 / (1.0 - p))
+    # the mask is kept as booleans (a quarter of a float32 mask's memory): x·m/(1 − p) = (x/(1 − p))·[kept]
+    out = xd * scale
+    out *= keep
+
+    def backward(g):
+        gx = g * scale
+        gx *= keep
+        return (gx,)
+
+    return record(out, (x,), backward, name)
 
 
 def dropout(x, p: float = 0.5, training: bool = True, generator=None):

@@ -20,9 +20,9 @@ from ..autograd import enable_grad
 from ..tensor import Tensor
 
 
-#: Elements per chunk of the update chain: the update and scratch arrays are this size (512 KiB in
+#: Elements per chunk of the update chain: the update and scratch arrays are this size (256 KiB in
 #: float32, cache-resident), instead of two extra copies of every parameter.
-CHUNK = 1 << 17
+CHUNK = 1 << 16
 
 
 class _Bucket:

@@ -1,0 +1,89 @@
+"""Regression tests for the speed and memory work done with the benchmark (issue 9): each fast path
+gives PyTorch's results."""
+
+import numpy as np
+import pytest
+import torch
+
+import descend
+from descend.nn import functional as F
+from descend.ops import conv as conv_ops
+from descend.optim import optimizer as optim_core
+
+
+def test_leaf_gradients_adopted_without_copy_never_alias():
+    # add's backward hands the same array to both parents: only one of them may own it
+    a = descend.tensor(np.ones(3, np.float32), requires_grad=True)
+    b = descend.tensor(np.ones(3, np.float32), requires_grad=True)
+    (a + b).sum().backward()
+    assert a.grad.data is not b.grad.data
+    a.grad.data[0] = 5.0
+    np.testing.assert_array_equal(b.grad.data, [1.0, 1.0, 1.0])
+    # a weight gradient is a fresh product: the leaf owns it, and a second backward accumulates into it
+    w = descend.tensor(np.ones((2, 3), np.float32), requires_grad=True)
+    x = descend.tensor(np.arange(6, dtype=np.float32).reshape(2, 3))
+    F.linear(x, w).sum().backward()
+    F.linear(x, w).sum().backward()
+    np.testing.assert_array_equal(w.grad.data, 2 * np.tile(x.data.sum(axis=0), (2, 1)))
+
+
+@pytest.mark.parametrize("shape,k,s,p", [((4, 3, 26, 26), 2, 2, 0), ((4, 3, 11, 11), 2, 2, 0),
+                                         ((2, 3, 9, 9), 3, 2, 1), ((2, 2, 8, 8), 2, 1, 0)])
+def test_max_pool2d_after_relu_ties_and_conv_layout_match_torch(shape, k, s, p):
+    rng = np.random.default_rng(0)
+    x = np.maximum(rng.standard_normal(shape).astype(np.float32), 0)  # ReLU output: many tied zeros
+    for arr in (x, x.transpose(1, 0, 2, 3).copy().transpose(1, 0, 2, 3)):  # NCHW, and a conv's (C, N) layout
+        d, t = descend.tensor(arr, requires_grad=True), torch.tensor(arr, requires_grad=True)
+        yd, yt = F.max_pool2d(d, k, s, p), torch.nn.functional.max_pool2d(t, k, s, p)
+        g = rng.standard_normal(yd.shape).astype(np.float32)
+        yd.backward(g)
+        yt.backward(torch.tensor(g))
+        np.testing.assert_array_equal(yd.data, yt.detach().numpy())
+        np.testing.assert_allclose(d.grad.data, t.grad.numpy(), rtol=1e-6, atol=1e-6)
+
+
+def test_conv2d_in_blocks_matches_torch(monkeypatch):
+    monkeypatch.setattr(conv_ops, "_BLOCK", 2000)  # force several sample blocks and channel blocks
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((5, 4, 9, 8)).astype(np.float32)
+    w = (0.2 * rng.standard_normal((6, 4, 3, 3))).astype(np.float32)
+    b = rng.standard_normal(6).astype(np.float32)
+    d = [descend.tensor(a, requires_grad=True) for a in (x, w, b)]
+    t = [torch.tensor(a, requires_grad=True) for a in (x, w, b)]
+    yd = F.conv2d(*d, stride=(1, 2), padding=1)
+    yt = torch.nn.functional.conv2d(*t, stride=(1, 2), padding=1)
+    np.testing.assert_allclose(yd.data, yt.detach().numpy(), rtol=1e-5, atol=1e-5)
+    g = rng.standard_normal(yd.shape).astype(np.float32)
+    yd.backward(g)
+    yt.backward(torch.tensor(g))
+    for a, c in zip(d, t):
+        np.testing.assert_allclose(a.grad.data, c.grad.numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_optimiser_chunks_across_parameters_match_torch_adam(monkeypatch):
+    monkeypatch.setattr(optim_core, "CHUNK", 7)  # chunks that cut through parameters
+    rng = np.random.default_rng(2)
+    init = [rng.standard_normal(s).astype(np.float32) for s in ((4, 5), (3,), (2, 2))]
+    dp = [descend.tensor(a, requires_grad=True) for a in init]
+    tp = [torch.tensor(a, requires_grad=True) for a in init]
+    dopt, topt = descend.optim.Adam(dp, lr=0.1), torch.optim.Adam(tp, lr=0.1)
+    for step in range(6):
+        grads = [rng.standard_normal(a.shape).astype(np.float32) for a in init]
+        for i, (a, c, g) in enumerate(zip(dp, tp, grads)):
+            skip = step == 3 and i == 1  # one parameter without a gradient: the per-parameter path
+            a.grad = None if skip else descend.tensor(g)
+            c.grad = None if skip else torch.tensor(g)
+        dopt.step()
+        topt.step()
+        for a, c in zip(dp, tp):
+            np.testing.assert_allclose(a.data, c.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_dropout_with_boolean_mask_scales_kept_and_zeroes_dropped():
+    x = descend.tensor(np.linspace(-2, 2, 4000, dtype=np.float32), requires_grad=True)
+    y = F.dropout(x, p=0.25, generator=np.random.default_rng(3))
+    kept = y.data != 0
+    assert y.data.dtype == np.float32 and 0.7 < kept.mean() < 0.8
+    np.testing.assert_array_equal(y.data[kept], x.data[kept] * np.float32(1 / 0.75))
+    y.backward(np.ones(4000, np.float32))
+    np.testing.assert_array_equal(x.grad.data, np.where(kept, np.float32(1 / 0.75), 0))
