@@ -7,7 +7,6 @@ fan_in = in_channels·kh·kw.
 
 from __future__ import annotations
 
-import math
 
 from .. import backend
 from ..ops.conv import conv2d, pair
@@ -59,11 +58,7 @@ class Conv2d(Module):
 
     def reset_parameters(self, generator=None) -> None:
         """PyTorch's default: kaiming_uniform_(W, a=√5) = U(±1/√fan_in); bias U(±1/√fan_in)."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5), generator=generator)
-        if self.bias is not None:
-            fan_in = self.in_channels * self.kernel_size[0] * self.kernel_size[1]
-            bound = 1.0 / math.sqrt(fan_in)
-            init.uniform_(self.bias, -bound, bound, generator)
+        init.default_layer_init_(self.weight, self.bias, generator)
 
     def forward(self, x):
         return conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation)

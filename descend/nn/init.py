@@ -114,6 +114,15 @@ def ones_(tensor):
     return _fill(tensor, 1)
 
 
+def default_layer_init_(weight, bias=None, generator=None):
+    """The default of Linear and Conv2d (as PyTorch's): W ~ kaiming_uniform(a=√5) = U(±1/√fan_in), and
+    b ~ U(±1/√fan_in), fan_in = in_features (or in_channels · kh · kw)."""
+    kaiming_uniform_(weight, a=math.sqrt(5), generator=generator)
+    if bias is not None:
+        bound = 1.0 / math.sqrt(_fans(weight)[0])
+        uniform_(bias, -bound, bound, generator)
+
+
 def xavier_uniform_(tensor, gain: float = 1.0, generator=None):
     """Glorot uniform: U(±gain·√(6 / (fan_in + fan_out)))."""
     fan_in, fan_out = _fans(tensor)

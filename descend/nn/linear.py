@@ -6,7 +6,6 @@ b ~ U(±1/√in_features).
 
 from __future__ import annotations
 
-import math
 
 from .. import backend
 from ..ops.linalg import linear
@@ -42,10 +41,7 @@ class Linear(Module):
 
     def reset_parameters(self, generator=None) -> None:
         """PyTorch's default: kaiming_uniform_(W, a=√5) = U(±1/√fan_in); bias U(±1/√fan_in)."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5), generator=generator)
-        if self.bias is not None:
-            bound = 1.0 / math.sqrt(self.in_features)
-            init.uniform_(self.bias, -bound, bound, generator)
+        init.default_layer_init_(self.weight, self.bias, generator)
 
     def forward(self, x):
         return linear(x, self.weight, self.bias)
