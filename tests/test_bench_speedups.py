@@ -87,3 +87,41 @@ def test_dropout_with_boolean_mask_scales_kept_and_zeroes_dropped():
     np.testing.assert_array_equal(y.data[kept], x.data[kept] * np.float32(1 / 0.75))
     y.backward(np.ones(4000, np.float32))
     np.testing.assert_array_equal(x.grad.data, np.where(kept, np.float32(1 / 0.75), 0))
+
+
+@pytest.mark.parametrize("padding", [0, 1, (2, 1)])
+def test_conv2d_stride1_flat_scatter_input_gradient_matches_torch(monkeypatch, padding):
+    # stride and dilation 1: the input gradient is scattered as contiguous runs on the padded width
+    monkeypatch.setattr(conv_ops, "_BLOCK", 3000)  # several channel blocks
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((3, 5, 7, 9)).astype(np.float32)
+    w = (0.3 * rng.standard_normal((4, 5, 3, 2))).astype(np.float32)
+    d = [descend.tensor(a, requires_grad=True) for a in (x, w)]
+    t = [torch.tensor(a, requires_grad=True) for a in (x, w)]
+    yd = F.conv2d(*d, padding=padding)
+    yt = torch.nn.functional.conv2d(*t, padding=padding)
+    g = rng.standard_normal(yd.shape).astype(np.float32)
+    yd.backward(g)
+    yt.backward(torch.tensor(g))
+    for a, c in zip(d, t):
+        np.testing.assert_allclose(a.grad.data, c.grad.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_adam_fused_path_is_taken_without_weight_decay_and_matches_torch():
+    rng = np.random.default_rng(4)
+    init = [rng.standard_normal(s).astype(np.float32) for s in ((6, 5), (5,))]
+    for cls, wd in (("Adam", 0.0), ("AdamW", 0.0), ("Adam", 0.1), ("AdamW", 0.1)):
+        dp = [descend.tensor(a, requires_grad=True) for a in init]
+        tp = [torch.tensor(a, requires_grad=True) for a in init]
+        dopt = getattr(descend.optim, cls)(dp, lr=0.05, weight_decay=wd)
+        topt = getattr(torch.optim, cls)(tp, lr=0.05, weight_decay=wd)
+        bucket = dopt._buckets[0][0]
+        assert (bucket._fused_lr(dopt.param_groups[0]) is not None) == (wd == 0.0)
+        for _ in range(30):
+            for a, c in zip(dp, tp):
+                g = rng.standard_normal(a.shape).astype(np.float32)
+                a.grad, c.grad = descend.tensor(g), torch.tensor(g)
+            dopt.step()
+            topt.step()
+        for a, c in zip(dp, tp):
+            np.testing.assert_allclose(a.data, c.detach().numpy(), rtol=1e-5, atol=1e-6)

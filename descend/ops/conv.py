@@ -13,7 +13,9 @@ weight reshaped to (O, C·kh·kw) — one large GEMM. Backward, with G = dL/dY l
     dL/dW = G Xᵀ,   dL/db = Σ G (over samples and positions),   dL/dX = Wᵀ G,
 
 and dL/dx is dL/dX scattered back onto the padded input (col2im): a loop over the kh·kw kernel offsets,
-each a vectorised strided add over all samples and channels.
+each a vectorised strided add over all samples and channels. With stride and dilation 1 the product
+dL/dX is taken on the padded width Wp (G padded with zero columns), which turns each offset's add into
+one contiguous run of the flattened (Hp·Wp) input per channel and sample.
 
 X is C·kh·kw times the size of the input, so it is neither kept nor built whole when large: the
 forward builds it in blocks of samples (columns of X), the backward rebuilds it in blocks of input
@@ -147,7 +149,17 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         if need_w:
             gw = np.empty((o, k), dtype=np.result_type(g2, xd))
         if need_x:
-            gxp = np.zeros((c, n, h + 2 * ph, wd + 2 * pw), dtype=np.result_type(g2, w2))  # (C, N, ...)
+            hp, wp = h + 2 * ph, wd + 2 * pw
+            gxp = np.zeros((c, n, hp, wp), dtype=np.result_type(g2, w2))  # (C, N, ...)
+            # stride and dilation 1 (so Wₒ + kw − 1 = Wp): G laid on the padded width, zero columns Wₒ…Wp−1,
+            # makes each kernel offset's scatter one contiguous run per (channel, sample) of the flattened
+            # (Hp·Wp) input, instead of Hₒ short rows; the zeros add nothing
+            flat = sh == sw == dh == dw == 1 and wp > wo
+            if flat:
+                g_wide = np.zeros((o, n, ho, wp), dtype=g2.dtype)
+                g_wide[..., :wo] = g2.reshape(o, n, ho, wo)
+                g_wide = g_wide.reshape(o, n * ho * wp)
+                run = (ho - 1) * wp + wo
         # by blocks of input channels: patch rows c0·kh·kw … c1·kh·kw, rebuilt here rather than stored
         cb = max(1, min(c, _BLOCK // max(1, kh * kw * n * hw)))
         for c0 in range(0, c, cb):
@@ -155,7 +167,13 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
             rows = slice(c0 * kh * kw, c1 * kh * kw)
             if need_w:
                 gw[:, rows] = g2 @ _im2col(xp[:, c0:c1], geometry).T
-            if need_x:
+            if need_x and flat:
+                gcols = (w2[:, rows].T @ g_wide).reshape(c1 - c0, kh, kw, n, ho * wp)
+                block = gxp[c0:c1].reshape(c1 - c0, n, hp * wp)
+                for u in range(kh):
+                    for v in range(kw):
+                        block[:, :, u * wp + v:u * wp + v + run] += gcols[:, u, v, :, :run]
+            elif need_x:
                 gcols = (w2[:, rows].T @ g2).reshape(c1 - c0, kh, kw, n, ho, wo)
                 block = gxp[c0:c1]
                 for u in range(kh):

@@ -5,7 +5,9 @@ hyperparameters), as PyTorch's does. Its speed comes from keeping, per group (an
 parameter's ``.data`` as a *view into one contiguous flat buffer*: a step copies each gradient into a
 small update array and runs the update chain (see :mod:`descend.optim.rules`) as a few vectorised in-place
 operations over each parameter's segment, in chunks of ``CHUNK`` elements (so the update and scratch
-arrays stay small and in cache), with the moments stored as flat arrays too.
+arrays stay small and in cache), with the moments stored as flat arrays too. A chain that is Adam followed
+only by the learning rate (Adam, AdamW with weight decay 0) runs as one fused rule
+(:meth:`~descend.optim.rules.ScaleByAdam.apply`) that updates the parameters itself.
 
 A parameter whose ``.grad`` is None is skipped (its state does not move), as in PyTorch; when some are
 skipped, or parameters' step counts differ, the same chain runs on each parameter's segment instead.
@@ -18,6 +20,7 @@ import numpy as np
 
 from ..autograd import enable_grad
 from ..tensor import Tensor
+from .rules import AddDecayedWeights, ScaleByAdam, ScaleByLearningRate
 
 
 #: Elements per chunk of the update chain: the update and scratch arrays are this size (256 KiB in
@@ -73,6 +76,10 @@ class _Bucket:
                 self.scalar_init[name] = value
         self.steps = np.zeros(len(params), np.int64)
         self.uniform = True  # all parameters have taken the same steps (the flat fast path applies)
+        # each chunk's slices of the parameters and of the state arrays, made once (they never move)
+        self.chunk_views = [(self.flat[a:b], {k: v[a:b] for k, v in self.state.items()}, self.tmp[:b - a])
+                            for a, b, _ in self.chunks]
+        self.fused = _fused_rule(rules)
 
     def _resync(self, i, p):
         data = np.asarray(p.data)
@@ -106,13 +113,17 @@ class _Bucket:
             t = int(self.steps[0])
             c0 = {name: float(v[0]) for name, v in self.scalars.items()}
             c = c0
-            for a, b, pieces in self.chunks:
+            fused = self._fused_lr(h)
+            for (a, b, pieces), (p, s, tmp) in zip(self.chunks, self.chunk_views):
                 u = self.grad[:b - a]
                 for i, lo, hi, at in pieces:
                     np.copyto(u[at:at + hi - lo], grads[i][lo:hi], casting="same_kind")
+                if fused is not None:
+                    self.fused.apply(u, p, s, h, t, tmp, fused)
+                    continue
                 c = dict(c0)  # per-parameter scalars advance once per step, not once per chunk
-                self._run(u, flat[a:b], {k: v[a:b] for k, v in state.items()}, c, h, t, self.tmp[:b - a])
-                flat[a:b] += u
+                self._run(u, p, s, c, h, t, tmp)
+                p += u
             for name, v in self.scalars.items():
                 v[...] = c[name]
             return
@@ -121,14 +132,19 @@ class _Bucket:
             t = int(self.steps[i])
             c0 = {name: float(v[i]) for name, v in self.scalars.items()}
             c = c0
+            fused = self._fused_lr(h)
             base, size = offsets[i], g.size
             for lo in range(0, size, CHUNK):
                 hi = min(lo + CHUNK, size)
                 a, b = base + lo, base + hi
                 u = self.grad[:hi - lo]
                 np.copyto(u, g[lo:hi], casting="same_kind")
+                s = {k: v[a:b] for k, v in state.items()}
+                if fused is not None:
+                    self.fused.apply(u, flat[a:b], s, h, t, self.tmp[:hi - lo], fused)
+                    continue
                 c = dict(c0)
-                self._run(u, flat[a:b], {k: v[a:b] for k, v in state.items()}, c, h, t, self.tmp[:hi - lo])
+                self._run(u, flat[a:b], s, c, h, t, self.tmp[:hi - lo])
                 flat[a:b] += u
             for name, v in self.scalars.items():
                 v[i] = c[name]
@@ -141,6 +157,24 @@ class _Bucket:
     def _run(self, u, p, s, c, h, t, tmp):
         for rule in self.rules:
             rule.update(u, p, s, c, h, t, tmp)
+
+    def _fused_lr(self, h):
+        """The learning rate when the chain can run as one fused rule this step (else None): Adam or AdamW
+        with no weight decay, whose chain then reduces to scale_by_adam → scale_by_learning_rate."""
+        if self.fused is None or float(h.get("weight_decay", 0.0)) != 0.0:
+            return None
+        return float(h["lr"])
+
+
+def _fused_rule(rules):
+    """The ScaleByAdam rule of a chain [add_decayed_weights…] scale_by_adam [add_decayed_weights…]
+    scale_by_learning_rate (no lr decay), which can apply the whole step itself; else None."""
+    if not rules or type(rules[-1]) is not ScaleByLearningRate or rules[-1].decay_key is not None:
+        return None
+    adams = [r for r in rules[:-1] if type(r) is ScaleByAdam]
+    if len(adams) != 1 or any(type(r) not in (ScaleByAdam, AddDecayedWeights) for r in rules[:-1]):
+        return None
+    return adams[0]
 
 
 class Optimizer:

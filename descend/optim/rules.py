@@ -138,34 +138,58 @@ def _lerp_(m, u, weight, tmp):
     m += tmp
 
 
+def _update_moments(u, s, b1, b2, tmp):
+    """The Adam moments, written as PyTorch writes them: m ← lerp(m, u, 1 − β₁); v ← β₂v + ((1 − β₂)u)·u."""
+    m, v = s["exp_avg"], s["exp_avg_sq"]
+    _lerp_(m, u, 1.0 - b1, tmp)
+    v *= b2
+    np.multiply(u, 1.0 - b2, out=tmp)
+    tmp *= u
+    v += tmp
+    return m, v
+
+
 class ScaleByAdam(Rule):
     """Adam (Kingma & Ba 2015): m ← β₁m + (1 − β₁)u, v ← β₂v + (1 − β₂)u²,
     u ← (m / (1 − β₁ᵗ)) / (√v / √(1 − β₂ᵗ) + ε).
 
     AMSGrad (Reddi et al. 2018) uses v̂ ← max(v̂, v) in place of v. ε is added after the bias correction of
     √v, as PyTorch does (the paper's ε̂ form differs by a factor √(1 − β₂ᵗ)).
+
+    :meth:`apply` is the fused form the optimiser uses when this rule is followed only by the learning
+    rate (Adam and AdamW without weight decay): θ ← θ − (η / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε),
+    PyTorch's own formulation (the bias corrections folded into scalars): 13 array passes, one fewer
+    than this rule's ``update`` followed by the learning rate and the parameter update.
     """
 
     def __init__(self, amsgrad: bool = False):
         self.amsgrad = amsgrad
         self.state = {"exp_avg": 0.0, "exp_avg_sq": 0.0, **({"max_exp_avg_sq": 0.0} if amsgrad else {})}
 
-    def update(self, u, p, s, c, h, t, tmp):
-        b1, b2 = (float(b) for b in h["betas"])
-        m, v = s["exp_avg"], s["exp_avg_sq"]
-        _lerp_(m, u, 1.0 - b1, tmp)
-        v *= b2
-        np.multiply(u, u, out=tmp)
-        tmp *= 1.0 - b2
-        v += tmp
+    def _denominator(self, s, v, h, t, tmp):
+        """tmp ← √v / √(1 − β₂ᵗ) + ε (v̂ = max(v̂, v) with AMSGrad)."""
         if self.amsgrad:
             np.maximum(s["max_exp_avg_sq"], v, out=s["max_exp_avg_sq"])
             v = s["max_exp_avg_sq"]
         np.sqrt(v, out=tmp)
-        tmp /= (1.0 - b2 ** t) ** 0.5
+        tmp /= (1.0 - float(h["betas"][1]) ** t) ** 0.5
         tmp += float(h["eps"])
+
+    def update(self, u, p, s, c, h, t, tmp):
+        b1, b2 = (float(b) for b in h["betas"])
+        m, v = _update_moments(u, s, b1, b2, tmp)
+        self._denominator(s, v, h, t, tmp)
         np.divide(m, tmp, out=u)
         u *= 1.0 / (1.0 - b1 ** t)
+
+    def apply(self, u, p, s, h, t, tmp, lr):
+        """The whole step on the parameters ``p`` from the gradient in ``u``: θ ← θ + (−η/(1 − β₁ᵗ))·m / D."""
+        b1, b2 = (float(b) for b in h["betas"])
+        m, v = _update_moments(u, s, b1, b2, tmp)
+        self._denominator(s, v, h, t, tmp)
+        np.multiply(m, -lr / (1.0 - b1 ** t), out=u)
+        u /= tmp
+        p += u
 
 
 class ScaleByNadam(Rule):
@@ -186,12 +210,7 @@ class ScaleByNadam(Rule):
         c["mu_product"] = mu_product
         c_grad = (1.0 - mu) / (1.0 - mu_product)
         c_avg = mu_next / (1.0 - mu_product * mu_next)
-        m, v = s["exp_avg"], s["exp_avg_sq"]
-        _lerp_(m, u, 1.0 - b1, tmp)
-        v *= b2
-        np.multiply(u, u, out=tmp)
-        tmp *= 1.0 - b2
-        v += tmp
+        m, v = _update_moments(u, s, b1, b2, tmp)
         np.divide(v, 1.0 - b2 ** t, out=tmp)
         np.sqrt(tmp, out=tmp)
         tmp += float(h["eps"])
