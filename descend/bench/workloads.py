@@ -107,56 +107,37 @@ def matmul_flops(workload: Workload) -> float:
 
 
 # ---------------------------------------------------------------------------------------------- builders
+def _build(nn, workload: Workload, dropout_p: float | None):
+    """The workload's layers from ``nn`` (descend's or PyTorch's: the class names and arguments agree)."""
+    makers = {
+        "linear": lambda spec: nn.Linear(spec[1], spec[2]),
+        "conv": lambda spec: nn.Conv2d(spec[1], spec[2], spec[3]),
+        "relu": lambda spec: nn.ReLU(),
+        "maxpool": lambda spec: nn.MaxPool2d(spec[1]),
+        "bn1d": lambda spec: nn.BatchNorm1d(spec[1]),
+        "dropout": lambda spec: nn.Dropout(spec[1] if dropout_p is None else dropout_p),
+        "flatten": lambda spec: nn.Flatten(),
+    }
+    layers = []
+    for spec in workload.layers:
+        if spec[0] not in makers:  # pragma: no cover - the specs above are fixed
+            raise ValueError(f"unknown layer spec {spec!r}")
+        layers.append(makers[spec[0]](spec))
+    return nn.Sequential(*layers)
+
+
 def build_descend(workload: Workload, dropout_p: float | None = None):
     """The workload's model as a ``descend.nn.Sequential`` (``dropout_p`` overrides the dropout rate)."""
     from .. import nn
 
-    layers = []
-    for spec in workload.layers:
-        kind = spec[0]
-        if kind == "linear":
-            layers.append(nn.Linear(spec[1], spec[2]))
-        elif kind == "conv":
-            layers.append(nn.Conv2d(spec[1], spec[2], spec[3]))
-        elif kind == "relu":
-            layers.append(nn.ReLU())
-        elif kind == "maxpool":
-            layers.append(nn.MaxPool2d(spec[1]))
-        elif kind == "bn1d":
-            layers.append(nn.BatchNorm1d(spec[1]))
-        elif kind == "dropout":
-            layers.append(nn.Dropout(spec[1] if dropout_p is None else dropout_p))
-        elif kind == "flatten":
-            layers.append(nn.Flatten())
-        else:  # pragma: no cover - the specs above are fixed
-            raise ValueError(f"unknown layer spec {spec!r}")
-    return nn.Sequential(*layers)
+    return _build(nn, workload, dropout_p)
 
 
 def build_torch(workload: Workload, dropout_p: float | None = None):
     """The same model in PyTorch (imported here: descend itself never imports torch)."""
     from torch import nn
 
-    layers = []
-    for spec in workload.layers:
-        kind = spec[0]
-        if kind == "linear":
-            layers.append(nn.Linear(spec[1], spec[2]))
-        elif kind == "conv":
-            layers.append(nn.Conv2d(spec[1], spec[2], spec[3]))
-        elif kind == "relu":
-            layers.append(nn.ReLU())
-        elif kind == "maxpool":
-            layers.append(nn.MaxPool2d(spec[1]))
-        elif kind == "bn1d":
-            layers.append(nn.BatchNorm1d(spec[1]))
-        elif kind == "dropout":
-            layers.append(nn.Dropout(spec[1] if dropout_p is None else dropout_p))
-        elif kind == "flatten":
-            layers.append(nn.Flatten())
-        else:  # pragma: no cover
-            raise ValueError(f"unknown layer spec {spec!r}")
-    return nn.Sequential(*layers)
+    return _build(nn, workload, dropout_p)
 
 
 def initial_state(torch_model) -> dict:

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..tensor import Tensor, record
 from ._util import operand
-from .conv import conv_output_size, pair
+from .conv import _pad_hw, conv_output_size, pair
 
 __all__ = ["max_pool2d", "avg_pool2d", "adaptive_avg_pool2d"]
 
@@ -47,13 +47,6 @@ def _geometry(name, xd, kernel_size, stride, padding):
     return kh, kw, sh, sw, ph, pw, ho, wo
 
 
-def _padded(xd, ph, pw, value):
-    if ph == 0 and pw == 0:
-        return xd
-    n, c, h, w = xd.shape
-    out = np.full((n, c, h + 2 * ph, w + 2 * pw), value, dtype=xd.dtype)
-    out[:, :, ph:ph + h, pw:pw + w] = xd
-    return out
 
 
 def _offset_slices(kh, kw, sh, sw, ho, wo):
@@ -82,7 +75,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0):
     xd = x.data
     _check_input("max_pool2d", xd)
     kh, kw, sh, sw, ph, pw, ho, wo = _geometry("max_pool2d", xd, kernel_size, stride, padding)
-    xp = _padded(xd, ph, pw, -np.inf)
+    xp = _pad_hw(xd, ph, pw, -np.inf)
     out = None
     for _, rows, cols in _offset_slices(kh, kw, sh, sw, ho, wo):
         window = xp[:, :, rows, cols]
@@ -125,10 +118,10 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, count_include_pad=True):
     xd = x.data
     _check_input("avg_pool2d", xd)
     kh, kw, sh, sw, ph, pw, ho, wo = _geometry("avg_pool2d", xd, kernel_size, stride, padding)
-    xp = _padded(xd, ph, pw, 0)
+    xp = _pad_hw(xd, ph, pw, 0)
     scale = 1.0 / (kh * kw)
     if not count_include_pad and (ph or pw):
-        ones = _padded(np.ones((1, 1) + xd.shape[2:], dtype=xd.dtype), ph, pw, 0)
+        ones = _pad_hw(np.ones((1, 1) + xd.shape[2:], dtype=xd.dtype), ph, pw, 0)
         count = np.zeros((1, 1, ho, wo), dtype=xd.dtype)
         for _, rows, cols in _offset_slices(kh, kw, sh, sw, ho, wo):
             count += ones[:, :, rows, cols]
