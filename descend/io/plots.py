@@ -84,9 +84,10 @@ def _columns(history) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
 
 
 def _x_for(epochs, n):
+    """x positions of per-epoch values, counted from 1 as the progress bar counts (histories store 0-based)."""
     if epochs is not None and len(epochs) == n:
-        return epochs
-    return np.arange(n, dtype=np.float64)
+        return epochs + 1
+    return np.arange(1, n + 1, dtype=np.float64)
 
 
 def _require(cols, names, what):
