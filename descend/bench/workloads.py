@@ -146,18 +146,15 @@ def initial_state(torch_model) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------- steps
-def make_descend_step(workload: Workload, model):
-    """A function ``step(x, y) -> float loss`` (training) or ``step(x) -> logits array`` (inference), on
-    pre-wrapped descend Tensors: the loop a user writes (zero_grad, forward, loss, backward, step)."""
-    import descend
-    from .. import nn, optim
-
+def _make_step(workload: Workload, model, nn, optim, no_grad, output):
+    """The loop a user writes (zero_grad, forward, loss, backward, step) with one framework's ``nn``,
+    ``optim`` and ``no_grad`` (descend's and PyTorch's share these names and arguments)."""
     if not workload.train:
         model.eval()
 
         def infer(x, y=None):
-            with descend.no_grad():
-                return model(x).data
+            with no_grad():
+                return output(model(x))
         return infer
     model.train()
     loss_fn = nn.CrossEntropyLoss()
@@ -175,31 +172,20 @@ def make_descend_step(workload: Workload, model):
     return step
 
 
+def make_descend_step(workload: Workload, model):
+    """A function ``step(x, y) -> float loss`` (training) or ``step(x) -> logits array`` (inference), on
+    pre-wrapped descend Tensors."""
+    import descend
+    from .. import nn, optim
+
+    return _make_step(workload, model, nn, optim, descend.no_grad, lambda out: out.data)
+
+
 def make_torch_step(workload: Workload, model):
     """The same loop in PyTorch."""
     import torch
 
-    if not workload.train:
-        model.eval()
-
-        def infer(x, y=None):
-            with torch.no_grad():
-                return model(x)
-        return infer
-    model.train()
-    loss_fn = torch.nn.CrossEntropyLoss()
-    if workload.optimizer == "adam":
-        opt = torch.optim.Adam(model.parameters(), lr=workload.lr)
-    else:
-        opt = torch.optim.SGD(model.parameters(), lr=workload.lr, momentum=workload.momentum, nesterov=True)
-
-    def step(x, y):
-        opt.zero_grad()
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss.item()
-    return step
+    return _make_step(workload, model, torch.nn, torch.optim, torch.no_grad, lambda out: out)
 
 
 def wrap_descend(batches):
