@@ -39,46 +39,33 @@ def diagnose_run(run_dir) -> list:
 
 def plot_gradient_flow(records, path=None):
     """Gradient norm per layer against the step, log y (PNG bytes, or written to ``path``)."""
-    from ..io.plots import new_figure, save_figure
+    from ..io.plots import new_figure, save_figure, style_axes
     fig, ax = new_figure()
     for i, (layer, (_, steps, values, kind)) in enumerate(layer_series(records, "grad_norm").items()):
         ok = np.isfinite(values) & (values > 0)
         ax.plot(steps[ok], values[ok], color=f"C{i % 10}", label=f"{layer} ({kind})", linewidth=1)
     ax.set_yscale("log")
-    ax.set_xlabel("step")
-    ax.set_ylabel("gradient norm ‖∇θ‖")
-    ax.set_title("Gradient flow")
-    ax.grid(True, alpha=0.3)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(frameon=False, fontsize=7)
+    style_axes(ax, "Gradient flow", "step", "gradient norm ‖∇θ‖", legend_fontsize=7)
     return save_figure(fig, path)
 
 
 def plot_activations(records, path=None):
     """Activation mean and std per watched module against the step, and the dead/saturated fractions."""
-    from ..io.plots import new_figure, save_figure
+    from ..io.plots import new_figure, save_figure, style_axes
     fig, (ax, ax2) = new_figure(figsize=(6.4, 6.0), nrows=2)
     means, stds = layer_series(records, "act_mean"), layer_series(records, "act_std")
     for i, (layer, (_, steps, m, kind)) in enumerate(means.items()):
         s = stds[layer][2] if layer in stds else np.zeros_like(m)
         ax.plot(steps, m, color=f"C{i % 10}", label=f"{layer} ({kind})", linewidth=1)
         ax.plot(steps, s, color=f"C{i % 10}", linestyle="--", linewidth=1)
-    ax.set_title("Activations: mean (solid) and std (dashed)")
-    ax.set_xlabel("step")
-    ax.grid(True, alpha=0.3)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(frameon=False, fontsize=6)
+    style_axes(ax, "Activations: mean (solid) and std (dashed)", "step", "", legend_fontsize=6)
     j = 0
     for column, label in (("dead", "dead"), ("saturated", "saturated")):
         for layer, (_, steps, v, kind) in layer_series(records, column).items():
             ax2.plot(steps, v, color=f"C{j % 10}", label=f"{layer} {label}", linewidth=1)
             j += 1
     ax2.set_ylim(-0.02, 1.02)
-    ax2.set_title("Dead ReLU / saturated fraction")
-    ax2.set_xlabel("step")
-    ax2.grid(True, alpha=0.3)
-    if ax2.get_legend_handles_labels()[0]:
-        ax2.legend(frameon=False, fontsize=6)
+    style_axes(ax2, "Dead ReLU / saturated fraction", "step", "", legend_fontsize=6)
     return save_figure(fig, path)
 
 

@@ -103,7 +103,8 @@ def _auto_log(values) -> bool:
     return v.size > 1 and bool(np.all(v > 0)) and v.max() / v.min() > 20
 
 
-def _style(ax, title, xlabel, ylabel, legend=True):
+def style_axes(ax, title, xlabel, ylabel, legend=True, legend_fontsize=None):
+    """The look every descend plot shares: title, labels, light grid, a frameless legend when labelled."""
     if xlabel == "epoch":
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(title)
@@ -111,7 +112,7 @@ def _style(ax, title, xlabel, ylabel, legend=True):
     ax.set_ylabel(ylabel)
     ax.grid(True, alpha=0.3)
     if legend and ax.get_legend_handles_labels()[0]:
-        ax.legend(frameon=False)
+        ax.legend(frameon=False, fontsize=legend_fontsize)
 
 
 # --------------------------------------------------------------------------------------- curves
@@ -152,7 +153,7 @@ def _pairs_figure(epochs, names, cols, path, title, ylabel, logy, figsize, dpi):
                 marker="o" if len(y) <= 30 else None, markersize=3, label=name)
     if logy:
         ax.set_yscale("log")
-    _style(ax, title, "epoch", ylabel)
+    style_axes(ax, title, "epoch", ylabel)
     return save_figure(fig, path)
 
 
@@ -180,7 +181,7 @@ def plot_lr(lrs, path=None, *, logy: bool | None = None, xlabel: str = "step", t
     ax.plot(x, y, color="C0", label="lr")
     if (_auto_log(y) if logy is None else logy):
         ax.set_yscale("log")
-    _style(ax, title, xlabel, "learning rate", legend=False)
+    style_axes(ax, title, xlabel, "learning rate", legend=False)
     return save_figure(fig, path)
 
 
@@ -197,7 +198,7 @@ def compare(runs: dict, metric: str = "val_loss", path=None, *, title: str | Non
         ax.plot(_x_for(epochs, len(y)), y, color=f"C{i % 10}", label=str(name))
     if logy:
         ax.set_yscale("log")
-    _style(ax, title or f"{metric} by run", "epoch", metric)
+    style_axes(ax, title or f"{metric} by run", "epoch", metric)
     return save_figure(fig, path)
 
 
@@ -222,7 +223,7 @@ def plot_lines(x, ys, path=None, *, logx: bool = False, logy: bool = False, xlab
         ax.set_xscale("log")
     if logy:
         ax.set_yscale("log")
-    _style(ax, title, xlabel, ylabel, legend=len(series) > 1 or bool(vlines))
+    style_axes(ax, title, xlabel, ylabel, legend=len(series) > 1 or bool(vlines))
     return save_figure(fig, path)
 
 
@@ -319,7 +320,7 @@ def plot_contour(f, trajectories: dict | None = None, path=None, *, xlim=None, y
         ax.plot(t[-1:, 0], t[-1:, 1], "*", color=c, markersize=10)
     ax.set_xlim(*xlim)
     ax.set_ylim(*ylim)
-    _style(ax, title, "x", "y", legend=bool(paths))
+    style_axes(ax, title, "x", "y", legend=bool(paths))
     return save_figure(fig, path)
 
 
