@@ -123,32 +123,21 @@ def _write_json(path, obj):
 
 
 def write_history_csv(path, history) -> None:
-    """One row per epoch (``epoch`` first, then every logged column), written atomically."""
-    cols = dict(history.history) if hasattr(history, "history") else dict(history)
-    epochs = list(getattr(history, "epochs", range(len(next(iter(cols.values()), [])))))
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["epoch", *cols])
-    for i, epoch in enumerate(epochs):
-        writer.writerow([epoch + 1, *(_fmt(cols[k][i]) for k in cols)])
-    _write_text(path, buf.getvalue())
-
-
-def _fmt(v):
-    return repr(float(v)) if isinstance(v, (float, np.floating)) else v
+    """One row per epoch (``epoch`` first, counted from 1, then every logged column), written atomically."""
+    from .io.records import as_rows
+    from .io.records import write_history_csv as write_rows
+    rows = [dict(row) for row in as_rows(history)]
+    write_rows([{"epoch": row.pop("epoch", i) + 1, **row} for i, row in enumerate(rows)], path)
 
 
 def read_history_csv(path) -> dict:
-    """``history.csv`` back as a dict column → list of floats (``epoch`` included)."""
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
+    """``history.csv`` back as a dict column → list of floats (``epoch`` included; NaN where not a number)."""
+    from .io.records import read_history_csv as read_rows
     cols: dict = {}
-    for row in rows:
+    for row in read_rows(path):
         for k, v in row.items():
-            try:
-                cols.setdefault(k, []).append(float(v))
-            except (TypeError, ValueError):
-                cols.setdefault(k, []).append(float("nan"))
+            number = isinstance(v, (int, float)) and not isinstance(v, bool)
+            cols.setdefault(k, []).append(float(v) if number else float("nan"))
     return cols
 
 
