@@ -657,6 +657,7 @@ def compare_runs(run_dirs, output=None, metric: str = "loss") -> Path:
         cols = read_history_csv(d / "history.csv")
         if metric not in cols:
             raise KeyError(f"run {d.name} has no {metric!r} column; it has {', '.join(cols)}")
+        cols.pop("epoch", None)  # history.csv counts from 1; the plots number epochs 1..n themselves
         name = d.name
         while name in runs:
             name += "'"
