@@ -66,16 +66,24 @@ _creation_order = itertools.count()
 
 
 class Node:
-    """One recorded operation: its inputs and the function giving their gradients from the output's.
+    """One recorded operation: where its inputs came from and the function giving their gradients from the
+    output's.
+
+    ``inputs`` has one entry per input of the operation: the input's own :class:`Node` when the input was
+    computed by a recorded operation, the input tensor itself when it is a leaf that requires grad (its
+    ``.grad`` receives the gradient), or ``None`` when it needs no gradient. A node never refers to the
+    tensors an operation produced, so an intermediate result lives only as long as the user's code (or an
+    operation's backward, for the arrays it saved) keeps it: memory is freed during the forward pass, as
+    in PyTorch, rather than held until backward.
 
     ``seq`` numbers nodes in creation order. An operation's inputs always exist before its output, so
     sorting nodes by ``seq`` is a topological order of any graph.
     """
 
-    __slots__ = ("parents", "backward", "name", "freed", "seq")
+    __slots__ = ("inputs", "backward", "name", "freed", "seq")
 
     def __init__(self, parents, backward, name):
-        self.parents = parents
+        self.inputs = tuple((p._node or p) if p.requires_grad else None for p in parents)
         self.backward = backward
         self.name = name
         self.freed = False
@@ -86,33 +94,33 @@ class GraphFreedError(RuntimeError):
     """backward() reached a part of the graph that an earlier backward() freed (no ``retain_graph=True``)."""
 
 
-_node_seq = operator.attrgetter("_node.seq")
+_node_seq = operator.attrgetter("seq")
 
 
 def _topological_order(root):
-    """Tensors reachable from ``root`` that require grad, each once, every tensor after all it depends on.
+    """The nodes and leaf tensors ``root`` (a Node or a leaf tensor) depends on, each once, every entry
+    after all it depends on.
 
-    One breadth-first sweep (no recursion, so no depth limit) collects them; the inner ones are then
-    sorted by creation number, which puts every tensor after the tensors it was computed from and is the
-    same on every run. Leaves come first.
+    One breadth-first sweep (no recursion, so no depth limit) collects them; the nodes are then sorted by
+    creation number, which puts every node after the nodes it was computed from and is the same on every
+    run. Leaves come first.
     """
     seen = {id(root)}
     reached = [root]
     leaves, inner = [], []
     mark, extend = seen.add, reached.append
-    for tensor in reached:  # the list grows as the sweep goes
-        node = tensor._node
-        if node is None:
-            leaves.append(tensor)
+    for item in reached:  # the list grows as the sweep goes
+        if type(item) is not Node:
+            leaves.append(item)
             continue
-        if node.freed:
+        if item.freed:
             raise GraphFreedError(
-                f"backward went through the graph of a '{node.name}' operation a second time, but that "
+                f"backward went through the graph of a '{item.name}' operation a second time, but that "
                 "graph was freed by an earlier backward(); pass retain_graph=True to the first "
                 "backward() if you need to go through the graph again")
-        inner.append(tensor)
-        for parent in node.parents:
-            if parent.requires_grad:
+        inner.append(item)
+        for parent in item.inputs:
+            if parent is not None:
                 key = id(parent)
                 if key not in seen:
                     mark(key)
@@ -145,29 +153,31 @@ def run_backward(root, grad=None, retain_graph: bool = False) -> None:
         if grad.shape != data.shape:
             raise ValueError(f"backward(): grad has shape {grad.shape} but the tensor has shape {data.shape}; "
                              "they must be equal")
-    order = _topological_order(root)
-    grads = {id(root): grad}
+    start = root._node or root
+    order = _topological_order(start)
+    grads = {id(start): grad}
     take, peek = grads.pop, grads.get
+    del grad
     for index in range(len(order) - 1, -1, -1):
-        tensor = order[index]
-        order[index] = None  # the walk is done with it: an intermediate's array can be freed as backward goes
-        g = take(id(tensor), None)
-        node = tensor._node
-        if node is None:
+        item = order[index]
+        order[index] = None  # the walk is done with it: what its backward saved can be freed as backward goes
+        g = take(id(item), None)
+        if type(item) is not Node:
             if g is not None:
-                _accumulate_leaf(tensor, g)
+                _accumulate_leaf(item, g)
             continue
         if g is not None:
-            for parent, pg in zip(node.parents, node.backward(g)):
-                if pg is None or not parent.requires_grad:
+            for parent, pg in zip(item.inputs, item.backward(g)):
+                if pg is None or parent is None:
                     continue
                 key = id(parent)
                 previous = peek(key)
                 grads[key] = pg if previous is None else previous + pg
+            del g
         if not retain_graph:
-            node.parents = ()
-            node.backward = None
-            node.freed = True
+            item.inputs = ()
+            item.backward = None
+            item.freed = True
 
 
 #: References to a gradient array that only :func:`run_backward` holds, seen from inside

@@ -7,6 +7,8 @@ import math
 import numpy as np
 from scipy import special
 
+from .. import buffers
+from ..autograd import is_grad_enabled
 from ..tensor import record
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
@@ -15,9 +17,55 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
 def relu(a):
-    """max(0, x);  derivative 1 for x > 0, else 0."""
-    out = np.maximum(a.data, 0)
-    return record(out, (a,), lambda g: (g * (out > 0),), "relu")
+    """max(0, x);  derivative 1 for x > 0, else 0.
+
+    The output keeps the input's memory layout and comes from :mod:`descend.buffers`; the maximum runs
+    against a row of zeros rather than the scalar 0 (NumPy's vectorised loop for two arrays is about
+    twice as fast), in memory order. NaN stays NaN. For backward only the mask x > 0 is kept (one byte
+    per element), not the output.
+    """
+    x = a.data
+    out = buffers.empty_like(x)
+    _max_with_zero(x, out)
+    if not (a.requires_grad and is_grad_enabled()):
+        return record(out, (a,), None, "relu")
+    positive = buffers.empty_like(out, np.bool_)
+    np.greater(out, 0, out=positive)
+
+    def backward(g):
+        return (np.multiply(g, positive, out=buffers.empty_like(g, np.result_type(g.dtype, out_dtype))),)
+
+    out_dtype = out.dtype
+    return record(out, (a,), backward, "relu")
+
+
+#: Elements per row of :func:`_max_with_zero`'s zero row.
+_ZERO_ROW = 1 << 14
+_zero_rows: dict = {}
+
+
+def _memory_flat(a):
+    """``a`` as a 1-D view in memory order, or None when its elements are not one contiguous block."""
+    if a.flags.c_contiguous:
+        return a.reshape(-1)
+    order = buffers.dense_order(a)
+    return None if order is None else a.transpose(order).reshape(-1)
+
+
+def _max_with_zero(x, out):
+    """out ← max(x, 0) for ``out`` laid out as ``x`` (from ``buffers.empty_like(x)``)."""
+    xf, of = _memory_flat(x), _memory_flat(out)
+    n = x.size
+    if xf is None or of is None or n < _ZERO_ROW or x.dtype.kind != "f":
+        np.maximum(x, 0, out=out)
+        return
+    zeros = _zero_rows.get(x.dtype)
+    if zeros is None:
+        zeros = _zero_rows[x.dtype] = np.zeros(_ZERO_ROW, x.dtype)
+    full = n - n % _ZERO_ROW
+    np.maximum(xf[:full].reshape(-1, _ZERO_ROW), zeros, out=of[:full].reshape(-1, _ZERO_ROW))
+    if full < n:
+        np.maximum(xf[full:], zeros[:n - full], out=of[full:])
 
 
 def leaky_relu(a, negative_slope=0.01):

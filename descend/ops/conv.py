@@ -6,28 +6,32 @@ For input x (N, C, H, W), weight w (O, C, kh, kw), stride s, padding p and dilat
 
 with x̃ the zero-padded input; the output is (N, O, Hₒ, Wₒ), Hₒ = ⌊(H + 2p − d(kh − 1) − 1) / s⌋ + 1.
 
-im2col: the patches of x̃ are gathered (one strided copy, no Python loop) into a matrix X of shape
-(C·kh·kw, N·Hₒ·Wₒ) whose rows run along contiguous output positions; then Y = W X with W the
-weight reshaped to (O, C·kh·kw) — one large GEMM. Backward, with G = dL/dY laid out as (O, N·Hₒ·Wₒ):
+Layout. Inside, images are laid out batch-innermost, (C, H, W, N) in memory: tensors keep their
+(N, C, H, W) shape and indexing, only their strides differ (the output is a transposed view of a
+(O, Hₒ, Wₒ, N) array). With the batch innermost every block this module copies or adds is a long
+contiguous run (a whole image row across the batch, Wₒ·N elements), and the element-wise layers and
+pooling that follow (which keep their input's layout) work along runs of N instead of runs of W.
 
-    dL/dW = G Xᵀ,   dL/db = Σ G (over samples and positions),   dL/dX = Wᵀ G,
+im2col: the patches of x̃ are gathered into a matrix X of shape (kh·kw·C, Hₒ·Wₒ·N), one contiguous
+block copy per kernel offset (u, v): rows (u, v, c), columns the output positions; then Y = W X with
+W the weight reordered to (O, kh·kw·C) — one large GEMM, whose (O, Hₒ·Wₒ·N) result is already the
+output in the batch-innermost layout. Backward, with G = dL/dY as (O, Hₒ·Wₒ·N):
 
-and dL/dx is dL/dX scattered back onto the padded input (col2im): a loop over the kh·kw kernel offsets,
-each a vectorised strided add over all samples and channels. With stride and dilation 1 the product
-dL/dX is taken on the padded width Wp (G padded with zero columns), which turns each offset's add into
-one contiguous run of the flattened (Hp·Wp) input per channel and sample.
+    dL/dW = G Xᵀ,   dL/db = Σ G (over positions and samples),   dL/dX = Wᵀ G,
 
-X is C·kh·kw times the size of the input, so it is neither kept nor built whole when large: the
-forward builds it in blocks of samples (columns of X), the backward rebuilds it in blocks of input
-channels (rows of X, with the matching rows of dL/dW and of dL/dX), each block about ``_BLOCK``
+and dL/dx is dL/dX added back onto the padded input (col2im): one block add per kernel offset.
+
+X is kh·kw times the size of the input, so it is neither kept nor built whole when large: the forward
+builds it in blocks of output rows (columns of X), the backward rebuilds it in blocks of input channels
+(rows of X, with the matching columns of dL/dW and rows of dL/dX), each block about ``_BLOCK``
 elements. Every dot product still runs over its whole length, so blocking changes no sum.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
+from .. import buffers
 from ..tensor import Tensor, record
 from ._util import operand
 
@@ -61,32 +65,51 @@ def _pad_hw(x: np.ndarray, ph: int, pw: int, value=0.0) -> np.ndarray:
     return out
 
 
-def _windows(xp: np.ndarray, kh, kw, sh, sw, dh, dw, ho, wo, order):
-    """A read-only strided view of the windows of ``xp`` (N, C, Hp, Wp).
-
-    ``order="cknhw"``: (C, kh, kw, N, Hₒ, Wₒ), the im2col layout; ``"nchwk"``: (N, C, Hₒ, Wₒ, kh, kw).
-    """
-    sn, sc, s_h, s_w = xp.strides
-    if order == "cknhw":
-        shape = (xp.shape[1], kh, kw, xp.shape[0], ho, wo)
-        strides = (sc, dh * s_h, dw * s_w, sn, sh * s_h, sw * s_w)
-    else:
-        shape = (xp.shape[0], xp.shape[1], ho, wo, kh, kw)
-        strides = (sn, sc, sh * s_h, sw * s_w, dh * s_h, dw * s_w)
-    return as_strided(xp, shape=shape, strides=strides, writeable=False)
+#: Elements of one block of the patch matrix (8 MiB of float32): big enough for an efficient product,
+#: small enough to keep the memory a convolution needs near that of its output. Blocks are cut to equal
+#: sizes, so a matrix a little over the budget is two halves rather than a big and a small block.
+_BLOCK = 1 << 21
 
 
-#: Elements of one block of the patch matrix (2 MiB of float32): big enough for an efficient product,
-#: small enough to stay in cache and to keep the memory a convolution needs near that of its output.
-_BLOCK = 1 << 19
+def _blocks(total: int, per_item: int):
+    """(start, stop) ranges cutting ``total`` items of ``per_item`` elements each into equal blocks of at
+    most ``_BLOCK`` elements (one item at least)."""
+    count = max(1, min(total, -(-total * per_item // _BLOCK)))
+    size = -(-total // count)
+    return [(a, min(a + size, total)) for a in range(0, total, size)]
 
 
-def _im2col(xp: np.ndarray, geometry) -> np.ndarray:
-    """The patch matrix of ``xp`` (N, C, Hp, Wp): (C·kh·kw, N·Hₒ·Wₒ), one strided copy."""
+def batch_innermost(x: np.ndarray) -> np.ndarray:
+    """``x`` (N, C, H, W) as a C-contiguous (C, H, W, N) array: a view when ``x`` is already laid out that
+    way (a convolution's output, or anything with one sample or one channel... in that order), else a copy
+    into a recycled buffer."""
+    m = x.transpose(1, 2, 3, 0)
+    if m.flags.c_contiguous:
+        return m
+    out = buffers.empty(m.shape, x.dtype)
+    np.copyto(out, m)
+    return out
+
+
+def _offsets(kh, kw, sh, sw, dh, dw, ho, wo):
+    """For each kernel offset (u, v), in row-major order: the (rows, cols) slices of the padded input it
+    reads for all Hₒ × Wₒ output positions."""
+    for u in range(kh):
+        rows = slice(u * dh, u * dh + sh * (ho - 1) + 1, sh)
+        for v in range(kw):
+            yield rows, slice(v * dw, v * dw + sw * (wo - 1) + 1, sw)
+
+
+def _im2col(xp: np.ndarray, geometry, rows=slice(None)) -> np.ndarray:
+    """The patch matrix of the padded batch-innermost input ``xp`` (C, Hp, Wp, N) for output rows
+    ``rows``: (kh·kw·C, Hₒ'·Wₒ·N) with rows (u, v, c), in a recycled buffer (:mod:`descend.buffers`)."""
     kh, kw, sh, sw, dh, dw, ho, wo = geometry
-    n, c = xp.shape[:2]
-    view = _windows(xp, kh, kw, sh, sw, dh, dw, ho, wo, "cknhw")
-    return np.ascontiguousarray(view).reshape(c * kh * kw, n * ho * wo)
+    c, n = xp.shape[0], xp.shape[3]
+    i0, i1, _ = rows.indices(ho)
+    out = buffers.empty((kh * kw, c, i1 - i0, wo, n), xp.dtype)
+    for k, (hs, ws) in enumerate(_offsets(kh, kw, sh, sw, dh, dw, ho, wo)):
+        np.copyto(out[k], xp[:, hs, ws][:, i0:i1])
+    return out.reshape(kh * kw * c, (i1 - i0) * wo * n)
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -119,71 +142,60 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
                          f"{(ph, pw)} and dilation {(dh, dw)} (output would be {(ho, wo)}); pad more or use a "
                          "smaller kernel")
 
-    xp = _pad_hw(xd, ph, pw)
-    k = c * kh * kw
-    hw = ho * wo
-    geometry = (kh, kw, sh, sw, dh, dw, ho, wo)
-    w2 = w.reshape(o, k)
-    # forward: the patch matrix in blocks of samples (each output column is one sample's position, so
-    # blocking by samples leaves every dot product whole); nothing of it is kept for backward
-    nb = max(1, min(n, _BLOCK // max(1, k * hw)))
-    if nb >= n:
-        out2 = w2 @ _im2col(xp, geometry)                       # (O, N·Hₒ·Wₒ): the one large product
+    xm = batch_innermost(xd)                                    # (C, H, W, N)
+    if ph or pw:
+        xp = buffers.zeros((c, h + 2 * ph, wd + 2 * pw, n), xm.dtype)
+        xp[:, ph:ph + h, pw:pw + wd] = xm
     else:
-        out2 = np.empty((o, n * hw), dtype=np.result_type(w2, xd))
-        for n0 in range(0, n, nb):
-            n1 = min(n0 + nb, n)
-            out2[:, n0 * hw:n1 * hw] = w2 @ _im2col(xp[n0:n1], geometry)
+        xp = xm
+    del xm
+    k = kh * kw * c
+    cols = wo * n                                               # patch-matrix columns per output row
+    geometry = (kh, kw, sh, sw, dh, dw, ho, wo)
+    w2 = np.ascontiguousarray(w.transpose(0, 2, 3, 1)).reshape(o, k)  # columns (u, v, c), as the patch rows
+    dtype = np.result_type(w2, xd)
+    # forward: the patch matrix in blocks of output rows (each column of the product is one output position,
+    # so blocking by positions leaves every dot product whole); nothing of it is kept for backward
+    out_m = buffers.empty((o, ho, wo, n), dtype)                # the output, batch innermost
+    out2 = out_m.reshape(o, ho * cols)
+    for i0, i1 in _blocks(ho, k * cols):
+        np.matmul(w2, _im2col(xp, geometry, slice(i0, i1)), out=out2[:, i0 * cols:i1 * cols])
     if bias is not None:
         out2 += bias.data[:, None]
-    out = out2.reshape(o, n, ho, wo).transpose(1, 0, 2, 3)      # NCHW view of the (O, N, Hₒ, Wₒ) result
+    out = out_m.transpose(3, 0, 1, 2)                           # the (N, O, Hₒ, Wₒ) view
 
     parents = (x, weight) if bias is None else (x, weight, bias)
+    need_w, need_x = weight.requires_grad, x.requires_grad
+    need_b = bias is not None and bias.requires_grad
+    del x, xd, out2
 
     def backward(g):
-        g2 = np.ascontiguousarray(g.transpose(1, 0, 2, 3)).reshape(o, n * hw)
+        g2 = batch_innermost(g).reshape(o, ho * cols)           # G, columns (i, j, n) like the patch matrix
         gx = gw = gb = None
-        if bias is not None and bias.requires_grad:
+        if need_b:
             gb = g2.sum(axis=1)
-        need_w, need_x = weight.requires_grad, x.requires_grad
         if need_w:
-            gw = np.empty((o, k), dtype=np.result_type(g2, xd))
+            gw = np.empty((o, kh, kw, c), dtype=np.result_type(g2, xp))
         if need_x:
-            hp, wp = h + 2 * ph, wd + 2 * pw
-            gxp = np.zeros((c, n, hp, wp), dtype=np.result_type(g2, w2))  # (C, N, ...)
-            # stride and dilation 1 (so Wₒ + kw − 1 = Wp): G laid on the padded width, zero columns Wₒ…Wp−1,
-            # makes each kernel offset's scatter one contiguous run per (channel, sample) of the flattened
-            # (Hp·Wp) input, instead of Hₒ short rows; the zeros add nothing
-            flat = sh == sw == dh == dw == 1 and wp > wo
-            if flat:
-                g_wide = np.zeros((o, n, ho, wp), dtype=g2.dtype)
-                g_wide[..., :wo] = g2.reshape(o, n, ho, wo)
-                g_wide = g_wide.reshape(o, n * ho * wp)
-                run = (ho - 1) * wp + wo
-        # by blocks of input channels: patch rows c0·kh·kw … c1·kh·kw, rebuilt here rather than stored
-        cb = max(1, min(c, _BLOCK // max(1, kh * kw * n * hw)))
-        for c0 in range(0, c, cb):
-            c1 = min(c0 + cb, c)
-            rows = slice(c0 * kh * kw, c1 * kh * kw)
+            gxp = buffers.zeros(xp.shape, np.result_type(g2, w2))    # (C, Hp, Wp, N)
+        # by blocks of input channels: patch rows (u, v, c0…c1), rebuilt here rather than stored
+        for c0, c1 in _blocks(c, kh * kw * ho * cols):
             if need_w:
-                gw[:, rows] = g2 @ _im2col(xp[:, c0:c1], geometry).T
-            if need_x and flat:
-                gcols = (w2[:, rows].T @ g_wide).reshape(c1 - c0, kh, kw, n, ho * wp)
-                block = gxp[c0:c1].reshape(c1 - c0, n, hp * wp)
-                for u in range(kh):
-                    for v in range(kw):
-                        block[:, :, u * wp + v:u * wp + v + run] += gcols[:, u, v, :, :run]
-            elif need_x:
-                gcols = (w2[:, rows].T @ g2).reshape(c1 - c0, kh, kw, n, ho, wo)
+                patches = _im2col(xp[c0:c1], geometry)
+                gw[:, :, :, c0:c1] = np.matmul(g2, patches.T).reshape(o, kh, kw, c1 - c0)
+                patches = None
+            if need_x:
+                w_block = w2.reshape(o, kh * kw, c)[:, :, c0:c1].reshape(o, -1)
+                gcols = np.matmul(w_block.T, g2, out=buffers.empty((kh * kw * (c1 - c0), ho * cols), g2.dtype))
+                gcols = gcols.reshape(kh * kw, c1 - c0, ho, wo, n)
                 block = gxp[c0:c1]
-                for u in range(kh):
-                    hs = slice(u * dh, u * dh + sh * (ho - 1) + 1, sh)
-                    for v in range(kw):
-                        block[:, :, hs, v * dw:v * dw + sw * (wo - 1) + 1:sw] += gcols[:, u, v]
+                for kk, (hs, ws) in enumerate(_offsets(*geometry)):
+                    block[:, hs, ws] += gcols[kk]
+                gcols = None
         if need_w:
-            gw = gw.reshape(w.shape)
+            gw = np.ascontiguousarray(gw.transpose(0, 3, 1, 2))
         if need_x:
-            gx = gxp[:, :, ph:ph + h, pw:pw + wd].transpose(1, 0, 2, 3)
+            gx = gxp[:, ph:ph + h, pw:pw + wd].transpose(3, 0, 1, 2)
         return (gx, gw) if bias is None else (gx, gw, gb)
 
     return record(out, parents, backward, "conv2d")

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import buffers
+from ..autograd import is_grad_enabled
 from ..tensor import Tensor, record
 from ._util import operand
 from .conv import _pad_hw, conv_output_size, pair
@@ -57,56 +59,84 @@ def _offset_slices(kh, kw, sh, sw, ho, wo):
             yield u * kw + v, rows, slice(v, v + sw * (wo - 1) + 1, sw)
 
 
+#: Input elements per block of channels that pooling works through at a time (1 MiB of float32), so that
+#: the kh·kw passes over one block find it in cache.
+_CHANNEL_BLOCK = 1 << 18
+
+
+def _channel_blocks(xp):
+    """Slices of the channel axis of ``xp`` (N, C, H, W), each about ``_CHANNEL_BLOCK`` elements."""
+    n, c, h, w = xp.shape
+    step = max(1, min(c, _CHANNEL_BLOCK // max(1, n * h * w)))
+    return [slice(c0, min(c0 + step, c)) for c0 in range(0, c, step)]
+
+
 def _like(ref, a):
     """``a`` copied into an array with ``ref``'s memory layout."""
-    out = np.empty_like(ref, dtype=a.dtype)
-    out[...] = a
+    out = buffers.empty_like(ref, a.dtype)
+    np.copyto(out, a)
     return out
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0):
     """Max over each kh×kw window (stride defaults to the kernel size; padding with −∞).
 
-    Forward: a running ``np.maximum`` over the kh·kw strided window views (NaN propagates, as in PyTorch).
-    Backward recovers the argmax instead of storing it: offset k gets g where its value equals the window's
-    max and no earlier offset did (the first maximum wins ties, as in PyTorch).
+    Forward: a running ``np.maximum`` over the kh·kw strided window views (NaN propagates, as in PyTorch),
+    which also records, when a gradient will be needed, the offset of each window's first maximum (ties go to
+    the first, as in PyTorch) as one byte per output; the input itself is not kept. Backward: offset k gets
+    g where the recorded offset is k. Both work through blocks of channels (:data:`_CHANNEL_BLOCK`), so
+    the kh·kw passes over a block find it in cache.
     """
     x = x if isinstance(x, Tensor) else operand(x)
     xd = x.data
     _check_input("max_pool2d", xd)
     kh, kw, sh, sw, ph, pw, ho, wo = _geometry("max_pool2d", xd, kernel_size, stride, padding)
     xp = _pad_hw(xd, ph, pw, -np.inf)
-    out = None
-    for _, rows, cols in _offset_slices(kh, kw, sh, sw, ho, wo):
-        window = xp[:, :, rows, cols]
-        if out is None:
-            out = window.copy(order="K")  # keep the input's memory layout (a conv's output is (C, N, H, W))
-        else:
-            np.maximum(out, window, out=out)
+    xp_shape, layout = xp.shape, buffers.stride_order(xp)
+    # the output in the input's memory layout (a convolution's is batch-innermost)
+    out = buffers.empty_ordered((xp_shape[0], xp_shape[1], ho, wo), layout, xp.dtype)
+    # the offset of each window's first maximum, 0 … kh·kw − 1: idx = max_k k·[offset k beats all before it]
+    arg_dtype = np.uint8 if kh * kw <= 256 else np.int32
+    arg = buffers.empty_like(out, arg_dtype) if x.requires_grad and is_grad_enabled() else None
+    for cs in _channel_blocks(xp):
+        o = out[:, cs]
+        a = None if arg is None else arg[:, cs]
+        beats = None if a is None else np.empty_like(o, np.bool_)
+        beats_k = None if a is None else (beats.view(np.uint8) if arg_dtype == np.uint8 else np.empty_like(a))
+        for k, rows, cols in _offset_slices(kh, kw, sh, sw, ho, wo):
+            window = xp[:, cs, rows, cols]
+            if k == 0:
+                np.copyto(o, window)
+                if a is not None:
+                    a.fill(0)
+                continue
+            if a is not None:
+                np.greater(window, o, out=beats)
+                np.maximum(a, np.multiply(beats, arg_dtype(k), out=beats_k), out=a)
+            np.maximum(o, window, out=o)
+    del xp
 
     def backward(g):
         disjoint = sh >= kh and sw >= kw  # every input in at most one window: write, do not add
+        hp, wp = xp_shape[2], xp_shape[3]
         # the input's memory layout, so the next backward reads it in order; when the windows tile the input
         # exactly every element is written below and the zero fill can be skipped
-        tiled = disjoint and sh == kh and sw == kw and ho * sh == xp.shape[2] and wo * sw == xp.shape[3]
-        gxp = (np.empty_like if tiled else np.zeros_like)(xp, dtype=g.dtype)
+        tiled = disjoint and sh == kh and sw == kw and ho * sh == hp and wo * sw == wp
+        gxp = buffers.empty_ordered(xp_shape, layout, g.dtype)
+        if not tiled:
+            gxp.fill(0)
         if g.strides != out.strides:  # one small copy into out's layout beats kh·kw mixed-layout passes
             g = _like(out, g)
-        taken = None
-        last = kh * kw - 1
-        for k, rows, cols in _offset_slices(kh, kw, sh, sw, ho, wo):
-            hit = xp[:, :, rows, cols] == out
-            if taken is None:
-                taken = hit.copy() if k < last else None
-            else:
-                hit &= ~taken
-                if k < last:
-                    taken |= hit
-            if disjoint:
-                np.multiply(g, hit, out=gxp[:, :, rows, cols])
-            else:
-                gxp[:, :, rows, cols] += g * hit
-        return (gxp[:, :, ph:ph + xd.shape[2], pw:pw + xd.shape[3]],)
+        for cs in _channel_blocks(gxp):
+            a, gc, gxc = arg[:, cs], g[:, cs], gxp[:, cs]
+            hit = np.empty_like(a, np.bool_)
+            for k, rows, cols in _offset_slices(kh, kw, sh, sw, ho, wo):
+                np.equal(a, k, out=hit)
+                if disjoint:
+                    np.multiply(gc, hit, out=gxc[:, :, rows, cols])
+                else:
+                    gxc[:, :, rows, cols] += gc * hit
+        return (gxp[:, :, ph:ph + hp - 2 * ph, pw:pw + wp - 2 * pw],)
 
     return record(out, (x,), backward, "max_pool2d")
 
