@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import buffers
 from ..tensor import Tensor, record
 from ._util import operand, unbroadcast
 
@@ -65,13 +66,20 @@ def linear(x, weight, bias=None):
     if xd.shape[-1] != w.shape[1]:
         raise ValueError(f"linear: input of shape {xd.shape} has {xd.shape[-1]} features but the weight of shape "
                          f"{w.shape} expects {w.shape[1]} (in_features)")
-    out = xd @ w.T
+    if xd.ndim == 2 and xd.dtype == w.dtype:
+        out = np.matmul(xd, w.T, out=buffers.empty((xd.shape[0], w.shape[0]), w.dtype))
+    else:
+        out = xd @ w.T
     if bias is not None:
         out += bias.data
     parents = (x, weight) if bias is None else (x, weight, bias)
 
     def backward(g):
-        gx = g @ w if x.requires_grad else None
+        if x.requires_grad:
+            gx = (np.matmul(g, w, out=buffers.empty((g.shape[0], w.shape[1]), w.dtype))
+                  if g.ndim == 2 and g.dtype == w.dtype else g @ w)
+        else:
+            gx = None
         gw = gb = None
         if weight.requires_grad:
             g2 = g.reshape(-1, g.shape[-1])

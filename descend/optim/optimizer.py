@@ -25,7 +25,7 @@ from .rules import AddDecayedWeights, ScaleByAdam, ScaleByLearningRate
 
 #: Elements per chunk of the update chain: the update and scratch arrays are this size (256 KiB in
 #: float32, cache-resident), instead of two extra copies of every parameter.
-CHUNK = 1 << 16
+CHUNK = 1 << 17
 
 
 class _Bucket:
@@ -46,8 +46,7 @@ class _Bucket:
         # the flat range cut into chunks; each chunk lists the gradient pieces that fill it:
         # (parameter, start, stop within its gradient, position in the chunk)
         self.chunks = []
-        for start in range(0, n, CHUNK):
-            stop = min(start + CHUNK, n)
+        for start, stop in _chunk_bounds(self.offsets, CHUNK):
             pieces = []
             for i in range(len(params)):
                 lo, hi = max(self.offsets[i], start), min(self.offsets[i + 1], stop)
@@ -116,10 +115,14 @@ class _Bucket:
             fused = self._fused_lr(h)
             for (a, b, pieces), (p, s, tmp) in zip(self.chunks, self.chunk_views):
                 u = self.grad[:b - a]
+                if fused is not None and len(pieces) == 1 and grads[pieces[0][0]].dtype == u.dtype:
+                    i, lo, hi, _ = pieces[0]  # one parameter's gradient fills the chunk: read it where it is
+                    self.fused.apply(grads[i][lo:hi], p, s, h, t, tmp, fused, u)
+                    continue
                 for i, lo, hi, at in pieces:
                     np.copyto(u[at:at + hi - lo], grads[i][lo:hi], casting="same_kind")
                 if fused is not None:
-                    self.fused.apply(u, p, s, h, t, tmp, fused)
+                    self.fused.apply(u, p, s, h, t, tmp, fused, u)
                     continue
                 c = dict(c0)  # per-parameter scalars advance once per step, not once per chunk
                 self._run(u, p, s, c, h, t, tmp)
@@ -141,7 +144,7 @@ class _Bucket:
                 np.copyto(u, g[lo:hi], casting="same_kind")
                 s = {k: v[a:b] for k, v in state.items()}
                 if fused is not None:
-                    self.fused.apply(u, flat[a:b], s, h, t, self.tmp[:hi - lo], fused)
+                    self.fused.apply(u, flat[a:b], s, h, t, self.tmp[:hi - lo], fused, u)
                     continue
                 c = dict(c0)
                 self._run(u, flat[a:b], s, c, h, t, self.tmp[:hi - lo])
@@ -164,6 +167,30 @@ class _Bucket:
         if self.fused is None or float(h.get("weight_decay", 0.0)) != 0.0:
             return None
         return float(h["lr"])
+
+
+def _chunk_bounds(offsets, chunk):
+    """(start, stop) chunks of the flat range of parameters at ``offsets``, each at most ``chunk`` elements: a
+    parameter of at least half a chunk gets chunks of its own (equal pieces of it), so that its gradient
+    can be read in place; runs of smaller ones share a chunk."""
+    bounds, start = [], None
+    for lo, hi in zip(offsets[:-1], offsets[1:]):
+        if hi - lo >= chunk // 2:
+            if start is not None:
+                bounds.append((start, lo))
+                start = None
+            pieces = -(-(hi - lo) // chunk)
+            size = -(-(hi - lo) // pieces)
+            bounds.extend((a, min(a + size, hi)) for a in range(lo, hi, size))
+            continue
+        if start is None:
+            start = lo
+        elif hi - start > chunk:
+            bounds.append((start, lo))
+            start = lo
+    if start is not None:
+        bounds.append((start, offsets[-1]))
+    return bounds
 
 
 def _fused_rule(rules):

@@ -157,9 +157,8 @@ class ScaleByAdam(Rule):
     √v, as PyTorch does (the paper's ε̂ form differs by a factor √(1 − β₂ᵗ)).
 
     :meth:`apply` is the fused form the optimiser uses when this rule is followed only by the learning
-    rate (Adam and AdamW without weight decay): θ ← θ − (η / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε),
-    PyTorch's own formulation (the bias corrections folded into scalars): 13 array passes, one fewer
-    than this rule's ``update`` followed by the learning rate and the parameter update.
+    rate (Adam and AdamW without weight decay): the same step with the bias corrections folded into two
+    scalars, in 12 array passes that read the gradient where it lies (no copy).
     """
 
     def __init__(self, amsgrad: bool = False):
@@ -182,13 +181,21 @@ class ScaleByAdam(Rule):
         np.divide(m, tmp, out=u)
         u *= 1.0 / (1.0 - b1 ** t)
 
-    def apply(self, u, p, s, h, t, tmp, lr):
-        """The whole step on the parameters ``p`` from the gradient in ``u``: θ ← θ + (−η/(1 − β₁ᵗ))·m / D."""
+    def apply(self, g, p, s, h, t, tmp, lr, u):
+        """The whole step on the parameters ``p`` from the gradient ``g`` (only read; ``u`` may be ``g``):
+        θ ← θ − α·m / (√v + ε̂) with α = η√(1 − β₂ᵗ)/(1 − β₁ᵗ) and ε̂ = ε√(1 − β₂ᵗ) — the same step as
+        θ − (η/(1 − β₁ᵗ))·m / (√v/√(1 − β₂ᵗ) + ε), written as Kingma & Ba's efficient form (Section 2), with
+        the bias corrections folded into two scalars: 12 array passes. ``u`` and ``tmp`` are scratch."""
         b1, b2 = (float(b) for b in h["betas"])
-        m, v = _update_moments(u, s, b1, b2, tmp)
-        self._denominator(s, v, h, t, tmp)
-        np.multiply(m, -lr / (1.0 - b1 ** t), out=u)
-        u /= tmp
+        m, v = _update_moments(g, s, b1, b2, tmp)
+        if self.amsgrad:
+            np.maximum(s["max_exp_avg_sq"], v, out=s["max_exp_avg_sq"])
+            v = s["max_exp_avg_sq"]
+        root_bc2 = (1.0 - b2 ** t) ** 0.5
+        np.sqrt(v, out=tmp)
+        tmp += float(h["eps"]) * root_bc2
+        np.divide(m, tmp, out=u)
+        u *= -lr * root_bc2 / (1.0 - b1 ** t)
         p += u
 
 
