@@ -281,3 +281,38 @@ def test_function_backward_returning_the_wrong_shape_or_count_is_reported():
         BadShape.apply(x).backward()
     with pytest.raises(RuntimeError, match="BadCount.backward returned 2 gradients for 1 inputs"):
         BadCount.apply(x).sum().backward()
+
+
+def test_nodes_do_not_keep_intermediate_results_alive():
+    # a node refers to its inputs' nodes, not to the tensors they produced: once the user drops an
+    # intermediate that no backward saved, it is freed during the forward, as in PyTorch
+    import weakref
+
+    w = descend.tensor(np.ones((3, 4)), requires_grad=True)
+    h = w * 2.0            # mul by a constant saves nothing of h's inputs for h's consumers
+    ref = weakref.ref(h)
+    loss = h.sum()
+    del h
+    assert ref() is None
+    loss.backward()
+    np.testing.assert_array_equal(w.grad.data, np.full((3, 4), 2.0))
+
+
+def test_conv_relu_pool_frees_the_convolution_and_relu_outputs_during_the_forward():
+    import weakref
+
+    import descend.nn.functional as F
+
+    rng = np.random.default_rng(0)
+    x = descend.tensor(rng.standard_normal((2, 3, 8, 8)))
+    w = descend.tensor(rng.standard_normal((4, 3, 3, 3)), requires_grad=True)
+    conv = F.conv2d(x, w)
+    act = F.relu(conv)
+    refs = weakref.ref(conv), weakref.ref(act)
+    out = F.max_pool2d(act, 2)
+    del conv, act  # relu keeps a byte mask, max-pool the argmax offsets: neither keeps these arrays
+    assert refs[0]() is None and refs[1]() is None
+    out.sum().backward()
+    tw = torch.tensor(w.data, requires_grad=True)
+    torch.nn.functional.max_pool2d(torch.relu(torch.nn.functional.conv2d(torch.tensor(x.data), tw)), 2).sum().backward()
+    np.testing.assert_allclose(w.grad.data, tw.grad.numpy(), rtol=1e-5, atol=1e-5)

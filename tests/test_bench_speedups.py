@@ -125,3 +125,83 @@ def test_adam_fused_path_is_taken_without_weight_decay_and_matches_torch():
             topt.step()
         for a, c in zip(dp, tp):
             np.testing.assert_allclose(a.data, c.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("layout", ["nchw", "chwn", "cnhw"])
+def test_conv2d_output_is_batch_innermost_and_any_input_layout_matches_torch(layout):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((3, 2, 7, 6)).astype(np.float32)
+    order = {"nchw": (0, 1, 2, 3), "chwn": (1, 2, 3, 0), "cnhw": (1, 0, 2, 3)}[layout]
+    arr = np.ascontiguousarray(x.transpose(order)).transpose(np.argsort(order))  # same values, other memory
+    w = (0.3 * rng.standard_normal((5, 2, 3, 3))).astype(np.float32)
+    d, dw = descend.tensor(arr, requires_grad=True), descend.tensor(w, requires_grad=True)
+    d.data = arr  # keep the layout (tensor() copies in C order)
+    t, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    yd, yt = F.conv2d(d, dw, padding=1), torch.nn.functional.conv2d(t, tw, padding=1)
+    assert yd.data.transpose(1, 2, 3, 0).flags.c_contiguous  # (O, H, W, N) in memory
+    np.testing.assert_allclose(yd.data, yt.detach().numpy(), rtol=1e-5, atol=1e-5)
+    g = rng.standard_normal(yd.shape).astype(np.float32)
+    yd.backward(g)
+    yt.backward(torch.tensor(g))
+    np.testing.assert_allclose(d.grad.data, t.grad.numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(dw.grad.data, tw.grad.numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_max_pool2d_with_more_than_256_offsets_and_without_grad_matches_torch():
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((2, 3, 20, 20)).astype(np.float32)
+    d, t = descend.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    yd, yt = F.max_pool2d(d, 17, 3), torch.nn.functional.max_pool2d(t, 17, 3)  # 289 offsets: int32 argmax
+    g = rng.standard_normal(yd.shape).astype(np.float32)
+    yd.backward(g)
+    yt.backward(torch.tensor(g))
+    np.testing.assert_array_equal(yd.data, yt.detach().numpy())
+    np.testing.assert_allclose(d.grad.data, t.grad.numpy(), rtol=1e-6, atol=1e-6)
+    with descend.no_grad():
+        np.testing.assert_array_equal(F.max_pool2d(d, 2).data, torch.nn.functional.max_pool2d(t, 2).detach().numpy())
+
+
+def test_relu_keeps_nan_and_any_layout_and_matches_torch():
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((4, 5, 6, 7)).astype(np.float32)  # 840 elements: the plain path
+    big = rng.standard_normal((64, 8, 9, 10)).astype(np.float32)  # 46080: the zero-row path, with a tail
+    for arr in (x, big, big.transpose(3, 1, 2, 0), np.array([np.nan, -1.0, 2.0], np.float32)):
+        d, t = descend.tensor(arr, requires_grad=True), torch.tensor(arr, requires_grad=True)
+        d.data = arr
+        yd, yt = F.relu(d), torch.relu(t)
+        assert yd.data.strides == arr.strides
+        np.testing.assert_array_equal(yd.data, yt.detach().numpy())
+        g = rng.standard_normal(arr.shape).astype(np.float32)
+        yd.backward(g)
+        yt.backward(torch.tensor(g))
+        np.testing.assert_array_equal(d.grad.data, t.grad.numpy())
+
+
+def test_adam_reads_gradients_in_place_without_changing_them():
+    rng = np.random.default_rng(8)
+    init = [rng.standard_normal(s).astype(np.float32) for s in ((300, 500), (500,), (40, 3))]
+    dp = [descend.tensor(a, requires_grad=True) for a in init]
+    tp = [torch.tensor(a, requires_grad=True) for a in init]
+    dopt, topt = descend.optim.Adam(dp, lr=0.01), torch.optim.Adam(tp, lr=0.01)
+    for _ in range(5):
+        grads = [rng.standard_normal(a.shape).astype(np.float32) for a in init]
+        for a, c, g in zip(dp, tp, grads):
+            a.grad, c.grad = descend.tensor(g), torch.tensor(g)
+        dopt.step()
+        topt.step()
+        for a, g in zip(dp, grads):
+            np.testing.assert_array_equal(a.grad.data, g)  # the step only read them
+    for a, c in zip(dp, tp):
+        np.testing.assert_allclose(a.data, c.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("sizes,chunk", [((10, 3, 40, 1, 1), 16), ((100,), 16), ((3, 3), 4), ((7, 9, 8), 8)])
+def test_optimiser_chunks_cover_every_element_once_and_big_parameters_alone(sizes, chunk):
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).tolist()
+    bounds = optim_core._chunk_bounds(offsets, chunk)
+    assert bounds[0][0] == 0 and bounds[-1][1] == offsets[-1]
+    assert all(a < b and b - a <= chunk for a, b in bounds)
+    assert all(b1 == a2 for (_, b1), (a2, _) in zip(bounds, bounds[1:]))
+    for lo, hi in zip(offsets[:-1], offsets[1:]):
+        if hi - lo >= chunk // 2:  # a big parameter: its chunks hold nothing else
+            assert all(lo <= a and b <= hi for a, b in bounds if a < hi and b > lo)

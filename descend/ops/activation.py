@@ -21,16 +21,16 @@ def relu(a):
 
     The output keeps the input's memory layout and comes from :mod:`descend.buffers`; the maximum runs
     against a row of zeros rather than the scalar 0 (NumPy's vectorised loop for two arrays is about
-    twice as fast), in memory order. NaN stays NaN. For backward only the mask x > 0 is kept (one byte
-    per element), not the output.
+    twice as fast), in memory order. NaN stays NaN (and passes its gradient on, as in PyTorch). For
+    backward only the mask is kept (one byte per element), not the output.
     """
     x = a.data
     out = buffers.empty_like(x)
     _max_with_zero(x, out)
     if not (a.requires_grad and is_grad_enabled()):
         return record(out, (a,), None, "relu")
-    positive = buffers.empty_like(out, np.bool_)
-    np.greater(out, 0, out=positive)
+    positive = buffers.empty_like(out, np.bool_)  # not (y <= 0): a NaN passes its gradient on, as in PyTorch
+    np.logical_not(np.less_equal(out, 0, out=positive), out=positive)
 
     def backward(g):
         return (np.multiply(g, positive, out=buffers.empty_like(g, np.result_type(g.dtype, out_dtype))),)
