@@ -182,6 +182,7 @@ def run_backward(root, grad=None, retain_graph: bool = False) -> None:
 
 #: References to a gradient array that only :func:`run_backward` holds, seen from inside
 #: :func:`_accumulate_leaf`: the walk's local, the argument, and ``sys.getrefcount``'s own.
+#: (:func:`_unshared` adds its own argument.)
 _UNSHARED_REFS = 3
 
 _Tensor = None  # descend.tensor.Tensor, bound on first use (tensor.py imports this module)
@@ -196,15 +197,25 @@ def _accumulate_leaf(tensor, g) -> None:
     if grad is None:
         if _Tensor is None:
             from .tensor import Tensor as _Tensor
-        if (g.dtype == data.dtype and g.base is None and g.flags.writeable
-                and sys.getrefcount(g) <= _UNSHARED_REFS):
-            # a fresh array that nothing else refers to (only the walk's local, this argument and
-            # getrefcount's own): the leaf can own it as it is, without a copy
+        if g.dtype == data.dtype and g.flags.writeable and _unshared(g):
+            # a fresh array that nothing else refers to: the leaf can own it as it is, without a copy
             tensor.grad = _Tensor._from_array(g)
         else:
             tensor.grad = _Tensor._from_array(g.astype(data.dtype))  # astype copies: the leaf owns its gradient
     else:
         grad.data += g
+
+
+def _unshared(g) -> bool:
+    """Whether only the walk refers to ``g``'s memory: ``g`` owns it, or is the transpose of a fresh product
+    that only ``g`` refers to (dL/dW of a Linear layer), and nothing but the walk holds ``g``."""
+    if sys.getrefcount(g) > _UNSHARED_REFS + 1:  # + this function's own argument
+        return False
+    base = g.base
+    if base is None:
+        return True
+    # only g refers to its base: g's own reference, this local and getrefcount's argument
+    return type(base) is np.ndarray and base.base is None and base.size == g.size and sys.getrefcount(base) <= 3
 
 
 # --------------------------------------------------------------------------------------------------
@@ -331,8 +342,11 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
 
     for i in checked:
         x = inputs[i]
+        if not (x.data.flags.c_contiguous or x.data.flags.f_contiguous):
+            x.data = np.ascontiguousarray(x.data)
         analytic = np.zeros_like(x.data) if x.grad is None else x.grad.data
-        flat = x.data.reshape(-1)
+        order = "F" if not x.data.flags.c_contiguous else "C"  # perturb the elements where they are
+        flat = x.data.reshape(-1, order=order)
         numeric = np.empty(flat.size)
         for j in range(flat.size):
             original = flat[j]
@@ -342,7 +356,7 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
             minus = objective()
             flat[j] = original
             numeric[j] = (plus - minus) / (2 * eps)
-        numeric = numeric.reshape(x.data.shape)
+        numeric = numeric.reshape(x.data.shape, order=order)
         bad = np.abs(analytic - numeric) > atol + rtol * np.abs(numeric)
         if bad.any():
             j = tuple(int(k) for k in np.argwhere(bad)[0])

@@ -44,19 +44,17 @@ _buckets: dict[int, list[np.ndarray]] = {}
 _sizes: list[int] = []  # the keys of _buckets, sorted
 _held = 0  # bytes in all buffers, in use or idle
 _limit = 256 << 20
-_FIT = 2
 
 
 def _take(nbytes: int) -> np.ndarray:
     """A 1-D uint8 buffer of at least ``nbytes`` (page-rounded) that nothing else refers to: the smallest idle
-    one of up to twice the size (best fit, so one step's arrays of different sizes share buffers as they
-    would share the allocator's memory), else a new one."""
+    one at least that large (best fit: arrays of different sizes share the buffers the way they would share
+    the allocator's memory, so the pool holds about the most that was ever in use at once), else a new
+    one."""
     global _held
     with _lock:
         start = bisect.bisect_left(_sizes, nbytes)
         for size in _sizes[start:]:
-            if size > _FIT * nbytes:
-                break
             for buf in _buckets[size]:
                 if _getrefcount(buf) == _IDLE_REFS:
                     return buf

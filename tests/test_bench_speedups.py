@@ -205,3 +205,30 @@ def test_optimiser_chunks_cover_every_element_once_and_big_parameters_alone(size
     for lo, hi in zip(offsets[:-1], offsets[1:]):
         if hi - lo >= chunk // 2:  # a big parameter: its chunks hold nothing else
             assert all(lo <= a and b <= hi for a, b in bounds if a < hi and b > lo)
+
+
+def test_linear_weight_is_stored_transposed_and_round_trips_through_optimiser_and_state_dicts(tmp_path):
+    rng = np.random.default_rng(9)
+    lin = descend.nn.Linear(7, 5)
+    t_lin = torch.nn.Linear(7, 5)
+    t_lin.load_state_dict({k: torch.tensor(v) for k, v in lin.state_dict().items()})
+    assert lin.weight.data.flags.f_contiguous and lin.weight.shape == (5, 7)
+    dopt, topt = descend.optim.Adam(lin.parameters(), lr=0.05), torch.optim.Adam(t_lin.parameters(), lr=0.05)
+    for _ in range(4):
+        x = rng.standard_normal((3, 7)).astype(np.float32)
+        dopt.zero_grad()
+        topt.zero_grad()
+        (lin(descend.tensor(x)) ** 2).sum().backward()
+        (t_lin(torch.tensor(x)) ** 2).sum().backward()
+        assert lin.weight.grad.data.flags.f_contiguous  # dL/dW in the weight's layout: read in place
+        np.testing.assert_allclose(lin.weight.grad.data, t_lin.weight.grad.numpy(), rtol=1e-5, atol=1e-6)
+        dopt.step()
+        topt.step()
+    assert lin.weight.data.flags.f_contiguous  # the optimiser's flat buffer keeps the layout
+    np.testing.assert_allclose(lin.weight.data, t_lin.weight.detach().numpy(), rtol=1e-5, atol=1e-6)
+    exp_avg = dopt.state_dict()["state"][0]["exp_avg"]
+    np.testing.assert_allclose(exp_avg, topt.state_dict()["state"][0]["exp_avg"].numpy(), rtol=1e-5, atol=1e-7)
+    descend.save({"model": lin.state_dict(), "opt": dopt.state_dict()}, tmp_path / "ck.safetensors")
+    back = descend.load(tmp_path / "ck.safetensors")
+    np.testing.assert_array_equal(back["model"]["weight"], lin.weight.data)
+    np.testing.assert_array_equal(back["opt"]["state"][0]["exp_avg"], exp_avg)

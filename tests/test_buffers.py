@@ -48,7 +48,7 @@ def test_a_view_or_a_tensor_keeps_the_buffer_busy_and_its_release_frees_it():
     del c
 
 
-def test_a_free_buffer_is_reused_for_the_same_size_or_a_smaller_one_up_to_half():
+def test_a_free_buffer_is_reused_for_the_same_size_or_a_smaller_one_smallest_first():
     a = buffers.empty((256, 1024), np.float32)
     address = a.__array_interface__["data"][0]
     del a
@@ -57,9 +57,13 @@ def test_a_free_buffer_is_reused_for_the_same_size_or_a_smaller_one_up_to_half()
     del b
     c = buffers.empty((100_000,), np.float64)  # 800 kB of the 1 MiB buffer
     assert c.__array_interface__["data"][0] == address and c.dtype == np.float64
-    del c
-    d = buffers.empty((100_000,), np.float32)  # 400 kB: less than half, gets a buffer of its own
-    assert d.__array_interface__["data"][0] != address
+    e = buffers.empty((70_000,), np.float32)  # 280 kB: a buffer of its own while the big one is busy
+    e_address = e.__array_interface__["data"][0]
+    del c, e
+    d = buffers.empty((66_000,), np.float32)  # both idle: the smallest that fits is taken
+    assert d.__array_interface__["data"][0] == e_address
+    f = buffers.empty((66_000,), np.float32)  # then the big one
+    assert f.__array_interface__["data"][0] == address
     assert buffers.stats()["buffers"] == 2
 
 

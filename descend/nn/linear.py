@@ -25,14 +25,17 @@ class Linear(Module):
     """``Linear(in_features, out_features, bias=True)``: y = x Wᵀ + b over the last dimension of x.
 
     Parameters ``weight`` (out_features, in_features) and ``bias`` (out_features,), initialised as in
-    PyTorch (U(±1/√in_features) for both). ``dtype='float64'`` builds float64 parameters.
+    PyTorch (U(±1/√in_features) for both). ``dtype='float64'`` builds float64 parameters. The weight is
+    laid out in memory as its transpose (Fortran order); values, shape and state dicts are PyTorch's.
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=None, generator=None):
         super().__init__()
         self.in_features = _positive_int(in_features, "in_features", "Linear")
         self.out_features = _positive_int(out_features, "out_features", "Linear")
-        self.weight = Parameter(backend.empty((out_features, in_features), dtype), dtype=dtype)
+        # stored as the transpose of an (in, out) array: x Wᵀ then reads Wᵀ contiguously and dL/dW = (xᵀ g)ᵀ
+        # comes out in the weight's own layout (both faster with NumPy's BLAS); the shape is PyTorch's
+        self.weight = Parameter(backend.empty((in_features, out_features), dtype).T, dtype=dtype)
         if bias:
             self.bias = Parameter(backend.empty((out_features,), dtype), dtype=dtype)
         else:

@@ -73,6 +73,7 @@ def linear(x, weight, bias=None):
     if bias is not None:
         out += bias.data
     parents = (x, weight) if bias is None else (x, weight, bias)
+    w_transposed = w.ndim == 2 and w.flags.f_contiguous and not w.flags.c_contiguous
 
     def backward(g):
         if x.requires_grad:
@@ -83,7 +84,9 @@ def linear(x, weight, bias=None):
         gw = gb = None
         if weight.requires_grad:
             g2 = g.reshape(-1, g.shape[-1])
-            gw = g2.T @ xd.reshape(-1, xd.shape[-1])
+            x2 = xd.reshape(-1, xd.shape[-1])
+            # dL/dW in the weight's own memory layout (a transposed weight gets (xᵀ g)ᵀ)
+            gw = (x2.T @ g2).T if w_transposed else g2.T @ x2
         if bias is not None and bias.requires_grad:
             gb = np.add.reduce(g.reshape(-1, g.shape[-1]), axis=0)
         return (gx, gw) if bias is None else (gx, gw, gb)

@@ -35,6 +35,9 @@ class _Bucket:
         self.params = params
         self.rules = rules
         self.shapes = [p.data.shape for p in params]
+        # each parameter's memory order ('F' for a transposed array, as Linear's weight): its segment of the
+        # flat buffers, its gradient and its state are flattened in that order, so nothing is copied
+        self.orders = [_memory_order(p.data) for p in params]
         self.sizes = [p.data.size for p in params]
         self.offsets = np.concatenate([[0], np.cumsum(self.sizes)]).astype(int).tolist()
         dtype = params[0].data.dtype
@@ -56,8 +59,8 @@ class _Bucket:
         self.views = []
         for i, p in enumerate(params):
             seg = self.flat[self.offsets[i]:self.offsets[i + 1]]
-            seg[...] = p.data.reshape(-1)
-            view = seg.reshape(self.shapes[i])
+            seg[...] = p.data.reshape(-1, order=self.orders[i])
+            view = seg.reshape(self.shapes[i], order=self.orders[i])
             p.data = view
             self.views.append(view)
         self.state = {}
@@ -102,7 +105,7 @@ class _Bucket:
             if g.shape != shapes[i]:
                 raise ValueError(f"parameter {i} has shape {shapes[i]} but its gradient has shape {g.shape}; "
                                  "they must be equal")
-            grads.append(g.reshape(-1))
+            grads.append(g.reshape(-1, order=self.orders[i]))
             active.append(i)
         if not active:
             return
@@ -167,6 +170,11 @@ class _Bucket:
         if self.fused is None or float(h.get("weight_decay", 0.0)) != 0.0:
             return None
         return float(h["lr"])
+
+
+def _memory_order(a: np.ndarray) -> str:
+    """'F' for an array laid out as its transpose (Fortran order), else 'C'."""
+    return "F" if a.ndim > 1 and a.flags.f_contiguous and not a.flags.c_contiguous else "C"
 
 
 def _chunk_bounds(offsets, chunk):
@@ -297,7 +305,7 @@ class Optimizer:
                         continue
                     a, e = b.offsets[i], b.offsets[i + 1]
                     entry = {"step": int(b.steps[i])}
-                    entry.update({k: v[a:e].reshape(b.shapes[i]) for k, v in b.state.items()})
+                    entry.update({k: v[a:e].reshape(b.shapes[i], order=b.orders[i]) for k, v in b.state.items()})
                     entry.update({k: float(v[i]) for k, v in b.scalars.items()})
                     out[p] = entry
         return out
@@ -324,7 +332,8 @@ class Optimizer:
                 continue
             a, e = b.offsets[i], b.offsets[i + 1]
             entry = {"step": int(b.steps[i])}
-            entry.update({k: v[a:e].reshape(b.shapes[i]).copy() for k, v in b.state.items()})
+            entry.update({k: v[a:e].reshape(b.shapes[i], order=b.orders[i]).copy(order="C")
+                          for k, v in b.state.items()})
             entry.update({k: float(v[i]) for k, v in b.scalars.items()})
             state[index] = entry
         groups, start = [], 0
@@ -366,7 +375,7 @@ class Optimizer:
                 if arr.shape != b.shapes[i]:
                     raise ValueError(f"state {k!r} of parameter {index} has shape {arr.shape} but the parameter "
                                      f"has shape {b.shapes[i]}")
-                v[a:e] = arr.reshape(-1)
+                v[a:e] = arr.reshape(-1, order=b.orders[i])
             for k, v in b.scalars.items():
                 v[i] = float(entry[k])
         for saved, group in zip(groups, self.param_groups):
