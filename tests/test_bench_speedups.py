@@ -60,13 +60,18 @@ def test_conv2d_in_blocks_matches_torch(monkeypatch):
         np.testing.assert_allclose(a.grad.data, c.grad.numpy(), rtol=1e-4, atol=1e-4)
 
 
+def _adam_pair(init, lr):
+    """descend and torch parameters from the same arrays, each with its Adam."""
+    dp = [descend.tensor(a, requires_grad=True) for a in init]
+    tp = [torch.tensor(a, requires_grad=True) for a in init]
+    return dp, tp, descend.optim.Adam(dp, lr=lr), torch.optim.Adam(tp, lr=lr)
+
+
 def test_optimiser_chunks_across_parameters_match_torch_adam(monkeypatch):
     monkeypatch.setattr(optim_core, "CHUNK", 7)  # chunks that cut through parameters
     rng = np.random.default_rng(2)
     init = [rng.standard_normal(s).astype(np.float32) for s in ((4, 5), (3,), (2, 2))]
-    dp = [descend.tensor(a, requires_grad=True) for a in init]
-    tp = [torch.tensor(a, requires_grad=True) for a in init]
-    dopt, topt = descend.optim.Adam(dp, lr=0.1), torch.optim.Adam(tp, lr=0.1)
+    dp, tp, dopt, topt = _adam_pair(init, lr=0.1)
     for step in range(6):
         grads = [rng.standard_normal(a.shape).astype(np.float32) for a in init]
         for i, (a, c, g) in enumerate(zip(dp, tp, grads)):
@@ -180,9 +185,7 @@ def test_relu_keeps_nan_and_any_layout_and_matches_torch():
 def test_adam_reads_gradients_in_place_without_changing_them():
     rng = np.random.default_rng(8)
     init = [rng.standard_normal(s).astype(np.float32) for s in ((300, 500), (500,), (40, 3))]
-    dp = [descend.tensor(a, requires_grad=True) for a in init]
-    tp = [torch.tensor(a, requires_grad=True) for a in init]
-    dopt, topt = descend.optim.Adam(dp, lr=0.01), torch.optim.Adam(tp, lr=0.01)
+    dp, tp, dopt, topt = _adam_pair(init, lr=0.01)
     for _ in range(5):
         grads = [rng.standard_normal(a.shape).astype(np.float32) for a in init]
         for a, c, g in zip(dp, tp, grads):

@@ -81,8 +81,8 @@ def _blocks(total: int, per_item: int):
 
 def batch_innermost(x: np.ndarray) -> np.ndarray:
     """``x`` (N, C, H, W) as a C-contiguous (C, H, W, N) array: a view when ``x`` is already laid out that
-    way (a convolution's output, or anything with one sample or one channel... in that order), else a copy
-    into a recycled buffer."""
+    way (a convolution's output, and the ReLU and pooling outputs made from it), else a copy into a
+    recycled buffer."""
     m = x.transpose(1, 2, 3, 0)
     if m.flags.c_contiguous:
         return m
@@ -91,9 +91,9 @@ def batch_innermost(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def _offsets(kh, kw, sh, sw, dh, dw, ho, wo):
-    """For each kernel offset (u, v), in row-major order: the (rows, cols) slices of the padded input it
-    reads for all Hₒ × Wₒ output positions."""
+def window_offsets(kh, kw, sh, sw, dh, dw, ho, wo):
+    """For each kernel offset (u, v), in row-major order (k = u·kw + v): the (rows, cols) slices of the
+    padded input that offset reads for all Hₒ × Wₒ output positions (convolution and pooling)."""
     for u in range(kh):
         rows = slice(u * dh, u * dh + sh * (ho - 1) + 1, sh)
         for v in range(kw):
@@ -107,7 +107,7 @@ def _im2col(xp: np.ndarray, geometry, rows=slice(None)) -> np.ndarray:
     c, n = xp.shape[0], xp.shape[3]
     i0, i1, _ = rows.indices(ho)
     out = buffers.empty((kh * kw, c, i1 - i0, wo, n), xp.dtype)
-    for k, (hs, ws) in enumerate(_offsets(kh, kw, sh, sw, dh, dw, ho, wo)):
+    for k, (hs, ws) in enumerate(window_offsets(kh, kw, sh, sw, dh, dw, ho, wo)):
         np.copyto(out[k], xp[:, hs, ws][:, i0:i1])
     return out.reshape(kh * kw * c, (i1 - i0) * wo * n)
 
@@ -189,7 +189,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
                 gcols = np.matmul(w_block.T, g2, out=buffers.empty((kh * kw * (c1 - c0), ho * cols), g2.dtype))
                 gcols = gcols.reshape(kh * kw, c1 - c0, ho, wo, n)
                 block = gxp[c0:c1]
-                for kk, (hs, ws) in enumerate(_offsets(*geometry)):
+                for kk, (hs, ws) in enumerate(window_offsets(*geometry)):
                     block[:, hs, ws] += gcols[kk]
                 gcols = None
         if need_w:

@@ -24,7 +24,7 @@ from .. import buffers
 from ..autograd import is_grad_enabled
 from ..tensor import Tensor, record
 from ._util import operand
-from .conv import _pad_hw, conv_output_size, pair
+from .conv import _pad_hw, conv_output_size, pair, window_offsets
 
 __all__ = ["max_pool2d", "avg_pool2d", "adaptive_avg_pool2d"]
 
@@ -47,16 +47,6 @@ def _geometry(name, xd, kernel_size, stride, padding):
         raise ValueError(f"{name}: input of spatial size {(h, w)} is smaller than the kernel {(kh, kw)} "
                          f"(with padding {(ph, pw)})")
     return kh, kw, sh, sw, ph, pw, ho, wo
-
-
-
-
-def _offset_slices(kh, kw, sh, sw, ho, wo):
-    """For each kernel offset (u, v): its index u·kw + v and the strided (rows, cols) slices it reads."""
-    for u in range(kh):
-        rows = slice(u, u + sh * (ho - 1) + 1, sh)
-        for v in range(kw):
-            yield u * kw + v, rows, slice(v, v + sw * (wo - 1) + 1, sw)
 
 
 #: Input elements per block of channels that pooling works through at a time (1 MiB of float32), so that
@@ -103,7 +93,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0):
         a = None if arg is None else arg[:, cs]
         beats = None if a is None else np.empty_like(o, np.bool_)
         beats_k = None if a is None else (beats.view(np.uint8) if arg_dtype == np.uint8 else np.empty_like(a))
-        for k, rows, cols in _offset_slices(kh, kw, sh, sw, ho, wo):
+        for k, (rows, cols) in enumerate(window_offsets(kh, kw, sh, sw, 1, 1, ho, wo)):
             window = xp[:, cs, rows, cols]
             if k == 0:
                 np.copyto(o, window)
@@ -130,7 +120,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0):
         for cs in _channel_blocks(gxp):
             a, gc, gxc = arg[:, cs], g[:, cs], gxp[:, cs]
             hit = np.empty_like(a, np.bool_)
-            for k, rows, cols in _offset_slices(kh, kw, sh, sw, ho, wo):
+            for k, (rows, cols) in enumerate(window_offsets(kh, kw, sh, sw, 1, 1, ho, wo)):
                 np.equal(a, k, out=hit)
                 if disjoint:
                     np.multiply(gc, hit, out=gxc[:, :, rows, cols])
@@ -153,18 +143,18 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, count_include_pad=True):
     if not count_include_pad and (ph or pw):
         ones = _pad_hw(np.ones((1, 1) + xd.shape[2:], dtype=xd.dtype), ph, pw, 0)
         count = np.zeros((1, 1, ho, wo), dtype=xd.dtype)
-        for _, rows, cols in _offset_slices(kh, kw, sh, sw, ho, wo):
+        for rows, cols in window_offsets(kh, kw, sh, sw, 1, 1, ho, wo):
             count += ones[:, :, rows, cols]
         scale = 1.0 / count
     out = np.zeros(xd.shape[:2] + (ho, wo), dtype=xd.dtype)
-    for _, rows, cols in _offset_slices(kh, kw, sh, sw, ho, wo):
+    for rows, cols in window_offsets(kh, kw, sh, sw, 1, 1, ho, wo):
         out += xp[:, :, rows, cols]
     out *= scale
 
     def backward(g):
         gs = g * scale
         gxp = np.zeros(xp.shape, dtype=g.dtype)
-        for _, rows, cols in _offset_slices(kh, kw, sh, sw, ho, wo):
+        for rows, cols in window_offsets(kh, kw, sh, sw, 1, 1, ho, wo):
             gxp[:, :, rows, cols] += gs
         return (gxp[:, :, ph:ph + xd.shape[2], pw:pw + xd.shape[3]],)
 

@@ -23,7 +23,7 @@ from ..tensor import Tensor
 from .rules import AddDecayedWeights, ScaleByAdam, ScaleByLearningRate
 
 
-#: Elements per chunk of the update chain: the update and scratch arrays are this size (256 KiB in
+#: Elements per chunk of the update chain: the update and scratch arrays are this size (512 KiB in
 #: float32, cache-resident), instead of two extra copies of every parameter.
 CHUNK = 1 << 17
 
