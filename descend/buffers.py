@@ -26,7 +26,8 @@ from math import prod
 
 import numpy as np
 
-__all__ = ["empty", "empty_like", "empty_ordered", "zeros", "stride_order", "dense_order", "clear", "set_limit", "stats", "MIN_BYTES"]
+__all__ = ["empty", "empty_like", "empty_ordered", "zeros", "stride_order", "dense_order", "clear", "set_limit",
+           "stats", "MIN_BYTES"]
 
 #: Arrays smaller than this (bytes) come straight from ``np.empty``.
 MIN_BYTES = 1 << 18

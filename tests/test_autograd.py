@@ -70,7 +70,8 @@ def test_backward_visits_nodes_in_the_same_order_every_time(monkeypatch):
     orders = []
     original = ag._topological_order
     monkeypatch.setattr(ag, "_topological_order",
-                        lambda root: orders.append([t.name if isinstance(t, ag.Node) else "leaf" for t in original(root)])
+                        lambda root: orders.append([t.name if isinstance(t, ag.Node) else "leaf"
+                                                    for t in original(root)])
                         or original(root))
     grads = []
     for _ in range(3):
