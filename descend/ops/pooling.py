@@ -75,7 +75,8 @@ def max_pool2d(x, kernel_size, stride=None, padding=0):
     which also records, when a gradient will be needed, the offset of each window's first maximum (ties go to
     the first, as in PyTorch) as one byte per output; the input itself is not kept. Backward: offset k gets
     g where the recorded offset is k. Both work through blocks of channels (:data:`_CHANNEL_BLOCK`), so
-    the kh·kw passes over a block find it in cache.
+    the kh·kw passes over a block find it in cache. Departure from PyTorch: a window holding a NaN outputs
+    NaN as PyTorch does, but its gradient goes to the first maximum of its other values, not to the NaN.
     """
     x = x if isinstance(x, Tensor) else operand(x)
     xd = x.data

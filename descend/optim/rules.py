@@ -165,11 +165,16 @@ class ScaleByAdam(Rule):
         self.amsgrad = amsgrad
         self.state = {"exp_avg": 0.0, "exp_avg_sq": 0.0, **({"max_exp_avg_sq": 0.0} if amsgrad else {})}
 
+    def _second_moment(self, s, v):
+        """v, or with AMSGrad v̂ ← max(v̂, v)."""
+        if not self.amsgrad:
+            return v
+        np.maximum(s["max_exp_avg_sq"], v, out=s["max_exp_avg_sq"])
+        return s["max_exp_avg_sq"]
+
     def _denominator(self, s, v, h, t, tmp):
         """tmp ← √v / √(1 − β₂ᵗ) + ε (v̂ = max(v̂, v) with AMSGrad)."""
-        if self.amsgrad:
-            np.maximum(s["max_exp_avg_sq"], v, out=s["max_exp_avg_sq"])
-            v = s["max_exp_avg_sq"]
+        v = self._second_moment(s, v)
         np.sqrt(v, out=tmp)
         tmp /= (1.0 - float(h["betas"][1]) ** t) ** 0.5
         tmp += float(h["eps"])
@@ -188,9 +193,7 @@ class ScaleByAdam(Rule):
         the bias corrections folded into two scalars: 12 array passes. ``u`` and ``tmp`` are scratch."""
         b1, b2 = (float(b) for b in h["betas"])
         m, v = _update_moments(g, s, b1, b2, tmp)
-        if self.amsgrad:
-            np.maximum(s["max_exp_avg_sq"], v, out=s["max_exp_avg_sq"])
-            v = s["max_exp_avg_sq"]
+        v = self._second_moment(s, v)
         root_bc2 = (1.0 - b2 ** t) ** 0.5
         np.sqrt(v, out=tmp)
         tmp += float(h["eps"]) * root_bc2
