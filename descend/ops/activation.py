@@ -35,7 +35,7 @@ def relu(a):
     def backward(g):
         return (np.multiply(g, positive, out=buffers.empty_like(g, np.result_type(g.dtype, out_dtype))),)
 
-    out_dtype = out.dtype
+    out_dtype = out.dtype  # the backward keeps the mask and this dtype, not the output itself
     return record(out, (a,), backward, "relu")
 
 

@@ -61,13 +61,6 @@ def _channel_blocks(xp):
     return [slice(c0, min(c0 + step, c)) for c0 in range(0, c, step)]
 
 
-def _like(ref, a):
-    """``a`` copied into an array with ``ref``'s memory layout."""
-    out = buffers.empty_like(ref, a.dtype)
-    np.copyto(out, a)
-    return out
-
-
 def max_pool2d(x, kernel_size, stride=None, padding=0):
     """Max over each kh×kw window (stride defaults to the kernel size; padding with −∞).
 
@@ -116,8 +109,10 @@ def max_pool2d(x, kernel_size, stride=None, padding=0):
         gxp = buffers.empty_ordered(xp_shape, layout, g.dtype)
         if not tiled:
             gxp.fill(0)
-        if g.strides != out.strides:  # one small copy into out's layout beats kh·kw mixed-layout passes
-            g = _like(out, g)
+        if buffers.stride_order(g) != layout:  # one small copy into out's layout beats kh·kw mixed-layout passes
+            g_in_layout = buffers.empty_ordered(g.shape, layout, g.dtype)
+            np.copyto(g_in_layout, g)
+            g = g_in_layout
         for cs in _channel_blocks(gxp):
             a, gc, gxc = arg[:, cs], g[:, cs], gxp[:, cs]
             hit = np.empty_like(a, np.bool_)
