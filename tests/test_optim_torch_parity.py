@@ -131,3 +131,99 @@ def test_lion_matches_the_papers_update_over_200_steps(wd, betas):
         opt32.step()
     assert all(p.data.dtype == np.float32 for p in ps32)
     assert _rel([p.data for p in ps32], ref) < 1e-5
+
+
+def _adam_pair(kwargs, dtype=np.float32, seed=0):
+    init, grads = _problem(dtype, seed=seed)
+    ps = [descend.tensor(a, requires_grad=True, dtype=dtype) for a in init]
+    tps = [torch.tensor(a, requires_grad=True) for a in init]
+    return ps, tps, grads, optim.Adam(ps, **kwargs), torch.optim.Adam(tps, **kwargs)
+
+
+def _feed_both(ps, tps, gs, dtype=np.float32):
+    for p, q, g in zip(ps, tps, gs):
+        p.grad = descend.tensor(g, dtype=dtype)
+        q.grad = torch.tensor(g)
+
+
+@pytest.mark.parametrize("kwargs", [dict(lr=0.01), dict(lr=0.01, weight_decay=0.05), dict(lr=0.01, amsgrad=True)],
+                         ids=["fused", "chained", "amsgrad"])
+def test_adam_follows_torch_when_the_betas_change_every_step(kwargs):
+    """Adam keeps its float32 moments scaled by the initial betas' 1 − β; a momentum schedule (OneCycle's
+    cycle_momentum) changes β at every step, which takes the general form of the moment update."""
+    ps, tps, grads, opt, topt = _adam_pair(kwargs)
+    for k, gs in enumerate(grads):
+        betas = (0.85 + 0.1 * np.sin(k / 7.0), 0.99 + 0.009 * np.cos(k / 5.0))
+        opt.param_groups[0]["betas"] = betas
+        topt.param_groups[0]["betas"] = betas
+        _feed_both(ps, tps, gs)
+        opt.step()
+        topt.step()
+    assert _rel([p.data for p in ps], [q.detach().numpy() for q in tps]) < 1e-5
+    state, tstate = opt.state_dict()["state"], topt.state_dict()["state"]
+    for k in state:
+        for name in ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if kwargs.get("amsgrad") else ()):
+            np.testing.assert_allclose(state[k][name], tstate[k][name].numpy(), rtol=1e-5, atol=1e-9)
+
+
+def test_adam_state_dict_gives_torchs_moments_and_reloads_bit_for_bit():
+    ps, tps, grads, opt, topt = _adam_pair(dict(lr=0.01, betas=(0.8, 0.99)))
+    for gs in grads[:50]:
+        _feed_both(ps, tps, gs)
+        opt.step()
+        topt.step()
+    opt.param_groups[0]["betas"] = (0.7, 0.95)  # changed after construction: the stored scale stays put
+    for gs in grads[50:60]:
+        _feed_both(ps, tps, gs)
+        opt.step()
+    sd = opt.state_dict()
+    m = sd["state"][0]["exp_avg"]
+    assert m.dtype == np.float64 and m.shape == SHAPES[0]
+    assert opt.state[ps[0]]["exp_avg"].dtype == np.float32
+    np.testing.assert_allclose(opt.state[ps[0]]["exp_avg"], m, rtol=1e-6)
+
+    twins = [descend.tensor(p.data.copy(), requires_grad=True) for p in ps]
+    twin = optim.Adam(twins, lr=0.01, betas=(0.8, 0.99))  # made as the original was, then loaded
+    twin.load_state_dict(sd)
+    assert twin.param_groups[0]["betas"] == (0.7, 0.95)
+    for gs in grads[60:100]:
+        for a, b, g in zip(ps, twins, gs):
+            a.grad, b.grad = descend.tensor(g), descend.tensor(g)
+        opt.step()
+        twin.step()
+    for a, b in zip(ps, twins):
+        np.testing.assert_array_equal(a.data, b.data)
+    for k, entry in opt.state_dict()["state"].items():
+        for name, value in entry.items():
+            np.testing.assert_array_equal(value, twin.state_dict()["state"][k][name])
+
+
+def test_adam_loads_a_torch_state_dict_and_continues_as_torch():
+    ps, tps, grads, opt, topt = _adam_pair(dict(lr=0.01))
+    for gs in grads[:30]:
+        _feed_both(ps, tps, gs)
+        topt.step()
+    tsd = topt.state_dict()
+    opt.load_state_dict({"state": {k: {n: (float(v) if n == "step" else v.numpy()) for n, v in e.items()}
+                                   for k, e in tsd["state"].items()},
+                         "param_groups": tsd["param_groups"]})
+    for p, q in zip(ps, tps):
+        p.data[...] = q.detach().numpy()
+    for gs in grads[30:130]:
+        _feed_both(ps, tps, gs)
+        opt.step()
+        topt.step()
+    assert _rel([p.data for p in ps], [q.detach().numpy() for q in tps]) < 1e-5
+
+
+def test_adam_with_zero_learning_rate_moves_nothing_but_its_moments():
+    ps, tps, grads, opt, topt = _adam_pair(dict(lr=0.0))
+    before = [p.data.copy() for p in ps]
+    for gs in grads[:5]:
+        _feed_both(ps, tps, gs)
+        opt.step()
+        topt.step()
+    for p, b in zip(ps, before):
+        np.testing.assert_array_equal(p.data, b)
+    np.testing.assert_allclose(opt.state_dict()["state"][0]["exp_avg"], topt.state_dict()["state"][0]["exp_avg"],
+                               rtol=1e-5)

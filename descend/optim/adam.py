@@ -32,7 +32,7 @@ class Adam(Optimizer):
         _check_adam(group)
 
     def _chain(self, group):
-        return [add_decayed_weights(), scale_by_adam(bool(group["amsgrad"])), scale_by_learning_rate()]
+        return [add_decayed_weights(), scale_by_adam(bool(group["amsgrad"]), group["betas"]), scale_by_learning_rate()]
 
 
 class AdamW(Adam):
@@ -49,4 +49,4 @@ class AdamW(Adam):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad)
 
     def _chain(self, group):
-        return [scale_by_adam(bool(group["amsgrad"])), add_decayed_weights(), scale_by_learning_rate()]
+        return [scale_by_adam(bool(group["amsgrad"]), group["betas"]), add_decayed_weights(), scale_by_learning_rate()]

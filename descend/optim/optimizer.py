@@ -34,13 +34,17 @@ class _Bucket:
     def __init__(self, params, rules):
         self.params = params
         self.rules = rules
+        dtype = params[0].data.dtype
+        for rule in rules:
+            rule.bind(dtype)
+        # name → s for state arrays a rule keeps as (value / s)
+        self.scales = {name: s for rule in rules for name, s in rule.scales.items() if s != 1.0}
         self.shapes = [p.data.shape for p in params]
         # each parameter's memory order ('F' for a transposed array, as Linear's weight): its segment of the
         # flat buffers, its gradient and its state are flattened in that order, so nothing is copied
         self.orders = [_memory_order(p.data) for p in params]
         self.sizes = [p.data.size for p in params]
         self.offsets = np.concatenate([[0], np.cumsum(self.sizes)]).astype(int).tolist()
-        dtype = params[0].data.dtype
         n = self.offsets[-1]
         self.flat = np.empty(n, dtype)
         scratch = min(n, CHUNK)  # the update and the scratch array are chunk-sized: no full-size copies
@@ -71,7 +75,7 @@ class _Bucket:
             for name, fill in rule.state.items():
                 if name in self.state:
                     raise ValueError(f"two rules of the chain both keep a state named {name!r}")
-                self.state[name] = np.full(n, fill, dtype)
+                self.state[name] = np.full(n, fill / self.scales.get(name, 1.0), dtype)
                 self.state_init[name] = fill
             for name, value in rule.scalars.items():
                 self.scalars[name] = np.full(len(params), value, np.float64)
@@ -82,6 +86,26 @@ class _Bucket:
         self.chunk_views = [(self.flat[a:b], {k: v[a:b] for k, v in self.state.items()}, self.tmp[:b - a])
                             for a, b, _ in self.chunks]
         self.fused = _fused_rule(rules)
+
+    def state_value(self, name, i, exact=False):
+        """Parameter ``i``'s state array ``name`` as a C-ordered copy in its parameter's shape, unscaled
+        (value = s × stored); ``exact`` gives a scaled array in float64, which holds s × stored exactly and
+        converts back to the same float32 array."""
+        a, e = self.offsets[i], self.offsets[i + 1]
+        stored = self.state[name][a:e].reshape(self.shapes[i], order=self.orders[i])
+        s = self.scales.get(name)
+        if s is None:
+            return stored.copy(order="C")
+        if exact:
+            return np.multiply(stored, s, dtype=np.float64, order="C")
+        return np.multiply(stored, s, dtype=stored.dtype, order="C")
+
+    def set_state_value(self, name, i, value):
+        """Store ``value`` (parameter ``i``'s shape) as state array ``name``, scaled as the rule keeps it."""
+        a, e = self.offsets[i], self.offsets[i + 1]
+        flat = np.asarray(value).reshape(-1, order=self.orders[i])
+        s = self.scales.get(name)
+        self.state[name][a:e] = flat if s is None else np.divide(flat, s, dtype=np.float64)
 
     def _resync(self, i, p):
         data = np.asarray(p.data)
@@ -296,16 +320,16 @@ class Optimizer:
 
     @property
     def state(self) -> dict:
-        """Per-parameter state, ``{param: {'step': t, 'exp_avg': array view, ...}}`` (live views)."""
+        """Per-parameter state, ``{param: {'step': t, 'exp_avg': array, ...}}``: copies in the parameters'
+        dtype, with moments a rule stores scaled (Adam's) given as their values."""
         out = {}
         for buckets in self._buckets:
             for b in buckets:
                 for i, p in enumerate(b.params):
                     if b.steps[i] == 0:
                         continue
-                    a, e = b.offsets[i], b.offsets[i + 1]
                     entry = {"step": int(b.steps[i])}
-                    entry.update({k: v[a:e].reshape(b.shapes[i], order=b.orders[i]) for k, v in b.state.items()})
+                    entry.update({k: b.state_value(k, i) for k in b.state})
                     entry.update({k: float(v[i]) for k, v in b.scalars.items()})
                     out[p] = entry
         return out
@@ -324,16 +348,16 @@ class Optimizer:
         """``{'state': {index: {'step': t, name: array, ...}}, 'param_groups': [{options..., 'params': [index, ...]}]}``
 
         Parameters are referred to by their index across all groups (as PyTorch does); the arrays are
-        copies shaped like their parameter; only parameters that have taken a step have an entry.
+        copies shaped like their parameter; only parameters that have taken a step have an entry. State a
+        rule stores scaled (Adam's moments of float32 parameters, kept as m/(1 − β₁) and v/(1 − β₂)) is
+        given as its value in float64, the precision that makes loading it restore the optimiser bit for bit.
         """
         state = {}
         for index, b, i in self._indexed():
             if b.steps[i] == 0:
                 continue
-            a, e = b.offsets[i], b.offsets[i + 1]
             entry = {"step": int(b.steps[i])}
-            entry.update({k: v[a:e].reshape(b.shapes[i], order=b.orders[i]).copy(order="C")
-                          for k, v in b.state.items()})
+            entry.update({k: b.state_value(k, i, exact=True) for k in b.state})
             entry.update({k: float(v[i]) for k, v in b.scalars.items()})
             state[index] = entry
         groups, start = [], 0
@@ -362,7 +386,7 @@ class Optimizer:
             if entry is None:
                 b.steps[i] = 0
                 for k, v in b.state.items():
-                    v[a:e] = b.state_init[k]
+                    v[a:e] = b.state_init[k] / b.scales.get(k, 1.0)
                 for k, v in b.scalars.items():
                     v[i] = b.scalar_init[k]
                 continue
@@ -375,7 +399,7 @@ class Optimizer:
                 if arr.shape != b.shapes[i]:
                     raise ValueError(f"state {k!r} of parameter {index} has shape {arr.shape} but the parameter "
                                      f"has shape {b.shapes[i]}")
-                v[a:e] = arr.reshape(-1, order=b.orders[i])
+                b.set_state_value(k, i, arr)
             for k, v in b.scalars.items():
                 v[i] = float(entry[k])
         for saved, group in zip(groups, self.param_groups):

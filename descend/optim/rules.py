@@ -14,7 +14,9 @@ its own state arrays and one scratch array ``tmp``. Hyperparameters are read fro
 (``h``) at every step, so a learning-rate scheduler changing ``group['lr']`` takes effect at once.
 
 A rule declares ``state`` (per-element arrays, name → initial fill value, named as PyTorch names them so
-state dicts read the same) and ``scalars`` (one number per parameter, name → initial value).
+state dicts read the same) and ``scalars`` (one number per parameter, name → initial value). ``bind(dtype)``
+is called once with the parameters' dtype; a rule that stores a state array scaled (value / s, to save
+array passes) lists s in ``scales`` (name → s), and the optimiser reports s × stored.
 ``update(u, p, s, c, h, t, tmp)`` gets the update, the parameters, its state arrays, its per-parameter
 scalars (a dict it may rewrite), the group's hyperparameters, the step count t ≥ 1 and the scratch array.
 """
@@ -29,6 +31,11 @@ class Rule:
 
     state: dict = {}
     scalars: dict = {}
+    #: name → s for a state array kept as (value / s); the optimiser reports value = s × stored
+    scales: dict = {}
+
+    def bind(self, dtype):
+        """Called once with the parameters' dtype before the first step (a rule may choose its storage)."""
 
     def update(self, u, p, s, c, h, t, tmp):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -156,50 +163,81 @@ class ScaleByAdam(Rule):
     AMSGrad (Reddi et al. 2018) uses v̂ ← max(v̂, v) in place of v. ε is added after the bias correction of
     √v, as PyTorch does (the paper's ε̂ form differs by a factor √(1 − β₂ᵗ)).
 
+    Stored scaled: for float32 parameters the moments are kept as m/s₁ and v/s₂ with s₁ = 1 − β₁ and
+    s₂ = 1 − β₂ of the betas the optimiser was made with (:attr:`scales`), so that each moment update is
+    two or three array passes (m/s₁ ← β₁·m/s₁ + u, v/s₂ ← β₂·v/s₂ + u²) instead of three or four; the
+    scales are folded into the step's scalars. If the betas change later (a momentum schedule) the update
+    gains a multiply by (1 − β)/s and stays exact. v/s₂ overflows float32 for gradients of about 6·10¹⁷
+    held over many steps (PyTorch's v for about 2·10¹⁹). The optimiser's ``state`` and ``state_dict``
+    report m and v themselves (see :class:`~descend.optim.optimizer.Optimizer`). Float64 parameters keep
+    m and v as they are.
+
     :meth:`apply` is the fused form the optimiser uses when this rule is followed only by the learning
-    rate (Adam and AdamW without weight decay): the same step with the bias corrections folded into two
-    scalars, in 12 array passes that read the gradient where it lies (no copy).
+    rate (Adam and AdamW without weight decay): the whole step in 10 array passes that read the gradient
+    where it lies (no copy).
     """
 
-    def __init__(self, amsgrad: bool = False):
+    def __init__(self, amsgrad: bool = False, betas=(0.9, 0.999)):
         self.amsgrad = amsgrad
         self.state = {"exp_avg": 0.0, "exp_avg_sq": 0.0, **({"max_exp_avg_sq": 0.0} if amsgrad else {})}
+        self._initial_betas = tuple(float(b) for b in betas)
+        self.scales = {}
 
-    def _second_moment(self, s, v):
-        """v, or with AMSGrad v̂ ← max(v̂, v)."""
-        if not self.amsgrad:
-            return v
-        np.maximum(s["max_exp_avg_sq"], v, out=s["max_exp_avg_sq"])
-        return s["max_exp_avg_sq"]
+    def bind(self, dtype):
+        if np.dtype(dtype) == np.float32:  # float64 holds m = s·(m/s) exactly, so state dicts convert exactly
+            s1, s2 = (1.0 - b for b in self._initial_betas)
+            self.scales = {"exp_avg": s1, "exp_avg_sq": s2, **({"max_exp_avg_sq": s2} if self.amsgrad else {})}
 
-    def _denominator(self, s, v, h, t, tmp):
-        """tmp ← √v / √(1 − β₂ᵗ) + ε (v̂ = max(v̂, v) with AMSGrad)."""
-        v = self._second_moment(s, v)
+    def _moments(self, g, s, b1, b2, tmp):
+        """m/s₁ ← β₁·m/s₁ + ((1 − β₁)/s₁)·g and v/s₂ ← β₂·v/s₂ + ((1 − β₂)/s₂)·g²; returns (m/s₁, v̂/s₂)."""
+        m, v = s["exp_avg"], s["exp_avg_sq"]
+        s1, s2 = self.scales.get("exp_avg", 1.0), self.scales.get("exp_avg_sq", 1.0)
+        c1, c2 = (1.0 - b1) / s1, (1.0 - b2) / s2
+        m *= b1
+        if c1 == 1.0:
+            m += g
+        else:
+            np.multiply(g, c1, out=tmp)
+            m += tmp
+        np.multiply(g, g, out=tmp)
+        if c2 != 1.0:
+            tmp *= c2
+        v *= b2
+        v += tmp
+        if self.amsgrad:
+            np.maximum(s["max_exp_avg_sq"], v, out=s["max_exp_avg_sq"])
+            v = s["max_exp_avg_sq"]
+        return m, v
+
+    def _denominator(self, v, scale, shift, tmp):
+        """tmp ← √(v/s₂)·scale + shift."""
         np.sqrt(v, out=tmp)
-        tmp /= (1.0 - float(h["betas"][1]) ** t) ** 0.5
-        tmp += float(h["eps"])
+        tmp *= scale
+        tmp += shift
 
     def update(self, u, p, s, c, h, t, tmp):
+        # u ← (m/(1 − β₁ᵗ)) / (√v/√(1 − β₂ᵗ) + ε) = (m/s₁) / ((√(v/s₂)·√s₂/√(1 − β₂ᵗ) + ε)·(1 − β₁ᵗ)/s₁)
         b1, b2 = (float(b) for b in h["betas"])
-        m, v = _update_moments(u, s, b1, b2, tmp)
-        self._denominator(s, v, h, t, tmp)
+        m, v = self._moments(u, s, b1, b2, tmp)
+        k = (1.0 - b1 ** t) / self.scales.get("exp_avg", 1.0)
+        root_s2 = self.scales.get("exp_avg_sq", 1.0) ** 0.5
+        self._denominator(v, root_s2 / (1.0 - b2 ** t) ** 0.5 * k, float(h["eps"]) * k, tmp)
         np.divide(m, tmp, out=u)
-        u *= 1.0 / (1.0 - b1 ** t)
 
     def apply(self, g, p, s, h, t, tmp, lr, u):
-        """The whole step on the parameters ``p`` from the gradient ``g`` (only read; ``u`` may be ``g``):
-        θ ← θ − α·m / (√v + ε̂) with α = η√(1 − β₂ᵗ)/(1 − β₁ᵗ) and ε̂ = ε√(1 − β₂ᵗ) — the same step as
-        θ − (η/(1 − β₁ᵗ))·m / (√v/√(1 − β₂ᵗ) + ε), written as Kingma & Ba's efficient form (Section 2), with
-        the bias corrections folded into two scalars: 12 array passes. ``u`` and ``tmp`` are scratch."""
+        """The whole step on the parameters ``p`` from the gradient ``g`` (only read; ``u`` is not used):
+        θ ← θ − (η/(1 − β₁ᵗ))·m / (√v/√(1 − β₂ᵗ) + ε), written with the stored m/s₁ and v/s₂ as
+        θ ← θ − (m/s₁) / (√(v/s₂)·a + b) with a = √s₂(1 − β₁ᵗ)/(η s₁ √(1 − β₂ᵗ)) and b = ε(1 − β₁ᵗ)/(η s₁):
+        10 array passes (2 + 3 for the moments, 5 for the step)."""
         b1, b2 = (float(b) for b in h["betas"])
-        m, v = _update_moments(g, s, b1, b2, tmp)
-        v = self._second_moment(s, v)
-        root_bc2 = (1.0 - b2 ** t) ** 0.5
-        np.sqrt(v, out=tmp)
-        tmp += float(h["eps"]) * root_bc2
-        np.divide(m, tmp, out=u)
-        u *= -lr * root_bc2 / (1.0 - b1 ** t)
-        p += u
+        m, v = self._moments(g, s, b1, b2, tmp)
+        if lr == 0.0:
+            return
+        k = (1.0 - b1 ** t) / (lr * self.scales.get("exp_avg", 1.0))
+        root_s2 = self.scales.get("exp_avg_sq", 1.0) ** 0.5
+        self._denominator(v, root_s2 / (1.0 - b2 ** t) ** 0.5 * k, float(h["eps"]) * k, tmp)
+        np.divide(m, tmp, out=tmp)
+        p -= tmp
 
 
 class ScaleByNadam(Rule):
@@ -281,8 +319,8 @@ def scale_by_rms(centered: bool = False) -> Rule:
     return ScaleByRms(centered)
 
 
-def scale_by_adam(amsgrad: bool = False) -> Rule:
-    return ScaleByAdam(amsgrad)
+def scale_by_adam(amsgrad: bool = False, betas=(0.9, 0.999)) -> Rule:
+    return ScaleByAdam(amsgrad, betas)
 
 
 def scale_by_nadam() -> Rule:
