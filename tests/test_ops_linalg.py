@@ -73,3 +73,87 @@ def test_batched_matmul_with_mismatched_batches_names_the_batch_dimensions():
     with pytest.raises(ValueError, match=r"shapes \(2, 3, 4\) and \(5, 4, 2\) do not fit: the batch dimensions "
                                          r"\(2,\) and \(5,\) cannot be broadcast"):
         descend.ones(2, 3, 4) @ descend.ones(5, 4, 2)
+
+
+@pytest.mark.parametrize("x_shape", [(5, 4), (2, 3, 4), (64, 4)])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_linear_relu_matches_torch_and_gradcheck(torch_check, grad_check, x_shape, with_bias):
+    from descend.ops.linalg import linear_relu
+    arrays = [_x(x_shape), _x((3, 4), 1)] + ([_x((3,), 2)] if with_bias else [])
+    torch_check(linear_relu, lambda *t: torch.relu(torch.nn.functional.linear(*t)), *arrays)
+    grad_check(linear_relu, *arrays)
+
+
+def test_linear_relu_equals_relu_of_linear_bit_for_bit_with_nan_and_zero_preactivations():
+    from descend.ops.linalg import linear_relu
+    x = _x((40, 6), 4)
+    x[3, 2] = np.nan
+    w, b = _x((5, 6), 5), _x((5,), 6)
+    b[1] = 0.0
+    x[7] = 0.0  # row 7's pre-activations are exactly the bias: 0 in column 1
+    leaves = [[descend.tensor(a, requires_grad=True) for a in (x, w, b)] for _ in range(2)]
+    fused = linear_relu(*leaves[0])
+    plain = F.linear(*leaves[1]).relu()
+    np.testing.assert_array_equal(fused.data, plain.data)
+    assert fused._node.name == "linear_relu"
+    g = _x((40, 5), 7)
+    fused.backward(descend.tensor(g))
+    plain.backward(descend.tensor(g))
+    for a, c in zip(leaves[0], leaves[1]):
+        np.testing.assert_array_equal(a.grad.data, c.grad.data)
+    assert np.isnan(fused.data[3]).all() and fused.data[7, 1] == 0.0
+
+
+def _mlp():
+    descend.manual_seed(0)
+    return descend.nn.Sequential(descend.nn.Linear(6, 16), descend.nn.ReLU(), descend.nn.Linear(16, 16),
+                                 descend.nn.ReLU(), descend.nn.Linear(16, 3))
+
+
+def _graph_names(t):
+    names, stack = [], [t._node]
+    while stack:
+        node = stack.pop()
+        if node is None or not hasattr(node, "name"):
+            continue
+        names.append(node.name)
+        stack.extend(getattr(p, "_node", p) for p in node.inputs)
+    return names
+
+
+def test_sequential_fuses_linear_then_relu_with_the_same_values_and_gradients():
+    x = _x((32, 6), 8)
+    fused, ref = _mlp(), _mlp()
+    out = fused(descend.tensor(x))
+    h = descend.tensor(x)
+    for m in ref:  # module by module, as Sequential ran before the fusion
+        h = m(h)
+    np.testing.assert_array_equal(out.data, h.data)
+    assert _graph_names(out).count("linear_relu") == 2 and "relu" not in _graph_names(out)
+    out.sum().backward()
+    h.sum().backward()
+    for p, q in zip(fused.parameters(), ref.parameters()):
+        np.testing.assert_array_equal(p.grad.data, q.grad.data)
+
+
+@pytest.mark.parametrize("hook_on", ["linear", "relu", "pre", "subclass", "replaced"])
+def test_sequential_runs_linear_and_relu_apart_when_either_is_hooked_or_not_plain(hook_on):
+    model, seen = _mlp(), []
+    if hook_on == "linear":
+        model[0].register_forward_hook(lambda m, i, o: seen.append(o))
+    elif hook_on == "relu":
+        model[1].register_forward_hook(lambda m, i, o: seen.append(o))
+    elif hook_on == "pre":
+        model[1].register_forward_pre_hook(lambda m, i: seen.append(i[0]))
+    elif hook_on == "subclass":
+        class MyReLU(descend.nn.ReLU):
+            pass
+        model[1] = MyReLU()
+    else:
+        model[1].forward = lambda x: x.relu() * 1.0
+    out = model(descend.tensor(_x((4, 6), 9)))
+    names = _graph_names(out)
+    assert names.count("linear_relu") == 1  # the second pair still fuses
+    assert "relu" in names
+    if hook_on in ("linear", "relu", "pre"):
+        assert len(seen) == 1 and seen[0].shape == (4, 16)

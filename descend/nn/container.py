@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+from ..ops.linalg import linear_relu
+from .activation import ReLU
+from .linear import Linear
 from .module import Module
 
 __all__ = ["Sequential", "ModuleList", "ModuleDict"]
@@ -19,6 +22,16 @@ def _check_module(m, where):
         raise TypeError(f"{where} holds Modules only, got {type(m).__name__} ({m!r}); wrap functions in a Module "
                         "or use an activation module such as nn.ReLU()")
     return m
+
+
+def _plain(m) -> bool:
+    """Calling ``m`` runs just its class's forward: no hooks, no forward replaced on the instance."""
+    return not (m._forward_hooks or m._forward_pre_hooks or "forward" in m.__dict__)
+
+
+def _fuses_with_relu(m, nxt) -> bool:
+    """A Linear followed by a ReLU, both exactly those classes and plain, run as one ``linear_relu``."""
+    return type(m) is Linear and type(nxt) is ReLU and _plain(m) and _plain(nxt)
 
 
 class _Indexed(Module):
@@ -76,7 +89,10 @@ class _Indexed(Module):
 class Sequential(_Indexed):
     """Run children in order: ``Sequential(Linear(4, 8), ReLU(), Linear(8, 2))``.
 
-    Children are named ``"0"``, ``"1"``, …; pass one ``OrderedDict`` to name them yourself.
+    Children are named ``"0"``, ``"1"``, …; pass one ``OrderedDict`` to name them yourself. A Linear directly
+    followed by a ReLU runs as one fused operation (:func:`~descend.ops.linalg.linear_relu`: the same values
+    bit for bit, the ReLU taken in place on the product, one graph node) unless either has forward hooks,
+    is a subclass, or has had its ``forward`` replaced; then each runs on its own.
     """
 
     def __init__(self, *modules):
@@ -89,8 +105,16 @@ class Sequential(_Indexed):
                 self.add_module(str(i), _check_module(m, "Sequential"))
 
     def forward(self, x):
-        for module in self._modules.values():
+        modules = tuple(self._modules.values())
+        i, n = 0, len(modules)
+        while i < n:
+            module = modules[i]
+            if i + 1 < n and _fuses_with_relu(module, modules[i + 1]):
+                x = linear_relu(x, module.weight, module.bias)  # the same values, one node, no second array
+                i += 2
+                continue
             x = module(x)
+            i += 1
         return x
 
 

@@ -6,7 +6,7 @@
 from .activation import elu, gelu, identity, leaky_relu, relu, sigmoid, silu, swish, tanh
 from .arithmetic import (abs, add, cast, clip, clone, div, exp, log, maximum, minimum, mul, neg, pow, sqrt,
                          sub, where)
-from .linalg import linear, matmul
+from .linalg import linear, linear_relu, matmul
 from .reduction import log_softmax, logsumexp, max, mean, min, softmax, std, sum, var
 from .shape import (broadcast_to, cat, concatenate, expand, expand_dims, flatten, getitem, pad, permute,
                     reshape, squeeze, stack, swapaxes, transpose, unsqueeze)
@@ -52,7 +52,8 @@ def bind_tensor_methods(cls) -> None:
 __all__ = [
     "elu", "gelu", "identity", "leaky_relu", "relu", "sigmoid", "silu", "swish", "tanh",
     "abs", "add", "cast", "clip", "clone", "div", "exp", "log", "maximum", "minimum", "mul", "neg", "pow", "sqrt",
-    "sub", "where", "linear", "matmul", "log_softmax", "logsumexp", "max", "mean", "min", "amax", "amin", "softmax",
+    "sub", "where", "linear", "linear_relu", "matmul", "log_softmax", "logsumexp", "max", "mean", "min", "amax",
+    "amin", "softmax",
     "std", "sum", "var", "broadcast_to", "cat", "concatenate", "expand", "expand_dims", "flatten", "getitem", "pad",
     "permute",
     "reshape", "squeeze", "stack", "swapaxes", "transpose", "unsqueeze",

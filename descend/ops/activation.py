@@ -26,11 +26,10 @@ def relu(a):
     """
     x = a.data
     out = buffers.empty_like(x)
-    _max_with_zero(x, out)
+    max_with_zero(x, out)
     if not (a.requires_grad and is_grad_enabled()):
         return record(out, (a,), None, "relu")
-    positive = buffers.empty_like(out, np.bool_)  # not (y <= 0): a NaN passes its gradient on, as in PyTorch
-    np.logical_not(np.less_equal(out, 0, out=positive), out=positive)
+    positive = relu_mask(out)
 
     def backward(g):
         return (np.multiply(g, positive, out=buffers.empty_like(g, np.result_type(g.dtype, out_dtype))),)
@@ -39,7 +38,7 @@ def relu(a):
     return record(out, (a,), backward, "relu")
 
 
-#: Elements per row of :func:`_max_with_zero`'s zero row.
+#: Elements per row of :func:`max_with_zero`'s zero row.
 _ZERO_ROW = 1 << 14
 _zero_rows: dict = {}
 
@@ -52,8 +51,15 @@ def _memory_flat(a):
     return None if order is None else a.transpose(order).reshape(-1)
 
 
-def _max_with_zero(x, out):
-    """out ← max(x, 0) for ``out`` laid out as ``x`` (from ``buffers.empty_like(x)``)."""
+def relu_mask(y):
+    """ReLU's backward mask from its output y: not (y <= 0), so that a NaN passes its gradient on, as in
+    PyTorch (one byte per element, from :mod:`descend.buffers`, in y's layout)."""
+    positive = buffers.empty_like(y, np.bool_)
+    return np.logical_not(np.less_equal(y, 0, out=positive), out=positive)
+
+
+def max_with_zero(x, out):
+    """out ← max(x, 0) for ``out`` laid out as ``x`` (from ``buffers.empty_like(x)``, or ``x`` itself)."""
     xf, of = _memory_flat(x), _memory_flat(out)
     n = x.size
     if xf is None or of is None or n < _ZERO_ROW or x.dtype.kind != "f":

@@ -9,7 +9,9 @@ from __future__ import annotations
 import numpy as np
 
 from .. import buffers
+from ..autograd import is_grad_enabled
 from ..tensor import Tensor, record
+from .activation import max_with_zero, relu_mask
 from ._util import operand, unbroadcast
 
 
@@ -61,10 +63,22 @@ def _matmul_error(a_shape, b_shape) -> ValueError:
 def linear(x, weight, bias=None):
     """y = x Wᵀ + b, fused: one node, with dL/dx = g W, dL/dW = gᵀ x (over all leading dimensions),
     dL/db = Σ g. ``weight`` is (out_features, in_features) as in PyTorch."""
+    return _linear(x, weight, bias, "linear")
+
+
+def linear_relu(x, weight, bias=None):
+    """y = max(0, x Wᵀ + b), one node: the values of ``relu(linear(x, weight, bias))`` bit for bit, with the
+    maximum taken in place on the product's own output (no second array) and, for backward, only a byte
+    mask kept (y > 0, or NaN, which passes its gradient on as in ReLU): dL/dz = g·[mask], then the
+    linear backward. :class:`~descend.nn.Sequential` uses it for a Linear directly followed by a ReLU."""
+    return _linear(x, weight, bias, "linear_relu")
+
+
+def _linear(x, weight, bias, name):
     x = x if isinstance(x, Tensor) else operand(x, weight)
     xd, w = x.data, weight.data
     if xd.shape[-1] != w.shape[1]:
-        raise ValueError(f"linear: input of shape {xd.shape} has {xd.shape[-1]} features but the weight of shape "
+        raise ValueError(f"{name}: input of shape {xd.shape} has {xd.shape[-1]} features but the weight of shape "
                          f"{w.shape} expects {w.shape[1]} (in_features)")
     if xd.ndim == 2 and xd.dtype == w.dtype:
         out = np.matmul(xd, w.T, out=buffers.empty((xd.shape[0], w.shape[0]), w.dtype))
@@ -73,9 +87,16 @@ def linear(x, weight, bias=None):
     if bias is not None:
         out += bias.data
     parents = (x, weight) if bias is None else (x, weight, bias)
+    positive, out_dtype = None, out.dtype
+    if name == "linear_relu":
+        max_with_zero(out, out)
+        if is_grad_enabled() and any(p.requires_grad for p in parents):
+            positive = relu_mask(out)
     w_transposed = w.ndim == 2 and w.flags.f_contiguous and not w.flags.c_contiguous
 
     def backward(g):
+        if positive is not None:
+            g = np.multiply(g, positive, out=buffers.empty_like(g, np.result_type(g.dtype, out_dtype)))
         if x.requires_grad:
             gx = (np.matmul(g, w, out=buffers.empty((g.shape[0], w.shape[1]), w.dtype))
                   if g.ndim == 2 and g.dtype == w.dtype else g @ w)
@@ -91,4 +112,4 @@ def linear(x, weight, bias=None):
             gb = np.add.reduce(g.reshape(-1, g.shape[-1]), axis=0)
         return (gx, gw) if bias is None else (gx, gw, gb)
 
-    return record(out, parents, backward, "linear")
+    return record(out, parents, backward, name)
