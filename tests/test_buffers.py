@@ -62,9 +62,20 @@ def test_a_free_buffer_is_reused_for_the_same_size_or_a_smaller_one_smallest_fir
     del c, e
     d = buffers.empty((66_000,), np.float32)  # both idle: the smallest that fits is taken
     assert d.__array_interface__["data"][0] == e_address
-    f = buffers.empty((66_000,), np.float32)  # then the big one
+    f = buffers.empty((140_000,), np.float32)  # 560 kB: then the big one (at most twice as large)
     assert f.__array_interface__["data"][0] == address
     assert buffers.stats()["buffers"] == 2
+
+
+def test_a_buffer_more_than_twice_as_large_as_a_request_is_left_for_a_large_one():
+    big = buffers.empty((1 << 20,), np.float32)  # 4 MiB
+    big_address = big.__array_interface__["data"][0]
+    del big
+    small = buffers.empty((400_000,), np.float32)  # 1.6 MB: a fresh buffer, not the idle 4 MiB one
+    assert small.__array_interface__["data"][0] != big_address
+    large = buffers.empty((900_000,), np.float32)  # 3.6 MB: the idle 4 MiB one, no third buffer
+    assert large.__array_interface__["data"][0] == big_address
+    assert buffers.stats()["buffers"] == 2 and buffers.MAX_FIT == 2
 
 
 def test_empty_like_keeps_a_transposed_layout_and_zeros_are_zero():

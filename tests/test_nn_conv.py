@@ -177,3 +177,39 @@ def test_small_cnn_matches_torch_end_to_end():
     (ty * ty).sum().backward()
     for (name, p), tp in zip(ours.named_parameters(), ref.parameters()):
         np.testing.assert_allclose(p.grad.data, tp.grad.numpy(), rtol=1e-3, atol=1e-5, err_msg=name)
+
+
+def test_conv2d_relu_equals_relu_of_conv2d_bit_for_bit_and_sequential_fuses_it():
+    import descend
+    from descend.ops.conv import conv2d, conv2d_relu
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 2, 9, 8)).astype(np.float32)
+    x[0, 1, 4, 4] = np.nan
+    w = rng.standard_normal((4, 2, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(4).astype(np.float32)
+    leaves = [[descend.tensor(a, requires_grad=True) for a in (x, w, b)] for _ in range(2)]
+    fused = conv2d_relu(*leaves[0], stride=(1, 2), padding=1)
+    plain = conv2d(*leaves[1], stride=(1, 2), padding=1).relu()
+    np.testing.assert_array_equal(fused.data, plain.data)
+    assert fused._node.name == "conv2d_relu" and np.isnan(fused.data).any()
+    g = rng.standard_normal(fused.shape).astype(np.float32)
+    fused.backward(descend.tensor(g))
+    plain.backward(descend.tensor(g))
+    for a, c in zip(leaves[0], leaves[1]):
+        np.testing.assert_array_equal(a.grad.data, c.grad.data)
+
+    descend.manual_seed(1)
+    model = descend.nn.Sequential(descend.nn.Conv2d(2, 4, 3, padding=1), descend.nn.ReLU(), descend.nn.Flatten())
+    out = model(descend.tensor(x[1:]))
+    assert out._node.inputs[0].name == "conv2d_relu"
+    ref = model[2](model[1](model[0](descend.tensor(x[1:]))))
+    np.testing.assert_array_equal(out.data, ref.data)
+
+
+def test_conv2d_relu_matches_torch_and_gradcheck(torch_check, grad_check):
+    from descend.ops.conv import conv2d_relu
+    rng = np.random.default_rng(2)
+    x, w, b = (rng.standard_normal(s).astype(np.float32) for s in ((2, 3, 6, 5), (4, 3, 3, 2), (4,)))
+    torch_check(lambda *a: conv2d_relu(*a, padding=1), lambda *t: torch.relu(torch.nn.functional.conv2d(*t, padding=1)),
+                x, w, b)
+    grad_check(lambda *a: conv2d_relu(*a, padding=1), x, w, b)

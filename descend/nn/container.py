@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+from ..ops.conv import conv2d_relu
 from ..ops.linalg import linear_relu
 from .activation import ReLU
+from .conv import Conv2d
 from .linear import Linear
 from .module import Module
 
@@ -29,9 +31,16 @@ def _plain(m) -> bool:
     return not (m._forward_hooks or m._forward_pre_hooks or "forward" in m.__dict__)
 
 
-def _fuses_with_relu(m, nxt) -> bool:
-    """A Linear followed by a ReLU, both exactly those classes and plain, run as one ``linear_relu``."""
-    return type(m) is Linear and type(nxt) is ReLU and _plain(m) and _plain(nxt)
+def _fused_with_relu(m, nxt):
+    """For a Linear or Conv2d followed by a ReLU, all exactly those classes and plain: a function running the
+    pair as one operation (``linear_relu`` / ``conv2d_relu``); else None."""
+    if type(nxt) is not ReLU or not (_plain(m) and _plain(nxt)):
+        return None
+    if type(m) is Linear:
+        return lambda x: linear_relu(x, m.weight, m.bias)
+    if type(m) is Conv2d:
+        return lambda x: conv2d_relu(x, m.weight, m.bias, m.stride, m.padding, m.dilation)
+    return None
 
 
 class _Indexed(Module):
@@ -89,10 +98,11 @@ class _Indexed(Module):
 class Sequential(_Indexed):
     """Run children in order: ``Sequential(Linear(4, 8), ReLU(), Linear(8, 2))``.
 
-    Children are named ``"0"``, ``"1"``, …; pass one ``OrderedDict`` to name them yourself. A Linear directly
-    followed by a ReLU runs as one fused operation (:func:`~descend.ops.linalg.linear_relu`: the same values
-    bit for bit, the ReLU taken in place on the product, one graph node) unless either has forward hooks,
-    is a subclass, or has had its ``forward`` replaced; then each runs on its own.
+    Children are named ``"0"``, ``"1"``, …; pass one ``OrderedDict`` to name them yourself. A Linear or
+    Conv2d directly followed by a ReLU runs as one fused operation (:func:`~descend.ops.linalg.linear_relu`,
+    :func:`~descend.ops.conv.conv2d_relu`: the same values bit for bit, the ReLU taken in place on the
+    layer's output, one graph node) unless either has forward hooks, is a subclass, or has had its
+    ``forward`` replaced; then each runs on its own.
     """
 
     def __init__(self, *modules):
@@ -109,8 +119,9 @@ class Sequential(_Indexed):
         i, n = 0, len(modules)
         while i < n:
             module = modules[i]
-            if i + 1 < n and _fuses_with_relu(module, modules[i + 1]):
-                x = linear_relu(x, module.weight, module.bias)  # the same values, one node, no second array
+            fused = _fused_with_relu(module, modules[i + 1]) if i + 1 < n else None
+            if fused is not None:
+                x = fused(x)  # the same values, one node, no second array
                 i += 2
                 continue
             x = module(x)

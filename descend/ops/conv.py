@@ -32,8 +32,10 @@ from __future__ import annotations
 import numpy as np
 
 from .. import buffers
+from ..autograd import is_grad_enabled
 from ..tensor import Tensor, record
 from ._util import operand
+from .activation import max_with_zero, relu_mask
 
 __all__ = ["conv2d", "pair", "conv_output_size"]
 
@@ -117,6 +119,18 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
     ``stride``, ``padding`` and ``dilation`` are an int or an (h, w) pair. Only ``groups=1`` is supported.
     """
+    return _conv2d(x, weight, bias, stride, padding, dilation, groups, "conv2d")
+
+
+def conv2d_relu(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """max(0, conv2d(...)) as one node: the values of ``relu(conv2d(...))`` bit for bit, with the maximum
+    taken in place on the convolution's own output and, for backward, only a byte mask kept (as
+    :func:`~descend.ops.linalg.linear_relu`). :class:`~descend.nn.Sequential` uses it for a Conv2d directly
+    followed by a ReLU."""
+    return _conv2d(x, weight, bias, stride, padding, dilation, groups, "conv2d_relu")
+
+
+def _conv2d(x, weight, bias, stride, padding, dilation, groups, name):
     x = x if isinstance(x, Tensor) else operand(x, weight)
     if groups != 1:
         raise NotImplementedError(f"conv2d: groups={groups} is not supported; only groups=1")
@@ -167,9 +181,16 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     parents = (x, weight) if bias is None else (x, weight, bias)
     need_w, need_x = weight.requires_grad, x.requires_grad
     need_b = bias is not None and bias.requires_grad
+    positive, out_dtype = None, out.dtype
+    if name == "conv2d_relu":
+        max_with_zero(out, out)
+        if is_grad_enabled() and (need_w or need_x or need_b):
+            positive = relu_mask(out)
     del x, xd, out2
 
     def backward(g):
+        if positive is not None:
+            g = np.multiply(g, positive, out=buffers.empty_like(g, np.result_type(g.dtype, out_dtype)))
         g2 = batch_innermost(g).reshape(o, ho * cols)           # G, columns (i, j, n) like the patch matrix
         gx = gw = gb = None
         if need_b:
@@ -198,4 +219,4 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
             gx = gxp[:, ph:ph + h, pw:pw + wd].transpose(3, 0, 1, 2)
         return (gx, gw) if bias is None else (gx, gw, gb)
 
-    return record(out, parents, backward, "conv2d")
+    return record(out, parents, backward, name)
