@@ -30,12 +30,8 @@ def relu(a):
     if not (a.requires_grad and is_grad_enabled()):
         return record(out, (a,), None, "relu")
     positive = relu_mask(out)
-
-    def backward(g):
-        return (np.multiply(g, positive, out=buffers.empty_like(g, np.result_type(g.dtype, out_dtype))),)
-
     out_dtype = out.dtype  # the backward keeps the mask and this dtype, not the output itself
-    return record(out, (a,), backward, "relu")
+    return record(out, (a,), lambda g: (relu_gradient(g, positive, out_dtype),), "relu")
 
 
 #: Elements per row of :func:`max_with_zero`'s zero row.
@@ -56,6 +52,18 @@ def relu_mask(y):
     PyTorch (one byte per element, from :mod:`descend.buffers`, in y's layout)."""
     positive = buffers.empty_like(y, np.bool_)
     return np.logical_not(np.less_equal(y, 0, out=positive), out=positive)
+
+
+def relu_in_place(y, keep_mask: bool):
+    """y ← max(y, 0) on a layer's own output (the fused ``linear_relu`` and ``conv2d_relu``); returns the
+    backward mask (:func:`relu_mask`) when ``keep_mask``, else None."""
+    max_with_zero(y, y)
+    return relu_mask(y) if keep_mask else None
+
+
+def relu_gradient(g, positive, out_dtype):
+    """dL/dx = g·[positive] for ReLU's output dtype ``out_dtype``, in a recycled buffer laid out as g."""
+    return np.multiply(g, positive, out=buffers.empty_like(g, np.result_type(g.dtype, out_dtype)))
 
 
 def max_with_zero(x, out):

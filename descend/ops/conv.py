@@ -35,7 +35,7 @@ from .. import buffers
 from ..autograd import is_grad_enabled
 from ..tensor import Tensor, record
 from ._util import operand
-from .activation import max_with_zero, relu_mask
+from .activation import relu_gradient, relu_in_place
 
 __all__ = ["conv2d", "pair", "conv_output_size"]
 
@@ -183,14 +183,12 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, name):
     need_b = bias is not None and bias.requires_grad
     positive, out_dtype = None, out.dtype
     if name == "conv2d_relu":
-        max_with_zero(out, out)
-        if is_grad_enabled() and (need_w or need_x or need_b):
-            positive = relu_mask(out)
+        positive = relu_in_place(out, is_grad_enabled() and (need_w or need_x or need_b))
     del x, xd, out2
 
     def backward(g):
         if positive is not None:
-            g = np.multiply(g, positive, out=buffers.empty_like(g, np.result_type(g.dtype, out_dtype)))
+            g = relu_gradient(g, positive, out_dtype)
         g2 = batch_innermost(g).reshape(o, ho * cols)           # G, columns (i, j, n) like the patch matrix
         gx = gw = gb = None
         if need_b:

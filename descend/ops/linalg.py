@@ -11,7 +11,7 @@ import numpy as np
 from .. import buffers
 from ..autograd import is_grad_enabled
 from ..tensor import Tensor, record
-from .activation import max_with_zero, relu_mask
+from .activation import relu_gradient, relu_in_place
 from ._util import operand, unbroadcast
 
 
@@ -89,14 +89,12 @@ def _linear(x, weight, bias, name):
     parents = (x, weight) if bias is None else (x, weight, bias)
     positive, out_dtype = None, out.dtype
     if name == "linear_relu":
-        max_with_zero(out, out)
-        if is_grad_enabled() and any(p.requires_grad for p in parents):
-            positive = relu_mask(out)
+        positive = relu_in_place(out, is_grad_enabled() and any(p.requires_grad for p in parents))
     w_transposed = w.ndim == 2 and w.flags.f_contiguous and not w.flags.c_contiguous
 
     def backward(g):
         if positive is not None:
-            g = np.multiply(g, positive, out=buffers.empty_like(g, np.result_type(g.dtype, out_dtype)))
+            g = relu_gradient(g, positive, out_dtype)
         if x.requires_grad:
             gx = (np.matmul(g, w, out=buffers.empty((g.shape[0], w.shape[1]), w.dtype))
                   if g.ndim == 2 and g.dtype == w.dtype else g @ w)
