@@ -144,12 +144,12 @@ class _Bucket:
                 u = self.grad[:b - a]
                 if fused is not None and len(pieces) == 1 and grads[pieces[0][0]].dtype == u.dtype:
                     i, lo, hi, _ = pieces[0]  # one parameter's gradient fills the chunk: read it where it is
-                    self.fused.apply(grads[i][lo:hi], p, s, h, t, tmp, fused, u)
+                    self.fused.apply(grads[i][lo:hi], p, s, h, t, tmp, fused)
                     continue
                 for i, lo, hi, at in pieces:
                     np.copyto(u[at:at + hi - lo], grads[i][lo:hi], casting="same_kind")
                 if fused is not None:
-                    self.fused.apply(u, p, s, h, t, tmp, fused, u)
+                    self.fused.apply(u, p, s, h, t, tmp, fused)
                     continue
                 c = dict(c0)  # per-parameter scalars advance once per step, not once per chunk
                 self._run(u, p, s, c, h, t, tmp)
@@ -171,7 +171,7 @@ class _Bucket:
                 np.copyto(u, g[lo:hi], casting="same_kind")
                 s = {k: v[a:b] for k, v in state.items()}
                 if fused is not None:
-                    self.fused.apply(u, flat[a:b], s, h, t, self.tmp[:hi - lo], fused, u)
+                    self.fused.apply(u, flat[a:b], s, h, t, self.tmp[:hi - lo], fused)
                     continue
                 c = dict(c0)
                 self._run(u, flat[a:b], s, c, h, t, self.tmp[:hi - lo])

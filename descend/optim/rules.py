@@ -209,33 +209,32 @@ class ScaleByAdam(Rule):
             v = s["max_exp_avg_sq"]
         return m, v
 
-    def _denominator(self, v, scale, shift, tmp):
-        """tmp ← √(v/s₂)·scale + shift."""
+    def _denominator(self, v, h, t, lr, tmp):
+        """tmp ← (√v/√(1 − β₂ᵗ) + ε)·(1 − β₁ᵗ)/η from the stored v/s₂, so that (m/s₁)/tmp is the step
+        (η/(1 − β₁ᵗ))·m/(√v/√(1 − β₂ᵗ) + ε): tmp = √(v/s₂)·a + b with a = √s₂(1 − β₁ᵗ)/(η s₁ √(1 − β₂ᵗ)) and
+        b = ε(1 − β₁ᵗ)/(η s₁)."""
+        b1, b2 = (float(b) for b in h["betas"])
+        k = (1.0 - b1 ** t) / (lr * self.scales.get("exp_avg", 1.0))
         np.sqrt(v, out=tmp)
-        tmp *= scale
-        tmp += shift
+        tmp *= self.scales.get("exp_avg_sq", 1.0) ** 0.5 / (1.0 - b2 ** t) ** 0.5 * k
+        tmp += float(h["eps"]) * k
 
     def update(self, u, p, s, c, h, t, tmp):
-        # u ← (m/(1 − β₁ᵗ)) / (√v/√(1 − β₂ᵗ) + ε) = (m/s₁) / ((√(v/s₂)·√s₂/√(1 − β₂ᵗ) + ε)·(1 − β₁ᵗ)/s₁)
+        # u ← (m/(1 − β₁ᵗ)) / (√v/√(1 − β₂ᵗ) + ε): the step for η = 1, the learning rate follows in the chain
         b1, b2 = (float(b) for b in h["betas"])
         m, v = self._moments(u, s, b1, b2, tmp)
-        k = (1.0 - b1 ** t) / self.scales.get("exp_avg", 1.0)
-        root_s2 = self.scales.get("exp_avg_sq", 1.0) ** 0.5
-        self._denominator(v, root_s2 / (1.0 - b2 ** t) ** 0.5 * k, float(h["eps"]) * k, tmp)
+        self._denominator(v, h, t, 1.0, tmp)
         np.divide(m, tmp, out=u)
 
-    def apply(self, g, p, s, h, t, tmp, lr, u):
-        """The whole step on the parameters ``p`` from the gradient ``g`` (only read; ``u`` is not used):
-        θ ← θ − (η/(1 − β₁ᵗ))·m / (√v/√(1 − β₂ᵗ) + ε), written with the stored m/s₁ and v/s₂ as
-        θ ← θ − (m/s₁) / (√(v/s₂)·a + b) with a = √s₂(1 − β₁ᵗ)/(η s₁ √(1 − β₂ᵗ)) and b = ε(1 − β₁ᵗ)/(η s₁):
-        10 array passes (2 + 3 for the moments, 5 for the step)."""
+    def apply(self, g, p, s, h, t, tmp, lr):
+        """The whole step on the parameters ``p`` from the gradient ``g`` (only read):
+        θ ← θ − (η/(1 − β₁ᵗ))·m / (√v/√(1 − β₂ᵗ) + ε), as θ ← θ − (m/s₁)/tmp with tmp from
+        :meth:`_denominator`: 10 array passes (2 + 3 for the moments, 5 for the step)."""
         b1, b2 = (float(b) for b in h["betas"])
         m, v = self._moments(g, s, b1, b2, tmp)
         if lr == 0.0:
             return
-        k = (1.0 - b1 ** t) / (lr * self.scales.get("exp_avg", 1.0))
-        root_s2 = self.scales.get("exp_avg_sq", 1.0) ** 0.5
-        self._denominator(v, root_s2 / (1.0 - b2 ** t) ** 0.5 * k, float(h["eps"]) * k, tmp)
+        self._denominator(v, h, t, lr, tmp)
         np.divide(m, tmp, out=tmp)
         p -= tmp
 
