@@ -26,8 +26,8 @@ from math import prod
 
 import numpy as np
 
-__all__ = ["empty", "empty_like", "empty_ordered", "zeros", "stride_order", "dense_order", "clear", "set_limit",
-           "stats", "MIN_BYTES"]
+__all__ = ["empty", "empty_like", "empty_ordered", "copy_ordered", "zeros", "stride_order", "dense_order", "clear",
+           "set_limit", "stats", "MIN_BYTES"]
 
 #: Arrays smaller than this (bytes) come straight from ``np.empty``.
 MIN_BYTES = 1 << 18
@@ -133,6 +133,13 @@ def empty_ordered(shape, order, dtype=np.float32) -> np.ndarray:
     :func:`stride_order` reports it for another array."""
     out = empty(tuple(shape[i] for i in order), dtype)
     return out.transpose(np.argsort(order))
+
+
+def copy_ordered(a: np.ndarray, order) -> np.ndarray:
+    """A copy of ``a`` from :func:`empty_ordered`: same shape and values, axes laid out in ``order``."""
+    out = empty_ordered(a.shape, order, a.dtype)
+    np.copyto(out, a)
+    return out
 
 
 def stride_order(a: np.ndarray) -> list:

@@ -88,6 +88,14 @@ def test_empty_like_keeps_a_transposed_layout_and_zeros_are_zero():
     assert not z.any() and not z2.any()
 
 
+def test_copy_ordered_keeps_shape_and_values_in_the_asked_layout():
+    g = np.random.default_rng(0).standard_normal((8, 16, 13, 13)).astype(np.float32)
+    c = buffers.copy_ordered(g, [1, 2, 3, 0])
+    assert c.shape == g.shape and buffers.stride_order(c) == [1, 2, 3, 0]
+    assert c.transpose(1, 2, 3, 0).flags.c_contiguous and not np.shares_memory(c, g)
+    np.testing.assert_array_equal(c, g)
+
+
 def test_limit_drops_idle_buffers_and_clear_releases_them():
     buffers.set_limit(1 << 20)
     try:

@@ -110,9 +110,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0):
         if not tiled:
             gxp.fill(0)
         if buffers.stride_order(g) != layout:  # one small copy into out's layout beats kh·kw mixed-layout passes
-            g_in_layout = buffers.empty_ordered(g.shape, layout, g.dtype)
-            np.copyto(g_in_layout, g)
-            g = g_in_layout
+            g = buffers.copy_ordered(g, layout)
         for cs in _channel_blocks(gxp):
             a, gc, gxc = arg[:, cs], g[:, cs], gxp[:, cs]
             hit = np.empty_like(a, np.bool_)
