@@ -231,3 +231,84 @@ def test_l1_penalty_value_and_subgradient_match_torch():
     assert ps[1].grad.data[0] == 0.0  # subgradient 0 at 0
     with pytest.raises(ValueError, match="-1"):
         l1_penalty(ps, -1.0)
+
+
+def _dead_unit_grads(rng, steps, shape=(8, 16)):
+    """Gradients where rows 4-7 (units that died after the first step) get a tiny gradient once and then zeros."""
+    grads = []
+    for k in range(steps):
+        g = rng.standard_normal(shape).astype(np.float32)
+        g[4:] = 1e-36 * np.sign(g[4:]) if k == 0 else 0.0
+        grads.append(g)
+    return grads
+
+
+def _subnormal(a):
+    a = np.asarray(a)
+    return (a != 0) & (np.abs(a) < np.finfo(a.dtype).tiny)
+
+
+@pytest.mark.parametrize("make_d, make_t, key", [
+    (lambda ps: optim.Adam(ps, lr=1e-3), lambda ps: torch.optim.Adam(ps, lr=1e-3), "exp_avg"),
+    (lambda ps: optim.SGD(ps, lr=1e-2, momentum=0.9, nesterov=True),
+     lambda ps: torch.optim.SGD(ps, lr=1e-2, momentum=0.9, nesterov=True), "momentum_buffer"),
+])
+def test_subnormal_state_is_flushed_every_flush_every_steps_and_parameters_still_follow_torch(make_d, make_t, key):
+    from descend.optim.optimizer import FLUSH_EVERY
+    rng = np.random.default_rng(3)
+    w0 = rng.standard_normal((8, 16)).astype(np.float32)
+    grads = _dead_unit_grads(rng, 2 * FLUSH_EVERY + 10)
+    p = descend.tensor(w0.copy(), requires_grad=True)
+    q = torch.tensor(w0.copy(), requires_grad=True)
+    opt, topt = make_d([p]), make_t([q])
+    for k, g in enumerate(grads, start=1):
+        p.grad = descend.tensor(g)
+        q.grad = torch.tensor(g)
+        opt.step()
+        topt.step()
+        if k == FLUSH_EVERY - 1:  # the dead units' state has decayed into subnormals, in both frameworks
+            assert _subnormal(opt.state[p][key][4:]).any() and _subnormal(topt.state[q][key].numpy()[4:]).any()
+        if k == FLUSH_EVERY:
+            assert not _subnormal(opt.state[p][key]).any()
+    ours, theirs = opt.state[p][key], topt.state[q][key].numpy()
+    assert _subnormal(theirs[4:]).any() and not _subnormal(ours).any()
+    np.testing.assert_array_equal(ours[4:], 0.0)
+    np.testing.assert_allclose(ours[:4], theirs[:4], rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose(p.data, q.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_resume_across_a_flush_of_subnormal_state_is_bit_equal():
+    from descend.optim.optimizer import FLUSH_EVERY
+    rng = np.random.default_rng(4)
+    w0 = rng.standard_normal((8, 16)).astype(np.float32)
+    grads = _dead_unit_grads(rng, 2 * FLUSH_EVERY + 20)
+    resume_at = FLUSH_EVERY - 30
+    runs = []
+    for resume in (False, True):
+        p = descend.tensor(w0.copy(), requires_grad=True)
+        opt = optim.Adam([p], lr=1e-3)
+        for k, g in enumerate(grads):
+            if resume and k == resume_at:
+                saved, saved_w = opt.state_dict(), p.data.copy()
+                p = descend.tensor(saved_w, requires_grad=True)
+                opt = optim.Adam([p], lr=1e-3)
+                opt.load_state_dict(saved)
+            p.grad = descend.tensor(g)
+            opt.step()
+        runs.append((p.data.copy(), opt.state[p]))
+    (w_a, s_a), (w_b, s_b) = runs
+    np.testing.assert_array_equal(w_a, w_b)
+    for name in ("exp_avg", "exp_avg_sq"):
+        np.testing.assert_array_equal(s_a[name], s_b[name])
+
+
+def test_flushing_subnormals_keeps_zero_normal_numbers_nan_and_infinity():
+    p = descend.tensor(np.zeros(9, np.float32), requires_grad=True)
+    opt = optim.SGD([p], lr=0.1, momentum=0.9)
+    bucket = opt._buckets[0][0]
+    tiny = np.finfo(np.float32).tiny
+    values = np.array([np.nan, np.inf, -np.inf, tiny, -tiny, tiny / 2, -tiny / 8, 1e-45, 0.0], np.float32)
+    bucket.state["momentum_buffer"][:] = values
+    bucket._flush_subnormals(0, 9)
+    expected = np.array([np.nan, np.inf, -np.inf, tiny, -tiny, 0, 0, 0, 0], np.float32)
+    np.testing.assert_array_equal(bucket.state["momentum_buffer"], expected)

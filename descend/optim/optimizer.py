@@ -12,6 +12,16 @@ only by the learning rate (Adam, AdamW with weight decay 0) runs as one fused ru
 A parameter whose ``.grad`` is None is skipped (its state does not move), as in PyTorch; when some are
 skipped, or parameters' step counts differ, the same chain runs on each parameter's segment instead.
 If someone rebinds ``p.data`` to a new array, the next step copies it back into the buffer.
+
+Every :data:`FLUSH_EVERY` steps (counted per parameter, so a resumed run flushes at the same steps) the
+state arrays' *subnormal* entries, those smaller in magnitude than the dtype's smallest normal number
+(1.2·10⁻³⁸ in float32), are set to zero. A moment of a unit that gets no gradient (a dead ReLU) decays
+by β each step until it reaches a few subnormal units, where β·m rounds back to m (in PyTorch's update as
+in descend's), and stays there for good; every later step then computes on subnormal numbers, which the
+CPU handles far more slowly (measured: W2's Adam step 25 µs slower, ~7 % of its training step, once two
+thirds of its first moments sat there). The parameters do not change: such a moment moves its weight by
+less than 10⁻³⁰. This is the effect of the flush-to-zero mode other frameworks run their CPU kernels in,
+applied only to the optimiser's own state.
 """
 
 from __future__ import annotations
@@ -26,6 +36,9 @@ from .rules import AddDecayedWeights, ScaleByAdam, ScaleByLearningRate
 #: Elements per chunk of the update chain: the update and scratch arrays are this size (512 KiB in
 #: float32, cache-resident), instead of two extra copies of every parameter.
 CHUNK = 1 << 17
+
+#: Every this many steps of a parameter, its optimiser state's subnormal entries are set to zero.
+FLUSH_EVERY = 128
 
 
 class _Bucket:
@@ -50,6 +63,7 @@ class _Bucket:
         scratch = min(n, CHUNK)  # the update and the scratch array are chunk-sized: no full-size copies
         self.grad = np.empty(scratch, dtype)
         self.tmp = np.empty(scratch, dtype)
+        self.small = None  # a boolean scratch array for _flush_subnormals, made when first needed
         # the flat range cut into chunks; each chunk lists the gradient pieces that fill it:
         # (parameter, start, stop within its gradient, position in the chunk)
         self.chunks = []
@@ -156,6 +170,8 @@ class _Bucket:
                 p += u
             for name, v in self.scalars.items():
                 v[...] = c[name]
+            if t % FLUSH_EVERY == 0:
+                self._flush_subnormals(0, offsets[-1])
             return
         for i, g in zip(active, grads):  # per-parameter segments: some grads missing, or steps differ
             self.steps[i] += 1
@@ -178,7 +194,25 @@ class _Bucket:
                 flat[a:b] += u
             for name, v in self.scalars.items():
                 v[i] = c[name]
+            if t % FLUSH_EVERY == 0:
+                self._flush_subnormals(base, base + size)
         self._check_uniform()
+
+    def _flush_subnormals(self, start, stop):
+        """Set to zero the state entries in [start, stop) whose magnitude is below the smallest normal
+        number of their dtype (see the module docstring); NaN and infinity stay as they are."""
+        if not self.state:
+            return
+        tiny = np.finfo(self.flat.dtype).tiny
+        if self.small is None:
+            self.small = np.empty(self.tmp.size, np.bool_)
+        for lo in range(start, stop, CHUNK):
+            hi = min(lo + CHUNK, stop)
+            tmp, small = self.tmp[:hi - lo], self.small[:hi - lo]
+            for v in self.state.values():
+                seg = v[lo:hi]
+                np.less(np.absolute(seg, out=tmp), tiny, out=small)
+                np.copyto(seg, 0, where=small)
 
     def _check_uniform(self):
         self.uniform = bool((self.steps == self.steps[0]).all()) and all(
