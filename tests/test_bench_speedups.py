@@ -235,3 +235,32 @@ def test_linear_weight_is_stored_transposed_and_round_trips_through_optimiser_an
     back = descend.load(tmp_path / "ck.safetensors")
     np.testing.assert_array_equal(back["model"]["weight"], lin.weight.data)
     np.testing.assert_array_equal(back["opt"]["state"][0]["exp_avg"], exp_avg)
+
+
+@pytest.mark.parametrize("make", [
+    lambda ps: descend.optim.Adam(ps, lr=1e-3),  # fused: reads the gradients where they lie
+    lambda ps: descend.optim.SGD(ps, lr=1e-2, momentum=0.9),  # a chain: copies each chunk's gradient into u
+])
+def test_optimiser_step_allocates_no_copy_of_the_parameters(make):
+    import tracemalloc
+    rng = np.random.default_rng(6)
+    ps = [descend.tensor(rng.standard_normal(s).astype(np.float32), requires_grad=True)
+          for s in ((400, 784), (400,), (10, 400), (10,))]
+    opt = make(ps)
+    for p in ps:
+        p.grad = descend.tensor(rng.standard_normal(p.shape).astype(np.float32))
+    opt.step()  # the update array, where the chain needs one, is made here
+    tracemalloc.start()
+    try:
+        for _ in range(3):
+            opt.step()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 << 10  # a few Python objects; the parameters are 1.27 MB
+    # the update array is as large as the largest chunk that needs one: with the fused Adam step only a chunk
+    # that gathers several small parameters (here the 4,410 elements of the last three)
+    bucket = opt._buckets[0][0]
+    fused = isinstance(opt, descend.optim.Adam)
+    assert bucket.update.size == max(b - a for a, b, pieces in bucket.chunks if len(pieces) > 1 or not fused)
+    assert bucket.update.size == (4410 if fused else 104534)  # the weight is cut into three equal chunks

@@ -60,10 +60,10 @@ class _Bucket:
         self.offsets = np.concatenate([[0], np.cumsum(self.sizes)]).astype(int).tolist()
         n = self.offsets[-1]
         self.flat = np.empty(n, dtype)
-        scratch = min(n, CHUNK)  # the update and the scratch array are chunk-sized: no full-size copies
-        self.grad = np.empty(scratch, dtype)
-        self.tmp = np.empty(scratch, dtype)
-        self.small = None  # a boolean scratch array for _flush_subnormals, made when first needed
+        # the scratch array is chunk-sized (no full-size copies); the update array is made when a chunk first
+        # needs one (the fused Adam step reads a lone parameter's gradient where it lies and needs none)
+        self.tmp = np.empty(min(n, CHUNK), dtype)
+        self.update = np.empty(0, dtype)
         # the flat range cut into chunks; each chunk lists the gradient pieces that fill it:
         # (parameter, start, stop within its gradient, position in the chunk)
         self.chunks = []
@@ -155,11 +155,11 @@ class _Bucket:
             c = c0
             fused = self._fused_lr(h)
             for (a, b, pieces), (p, s, tmp) in zip(self.chunks, self.chunk_views):
-                u = self.grad[:b - a]
-                if fused is not None and len(pieces) == 1 and grads[pieces[0][0]].dtype == u.dtype:
+                if fused is not None and len(pieces) == 1 and grads[pieces[0][0]].dtype == p.dtype:
                     i, lo, hi, _ = pieces[0]  # one parameter's gradient fills the chunk: read it where it is
                     self.fused.apply(grads[i][lo:hi], p, s, h, t, tmp, fused)
                     continue
+                u = self._update_array(b - a)
                 for i, lo, hi, at in pieces:
                     np.copyto(u[at:at + hi - lo], grads[i][lo:hi], casting="same_kind")
                 if fused is not None:
@@ -183,7 +183,7 @@ class _Bucket:
             for lo in range(0, size, CHUNK):
                 hi = min(lo + CHUNK, size)
                 a, b = base + lo, base + hi
-                u = self.grad[:hi - lo]
+                u = self._update_array(hi - lo)
                 np.copyto(u, g[lo:hi], casting="same_kind")
                 s = {k: v[a:b] for k, v in state.items()}
                 if fused is not None:
@@ -198,21 +198,23 @@ class _Bucket:
                 self._flush_subnormals(base, base + size)
         self._check_uniform()
 
+    def _update_array(self, size):
+        """The update array u for a chunk of ``size`` elements (grown when a larger chunk first needs it)."""
+        if self.update.size < size:
+            self.update = np.empty(size, self.flat.dtype)
+        return self.update[:size]
+
     def _flush_subnormals(self, start, stop):
         """Set to zero the state entries in [start, stop) whose magnitude is below the smallest normal
         number of their dtype (see the module docstring); NaN and infinity stay as they are."""
-        if not self.state:
-            return
         tiny = np.finfo(self.flat.dtype).tiny
-        if self.small is None:
-            self.small = np.empty(self.tmp.size, np.bool_)
         for lo in range(start, stop, CHUNK):
             hi = min(lo + CHUNK, stop)
-            tmp, small = self.tmp[:hi - lo], self.small[:hi - lo]
+            keep = self.tmp[:hi - lo]
             for v in self.state.values():
                 seg = v[lo:hi]
-                np.less(np.absolute(seg, out=tmp), tiny, out=small)
-                np.copyto(seg, 0, where=small)
+                np.greater_equal(np.absolute(seg, out=keep), tiny, out=keep)  # 1 where normal or infinite, else 0
+                seg *= keep  # a subnormal × 0 = 0; NaN × 0 stays NaN
 
     def _check_uniform(self):
         self.uniform = bool((self.steps == self.steps[0]).all()) and all(
