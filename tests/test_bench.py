@@ -90,3 +90,11 @@ def test_peak_memory_runs_in_a_fresh_subprocess_and_counts_the_model():
 def test_matmul_rate_is_a_plausible_gflops_figure():
     rate = measure.matmul_rate(n=256, repeat=2)
     assert 0.1 < rate < 10_000
+
+
+@pytest.mark.parametrize("ratio, target, cell", [
+    (1.6234, 1.5, "1.62 (1.5 ✓)"), (1.4961, 1.5, "1.496 (1.5 ✗)"), (0.9967, 1.0, "0.997 (1 ✗)"),
+    (1.0031, 1.0, "1.003 (1 ✓)"), (0.84, 1.0, "0.84 (1 ✗)"), (2.5, None, "2.50"),
+])
+def test_ratio_cell_shows_a_third_decimal_where_two_would_round_onto_the_target(ratio, target, cell):
+    assert report._ratio_cell(ratio, target) == cell

@@ -15,6 +15,13 @@ def _fmt(value, spec):
     return "–" if value is None else format(value, spec)
 
 
+def _ratio_cell(ratio: float, target) -> str:
+    """'1.62 (1.5 ✓)': two decimals, three where two would round onto the target ('0.997 (1 ✗)')."""
+    near = target is not None and abs(ratio - target) < 0.005
+    text = f"{ratio:.3f}" if near else f"{ratio:.2f}"
+    return text if target is None else f"{text} ({target:g} {'✓' if ratio >= target else '✗'})"
+
+
 def markdown_table(results: dict) -> str:
     """One row per workload: samples/s, ratio (target), GFLOP/s, peak memory, correctness check."""
     m = results["machine"]
@@ -30,7 +37,7 @@ def markdown_table(results: dict) -> str:
     for w in results["workloads"]:
         s, c, mem = w["speed"], w["check"], w.get("memory")
         target = TARGETS.get(w["name"])
-        ratio = f"{s['ratio']:.2f}" + ("" if target is None else f" ({target:g}{' ✓' if s['ratio'] >= target else ' ✗'})")
+        ratio = _ratio_cell(s["ratio"], target)
         dg = s.get("descend_gflops")
         dcell = "–" if dg is None else f"{dg:.1f} ({100 * dg / peak:.0f}%)"
         d_mem = t_mem = None
