@@ -261,18 +261,19 @@ def test_subnormal_state_is_flushed_every_flush_every_steps_and_parameters_still
     p = descend.tensor(w0.copy(), requires_grad=True)
     q = torch.tensor(w0.copy(), requires_grad=True)
     opt, topt = make_d([p]), make_t([q])
+    stored = opt._buckets[0][0].state[key]  # as the optimiser keeps it (Adam's m scaled by 1/(1 − β₁))
     for k, g in enumerate(grads, start=1):
         p.grad = descend.tensor(g)
         q.grad = torch.tensor(g)
         opt.step()
         topt.step()
         if k == FLUSH_EVERY - 1:  # the dead units' state has decayed into subnormals, in both frameworks
-            assert _subnormal(opt.state[p][key][4:]).any() and _subnormal(topt.state[q][key].numpy()[4:]).any()
+            assert _subnormal(stored).any() and _subnormal(topt.state[q][key].numpy()[4:]).any()
         if k == FLUSH_EVERY:
-            assert not _subnormal(opt.state[p][key]).any()
+            assert not _subnormal(stored).any()
     ours, theirs = opt.state[p][key], topt.state[q][key].numpy()
-    assert _subnormal(theirs[4:]).any() and not _subnormal(ours).any()
-    np.testing.assert_array_equal(ours[4:], 0.0)
+    assert _subnormal(theirs[4:]).any() and not _subnormal(stored).any()
+    np.testing.assert_array_equal(stored.reshape(8, 16)[4:], 0.0)
     np.testing.assert_allclose(ours[:4], theirs[:4], rtol=1e-4, atol=1e-7)
     np.testing.assert_allclose(p.data, q.detach().numpy(), rtol=1e-5, atol=1e-6)
 
@@ -312,3 +313,15 @@ def test_flushing_subnormals_keeps_zero_normal_numbers_nan_and_infinity():
     bucket._flush_subnormals(0, 9)
     expected = np.array([np.nan, np.inf, -np.inf, tiny, -tiny, 0, 0, 0, 0], np.float32)
     np.testing.assert_array_equal(bucket.state["momentum_buffer"], expected)
+
+
+def test_flush_every_zero_keeps_subnormal_state(monkeypatch):
+    from descend.optim import optimizer
+    monkeypatch.setattr(optimizer, "FLUSH_EVERY", 0)
+    rng = np.random.default_rng(5)
+    p = descend.tensor(rng.standard_normal((8, 16)).astype(np.float32), requires_grad=True)
+    opt = optim.Adam([p], lr=1e-3)
+    for g in _dead_unit_grads(rng, 300):
+        p.grad = descend.tensor(g)
+        opt.step()
+    assert _subnormal(opt._buckets[0][0].state["exp_avg"]).any()

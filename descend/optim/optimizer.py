@@ -37,7 +37,7 @@ from .rules import AddDecayedWeights, ScaleByAdam, ScaleByLearningRate
 #: float32, cache-resident), instead of two extra copies of every parameter.
 CHUNK = 1 << 17
 
-#: Every this many steps of a parameter, its optimiser state's subnormal entries are set to zero.
+#: Every this many steps of a parameter, its optimiser state's subnormal entries are set to zero (0: never).
 FLUSH_EVERY = 128
 
 
@@ -170,7 +170,7 @@ class _Bucket:
                 p += u
             for name, v in self.scalars.items():
                 v[...] = c[name]
-            if t % FLUSH_EVERY == 0:
+            if FLUSH_EVERY and t % FLUSH_EVERY == 0:
                 self._flush_subnormals(0, offsets[-1])
             return
         for i, g in zip(active, grads):  # per-parameter segments: some grads missing, or steps differ
@@ -194,7 +194,7 @@ class _Bucket:
                 flat[a:b] += u
             for name, v in self.scalars.items():
                 v[i] = c[name]
-            if t % FLUSH_EVERY == 0:
+            if FLUSH_EVERY and t % FLUSH_EVERY == 0:
                 self._flush_subnormals(base, base + size)
         self._check_uniform()
 
