@@ -73,10 +73,10 @@ def _pad_hw(x: np.ndarray, ph: int, pw: int, value=0.0) -> np.ndarray:
 _BLOCK = 1 << 21
 
 
-def _blocks(total: int, per_item: int):
+def _blocks(total: int, per_item: int, budget: int = _BLOCK):
     """(start, stop) ranges cutting ``total`` items of ``per_item`` elements each into equal blocks of at
-    most ``_BLOCK`` elements (one item at least)."""
-    count = max(1, min(total, -(-total * per_item // _BLOCK)))
+    most ``budget`` elements (one item at least)."""
+    count = max(1, min(total, -(-total * per_item // budget)))
     size = -(-total // count)
     return [(a, min(a + size, total)) for a in range(0, total, size)]
 

@@ -24,7 +24,7 @@ from .. import buffers
 from ..autograd import is_grad_enabled
 from ..tensor import Tensor, record
 from ._util import operand
-from .conv import _pad_hw, conv_output_size, pair, window_offsets
+from .conv import _blocks, _pad_hw, conv_output_size, pair, window_offsets
 
 __all__ = ["max_pool2d", "avg_pool2d", "adaptive_avg_pool2d"]
 
@@ -55,10 +55,10 @@ _CHANNEL_BLOCK = 1 << 18
 
 
 def _channel_blocks(xp):
-    """Slices of the channel axis of ``xp`` (N, C, H, W), each about ``_CHANNEL_BLOCK`` elements."""
+    """Slices of the channel axis of ``xp`` (N, C, H, W): equal blocks of at most ``_CHANNEL_BLOCK`` elements
+    (one channel at least), cut as the convolution cuts its patch matrix."""
     n, c, h, w = xp.shape
-    step = max(1, min(c, _CHANNEL_BLOCK // max(1, n * h * w)))
-    return [slice(c0, min(c0 + step, c)) for c0 in range(0, c, step)]
+    return [slice(c0, c1) for c0, c1 in _blocks(c, n * h * w, _CHANNEL_BLOCK)]
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0):
