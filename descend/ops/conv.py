@@ -37,7 +37,7 @@ from ..tensor import Tensor, record
 from ._util import operand
 from .activation import relu_gradient, relu_in_place
 
-__all__ = ["conv2d", "pair", "conv_output_size"]
+__all__ = ["conv2d", "conv2d_relu", "pair", "conv_output_size"]
 
 
 def pair(value, name: str, minimum: int = 0) -> tuple:
@@ -115,18 +115,19 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
     ``stride``, ``padding`` and ``dilation`` are an int or an (h, w) pair. Only ``groups=1`` is supported.
     """
-    return _conv2d(x, weight, bias, stride, padding, dilation, groups, "conv2d")
+    return _conv2d(x, weight, bias, stride, padding, dilation, groups, relu=False)
 
 
 def conv2d_relu(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """max(0, conv2d(...)) as one node: the values of ``relu(conv2d(...))`` bit for bit, with the maximum
     taken in place on the convolution's own output and, for backward, only a byte mask kept (as
-    :func:`~descend.ops.linalg.linear_relu`). :class:`~descend.nn.Sequential` uses it for a Conv2d directly
-    followed by a ReLU."""
-    return _conv2d(x, weight, bias, stride, padding, dilation, groups, "conv2d_relu")
+    :func:`~descend.ops.linalg.linear_relu`). :meth:`Conv2d.fuse_next <descend.nn.Conv2d.fuse_next>` offers
+    it for a Conv2d directly followed by a ReLU (:mod:`descend.nn.fusion`)."""
+    return _conv2d(x, weight, bias, stride, padding, dilation, groups, relu=True)
 
 
-def _conv2d(x, weight, bias, stride, padding, dilation, groups, name):
+def _conv2d(x, weight, bias, stride, padding, dilation, groups, relu: bool):
+    """The one node of :func:`conv2d` (``relu=False``) and :func:`conv2d_relu` (``relu=True``)."""
     x = x if isinstance(x, Tensor) else operand(x, weight)
     if groups != 1:
         raise NotImplementedError(f"conv2d: groups={groups} is not supported; only groups=1")
@@ -178,7 +179,7 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, name):
     need_w, need_x = weight.requires_grad, x.requires_grad
     need_b = bias is not None and bias.requires_grad
     positive, out_dtype = None, out.dtype
-    if name == "conv2d_relu":
+    if relu:
         positive = relu_in_place(out, is_grad_enabled() and (need_w or need_x or need_b))
     del x, xd, out2
 
@@ -213,4 +214,4 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, name):
             gx = gxp[:, ph:ph + h, pw:pw + wd].transpose(3, 0, 1, 2)
         return (gx, gw) if bias is None else (gx, gw, gb)
 
-    return record(out, parents, backward, name)
+    return record(out, parents, backward, "conv2d_relu" if relu else "conv2d")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import buffers
+from .. import buffers, layout
 from ..autograd import is_grad_enabled
 from ..tensor import Tensor, record
 from .activation import relu_gradient, relu_in_place
@@ -90,18 +90,21 @@ def _matmul_error(a_shape, b_shape) -> ValueError:
 def linear(x, weight, bias=None):
     """y = x Wᵀ + b, fused: one node, with dL/dx = g W, dL/dW = gᵀ x (over all leading dimensions),
     dL/db = Σ g. ``weight`` is (out_features, in_features) as in PyTorch."""
-    return _linear(x, weight, bias, "linear")
+    return _linear(x, weight, bias, relu=False)
 
 
 def linear_relu(x, weight, bias=None):
     """y = max(0, x Wᵀ + b), one node: the values of ``relu(linear(x, weight, bias))`` bit for bit, with the
     maximum taken in place on the product's own output (no second array) and, for backward, only a byte
     mask kept (y > 0, or NaN, which passes its gradient on as in ReLU): dL/dz = g·[mask], then the
-    linear backward. :class:`~descend.nn.Sequential` uses it for a Linear directly followed by a ReLU."""
-    return _linear(x, weight, bias, "linear_relu")
+    linear backward. :meth:`Linear.fuse_next <descend.nn.Linear.fuse_next>` offers it for a Linear directly
+    followed by a ReLU (:mod:`descend.nn.fusion`)."""
+    return _linear(x, weight, bias, relu=True)
 
 
-def _linear(x, weight, bias, name):
+def _linear(x, weight, bias, relu: bool):
+    """The one node of :func:`linear` (``relu=False``) and :func:`linear_relu` (``relu=True``)."""
+    name = "linear_relu" if relu else "linear"
     x = x if isinstance(x, Tensor) else operand(x, weight)
     xd, w = x.data, weight.data
     if xd.shape[-1] != w.shape[1]:
@@ -115,9 +118,9 @@ def _linear(x, weight, bias, name):
         add_bias_rows(out, bias.data)
     parents = (x, weight) if bias is None else (x, weight, bias)
     positive, out_dtype = None, out.dtype
-    if name == "linear_relu":
+    if relu:
         positive = relu_in_place(out, is_grad_enabled() and any(p.requires_grad for p in parents))
-    w_transposed = w.ndim == 2 and w.flags.f_contiguous and not w.flags.c_contiguous
+    w_transposed = layout.is_transposed(w)  # a Linear layer's weight: dL/dW is made in the same layout
 
     def backward(g):
         if positive is not None:
@@ -131,7 +134,7 @@ def _linear(x, weight, bias, name):
         if weight.requires_grad:
             g2 = g.reshape(-1, g.shape[-1])
             x2 = xd.reshape(-1, xd.shape[-1])
-            # dL/dW in the weight's own memory layout (a transposed weight gets (xᵀ g)ᵀ)
+            # dL/dW in the weight's own memory layout (a transposed weight gets (xᵀ g)ᵀ; see descend.layout)
             gw = (x2.T @ g2).T if w_transposed else g2.T @ x2
         if bias is not None and bias.requires_grad:
             gb = np.add.reduce(g.reshape(-1, g.shape[-1]), axis=0)
