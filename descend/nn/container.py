@@ -9,11 +9,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from ..ops.conv import conv2d_relu
-from ..ops.linalg import linear_relu
-from .activation import ReLU
-from .conv import Conv2d
-from .linear import Linear
+from .fusion import fusion_plan, structure_changed, structure_version
 from .module import Module
 
 __all__ = ["Sequential", "ModuleList", "ModuleDict"]
@@ -24,23 +20,6 @@ def _check_module(m, where):
         raise TypeError(f"{where} holds Modules only, got {type(m).__name__} ({m!r}); wrap functions in a Module "
                         "or use an activation module such as nn.ReLU()")
     return m
-
-
-def _plain(m) -> bool:
-    """Calling ``m`` runs just its class's forward: no hooks, no forward replaced on the instance."""
-    return not (m._forward_hooks or m._forward_pre_hooks or "forward" in m.__dict__)
-
-
-def _fused_with_relu(m, nxt):
-    """For a Linear or Conv2d followed by a ReLU, all exactly those classes and plain: a function running the
-    pair as one operation (``linear_relu`` / ``conv2d_relu``); else None."""
-    if type(nxt) is not ReLU or not (_plain(m) and _plain(nxt)):
-        return None
-    if type(m) is Linear:
-        return lambda x: linear_relu(x, m.weight, m.bias)
-    if type(m) is Conv2d:
-        return lambda x: conv2d_relu(x, m.weight, m.bias, m.stride, m.padding, m.dilation)
-    return None
 
 
 class _Indexed(Module):
@@ -66,6 +45,7 @@ class _Indexed(Module):
 
     def __setitem__(self, idx, module):
         self._modules[self._index(idx)] = _check_module(module, type(self).__name__)
+        structure_changed()
 
     def __delitem__(self, idx):
         keys = list(self._modules)
@@ -77,6 +57,7 @@ class _Indexed(Module):
         self._modules.clear()
         for i, m in enumerate(items):
             self._modules[str(i)] = m
+        structure_changed()
 
     def append(self, module) -> "_Indexed":
         self.add_module(str(len(self._modules)), _check_module(module, type(self).__name__))
@@ -93,17 +74,23 @@ class _Indexed(Module):
         self._modules.clear()
         for i, m in enumerate(items):
             self._modules[str(i)] = m
+        structure_changed()
 
 
 class Sequential(_Indexed):
     """Run children in order: ``Sequential(Linear(4, 8), ReLU(), Linear(8, 2))``.
 
-    Children are named ``"0"``, ``"1"``, …; pass one ``OrderedDict`` to name them yourself. A Linear or
-    Conv2d directly followed by a ReLU runs as one fused operation (:func:`~descend.ops.linalg.linear_relu`,
-    :func:`~descend.ops.conv.conv2d_relu`: the same values bit for bit, the ReLU taken in place on the
-    layer's output, one graph node) unless either has forward hooks, is a subclass, or has had its
-    ``forward`` replaced; then each runs on its own.
+    Children are named ``"0"``, ``"1"``, …; pass one ``OrderedDict`` to name them yourself. A child that
+    declares it can absorb the next one (:meth:`Module.fuse_next <descend.nn.Module.fuse_next>`, the
+    fusion seam of :mod:`descend.nn.fusion`) runs the pair as one operation: a Linear or Conv2d (or a
+    subclass that keeps their ``forward``) followed by a ReLU runs as ``linear_relu`` / ``conv2d_relu``, the
+    same values bit for bit in one graph node. A pair where either module has forward hooks or an
+    instance ``forward`` runs apart. The plan is built once and rebuilt when children, hooks or an
+    instance ``forward`` change (:func:`~descend.nn.fusion.structure_version`).
     """
+
+    _plan = None            # the fusion plan (a tuple of steps) and the structure version it was built under
+    _plan_version = -1
 
     def __init__(self, *modules):
         super().__init__()
@@ -115,18 +102,21 @@ class Sequential(_Indexed):
                 self.add_module(str(i), _check_module(m, "Sequential"))
 
     def forward(self, x):
-        modules = tuple(self._modules.values())
-        i, n = 0, len(modules)
-        while i < n:
-            module = modules[i]
-            fused = _fused_with_relu(module, modules[i + 1]) if i + 1 < n else None
-            if fused is not None:
-                x = fused(x)  # the same values, one node, no second array
-                i += 2
-                continue
-            x = module(x)
-            i += 1
+        plan = self._plan
+        if plan is None or self._plan_version != structure_version():
+            plan = fusion_plan(self._modules.values())
+            object.__setattr__(self, "_plan", plan)
+            object.__setattr__(self, "_plan_version", structure_version())
+        for step in plan:
+            x = step(x)
         return x
+
+    def __getstate__(self):
+        # the plan's fused steps are closures over these children: a copy or a pickle builds its own
+        state = self.__dict__.copy()
+        state.pop("_plan", None)
+        state.pop("_plan_version", None)
+        return state
 
 
 class ModuleList(_Indexed):

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 
 from .. import backend
-from ..ops.conv import conv2d, pair
+from ..ops.conv import conv2d, conv2d_relu, pair
 from . import init
+from .activation import ReLU
 from .linear import _positive_int
 from .module import Module, Parameter
 
@@ -62,6 +63,14 @@ class Conv2d(Module):
 
     def forward(self, x):
         return conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation)
+
+    def fuse_next(self, module):
+        """For a :class:`ReLU` (exactly that class) directly after this layer, ``x ↦ conv2d_relu(x, ...)``:
+        max(0, conv2d(x)) as one node, the values of ``module(self(x))`` bit for bit; None for any other
+        module, or when this layer's class overrides ``forward`` (the fusion seam, :mod:`descend.nn.fusion`)."""
+        if type(module) is not ReLU or type(self).forward is not Conv2d.forward:
+            return None
+        return lambda x: conv2d_relu(x, self.weight, self.bias, self.stride, self.padding, self.dilation)
 
     def extra_repr(self) -> str:
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"

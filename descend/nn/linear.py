@@ -8,8 +8,9 @@ from __future__ import annotations
 
 
 from .. import backend
-from ..ops.linalg import linear
+from ..ops.linalg import linear, linear_relu
 from . import init
+from .activation import ReLU
 from .module import Module, Parameter
 
 __all__ = ["Linear"]
@@ -48,6 +49,14 @@ class Linear(Module):
 
     def forward(self, x):
         return linear(x, self.weight, self.bias)
+
+    def fuse_next(self, module):
+        """For a :class:`ReLU` (exactly that class) directly after this layer, ``x ↦ linear_relu(x, W, b)``:
+        max(0, x Wᵀ + b) as one node, the values of ``module(self(x))`` bit for bit; None for any other
+        module, or when this layer's class overrides ``forward`` (the fusion seam, :mod:`descend.nn.fusion`)."""
+        if type(module) is not ReLU or type(self).forward is not Linear.forward:
+            return None
+        return lambda x: linear_relu(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import itertools
 from collections import OrderedDict, namedtuple
+from collections.abc import Callable
 
 import numpy as np
 
 from .. import backend
 from ..tensor import Tensor
+from .fusion import structure_changed
 
 __all__ = ["Parameter", "Module", "StateDictError", "RemovableHandle", "IncompatibleKeys"]
 
@@ -81,6 +83,7 @@ class RemovableHandle:
 
     def remove(self) -> None:
         self._hooks.pop(self.id, None)
+        structure_changed()
 
     def __enter__(self):
         return self
@@ -138,6 +141,7 @@ class Module:
             self._check_init(name)
             self._remove_from(name, keep="_modules")
             self._modules[name] = value
+            structure_changed()
         elif "_parameters" in self.__dict__ and name in self._parameters:
             if value is not None:
                 raise TypeError(f"cannot assign a {type(value).__name__} to parameter {name!r}; assign a "
@@ -150,7 +154,10 @@ class Module:
                 raise TypeError(f"cannot assign a {type(value).__name__} to child module {name!r}; assign a "
                                 "Module (or None)")
             self._modules[name] = None
+            structure_changed()
         else:
+            if name == "forward":
+                structure_changed()  # calling the module no longer runs its class's forward (fusion.py)
             object.__setattr__(self, name, value)
 
     def _remove_from(self, name, keep):
@@ -172,7 +179,10 @@ class Module:
             if name in self.__dict__.get(store, {}):
                 del self.__dict__[store][name]
                 self._non_persistent.discard(name)
+                structure_changed()
                 return
+        if name == "forward":
+            structure_changed()
         object.__delattr__(self, name)
 
     @staticmethod
@@ -212,6 +222,7 @@ class Module:
             raise TypeError(f"add_module({name!r}, ...) needs a Module or None, got {type(module).__name__}")
         self._remove_from(name, keep="_modules")
         self._modules[str(name)] = module
+        structure_changed()
 
     register_module = add_module
 
@@ -407,6 +418,7 @@ class Module:
             raise TypeError(f"register_forward_hook needs a callable hook(module, inputs, output), got {hook!r}")
         handle = RemovableHandle(self._forward_hooks)
         self._forward_hooks[handle.id] = hook
+        structure_changed()
         return handle
 
     def register_forward_pre_hook(self, hook) -> RemovableHandle:
@@ -415,7 +427,15 @@ class Module:
             raise TypeError(f"register_forward_pre_hook needs a callable hook(module, inputs), got {hook!r}")
         handle = RemovableHandle(self._forward_pre_hooks)
         self._forward_pre_hooks[handle.id] = hook
+        structure_changed()
         return handle
+
+    def fuse_next(self, module) -> Callable | None:
+        """A function f with f(x) equal, bit for bit, to ``module(self(x))`` run as one operation, or None
+        (this default): the fusion seam (:mod:`descend.nn.fusion`). Containers ask it only when neither
+        module has hooks or an instance ``forward``; an override must return None whenever it cannot
+        reproduce ``module(self(x))`` exactly (e.g. a subclass that overrides ``forward``)."""
+        return None
 
     def __call__(self, *args, **kwargs):
         if self._forward_pre_hooks:
