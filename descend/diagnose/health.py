@@ -8,7 +8,8 @@ On a sampled training step (step % every == 0) it records, for every layer that 
     update_ratio  ‖θ' − θ‖₂ / ‖θ‖₂  across the optimiser step (healthy: about 1e-4 .. 1e-2)
 
 and, for every activation module (ReLU family, Sigmoid, Tanh, GELU, SiLU...) and parameterised layer,
-from a forward hook that is active on sampled steps only::
+from a forward hook registered for the sampled step only (at its ``on_train_batch_begin``, removed after
+its backward)::
 
     act_mean, act_std  of the module's output on the batch
     dead               (ReLU family) fraction of units that never fire (output > 0) on the whole batch;
@@ -17,7 +18,10 @@ from a forward hook that is active on sampled steps only::
 
 Records are plain dicts, one per (step, layer) (the long format of ``health.csv``), with ``step``,
 ``epoch``, ``layer`` (the module's name in ``named_modules``), ``kind`` (its class), ``order`` (its
-position in the model) and ``loss`` (the batch loss). Between sampled steps it costs one modulo.
+position in the model) and ``loss`` (the batch loss). Between sampled steps it costs one modulo, and the
+model runs exactly as unmonitored: no hook is attached, so fused layers (a Linear followed by a ReLU in a
+``Sequential``, :mod:`descend.nn.fusion`) keep their fast path; on a sampled step the hooked pairs run
+apart (the same values bit for bit).
 Functional activations (``F.relu`` called inside ``forward``) have no module and are not seen.
 """
 
@@ -82,6 +86,8 @@ class HealthMonitor(Callback):
         self._epoch = 0
         self._sampling = False
         self._handles = []
+        self._watched: list = []
+        self._watched_modules: list = []
         self._acts: dict = {}
         self._before: dict = {}
         self._grads: dict = {}
@@ -100,21 +106,31 @@ class HealthMonitor(Callback):
         model = self.trainer.model
         self.records = [] if self.trainer.start_epoch == 0 else self.records
         self._param_layers = self._layers(model)
-        self._handles = []
-        self._watched = []
+        self._remove_hooks()
+        self._watched, self._watched_modules = [], []
         for order, (name, module) in enumerate(model.named_modules()):
             kind = type(module).__name__
             owns = any(True for _ in module.named_parameters(recurse=False))
             if kind in ACTIVATION_KINDS or owns:
                 key = name or kind
                 self._watched.append((key, kind, order))
-                self._handles.append(module.register_forward_hook(self._hook(key, kind)))
+                self._watched_modules.append(module)
 
     def _hook(self, key, kind):
         def hook(module, inputs, output):
             if self._sampling:
                 self._acts[key] = activation_stats(kind, getattr(output, "data", output))
         return hook
+
+    def _attach_hooks(self):
+        """Forward hooks on the watched modules, for one sampled step."""
+        self._handles = [module.register_forward_hook(self._hook(key, kind))
+                         for (key, kind, _), module in zip(self._watched, self._watched_modules)]
+
+    def _remove_hooks(self):
+        for h in self._handles:
+            h.remove()
+        self._handles = []
 
     # ------------------------------------------------------------------ per step
     def on_epoch_begin(self, epoch, logs=None):
@@ -123,10 +139,13 @@ class HealthMonitor(Callback):
     def on_train_batch_begin(self, batch, logs=None):
         self._sampling = self.step % self.every == 0
         self._acts = {}
+        if self._sampling:
+            self._attach_hooks()
 
     def on_after_backward(self, trainer):
         if not self._sampling:
             return
+        self._remove_hooks()  # this step's forward has run: later steps run unhooked (and fused)
         self._grads, self._before = {}, {}
         for name, _, params, _ in self._param_layers:
             self._grads[name] = _norm(p.grad.data if p.grad is not None else np.zeros(1) for p in params)
@@ -156,6 +175,8 @@ class HealthMonitor(Callback):
                               kind=row.get("kind") or kinds.get(name))
                 self.records.append(record)
             self._before, self._acts = {}, {}
+        if self._handles:  # a step whose backward did not run
+            self._remove_hooks()
         self._sampling = False
         self.step += 1
 
@@ -173,9 +194,7 @@ class HealthMonitor(Callback):
             self.save()
 
     def on_train_end(self, logs=None):
-        for h in self._handles:
-            h.remove()
-        self._handles = []
+        self._remove_hooks()
         self._sampling = False
         if self.path is not None and self.records:
             self.save()
