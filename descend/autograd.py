@@ -17,6 +17,8 @@ import sys
 
 import numpy as np
 
+from . import layout
+
 
 class _GradMode:
     enabled = True
@@ -207,8 +209,10 @@ def _accumulate_leaf(tensor, g) -> None:
 
 
 def _unshared(g) -> bool:
-    """Whether only the walk refers to ``g``'s memory: ``g`` owns it, or is the transpose of a fresh product
-    that only ``g`` refers to (dL/dW of a Linear layer), and nothing but the walk holds ``g``."""
+    """Whether only the walk refers to ``g``'s memory: ``g`` owns it, or is a full view of a fresh array that
+    only ``g`` refers to, and nothing but the walk holds ``g``. The view case is how a gradient laid out as
+    its transpose arrives (dL/dW of a Linear layer, ``(xᵀ g)ᵀ``: see :mod:`descend.layout`); the leaf can
+    then own it as it is, keeping the weight's memory order, without a copy."""
     if sys.getrefcount(g) > _UNSHARED_REFS + 1:  # + this function's own argument
         return False
     base = g.base
@@ -345,8 +349,8 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
         if not (x.data.flags.c_contiguous or x.data.flags.f_contiguous):
             x.data = np.ascontiguousarray(x.data)
         analytic = np.zeros_like(x.data) if x.grad is None else x.grad.data
-        order = "F" if not x.data.flags.c_contiguous else "C"  # perturb the elements where they are
-        flat = x.data.reshape(-1, order=order)
+        order = layout.memory_order(x.data)  # perturb the elements where they are (a transposed weight too)
+        flat = layout.flat_view(x.data)
         numeric = np.empty(flat.size)
         for j in range(flat.size):
             original = flat[j]
@@ -356,7 +360,7 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
             minus = objective()
             flat[j] = original
             numeric[j] = (plus - minus) / (2 * eps)
-        numeric = numeric.reshape(x.data.shape, order=order)
+        numeric = layout.from_flat(numeric, x.data.shape, order)
         bad = np.abs(analytic - numeric) > atol + rtol * np.abs(numeric)
         if bad.any():
             j = tuple(int(k) for k in np.argwhere(bad)[0])
