@@ -1,15 +1,19 @@
-"""The array backend seam.
+"""Dtypes and array creation for tensors: where descend decides what a new tensor's array is.
 
-Every array descend creates goes through this module, so another array library with NumPy's
-interface (CuPy, say) can be slotted in here without touching the operations. Today it is NumPy.
+Every ``Tensor`` made from user data goes through :func:`as_array` (floating data becomes float32 unless a
+dtype is asked for, integers become int64), dtype names such as ``'float64'`` or ``'long'`` are resolved
+by :func:`resolve_dtype`, and layers allocate their parameters with :func:`empty` / :func:`zeros` /
+:func:`ones` / :func:`full` (default dtype :data:`DEFAULT_FLOAT`).
+
+Arrays are NumPy arrays, and only NumPy: the operations (``descend.ops``) call NumPy directly, hundreds
+of times, and rely on its memory layouts, in-place ``out=`` arguments and BLAS. No other array library
+can be slotted in here; an array-module seam would have to reach every operation, and is left for when
+there is an accelerator to test it on.
 """
 
 from __future__ import annotations
 
 import numpy as np
-
-#: The array module every operation uses.
-xp = np
 
 #: Floating-point dtype given to floating data when no dtype is asked for.
 DEFAULT_FLOAT = np.dtype(np.float32)
@@ -40,8 +44,8 @@ def as_array(data, dtype=None, copy: bool = False) -> np.ndarray:
     """
     dtype = resolve_dtype(dtype)
     if dtype is not None:
-        return xp.array(data, dtype=dtype, copy=True) if copy else xp.asarray(data, dtype=dtype)
-    arr = xp.array(data, copy=True) if copy else xp.asarray(data)
+        return np.array(data, dtype=dtype, copy=True) if copy else np.asarray(data, dtype=dtype)
+    arr = np.array(data, copy=True) if copy else np.asarray(data)
     kind = arr.dtype.kind
     if kind == "f":
         if arr.dtype != DEFAULT_FLOAT:
@@ -57,16 +61,20 @@ def as_array(data, dtype=None, copy: bool = False) -> np.ndarray:
 
 
 def zeros(shape, dtype=None):
-    return xp.zeros(shape, dtype=resolve_dtype(dtype) or DEFAULT_FLOAT)
+    """``np.zeros(shape)`` of ``dtype`` (default :data:`DEFAULT_FLOAT`)."""
+    return np.zeros(shape, dtype=resolve_dtype(dtype) or DEFAULT_FLOAT)
 
 
 def ones(shape, dtype=None):
-    return xp.ones(shape, dtype=resolve_dtype(dtype) or DEFAULT_FLOAT)
+    """``np.ones(shape)`` of ``dtype`` (default :data:`DEFAULT_FLOAT`)."""
+    return np.ones(shape, dtype=resolve_dtype(dtype) or DEFAULT_FLOAT)
 
 
 def empty(shape, dtype=None):
-    return xp.empty(shape, dtype=resolve_dtype(dtype) or DEFAULT_FLOAT)
+    """``np.empty(shape)`` of ``dtype`` (default :data:`DEFAULT_FLOAT`): uninitialised."""
+    return np.empty(shape, dtype=resolve_dtype(dtype) or DEFAULT_FLOAT)
 
 
 def full(shape, value, dtype=None):
-    return xp.full(shape, value, dtype=resolve_dtype(dtype) or DEFAULT_FLOAT)
+    """``np.full(shape, value)`` of ``dtype`` (default :data:`DEFAULT_FLOAT`)."""
+    return np.full(shape, value, dtype=resolve_dtype(dtype) or DEFAULT_FLOAT)
