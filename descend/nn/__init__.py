@@ -13,6 +13,7 @@ from .conv import Conv2d
 from .dropout import Dropout, Dropout2d
 from .embedding import Embedding
 from .flatten import Flatten, Identity
+from .fusion import fusion_plan, run_fused
 from .linear import Linear
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from .residual import Residual
