@@ -317,3 +317,28 @@ def test_conv_relu_pool_frees_the_convolution_and_relu_outputs_during_the_forwar
     tw = torch.tensor(w.data, requires_grad=True)
     torch.nn.functional.max_pool2d(torch.relu(torch.nn.functional.conv2d(torch.tensor(x.data), tw)), 2).sum().backward()
     np.testing.assert_allclose(w.grad.data, tw.grad.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_gradcheck_perturbs_a_transposed_weight_in_place_and_names_the_right_element():
+    from descend.ops.linalg import linear
+    rng = np.random.default_rng(3)
+    x = descend.tensor(rng.standard_normal((4, 3)), dtype="float64", requires_grad=True)
+    w_values = rng.standard_normal((5, 3))
+    w = descend.tensor(np.asfortranarray(w_values), dtype="float64", requires_grad=True)
+    assert w.data.flags.f_contiguous and not w.data.flags.c_contiguous
+    assert descend.gradcheck(lambda a, b: linear(a, b), [x, w])
+    assert w.data.flags.f_contiguous and np.array_equal(w.data, w_values)   # left as it was, in its layout
+
+    class WrongAtOneElement(descend.Function):
+        @staticmethod
+        def forward(ctx, a):
+            return a * 2.0
+
+        @staticmethod
+        def backward(ctx, g):
+            out = g * 2.0
+            out[1, 2] += 1.0                 # element (1, 2): 7th in memory order, 6th in row order
+            return out
+
+    with pytest.raises(descend.autograd.GradcheckError, match=r"index \(1, 2\)"):
+        descend.gradcheck(WrongAtOneElement.apply, [w])

@@ -152,3 +152,31 @@ def test_monitor_and_guard_leave_training_bit_for_bit_unchanged(digits):
     assert plain_loss == watched_loss
     for k in plain_w:
         np.testing.assert_array_equal(plain_w[k], watched_w[k])
+
+
+def test_monitored_run_fuses_on_unsampled_steps_and_records_what_an_always_hooked_run_records(digits):
+    x, y, _, _ = digits
+    n_batches = -(-len(x[:640]) // 64)
+
+    def run(always_hooked):
+        descend.manual_seed(0)
+        model = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 10))
+        if always_hooked:  # how the monitor ran before: a hook on every layer on every step, so nothing fused
+            for m in model:
+                m.register_forward_hook(lambda *a: None)
+        inner = []  # per training step: the node that feeds the last Linear
+        model.register_forward_hook(lambda m, i, out: inner.append(out._node.inputs[0].name) if out._node else None)
+        monitor = HealthMonitor(every=4)
+        Trainer(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=1e-3), callbacks=[monitor],
+                batch_size=64, shuffle=False).fit((x[:640], y[:640]), epochs=1)
+        return monitor.records, inner, model.state_dict()
+
+    records, inner, weights = run(always_hooked=False)
+    hooked_records, hooked_inner, hooked_weights = run(always_hooked=True)
+    assert len(inner) == n_batches == 10
+    assert inner == ["relu" if step % 4 == 0 else "linear_relu" for step in range(n_batches)]
+    assert hooked_inner == ["relu"] * n_batches
+    assert sorted({r["step"] for r in records}) == [0, 4, 8] and len(records) == 3 * 5
+    assert records == hooked_records                              # every field of every row, exactly
+    for k in weights:
+        np.testing.assert_array_equal(weights[k], hooked_weights[k])
