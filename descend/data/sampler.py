@@ -80,7 +80,8 @@ class RandomSampler(ArraySampler):
         self._num_samples = None if num_samples is None else int(num_samples)
         self.generator = generator
         if self.num_samples <= 0:
-            raise ValueError(f"RandomSampler needs a non-empty data source, got {_length(data_source, 'RandomSampler')} samples")
+            raise ValueError(f"RandomSampler needs a non-empty data source, got "
+                             f"{_length(data_source, 'RandomSampler')} samples")
 
     @property
     def num_samples(self) -> int:
