@@ -399,7 +399,9 @@ def test_bad_loader_arguments_raise_like_torch():
              (dict(persistent_workers=True), ValueError, "persistent_workers option needs num_workers > 0"),
              (dict(generator=torch.Generator()), TypeError, "numpy.random.Generator"),
              (dict(generator=np.random.default_rng(0), seed=1), ValueError, "not both"),
-             (dict(collate_fn=3), TypeError, "collate_fn must be callable")]
+             (dict(collate_fn=3), TypeError, "collate_fn must be callable"),
+             (dict(sampler=False), TypeError, "sampler must be an iterable of indices"),
+             (dict(batch_sampler=3), TypeError, "batch_sampler must be an iterable")]
     for kw, exc, message in cases:
         with pytest.raises(exc, match=message):
             dud.DataLoader(data, **kw)

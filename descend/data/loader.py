@@ -105,6 +105,10 @@ class DataLoader:
         if self._iterable and (shuffle or sampler is not None or batch_sampler is not None):
             raise ValueError("DataLoader with an IterableDataset takes no shuffle, sampler or batch_sampler: "
                              "the data set's iterator gives the order")
+        for name, value in (("sampler", sampler), ("batch_sampler", batch_sampler)):
+            if value is not None and (isinstance(value, (bool, str)) or not hasattr(value, "__iter__")):
+                raise TypeError(f"{name} must be an iterable of indices (e.g. a Sampler) or None, got {value!r}; "
+                                "pass drop_last/seed by keyword (descend's old 4th positional was drop_last)")
         if sampler is not None and shuffle:
             raise ValueError("sampler option is mutually exclusive with shuffle")
         if batch_sampler is not None:
