@@ -78,6 +78,11 @@ def test_import_descend_as_torch_exposes_utils_data():
 
     assert torch_like.utils.data.DataLoader is DataLoader is descend.data.DataLoader
     assert Dataset is descend.data.Dataset and TensorDataset is descend.data.TensorDataset
+    from descend.utils.data.dataloader import DataLoader as from_submodule
+    from descend.utils.data.dataset import Subset
+    from descend.utils.data.sampler import BatchSampler
+
+    assert from_submodule is DataLoader and Subset is dud.Subset and BatchSampler is dud.BatchSampler
     for name in ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset", "random_split",
                  "DataLoader", "Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
                  "BatchSampler", "WeightedRandomSampler", "default_collate", "get_worker_info"]:
