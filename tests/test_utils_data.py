@@ -286,6 +286,8 @@ def test_subset_indexes_like_torch():
     data = list(range(10, 20))
     d, t = dud.Subset(data, [4, 0, 7]), tud.Subset(data, [4, 0, 7])
     assert len(d) == len(t) == 3 and [d[i] for i in range(3)] == [t[i] for i in range(3)] == [14, 10, 17]
+    with pytest.raises(TypeError, match="Subset indices must be a 1-D sequence of integers"):
+        dud.Subset(data, [0.5, 1.5])
 
 
 def test_samplers_match_torch():

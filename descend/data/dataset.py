@@ -180,9 +180,12 @@ class Subset(Dataset):
     def __init__(self, dataset, indices):
         if not hasattr(dataset, "__getitem__"):
             raise TypeError(f"Subset needs a map-style data set (with __getitem__), got {type(dataset).__name__}")
+        index_array = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
+        if index_array.ndim != 1 or (index_array.size and index_array.dtype.kind not in "iu"):
+            raise TypeError(f"Subset indices must be a 1-D sequence of integers, got {indices!r:.60}")
         self.dataset = dataset
-        self.indices = indices
-        self._index_array = np.asarray(indices, dtype=np.int64).reshape(-1)
+        self.indices = index_array.tolist() if isinstance(indices, Tensor) else indices
+        self._index_array = index_array.astype(np.int64)
 
     def __getitem__(self, idx):
         if isinstance(idx, list):
