@@ -19,6 +19,7 @@ _bind(Tensor)  # operators and PyTorch-named methods, before any module builds a
 del _bind
 
 from . import data, nn, optim  # noqa: E402
+from . import utils  # noqa: E402  (torch.utils.data names: descend.utils.data)
 from .io.checkpoint import load, save  # noqa: E402
 from .train import History, Trainer  # noqa: E402
 from .run import run_training  # noqa: E402

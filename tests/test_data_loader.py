@@ -87,9 +87,9 @@ def test_batch_size_equal_to_n_is_one_full_batch():
 
 def test_same_seed_same_order_different_seed_differs_and_epochs_reshuffle():
     x, _ = _indexed(200)
-    a = DataLoader(x, batch_size=32, shuffle=True, seed=7)
-    b = DataLoader(x, batch_size=32, shuffle=True, seed=7)
-    c = DataLoader(x, batch_size=32, shuffle=True, seed=8)
+    a = DataLoader((x,), batch_size=32, shuffle=True, seed=7)
+    b = DataLoader((x,), batch_size=32, shuffle=True, seed=7)
+    c = DataLoader((x,), batch_size=32, shuffle=True, seed=8)
     a1, a2 = _order(a, x), _order(a, x)
     np.testing.assert_array_equal(a1, _order(b, x))
     np.testing.assert_array_equal(a2, _order(b, x))
@@ -100,20 +100,20 @@ def test_same_seed_same_order_different_seed_differs_and_epochs_reshuffle():
 def test_seed_none_follows_descend_manual_seed():
     x, _ = _indexed(100)
     descend.manual_seed(5)
-    first = _order(DataLoader(x, batch_size=7, shuffle=True), x)
+    first = _order(DataLoader((x,), batch_size=7, shuffle=True), x)
     descend.manual_seed(5)
-    np.testing.assert_array_equal(first, _order(DataLoader(x, batch_size=7, shuffle=True), x))
+    np.testing.assert_array_equal(first, _order(DataLoader((x,), batch_size=7, shuffle=True), x))
 
 
 def test_state_dict_between_epochs_reproduces_the_next_epoch():
     x, _ = _indexed(150)
-    original = DataLoader(x, batch_size=16, shuffle=True, seed=11)
+    original = DataLoader((x,), batch_size=16, shuffle=True, seed=11)
     _order(original, x)
     _order(original, x)
     state = json.loads(json.dumps(original.state_dict()))  # must survive JSON
     expected_next = [_order(original, x), _order(original, x)]
 
-    resumed = DataLoader(x, batch_size=16, shuffle=True, seed=999)
+    resumed = DataLoader((x,), batch_size=16, shuffle=True, seed=999)
     resumed.load_state_dict(state)
     assert resumed.epoch == 2
     np.testing.assert_array_equal(_order(resumed, x), expected_next[0])
@@ -122,7 +122,7 @@ def test_state_dict_between_epochs_reproduces_the_next_epoch():
 
 def test_state_dict_mid_epoch_resumes_with_the_remaining_batches():
     x, _ = _indexed(150)
-    original = DataLoader(x, batch_size=16, shuffle=True, seed=2)
+    original = DataLoader((x,), batch_size=16, shuffle=True, seed=2)
     _order(original, x)
     it = iter(original)
     seen = [next(it)[0].data[:, 0] for _ in range(4)]
@@ -131,7 +131,7 @@ def test_state_dict_mid_epoch_resumes_with_the_remaining_batches():
     rest = [xb.data[:, 0] for (xb,) in it]
     following = _order(original, x)
 
-    resumed = DataLoader(x, batch_size=16, shuffle=True, seed=2)
+    resumed = DataLoader((x,), batch_size=16, shuffle=True, seed=2)
     resumed.load_state_dict(state)
     got = [xb.data[:, 0] for (xb,) in resumed]
     assert len(got) == len(rest) == len(original) - 4
@@ -143,7 +143,7 @@ def test_state_dict_mid_epoch_resumes_with_the_remaining_batches():
 
 def test_state_after_last_batch_counts_the_epoch_as_done():
     x, _ = _indexed(40)
-    loader = DataLoader(x, batch_size=10, shuffle=True, seed=0)
+    loader = DataLoader((x,), batch_size=10, shuffle=True, seed=0)
     it = iter(loader)
     for _ in range(4):
         next(it)  # the generator is not exhausted yet, but every batch was served

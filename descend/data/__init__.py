@@ -1,15 +1,20 @@
-"""Data: aligned arrays, batch loaders, splits, standardisation, built-in data sets and augmentation.
+"""Data: data sets, samplers, batch loaders, splits, standardisation, built-in data sets and augmentation.
 
-``load_dataset('digits')`` gives a validated :class:`DataSplits`; ``DataLoader((x, y), batch_size=64,
-shuffle=True, seed=0)`` yields batches of Tensors; ``build_augmentation(['crop', 'noise'])`` a pipeline the
-trainer applies to training batches only.
+``load_dataset('digits')`` gives a validated :class:`DataSplits`; ``DataLoader(TensorDataset(x, y),
+batch_size=64, shuffle=True)`` (or descend's ``DataLoader((x, y), batch_size=64, shuffle=True, seed=0)``)
+yields batches of Tensors; ``build_augmentation(['crop', 'noise'])`` a pipeline the trainer applies to
+training batches only. PyTorch's ``torch.utils.data`` names are also at ``descend.utils.data``.
 """
 
 from .augment import (AUGMENTATIONS, Augmentation, Compose, Cutout, GaussianNoise, RandomCrop,
                       RandomHorizontalFlip, RandomShift, build_augmentation)
-from .dataset import ArrayDataset
+from .collate import default_collate, default_convert
+from .dataset import (ArrayDataset, ConcatDataset, Dataset, IterableDataset, RowDataset, Subset, TensorDataset,
+                      random_split)
 from .idx import read_idx, write_idx
-from .loader import DataLoader
+from .loader import DataLoader, get_worker_info
+from .sampler import (BatchSampler, RandomSampler, Sampler, SequentialSampler, SubsetRandomSampler,
+                      WeightedRandomSampler)
 from .sources import (FASHION_MNIST_DIR, load_csv, load_dataset, load_digits, load_fashion_mnist,
                       load_idx_folder, load_npz, make_regression)
 from .splits import DataSplits, infer_task, split_indices, train_val_test_split
@@ -22,4 +27,7 @@ __all__ = [
     "load_csv", "make_regression", "read_idx", "write_idx", "FASHION_MNIST_DIR", "check_finite",
     "check_labels", "check_part", "Augmentation", "Compose", "RandomCrop", "RandomHorizontalFlip",
     "RandomShift", "GaussianNoise", "Cutout", "build_augmentation", "AUGMENTATIONS",
+    "Dataset", "IterableDataset", "TensorDataset", "RowDataset", "Subset", "ConcatDataset", "random_split",
+    "Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "WeightedRandomSampler",
+    "BatchSampler", "default_collate", "default_convert", "get_worker_info",
 ]
