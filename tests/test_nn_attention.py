@@ -189,3 +189,18 @@ def test_scaled_dot_product_attention_passes_gradcheck():
     q, k, v = (descend.tensor(RNG.standard_normal(s), requires_grad=True, dtype="float64")
                for s in ((2, 3, 2), (2, 4, 2), (2, 4, 3)))
     assert descend.gradcheck(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True), [q, k, v])
+
+
+@pytest.mark.parametrize("need_weights", [True, False])
+def test_fully_masked_query_gives_torchs_result(need_weights):
+    """PyTorch: NaN when the weights are asked for, a zero attention result (safe softmax) otherwise."""
+    dm, tm = _models()
+    (dx, tx) = _pair((3, 2, E))
+    kpm = np.array([[True, True, True], [False, True, False]])
+    dout, _ = dm(dx, dx, dx, key_padding_mask=kpm, need_weights=need_weights)
+    tout, _ = tm(tx, tx, tx, key_padding_mask=torch.tensor(kpm), need_weights=need_weights)
+    np.testing.assert_allclose(dout.data, tout.detach().numpy(), atol=1e-12)  # NaN positions must agree too
+    if not need_weights:
+        dout.sum().backward()
+        tout.sum().backward()
+        _grads_close(dm, tm, [(dx, tx)])

@@ -248,3 +248,16 @@ def test_lstm_learns_to_sum_a_short_sequence():
         losses.append(loss.item())
     assert np.mean(losses[:5]) > 1.0
     assert np.mean(losses[-10:]) < 0.1 * np.mean(losses[:5])
+
+
+def test_dropout_between_layers_acts_in_training_only():
+    dm, tm = _models("LSTM", 3, 16, num_layers=2, dropout=0.5)
+    x = descend.tensor(RNG.standard_normal((4, 2, 3)), dtype="float64")
+    descend.manual_seed(0)
+    a, _ = dm(x)
+    b, _ = dm(x)
+    assert np.abs(a.data - b.data).max() > 1e-3  # fresh masks each call
+    dm.eval()
+    tm.eval()
+    c, _ = dm(x)
+    np.testing.assert_allclose(c.data, tm(torch.tensor(x.data))[0].detach().numpy(), atol=1e-12)

@@ -153,7 +153,7 @@ class MultiheadAttention(Module):
             S += 1
         bias = self._bias(attn_mask, key_padding_mask, N, L, S, q.data.dtype)
         p = self.dropout if self.training else 0.0
-        out, weights = attention_with_weights(q, k, v, bias, p)
+        out, weights = attention_with_weights(q, k, v, bias, p, masked_rows_to_zero=not need_weights)
         out = self.out_proj(out.permute(2, 0, 1, 3).reshape(L, N, E))
         if not batched:
             out = out.squeeze(1)

@@ -17,6 +17,7 @@ from ..tensor import Tensor
 from ._util import operand
 from .dropout import check_probability, dropout
 from .linalg import matmul
+from .arithmetic import where
 from .reduction import softmax
 
 __all__ = ["scaled_dot_product_attention", "attention_with_weights", "additive_mask", "causal_mask"]
@@ -44,16 +45,30 @@ def additive_mask(mask, dtype, allowed_when_true: bool):
     return m.astype(dtype, copy=False)
 
 
-def attention_with_weights(query, key, value, bias=None, dropout_p: float = 0.0, scale=None, generator=None):
+def attention_with_weights(query, key, value, bias=None, dropout_p: float = 0.0, scale=None, generator=None,
+                           masked_rows_to_zero: bool = False):
     """``(softmax(Q Kᵀ·scale + bias) V, weights)``: the attention output and the attention weights (after
-    dropout with probability ``dropout_p``, which is applied whenever it is non-zero)."""
+    dropout with probability ``dropout_p``, which is applied whenever it is non-zero).
+
+    A query whose bias row is −∞ everywhere (every key masked) gets NaN weights, or with
+    ``masked_rows_to_zero=True`` zero weights and a zero output (PyTorch's scaled_dot_product_attention
+    does the latter, MultiheadAttention with need_weights=True the former)."""
     query = query if isinstance(query, Tensor) else operand(query)
     E = query.shape[-1]
     scale = 1.0 / math.sqrt(E) if scale is None else float(scale)
     scores = matmul(query * scale, key.swapaxes(-1, -2))
+    dead = None
+    if masked_rows_to_zero and isinstance(bias, np.ndarray):
+        dead = np.all(np.isneginf(bias), axis=-1, keepdims=True)
+        if dead.any():
+            bias = np.where(dead, 0.0, bias).astype(bias.dtype)  # finite scores: no NaN in the backward
+        else:
+            dead = None
     if bias is not None:
         scores = scores + bias
     weights = softmax(scores, axis=-1)
+    if dead is not None:
+        weights = where(~dead, weights, 0.0)
     if dropout_p > 0.0:
         weights = dropout(weights, dropout_p, True, generator)
     return matmul(weights, value), weights
@@ -82,4 +97,4 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: f
             raise ValueError("scaled_dot_product_attention: pass either attn_mask or is_causal=True, not both")
         attn_mask = causal_mask(L, S)
     bias = additive_mask(attn_mask, query.data.dtype, allowed_when_true=True)
-    return attention_with_weights(query, key, value, bias, dropout_p, scale)[0]
+    return attention_with_weights(query, key, value, bias, dropout_p, scale, masked_rows_to_zero=True)[0]

@@ -91,8 +91,9 @@ def recurrent_sequence(mode, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, length
         if lstm:
             a = A[t]
             np.add(XP[t], hp, out=a)
+            g = np.tanh(a[:, 2 * H:3 * H])
             _sigmoid(a)
-            a[:, 2 * H:3 * H] = np.tanh(XP[t, :, 2 * H:3 * H] + hp[:, 2 * H:3 * H])
+            a[:, 2 * H:3 * H] = g
             c = a[:, H:2 * H] * Cs[t] + a[:, :H] * a[:, 2 * H:3 * H]
             tc = TC[t]
             np.tanh(c, out=tc)
