@@ -261,3 +261,45 @@ def test_dropout_between_layers_acts_in_training_only():
     tm.eval()
     c, _ = dm(x)
     np.testing.assert_allclose(c.data, tm(torch.tensor(x.data))[0].detach().numpy(), atol=1e-12)
+
+
+@pytest.mark.parametrize("packed", [False, True])
+def test_lstm_with_proj_size_matches_torch(packed):
+    dm, tm = _models("LSTM", 3, 5, num_layers=2, bidirectional=True, proj_size=2)
+    assert list(dm.state_dict()) == list(tm.state_dict())
+    assert dm.weight_hr_l1_reverse.shape == (2, 5) and dm.weight_ih_l1.shape == (20, 4)
+    dx, tx = _pair((6, 3, 3))
+    dh, th = _pair((4, 3, 2))
+    dc, tc = _pair((4, 3, 5))
+    if packed:
+        lengths = [3, 6, 4]
+        din = pack_padded_sequence(dx, lengths, enforce_sorted=False)
+        tin = torch.nn.utils.rnn.pack_padded_sequence(tx, lengths, enforce_sorted=False)
+    else:
+        din, tin = dx, tx
+    dout, dfin = dm(din, (dh, dc))
+    tout, tfin = tm(tin, (th, tc))
+    dout, tout = (dout.data, tout.data) if packed else (dout, tout)
+    np.testing.assert_allclose(dout.data, tout.detach().numpy(), atol=1e-12)
+    for d, t in zip(dfin, tfin):
+        np.testing.assert_allclose(d.data, t.detach().numpy(), atol=1e-12)
+    _loss_pieces(dout, dfin, True).backward()
+    _loss_pieces(tout, tfin, True).backward()
+    _check_grads(dm, tm, [(dx, tx), (dh, th), (dc, tc)])
+
+
+def test_lstm_projection_passes_gradcheck():
+    m = nn.LSTM(2, 3, proj_size=2, dtype="float64")
+    x = descend.tensor(RNG.standard_normal((3, 2, 2)), requires_grad=True, dtype="float64")
+
+    def fn(x, *ps):
+        out, (h, c) = m(x)
+        return descend.cat([out.reshape(-1), c.reshape(-1)])
+
+    assert descend.gradcheck(fn, [x] + list(m.parameters()))
+
+
+def test_all_weights_and_flatten_parameters_follow_torch():
+    m = nn.LSTM(3, 4, num_layers=2, bidirectional=True)
+    m.flatten_parameters()
+    assert len(m.all_weights) == 4 and m.all_weights[3][1] is m.weight_hh_l1_reverse

@@ -45,7 +45,7 @@ class RNNBase(Module):
     _gates = 1
 
     def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
-                 bidirectional=False, dtype=None, generator=None):
+                 bidirectional=False, proj_size=0, dtype=None, generator=None):
         super().__init__()
         owner = type(self).__name__
         self.mode = mode
@@ -56,13 +56,19 @@ class RNNBase(Module):
         self.batch_first = bool(batch_first)
         self.dropout = check_probability(dropout, owner)
         self.bidirectional = bool(bidirectional)
+        if isinstance(proj_size, bool) or not isinstance(proj_size, int) or not 0 <= proj_size < hidden_size:
+            raise ValueError(f"{owner}: proj_size must be an int in [0, hidden_size={hidden_size}), got {proj_size!r}")
+        self.proj_size = proj_size
         G = self._gates * hidden_size
+        P = proj_size or hidden_size  # size of h (the output features per direction)
         for k in range(num_layers):
-            layer_in = input_size if k == 0 else hidden_size * self.num_directions
+            layer_in = input_size if k == 0 else P * self.num_directions
             for suffix in self._suffixes():
-                shapes = {"weight_ih": (G, layer_in), "weight_hh": (G, hidden_size)}
+                shapes = {"weight_ih": (G, layer_in), "weight_hh": (G, P)}
                 if bias:
                     shapes.update(bias_ih=(G,), bias_hh=(G,))
+                if proj_size:
+                    shapes["weight_hr"] = (proj_size, hidden_size)
                 for name, shape in shapes.items():
                     self.register_parameter(f"{name}_l{k}{suffix}",
                                             Parameter(backend.empty(shape, dtype), dtype=dtype))
@@ -82,12 +88,13 @@ class RNNBase(Module):
             init.uniform_(p, -bound, bound, generator)
 
     def _layer_params(self, k, suffix):
-        names = ("weight_ih", "weight_hh") + (("bias_ih", "bias_hh") if self.bias else ())
-        params = [getattr(self, f"{name}_l{k}{suffix}") for name in names]
-        return tuple(params) if self.bias else (params[0], params[1], None, None)
+        get = lambda name, present: getattr(self, f"{name}_l{k}{suffix}") if present else None  # noqa: E731
+        return (get("weight_ih", True), get("weight_hh", True), get("bias_ih", self.bias), get("bias_hh", self.bias),
+                get("weight_hr", self.proj_size))
 
     def _check_state(self, h, name, batch):
-        expected = (self.num_layers * self.num_directions, batch, self.hidden_size)
+        size = self.proj_size if (self.proj_size and name == "h0") else self.hidden_size
+        expected = (self.num_layers * self.num_directions, batch, size)
         if tuple(h.shape) != expected:
             raise ValueError(f"{type(self).__name__}: {name} must have shape {expected} (num_layers·directions, "
                              f"batch, hidden_size), got {tuple(h.shape)}")
@@ -137,13 +144,13 @@ class RNNBase(Module):
                 idx = k * self.num_directions + d
                 h0 = None if states[0] is None else states[0][idx]
                 c0 = None if states[1] is None else states[1][idx]
-                w_ih, w_hh, b_ih, b_hh = self._layer_params(k, suffix)
-                Y = recurrent_sequence(self.mode, layer_in, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, d == 1)
-                T = layer_in.shape[0]
-                outs.append(Y[:T])
-                finals_h.append(Y[T])
+                w_ih, w_hh, b_ih, b_hh, w_hr = self._layer_params(k, suffix)
+                out, h_n, c_n = recurrent_sequence(self.mode, layer_in, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths,
+                                                   d == 1, w_hr)
+                outs.append(out)
+                finals_h.append(h_n)
                 if lstm:
-                    finals_c.append(Y[T + 1])
+                    finals_c.append(c_n)
             layer_in = outs[0] if len(outs) == 1 else concatenate(outs, axis=2)
             if self.dropout and self.training and k < self.num_layers - 1:
                 layer_in = dropout(layer_in, self.dropout, True)
@@ -175,7 +182,18 @@ class RNNBase(Module):
             s += f", dropout={self.dropout}"
         if self.bidirectional:
             s += ", bidirectional=True"
+        if self.proj_size:
+            s += f", proj_size={self.proj_size}"
         return s
+
+    def flatten_parameters(self) -> None:
+        """Does nothing: PyTorch's call re-packs the weights for cuDNN; descend's are always usable as they are."""
+
+    @property
+    def all_weights(self):
+        """The parameters per layer-direction, as PyTorch's: [[w_ih, w_hh, b_ih, b_hh(, w_hr)], ...]."""
+        return [[p for p in self._layer_params(k, suffix) if p is not None]
+                for k in range(self.num_layers) for suffix in self._suffixes()]
 
 
 class RNN(RNNBase):
@@ -189,7 +207,7 @@ class RNN(RNNBase):
             raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         self.nonlinearity = nonlinearity
         super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size, hidden_size, num_layers,
-                         bias, batch_first, dropout, bidirectional, dtype, generator)
+                         bias, batch_first, dropout, bidirectional, 0, dtype, generator)
 
     def extra_repr(self) -> str:
         s = super().extra_repr()
@@ -200,18 +218,15 @@ class LSTM(RNNBase):
     """``LSTM(input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
     bidirectional=False)``: gates [i, f, g, o], c_t = f ⊙ c_{t−1} + i ⊙ g, h_t = o ⊙ tanh(c_t)
     (Hochreiter & Schmidhuber 1997, with PyTorch's forget-gate form). ``forward(input, (h0, c0)=None)``
-    returns ``(output, (h_n, c_n))``. ``proj_size`` is not supported."""
+    returns ``(output, (h_n, c_n))``. With ``proj_size=P > 0`` (Sak et al. 2014) h_t = (o ⊙ tanh c_t) W_hrᵀ
+    with ``weight_hr_l{k}`` (P, H): h and the output have P features, c keeps H."""
 
     _gates = 4
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
                  bidirectional=False, proj_size=0, dtype=None, generator=None):
-        if proj_size:
-            raise ValueError(f"LSTM: proj_size={proj_size} is not supported by descend; use proj_size=0 "
-                             "(or a Linear layer on the output)")
-        self.proj_size = 0
         super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         dtype, generator)
+                         proj_size, dtype, generator)
 
 
 class GRU(RNNBase):
@@ -225,7 +240,7 @@ class GRU(RNNBase):
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
                  bidirectional=False, dtype=None, generator=None):
         super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         dtype, generator)
+                         0, dtype, generator)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -50,18 +50,26 @@ def _reverse_index(lengths, T, N):
     return np.where(t < lengths[None, :], lengths[None, :] - 1 - t, t), np.arange(N)[None, :]
 
 
-def recurrent_sequence(mode, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, lengths=None, reverse=False):
-    """Run one recurrent layer-direction over x (T, N, F); returns one tensor of shape (T + k, N, H):
-    rows [:T] the outputs, row T the final hidden state h_n and (LSTM, k = 2) row T + 1 the final cell
-    state c_n. ``h0``/``c0`` are (N, H) tensors or None (zeros); ``lengths`` an int array (N,) or None."""
+def recurrent_sequence(mode, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, lengths=None, reverse=False,
+                       w_hr=None):
+    """Run one recurrent layer-direction over x (T, N, F); returns ``(output, h_n, c_n)``: output (T, N, P),
+    the final states h_n (N, P) and, for LSTM, c_n (N, H) (None otherwise); P = H, or for an LSTM with a
+    projection ``w_hr`` (P, H) (PyTorch's ``proj_size``) h = (o ⊙ tanh c) W_hrᵀ. ``h0`` (N, P) / ``c0``
+    (N, H) are tensors or None (zeros); ``lengths`` an int array (N,) or None. One autograd node computes
+    all three (they are slices of its flat output)."""
     if mode not in MODES:
         raise ValueError(f"recurrent_sequence: mode must be one of {sorted(MODES)}, got {mode!r}")
     X = x.data
     T, N, F = X.shape
     Wih, Whh = w_ih.data, w_hh.data
-    G, H = Whh.shape
+    G, P = Whh.shape  # P: size of the carried h (= H but for a projected LSTM)
+    H = G // MODES[mode]
     dtype = X.dtype
     lstm, gru = mode == "LSTM", mode == "GRU"
+    Whr = None if w_hr is None else w_hr.data
+    if Whr is not None and (not lstm or Whr.shape != (P, H)):
+        raise ValueError(f"recurrent_sequence: w_hr must be an LSTM projection of shape {(P, H)}, got "
+                         f"{Whr.shape} for mode {mode}")
     mask = None
     if lengths is not None:
         lengths = np.asarray(lengths, dtype=np.int64)
@@ -75,9 +83,9 @@ def recurrent_sequence(mode, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, length
     bhh = None if b_hh is None else b_hh.data
     if bhh is not None and not gru:
         XP += bhh
-    Hs = np.empty((T + 1, N, H), dtype)  # carried states (masked), Hs[t] is the state before step t
+    Hs = np.empty((T + 1, N, P), dtype)  # carried states (masked), Hs[t] is the state before step t
     Hs[0] = 0 if h0 is None else h0.data
-    Hnew = np.empty((T, N, H), dtype) if mask is not None else None
+    Hnew = np.empty((T, N, P), dtype) if mask is not None else None
     A = np.empty((T, N, G), dtype) if (lstm or gru) else None
     if lstm:
         Cs = np.empty((T + 1, N, H), dtype)
@@ -98,6 +106,8 @@ def recurrent_sequence(mode, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, length
             tc = TC[t]
             np.tanh(c, out=tc)
             h = a[:, 3 * H:] * tc
+            if Whr is not None:
+                h = h @ Whr.T
         elif gru:
             if bhh is not None:
                 hp += bhh
@@ -123,21 +133,38 @@ def recurrent_sequence(mode, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, length
     out = Hs[1:] if mask is None else Hnew * mask
     if reverse:
         out = out[rev]
-    parts = [out, Hs[T:]] + ([Cs[T:]] if lstm else [])
-    Y = np.concatenate(parts, axis=0)
-    parents = (x, h0, c0, w_ih, w_hh, b_ih, b_hh)
+    parts = [out, Hs[T]] + ([Cs[T]] if lstm else [])
+    Y = np.concatenate([part.reshape(-1) for part in parts])
+    parents = (x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr)
     present = tuple(p for p in parents if p is not None)
 
     def backward(gY):
-        dout = gY[:T]
+        dout = gY[:T * N * P].reshape(T, N, P)
         if reverse:
             dout = dout[rev]
         if mask is not None:
             dout = dout * mask
-        dh = gY[T].copy()
-        dc = gY[T + 1].copy() if lstm else None
+        dh = gY[T * N * P:(T + 1) * N * P].reshape(N, P).copy()
+        dc = gY[(T + 1) * N * P:].reshape(N, H).copy() if lstm else None
+        Delta = np.empty((T, N, P), dtype) if Whr is not None else None
         dG = np.empty((T, N, G), dtype)
         dHP = np.empty((T, N, G), dtype) if gru else dG
+        # the activations' derivatives for all steps at once (few large NumPy calls, not many small ones)
+        if lstm:
+            dA = A * (1 - A)  # σ' = σ(1 − σ) for i, f, o ...
+            gates = A[:, :, 2 * H:3 * H]
+            dA[:, :, 2 * H:3 * H] = 1 - gates * gates  # ... tanh' = 1 − g² for g
+            K = A[:, :, 3 * H:] * (1 - TC * TC)  # dh'/dc' = o ⊙ (1 − tanh² c')
+        elif gru:
+            r_, z_, n_ = A[:, :, :H], A[:, :, H:2 * H], A[:, :, 2 * H:]
+            Q_n = (1 - z_) * (1 - n_ * n_)  # dL/d(pre-n) = δ Q_n
+            Q_z = (Hs[:T] - n_) * z_ * (1 - z_)  # dL/d(pre-z) = δ Q_z
+            Q_r = HPN * r_ * (1 - r_)  # dL/d(pre-r) = dL/d(pre-n) Q_r
+        elif relu:
+            dact = (Hnew if Hnew is not None else Hs[1:]) > 0
+        else:
+            hn_ = Hnew if Hnew is not None else Hs[1:]
+            dact = 1 - hn_ * hn_
         for t in range(T - 1, -1, -1):
             if mask is None:
                 delta = dh + dout[t]
@@ -150,40 +177,38 @@ def recurrent_sequence(mode, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, length
                 a = A[t]
                 i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
                 tc = TC[t]
+                if Whr is not None:  # h = (o ⊙ tanh c) W_hrᵀ: back through the projection first
+                    Delta[t] = delta
+                    delta = delta @ Whr
                 if mask is None:
-                    dct = dc + delta * o * (1 - tc * tc)
+                    dct = delta * K[t]
+                    dct += dc
                     dc_direct = None
                 else:
-                    dct = np.where(m, dc, 0) + delta * o * (1 - tc * tc)
+                    dct = np.where(m, dc, 0) + delta * K[t]
                     dc_direct = np.where(m, 0, dc)
                 d = dG[t]
-                d[:, :H] = dct * g * i * (1 - i)
-                d[:, H:2 * H] = dct * Cs[t] * f * (1 - f)
-                d[:, 2 * H:3 * H] = dct * i * (1 - g * g)
-                d[:, 3 * H:] = delta * tc * o * (1 - o)
+                np.multiply(dct, g, out=d[:, :H])
+                np.multiply(dct, Cs[t], out=d[:, H:2 * H])
+                np.multiply(dct, i, out=d[:, 2 * H:3 * H])
+                np.multiply(delta, tc, out=d[:, 3 * H:])
+                d *= dA[t]
                 dc = dct * f
                 if dc_direct is not None:
                     dc += dc_direct
                 dh = d @ Whh
             elif gru:
-                a = A[t]
-                r, z, n = a[:, :H], a[:, H:2 * H], a[:, 2 * H:]
-                dan = delta * (1 - z) * (1 - n * n)
-                daz = delta * (Hs[t] - n) * z * (1 - z)
-                dar = dan * HPN[t] * r * (1 - r)
-                dG[t, :, :H] = dar
-                dG[t, :, H:2 * H] = daz
-                dG[t, :, 2 * H:] = dan
-                dHP[t, :, :2 * H] = dG[t, :, :2 * H]
-                dHP[t, :, 2 * H:] = dan * r
-                dh = dHP[t] @ Whh + delta * z
+                d, dp = dG[t], dHP[t]
+                dan = np.multiply(delta, Q_n[t], out=d[:, 2 * H:])
+                np.multiply(delta, Q_z[t], out=d[:, H:2 * H])
+                np.multiply(dan, Q_r[t], out=d[:, :H])
+                dp[:, :2 * H] = d[:, :2 * H]
+                np.multiply(dan, r_[t], out=dp[:, 2 * H:])
+                dh = dp @ Whh
+                dh += delta * z_[t]
             else:
-                hn = Hnew[t] if Hnew is not None else Hs[t + 1]
                 d = dG[t]
-                if relu:
-                    np.multiply(delta, hn > 0, out=d)
-                else:
-                    np.multiply(delta, 1 - hn * hn, out=d)
+                np.multiply(delta, dact[t], out=d)
                 dh = d @ Whh
             if direct is not None:
                 dh += direct
@@ -197,14 +222,21 @@ def recurrent_sequence(mode, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, length
         if w_ih.requires_grad:
             grads[3] = flatG.T @ X.reshape(T * N, F)
         if w_hh.requires_grad:
-            grads[4] = dHP.reshape(T * N, G).T @ Hs[:T].reshape(T * N, H)
+            grads[4] = dHP.reshape(T * N, G).T @ Hs[:T].reshape(T * N, P)
         if b_ih is not None:
             grads[5] = flatG.sum(axis=0)
         if b_hh is not None:
             grads[6] = dHP.reshape(T * N, G).sum(axis=0)
+        if Whr is not None and w_hr.requires_grad:
+            grads[7] = Delta.reshape(T * N, P).T @ (A[:, :, 3 * H:] * TC).reshape(T * N, H)
         return tuple(grads.get(k) for k, p in enumerate(parents) if p is not None)
 
-    return record(Y, present, backward, mode.lower() + "_sequence")
+    Y = record(Y, present, backward, mode.lower() + "_sequence")
+    sizes = np.cumsum([part.size for part in parts])
+    output = Y[:sizes[0]].reshape(T, N, P)
+    h_n = Y[sizes[0]:sizes[1]].reshape(N, P)
+    c_n = Y[sizes[1]:].reshape(N, H) if lstm else None
+    return output, h_n, c_n
 
 
 def scatter_rows(data, mask, padding_value=0.0):
