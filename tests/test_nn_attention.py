@@ -204,3 +204,42 @@ def test_fully_masked_query_gives_torchs_result(need_weights):
         dout.sum().backward()
         tout.sum().backward()
         _grads_close(dm, tm, [(dx, tx)])
+
+
+def test_float32_attention_matches_torch_and_stays_float32():
+    torch.manual_seed(1)
+    tm = torch.nn.MultiheadAttention(E, H)
+    dm = nn.MultiheadAttention(E, H)
+    dm.load_state_dict({k: v.detach().numpy() for k, v in tm.state_dict().items()})
+    x = RNG.standard_normal((L, N, E)).astype(np.float32)
+    mask = nn.Transformer.generate_square_subsequent_mask(L)
+    dout, dw = dm(descend.tensor(x), descend.tensor(x), descend.tensor(x), attn_mask=mask)
+    tout, tw = tm(*(torch.tensor(x),) * 3, attn_mask=torch.tensor(mask.data))
+    assert dout.dtype == np.float32 and dw.dtype == np.float32
+    np.testing.assert_allclose(dout.data, tout.detach().numpy(), atol=1e-6)
+    np.testing.assert_allclose(dw.data, tw.detach().numpy(), atol=1e-6)
+
+
+def test_attention_dropout_acts_in_training_only():
+    m = nn.MultiheadAttention(E, H, dropout=0.5, dtype="float64")
+    x = descend.tensor(RNG.standard_normal((L, N, E)), dtype="float64")
+    descend.manual_seed(0)
+    _, w_train = m(x, x, x, average_attn_weights=False)
+    sums = w_train.data.sum(axis=-1)
+    assert np.abs(sums - 1).max() > 0.1  # dropped and rescaled weights no longer sum to one
+    m.eval()
+    _, w_eval = m(x, x, x, average_attn_weights=False)
+    np.testing.assert_allclose(w_eval.data.sum(axis=-1), 1.0)
+
+
+def test_bad_arguments_name_the_value_and_fix():
+    with pytest.raises(ValueError, match="divisible"):
+        nn.MultiheadAttention(10, 3)
+    m = nn.MultiheadAttention(E, H)
+    x = descend.zeros(L, N, E)
+    with pytest.raises(ValueError, match=r"\(4, 4\)"):
+        m(x, x, x, attn_mask=np.zeros((3, 4), bool))
+    with pytest.raises(ValueError, match="key_padding_mask"):
+        m(x, x, x, key_padding_mask=np.zeros((N, 2), bool))
+    with pytest.raises(ValueError, match="not both"):
+        F.scaled_dot_product_attention(x, x, x, attn_mask=np.ones((N, N), bool), is_causal=True)

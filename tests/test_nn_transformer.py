@@ -160,3 +160,19 @@ def test_encoder_learns_to_copy_the_token_under_a_shifted_position():
         losses.append(loss.item())
     assert np.mean(losses[:5]) > 1.5
     assert np.mean(losses[-10:]) < 0.3 * np.mean(losses[:5])
+
+
+def test_training_mode_dropout_changes_outputs_and_backward_reaches_every_parameter():
+    model = nn.Transformer(D, NHEAD, 1, 1, FF, dropout=0.3)
+    src, tgt = descend.zeros(S, N, D) + 0.5, descend.zeros(T, N, D) - 0.5
+    descend.manual_seed(0)
+    a = model(src, tgt)
+    b = model(src, tgt)
+    assert np.abs(a.data - b.data).max() > 1e-3
+    (a * a).sum().backward()
+    assert all(p.grad is not None and np.isfinite(p.grad.data).all() for p in model.parameters())
+
+
+def test_encoder_layer_rejects_unknown_activation():
+    with pytest.raises(ValueError, match="'relu', 'gelu'"):
+        nn.TransformerEncoderLayer(D, NHEAD, activation="swishy")
