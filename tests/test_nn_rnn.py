@@ -303,3 +303,15 @@ def test_all_weights_and_flatten_parameters_follow_torch():
     m = nn.LSTM(3, 4, num_layers=2, bidirectional=True)
     m.flatten_parameters()
     assert len(m.all_weights) == 4 and m.all_weights[3][1] is m.weight_hh_l1_reverse
+
+
+def test_docs_sequence_example_runs_with_the_shapes_it_states():
+    import pathlib
+    import re
+    text = (pathlib.Path(__file__).parent.parent / "docs" / "sequence.md").read_text()
+    namespace = {}
+    exec(re.findall(r"```python\n(.*?)```", text, re.S)[0], namespace)
+    assert namespace["out"].shape == (4, 10, 64) and namespace["h_n"].shape == (4, 4, 32)
+    padded, lengths = namespace["padded"], namespace["lengths"]
+    assert padded.shape == (4, 10, 64) and lengths.tolist() == [10, 7, 7, 3]
+    assert not padded.data[3, 3:].any()  # zeros past each length
