@@ -9,3 +9,4 @@ from ..ops.pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d  # noqa: F
 from ..ops.dropout import dropout, dropout2d  # noqa: F401,E402
 from .embedding import embedding  # noqa: F401,E402
 from ..ops.penalty import l1_penalty  # noqa: F401,E402
+from ..ops.attention import scaled_dot_product_attention  # noqa: F401,E402

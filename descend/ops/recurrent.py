@@ -1,0 +1,254 @@
+"""Recurrent layers over a whole sequence, each layer-direction one autograd node.
+
+``recurrent_sequence`` runs an Elman RNN, an LSTM or a GRU over all T steps of a (T, N, F) input and
+records ONE node whose backward is backpropagation through time written out in NumPy. The input
+projection of every step is one matmul over (T·N, F); each step then does one matmul for the hidden
+projection of all gates. Gate order and formulas are PyTorch's:
+
+* RNN:  h' = act(W_ih x + b_ih + W_hh h + b_hh),  act = tanh or relu
+* LSTM: [i, f, g, o] = W_ih x + b_ih + W_hh h + b_hh;  i, f, o = σ(·), g = tanh(·);
+        c' = f ⊙ c + i ⊙ g,  h' = o ⊙ tanh(c')
+* GRU:  [r, z] = σ(W_i{r,z} x + b_i{r,z} + W_h{r,z} h + b_h{r,z});
+        n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn));  h' = (1 − z) ⊙ n + z ⊙ h
+
+Backward, per step from the last to the first (δ = dL/dh' from the output and the later step):
+RNN  da = δ ⊙ act'(a);  LSTM  dc = dc' + δ ⊙ o ⊙ (1 − tanh²c'), di = dc ⊙ g, df = dc ⊙ c, dg = dc ⊙ i,
+do = δ ⊙ tanh c', each through its activation's derivative; GRU  dn = δ ⊙ (1 − z), dz = δ ⊙ (h − n),
+dr = dn ⊙ (1 − n²) ⊙ (W_hn h + b_hn). Then dh = dgates_h W_hh (+ the direct path z ⊙ δ for GRU, f ⊙ dc for
+LSTM's cell). dW_hh, dW_ih and dx come after the loop as single matmuls over all steps.
+
+Variable lengths: ``lengths`` (one per sample) masks steps t ≥ length: the state is carried unchanged
+and the output is zero, so h_n is each sample's state at its last valid step (PyTorch's packed
+semantics). With ``reverse=True`` each sample's valid prefix is read backwards.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..tensor import record
+
+__all__ = ["recurrent_sequence", "scatter_rows", "MODES"]
+
+#: Gates per mode: rows of W_ih / W_hh are (gates · hidden_size).
+MODES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+
+
+def _sigmoid(x):
+    """σ(x) = 1 / (1 + e^{−x}) = (1 + tanh(x/2)) / 2, in place (no overflow for large |x|)."""
+    x *= 0.5
+    np.tanh(x, out=x)
+    x += 1
+    x *= 0.5
+    return x
+
+
+def _reverse_index(lengths, T, N):
+    """Index (T, N) reading each sample's valid prefix backwards and leaving its padding in place (an
+    involution: applying it twice gives the identity)."""
+    t = np.arange(T)[:, None]
+    return np.where(t < lengths[None, :], lengths[None, :] - 1 - t, t), np.arange(N)[None, :]
+
+
+def recurrent_sequence(mode, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, lengths=None, reverse=False,
+                       w_hr=None):
+    """Run one recurrent layer-direction over x (T, N, F); returns ``(output, h_n, c_n)``: output (T, N, P),
+    the final states h_n (N, P) and, for LSTM, c_n (N, H) (None otherwise); P = H, or for an LSTM with a
+    projection ``w_hr`` (P, H) (PyTorch's ``proj_size``) h = (o ⊙ tanh c) W_hrᵀ. ``h0`` (N, P) / ``c0``
+    (N, H) are tensors or None (zeros); ``lengths`` an int array (N,) or None. One autograd node computes
+    all three (they are slices of its flat output)."""
+    if mode not in MODES:
+        raise ValueError(f"recurrent_sequence: mode must be one of {sorted(MODES)}, got {mode!r}")
+    X = x.data
+    T, N, F = X.shape
+    Wih, Whh = w_ih.data, w_hh.data
+    G, P = Whh.shape  # P: size of the carried h (= H but for a projected LSTM)
+    H = G // MODES[mode]
+    dtype = X.dtype
+    lstm, gru = mode == "LSTM", mode == "GRU"
+    Whr = None if w_hr is None else w_hr.data
+    if Whr is not None and (not lstm or Whr.shape != (P, H)):
+        raise ValueError(f"recurrent_sequence: w_hr must be an LSTM projection of shape {(P, H)}, got "
+                         f"{Whr.shape} for mode {mode}")
+    mask = None
+    if lengths is not None:
+        lengths = np.asarray(lengths, dtype=np.int64)
+        mask = (np.arange(T)[:, None] < lengths[None, :])[:, :, None]
+    if reverse:
+        rev = (slice(None, None, -1),) if lengths is None else _reverse_index(lengths, T, N)
+        X = X[rev]
+    XP = (X.reshape(T * N, F) @ Wih.T).reshape(T, N, G)
+    if b_ih is not None:
+        XP += b_ih.data
+    bhh = None if b_hh is None else b_hh.data
+    if bhh is not None and not gru:
+        XP += bhh
+    Hs = np.empty((T + 1, N, P), dtype)  # carried states (masked), Hs[t] is the state before step t
+    Hs[0] = 0 if h0 is None else h0.data
+    Hnew = np.empty((T, N, P), dtype) if mask is not None else None
+    A = np.empty((T, N, G), dtype) if (lstm or gru) else None
+    if lstm:
+        Cs = np.empty((T + 1, N, H), dtype)
+        Cs[0] = 0 if c0 is None else c0.data
+        TC = np.empty((T, N, H), dtype)
+    if gru:
+        HPN = np.empty((T, N, H), dtype)
+    relu = mode == "RNN_RELU"
+    for t in range(T):
+        hp = Hs[t] @ Whh.T
+        if lstm:
+            a = A[t]
+            np.add(XP[t], hp, out=a)
+            g = np.tanh(a[:, 2 * H:3 * H])
+            _sigmoid(a)
+            a[:, 2 * H:3 * H] = g
+            c = a[:, H:2 * H] * Cs[t] + a[:, :H] * a[:, 2 * H:3 * H]
+            tc = TC[t]
+            np.tanh(c, out=tc)
+            h = a[:, 3 * H:] * tc
+            if Whr is not None:
+                h = h @ Whr.T
+        elif gru:
+            if bhh is not None:
+                hp += bhh
+            a = A[t]
+            np.add(XP[t, :, :2 * H], hp[:, :2 * H], out=a[:, :2 * H])
+            _sigmoid(a[:, :2 * H])
+            HPN[t] = hp[:, 2 * H:]
+            n = a[:, 2 * H:]
+            np.tanh(XP[t, :, 2 * H:] + a[:, :H] * hp[:, 2 * H:], out=n)
+            h = n + a[:, H:2 * H] * (Hs[t] - n)
+        else:
+            h = XP[t] + hp
+            np.maximum(h, 0, out=h) if relu else np.tanh(h, out=h)
+        if mask is None:
+            Hs[t + 1] = h
+            if lstm:
+                Cs[t + 1] = c
+        else:
+            Hnew[t] = h
+            np.copyto(Hs[t + 1], np.where(mask[t], h, Hs[t]))
+            if lstm:
+                Cs[t + 1] = np.where(mask[t], c, Cs[t])
+    out = Hs[1:] if mask is None else Hnew * mask
+    if reverse:
+        out = out[rev]
+    parts = [out, Hs[T]] + ([Cs[T]] if lstm else [])
+    Y = np.concatenate([part.reshape(-1) for part in parts])
+    parents = (x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr)
+    present = tuple(p for p in parents if p is not None)
+
+    def backward(gY):
+        dout = gY[:T * N * P].reshape(T, N, P)
+        if reverse:
+            dout = dout[rev]
+        if mask is not None:
+            dout = dout * mask
+        dh = gY[T * N * P:(T + 1) * N * P].reshape(N, P).copy()
+        dc = gY[(T + 1) * N * P:].reshape(N, H).copy() if lstm else None
+        Delta = np.empty((T, N, P), dtype) if Whr is not None else None
+        dG = np.empty((T, N, G), dtype)
+        dHP = np.empty((T, N, G), dtype) if gru else dG
+        # the activations' derivatives for all steps at once (few large NumPy calls, not many small ones)
+        if lstm:
+            dA = A * (1 - A)  # σ' = σ(1 − σ) for i, f, o ...
+            gates = A[:, :, 2 * H:3 * H]
+            dA[:, :, 2 * H:3 * H] = 1 - gates * gates  # ... tanh' = 1 − g² for g
+            K = A[:, :, 3 * H:] * (1 - TC * TC)  # dh'/dc' = o ⊙ (1 − tanh² c')
+        elif gru:
+            r_, z_, n_ = A[:, :, :H], A[:, :, H:2 * H], A[:, :, 2 * H:]
+            Q_n = (1 - z_) * (1 - n_ * n_)  # dL/d(pre-n) = δ Q_n
+            Q_z = (Hs[:T] - n_) * z_ * (1 - z_)  # dL/d(pre-z) = δ Q_z
+            Q_r = HPN * r_ * (1 - r_)  # dL/d(pre-r) = dL/d(pre-n) Q_r
+        elif relu:
+            dact = (Hnew if Hnew is not None else Hs[1:]) > 0
+        else:
+            hn_ = Hnew if Hnew is not None else Hs[1:]
+            dact = 1 - hn_ * hn_
+        for t in range(T - 1, -1, -1):
+            if mask is None:
+                delta = dh + dout[t]
+                direct = None
+            else:
+                m = mask[t]
+                delta = np.where(m, dh + dout[t], 0).astype(dtype, copy=False)
+                direct = np.where(m, 0, dh).astype(dtype, copy=False)
+            if lstm:
+                a = A[t]
+                i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+                tc = TC[t]
+                if Whr is not None:  # h = (o ⊙ tanh c) W_hrᵀ: back through the projection first
+                    Delta[t] = delta
+                    delta = delta @ Whr
+                if mask is None:
+                    dct = delta * K[t]
+                    dct += dc
+                    dc_direct = None
+                else:
+                    dct = np.where(m, dc, 0) + delta * K[t]
+                    dc_direct = np.where(m, 0, dc)
+                d = dG[t]
+                np.multiply(dct, g, out=d[:, :H])
+                np.multiply(dct, Cs[t], out=d[:, H:2 * H])
+                np.multiply(dct, i, out=d[:, 2 * H:3 * H])
+                np.multiply(delta, tc, out=d[:, 3 * H:])
+                d *= dA[t]
+                dc = dct * f
+                if dc_direct is not None:
+                    dc += dc_direct
+                dh = d @ Whh
+            elif gru:
+                d, dp = dG[t], dHP[t]
+                dan = np.multiply(delta, Q_n[t], out=d[:, 2 * H:])
+                np.multiply(delta, Q_z[t], out=d[:, H:2 * H])
+                np.multiply(dan, Q_r[t], out=d[:, :H])
+                dp[:, :2 * H] = d[:, :2 * H]
+                np.multiply(dan, r_[t], out=dp[:, 2 * H:])
+                dh = dp @ Whh
+                dh += delta * z_[t]
+            else:
+                d = dG[t]
+                np.multiply(delta, dact[t], out=d)
+                dh = d @ Whh
+            if direct is not None:
+                dh += direct
+        grads = {}
+        flatG = dG.reshape(T * N, G)
+        if x.requires_grad:
+            dX = (flatG @ Wih).reshape(T, N, F)
+            grads[0] = dX[rev] if reverse else dX
+        grads[1] = dh
+        grads[2] = dc
+        if w_ih.requires_grad:
+            grads[3] = flatG.T @ X.reshape(T * N, F)
+        if w_hh.requires_grad:
+            grads[4] = dHP.reshape(T * N, G).T @ Hs[:T].reshape(T * N, P)
+        if b_ih is not None:
+            grads[5] = flatG.sum(axis=0)
+        if b_hh is not None:
+            grads[6] = dHP.reshape(T * N, G).sum(axis=0)
+        if Whr is not None and w_hr.requires_grad:
+            grads[7] = Delta.reshape(T * N, P).T @ (A[:, :, 3 * H:] * TC).reshape(T * N, H)
+        return tuple(grads.get(k) for k, p in enumerate(parents) if p is not None)
+
+    Y = record(Y, present, backward, mode.lower() + "_sequence")
+    sizes = np.cumsum([part.size for part in parts])
+    output = Y[:sizes[0]].reshape(T, N, P)
+    h_n = Y[sizes[0]:sizes[1]].reshape(N, P)
+    c_n = Y[sizes[1]:].reshape(N, H) if lstm else None
+    return output, h_n, c_n
+
+
+def scatter_rows(data, mask, padding_value=0.0):
+    """Place the rows of ``data`` (K, *F) at the True positions of the boolean ``mask`` (T, N), in the
+    mask's row-major order, in a (T, N, *F) tensor filled with ``padding_value`` elsewhere (the inverse
+    of ``padded[mask]``). Backward: dL/ddata = g[mask]."""
+    d = data.data
+    mask = np.asarray(mask, dtype=bool)
+    if int(mask.sum()) != d.shape[0]:
+        raise ValueError(f"scatter_rows: the mask has {int(mask.sum())} True positions but data has "
+                         f"{d.shape[0]} rows; they must match")
+    out = np.full(mask.shape + d.shape[1:], padding_value, dtype=d.dtype)
+    out[mask] = d
+    return record(out, (data,), lambda g: (g[mask],), "scatter_rows")
+
