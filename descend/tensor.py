@@ -13,6 +13,9 @@ import numpy as np
 
 from . import backend
 from .autograd import Node, _GradMode, run_backward
+from .device import CPU, check_device, to_arguments
+from .dtypes import to_dtype, type_name
+from .unsupported import unsupported
 
 
 class _Size(int):
@@ -132,6 +135,33 @@ class Tensor:
         """The underlying array (shared memory, as PyTorch's ``.numpy()``)."""
         return self.data
 
+    def __format__(self, spec):
+        """``format(t, '.2f')`` formats a 0-d tensor's value (as PyTorch); other tensors take no spec."""
+        if self.data.ndim == 0:
+            return format(self.item(), spec)
+        if spec:
+            raise TypeError(f"format spec {spec!r} applies to 0-d tensors; this one has shape {self.data.shape} "
+                            "(format t.item() or each element)")
+        return str(self)
+
+    def __index__(self):
+        """A 0-d integer tensor used as an index (``items[t]``, ``range(t)``)."""
+        if self.data.ndim != 0 or self.data.dtype.kind not in "iu":
+            raise TypeError(f"only 0-d integer tensors can be used as an index, not a {self.data.dtype} tensor of "
+                            f"shape {self.data.shape}")
+        return int(self.data)
+
+    @property
+    def grad_fn(self):
+        """The node that computed this tensor (printable, ``.name()``), or None for a leaf."""
+        return None if self._node is None else GradFn(self._node)
+
+    def __getattr__(self, name):
+        # only reached for names the class lacks: say it is PyTorch API descend does not have
+        if name in Tensor.__slots__:
+            raise AttributeError(f"tensor attribute {name!r} is not set")
+        raise unsupported("Tensor", "torch.Tensor", name, self)
+
     def item(self):
         if self.data.size != 1:
             raise ValueError(f"item() needs a tensor with one element, but this one has shape {self.data.shape}")
@@ -172,8 +202,46 @@ class Tensor:
         from .ops.arithmetic import cast
         return cast(self, dtype)
 
-    def to(self, dtype) -> "Tensor":
-        return self.astype(dtype)
+    def to(self, *args, **kwargs) -> "Tensor":
+        """PyTorch's ``to``: ``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(other)``, ``copy=``.
+
+        Returns this tensor itself when nothing changes; a device other than the CPU raises
+        :class:`~descend.device.DeviceUnavailableError`. A cast stays in the graph.
+        """
+        _, dtype, copy = to_arguments(args, kwargs)
+        out = self if dtype is None else self.astype(dtype)
+        return out.clone() if copy and out is self else out
+
+    def cpu(self) -> "Tensor":
+        """This tensor (it is on the CPU already)."""
+        return self
+
+    def cuda(self, device=None, non_blocking: bool = False) -> "Tensor":
+        """Raises :class:`~descend.device.DeviceUnavailableError`: descend has no GPU."""
+        check_device("cuda" if device is None else device)
+        return self
+
+    @property
+    def device(self):
+        """``device(type='cpu')``: every tensor lives in NumPy memory."""
+        return CPU
+
+    @property
+    def is_cuda(self) -> bool:
+        return False
+
+    def type(self, dtype=None, non_blocking: bool = False):
+        """With no argument: the tensor-type name (``'torch.FloatTensor'``); with a dtype: a cast to it."""
+        if dtype is None:
+            return type_name(self.data.dtype)
+        return self.astype(to_dtype(dtype))
+
+    def element_size(self) -> int:
+        """Bytes per element."""
+        return self.data.itemsize
+
+    def is_floating_point(self) -> bool:
+        return self.data.dtype.kind == "f"
 
     def float(self) -> "Tensor":
         return self.astype(np.float32)
@@ -181,8 +249,54 @@ class Tensor:
     def double(self) -> "Tensor":
         return self.astype(np.float64)
 
+    def half(self) -> "Tensor":
+        return self.astype(np.float16)
+
     def long(self) -> "Tensor":
         return self.astype(np.int64)
+
+    def int(self) -> "Tensor":
+        return self.astype(np.int32)
+
+    def short(self) -> "Tensor":
+        return self.astype(np.int16)
+
+    def byte(self) -> "Tensor":
+        return self.astype(np.uint8)
+
+    def bool(self) -> "Tensor":
+        return self.astype(np.bool_)
+
+    # ---------------------------------------------------------------- new tensors like this one
+    def _new(self, array, requires_grad):
+        return Tensor._from_array(array).requires_grad_(requires_grad)
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False) -> "Tensor":
+        """Zeros of ``size`` with this tensor's dtype (unless ``dtype``), outside the graph."""
+        return self._new_filled(size, 0, dtype, device, requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False) -> "Tensor":
+        return self._new_filled(size, 1, dtype, device, requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False) -> "Tensor":
+        return self._new_filled(size, 0, dtype, device, requires_grad)
+
+    def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False) -> "Tensor":
+        return self._new_filled((size,), fill_value, dtype, device, requires_grad)
+
+    def _new_filled(self, size, value, dtype, device, requires_grad):
+        if device is not None:
+            check_device(device)
+        dtype = self.data.dtype if dtype is None else to_dtype(dtype)
+        return self._new(np.full(sizes(size), value, dtype=dtype), requires_grad)
+
+    def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False) -> "Tensor":
+        """A copy of ``data`` with this tensor's dtype (unless ``dtype``), outside the graph."""
+        if device is not None:
+            check_device(device)
+        dtype = self.data.dtype if dtype is None else to_dtype(dtype)
+        data = data.data if isinstance(data, Tensor) else data
+        return self._new(np.array(data, dtype=dtype, copy=True), requires_grad)
 
     # ---------------------------------------------------------------- in-place updates (outside the graph)
     def _check_inplace(self, what):
@@ -232,6 +346,34 @@ class Tensor:
     def __eq__(self, other):
         return self._compare(other, np.equal)
 
+    def eq(self, other):
+        return self._compare(other, np.equal)
+
+    def ne(self, other):
+        return self._compare(other, np.not_equal)
+
+    def lt(self, other):
+        return self._compare(other, np.less)
+
+    def le(self, other):
+        return self._compare(other, np.less_equal)
+
+    def gt(self, other):
+        return self._compare(other, np.greater)
+
+    def ge(self, other):
+        return self._compare(other, np.greater_equal)
+
+    def equal(self, other) -> bool:
+        """True when ``other`` has this shape and the same elements."""
+        other = np.asarray(other.data if isinstance(other, Tensor) else other)
+        return self.data.shape == other.shape and bool(np.array_equal(self.data, other))
+
+    def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
+        """|self − other| ≤ atol + rtol·|other| everywhere (broadcasting)."""
+        return bool(np.allclose(self.data, np.asarray(other.data if isinstance(other, Tensor) else other),
+                                rtol=rtol, atol=atol, equal_nan=equal_nan))
+
     def __ne__(self, other):
         return self._compare(other, np.not_equal)
 
@@ -247,13 +389,20 @@ class Tensor:
     def __ge__(self, other):
         return self._compare(other, np.greater_equal)
 
-    def argmax(self, axis=None, dim=None, keepdims=False, keepdim=None):
-        axis = dim if dim is not None else axis
-        return Tensor._from_array(np.asarray(np.argmax(self.data, axis=axis, keepdims=keepdim or keepdims)))
+    def argmax(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """Index of the (first) maximum, over everything (``dim=None``) or along ``dim``; int64."""
+        return self._arg(np.argmax, dim, keepdim, axis, keepdims)
 
-    def argmin(self, axis=None, dim=None, keepdims=False, keepdim=None):
+    def argmin(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """Index of the (first) minimum (see :meth:`argmax`)."""
+        return self._arg(np.argmin, dim, keepdim, axis, keepdims)
+
+    def _arg(self, fn, dim, keepdim, axis, keepdims):
         axis = dim if dim is not None else axis
-        return Tensor._from_array(np.asarray(np.argmin(self.data, axis=axis, keepdims=keepdim or keepdims)))
+        keep = bool(keepdims if keepdims is not None else keepdim)
+        if axis is None and keep:
+            return Tensor._from_array(np.asarray(fn(self.data), dtype=np.int64).reshape((1,) * self.data.ndim))
+        return Tensor._from_array(np.asarray(fn(self.data, axis=axis, keepdims=keep), dtype=np.int64))
 
     def any(self):
         return bool(np.any(self.data))
@@ -298,51 +447,41 @@ def attach(data, parents, backward, name: str) -> Tensor:
 _new_tensor = object.__new__
 
 
-def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
-    """Make a tensor from a number, a nested list, an array or another tensor (copying the data)."""
-    t = Tensor.__new__(Tensor)
-    t.data = backend.as_array(data.data if isinstance(data, Tensor) else data, dtype, copy=True)
-    t.grad = None
-    t._node = None
-    t.requires_grad = False
-    if requires_grad:
-        t.requires_grad_(True)
-    return t
+class GradFn:
+    """The graph node behind ``tensor.grad_fn``: ``print``-able (``<MulBackward>``), with ``name()``."""
+
+    __slots__ = ("node",)
+
+    def __init__(self, node):
+        self.node = node
+
+    def name(self) -> str:
+        return "".join(part.capitalize() for part in self.node.name.split("_")) + "Backward"
+
+    @property
+    def next_functions(self):
+        """``(GradFn or None, 0)`` per input, as PyTorch's (a leaf's entry is None here)."""
+        return tuple((GradFn(i) if type(i) is Node else None, 0) for i in self.node.inputs)
+
+    def __repr__(self):
+        return f"<{self.name()} object at {hex(id(self.node))}>"
+
+    def __eq__(self, other):
+        return isinstance(other, GradFn) and other.node is self.node
+
+    def __hash__(self):
+        return hash(id(self.node))
 
 
-def as_tensor(data, dtype=None) -> Tensor:
-    """Like :func:`tensor` but shares memory with ``data`` where no conversion is needed."""
-    if isinstance(data, Tensor) and (dtype is None or backend.resolve_dtype(dtype) == data.dtype):
-        return data
-    return Tensor._from_array(backend.as_array(data.data if isinstance(data, Tensor) else data, dtype))
-
-
-def zeros(*shape, dtype=None, requires_grad=False) -> Tensor:
-    return Tensor._from_array(backend.zeros(_shape(shape), dtype)).requires_grad_(requires_grad)
-
-
-def ones(*shape, dtype=None, requires_grad=False) -> Tensor:
-    return Tensor._from_array(backend.ones(_shape(shape), dtype)).requires_grad_(requires_grad)
-
-
-def full(shape, value, dtype=None, requires_grad=False) -> Tensor:
-    return Tensor._from_array(backend.full(_shape((shape,)), value, dtype)).requires_grad_(requires_grad)
-
-
-def zeros_like(t, dtype=None) -> Tensor:
-    return Tensor._from_array(np.zeros_like(np.asarray(t), dtype=backend.resolve_dtype(dtype)))
-
-
-def ones_like(t, dtype=None) -> Tensor:
-    return Tensor._from_array(np.ones_like(np.asarray(t), dtype=backend.resolve_dtype(dtype)))
-
-
-def arange(*args, dtype=None) -> Tensor:
-    arr = np.arange(*args)
-    return Tensor._from_array(backend.as_array(arr, dtype))
-
-
-def _shape(shape):
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        return tuple(shape[0])
-    return tuple(shape)
+def sizes(size) -> tuple:
+    """A shape from PyTorch's size arguments: ints as varargs, or one tuple/list (``randn(2, 3)``,
+    ``randn((2, 3))``)."""
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = size[0]
+    try:
+        shape = tuple(int(n.__index__()) for n in size)
+    except (AttributeError, TypeError):
+        raise TypeError(f"size must be integers, as varargs or one tuple, got {size!r}") from None
+    if any(n < 0 for n in shape):
+        raise ValueError(f"size must be non-negative, got {shape}")
+    return shape

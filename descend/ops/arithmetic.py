@@ -142,6 +142,18 @@ def log(a):
     return record(np.log(x), (a,), lambda g: (g / x,), "log")
 
 
+def sin(a):
+    """sin a;  d/da = cos a."""
+    x = a.data
+    return record(np.sin(x), (a,), lambda g: (g * np.cos(x),), "sin")
+
+
+def cos(a):
+    """cos a;  d/da = −sin a."""
+    x = a.data
+    return record(np.cos(x), (a,), lambda g: (-g * np.sin(x),), "cos")
+
+
 def sqrt(a):
     """√a;  d/da = 1/(2√a)."""
     out = np.sqrt(a.data)
