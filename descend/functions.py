@@ -11,9 +11,10 @@ import numpy as np
 
 from .autograd import set_grad_enabled
 from .ops import (abs, add, amax, amin, argsort, cat, chunk, clip, cos, div, exp, flatten, log, log_softmax,
-                  logsumexp, matmul, max, maximum, mean, min, minimum, mul, narrow, neg, permute, pow, relu,
+                  logsumexp, max, maximum, mean, min, minimum, mul, narrow, neg, permute, pow, relu,
                   reshape, sigmoid, sin, softmax, sort, split, sqrt, squeeze, stack, std, sub, sum, t, tanh, topk,
                   transpose, tril, triu, unsqueeze, var, where)
+from .ops import matmul as _matmul
 from .tensor import Tensor
 
 clamp = clip
@@ -24,6 +25,18 @@ def _tensor(x, name):
     if not isinstance(x, Tensor):
         raise TypeError(f"{name} takes a tensor, got {type(x).__name__}; wrap data with descend.tensor(...)")
     return x
+
+
+def matmul(input, other, *, out=None):
+    """Matrix product (see :func:`descend.ops.linalg.matmul`); ``out=`` receives a copy of the result
+    (outside the graph)."""
+    result = _matmul(input, other)
+    if out is None:
+        return result
+    if out.shape != result.shape:
+        raise ValueError(f"matmul: out has shape {out.shape}, the result {result.shape}")
+    out.data[...] = result.data
+    return out
 
 
 def argmax(input, dim=None, keepdim=False):

@@ -102,7 +102,7 @@ class Tensor:
         if self.data.dtype != backend.DEFAULT_FLOAT:
             extra += f", dtype={self.data.dtype}"
         if self._node is not None:
-            extra += f", grad_fn=<{self._node.name}>"
+            extra += f", grad_fn=<{GradFn(self._node).name()}>"
         elif self.requires_grad:
             extra += ", requires_grad=True"
         return f"tensor({body}{extra})"
@@ -321,6 +321,33 @@ class Tensor:
     def __itruediv__(self, other):
         return self._inplace(other, "division", np.divide)
 
+    def add_(self, other, *, alpha=1) -> "Tensor":
+        """self ← self + alpha · other (in place, outside the graph)."""
+        return self._inplace(other if alpha == 1 else _scaled(other, alpha), "add_", np.add)
+
+    def sub_(self, other, *, alpha=1) -> "Tensor":
+        return self._inplace(other if alpha == 1 else _scaled(other, alpha), "sub_", np.subtract)
+
+    def mul_(self, other) -> "Tensor":
+        return self._inplace(other, "mul_", np.multiply)
+
+    def div_(self, other) -> "Tensor":
+        return self._inplace(other, "div_", np.divide)
+
+    def clamp_(self, min=None, max=None) -> "Tensor":
+        self._check_inplace("clamp_")
+        np.clip(self.data, min, max, out=self.data)
+        return self
+
+    def __setitem__(self, index, value):
+        """``x[index] = value`` writes into the data, outside the graph (like the other in-place updates)."""
+        self._check_inplace("item assignment")
+        if isinstance(index, tuple):
+            index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
+        elif isinstance(index, Tensor):
+            index = index.data
+        self.data[index] = value.data if isinstance(value, Tensor) else value
+
     def zero_(self) -> "Tensor":
         self._check_inplace("zero_")
         self.data[...] = 0
@@ -445,6 +472,10 @@ def attach(data, parents, backward, name: str) -> Tensor:
 
 
 _new_tensor = object.__new__
+
+
+def _scaled(other, alpha):
+    return (other.data if isinstance(other, Tensor) else np.asarray(other)) * alpha
 
 
 class GradFn:
