@@ -14,6 +14,8 @@ from .ops import (abs, add, amax, amin, argsort, cat, chunk, clip, cos, div, exp
                   logsumexp, max, maximum, mean, min, minimum, mul, narrow, neg, permute, pow, relu,
                   reshape, sigmoid, sin, softmax, sort, split, sqrt, squeeze, stack, std, sub, sum, t, tanh, topk,
                   transpose, tril, triu, unsqueeze, var, where)
+from .ops import (ceil, cumsum, flip, floor, gather, isfinite, isinf, isnan, masked_fill, nonzero,  # noqa: F401
+                  round, sign)
 from .ops import matmul as _matmul
 from .tensor import Tensor
 
@@ -37,6 +39,11 @@ def matmul(input, other, *, out=None):
         raise ValueError(f"matmul: out has shape {out.shape}, the result {result.shape}")
     out.data[...] = result.data
     return out
+
+
+def square(input):
+    """input²."""
+    return _tensor(input, "square") * input
 
 
 def argmax(input, dim=None, keepdim=False):
@@ -143,4 +150,6 @@ __all__ = [
     "max", "maximum", "mean", "min", "minimum", "mm", "mul", "narrow", "ne", "neg", "numel", "permute", "pow",
     "relu", "reshape", "set_num_threads", "sigmoid", "sin", "softmax", "sort", "split", "sqrt", "squeeze",
     "stack", "std", "sub", "sum", "t", "tanh", "topk", "transpose", "tril", "triu", "unsqueeze", "var", "where",
+    "ceil", "cumsum", "flip", "floor", "gather", "isfinite", "isinf", "isnan", "masked_fill", "nonzero", "round",
+    "sign", "square",
 ]

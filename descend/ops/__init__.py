@@ -12,6 +12,8 @@ from .shape import (broadcast_to, cat, chunk, concatenate, contiguous, expand, e
                     pad, permute, reshape, split, squeeze, stack, swapaxes, t, transpose, tril, triu, unsqueeze,
                     view_as)
 from .sorting import argsort, sort, topk
+from .indexing import (ceil, cumsum, flip, floor, gather, isfinite, isinf, isnan, masked_fill, nonzero, repeat, round,
+                       sign)
 
 
 def _reflected(fn):
@@ -41,7 +43,9 @@ def bind_tensor_methods(cls) -> None:
         "swapaxes": swapaxes, "squeeze": squeeze, "unsqueeze": unsqueeze, "expand_dims": expand_dims,
         "broadcast_to": broadcast_to, "expand": expand, "pad": pad, "tril": tril, "triu": triu, "split": split,
         "chunk": chunk, "narrow": narrow, "t": t, "view_as": view_as, "contiguous": contiguous, "sort": sort,
-        "argsort": argsort, "topk": topk,
+        "argsort": argsort, "topk": topk, "gather": gather, "repeat": repeat, "flip": flip, "cumsum": cumsum,
+        "masked_fill": masked_fill, "nonzero": nonzero, "isnan": isnan, "isfinite": isfinite, "isinf": isinf,
+        "sign": sign, "floor": floor, "ceil": ceil, "round": round,
         "relu": relu, "leaky_relu": leaky_relu, "elu": elu, "sigmoid": sigmoid, "tanh": tanh, "gelu": gelu,
         "silu": silu,
     }
@@ -58,5 +62,6 @@ __all__ = [
     "std", "sum", "var", "broadcast_to", "cat", "concatenate", "expand", "expand_dims", "flatten", "getitem", "pad",
     "permute",
     "reshape", "squeeze", "stack", "swapaxes", "transpose", "unsqueeze", "tril", "triu", "split", "chunk", "narrow",
-    "t", "view_as", "contiguous", "sort", "argsort", "topk",
+    "t", "view_as", "contiguous", "sort", "argsort", "topk", "gather", "repeat", "flip", "cumsum", "masked_fill",
+    "nonzero", "isnan", "isfinite", "isinf", "sign", "floor", "ceil", "round",
 ]
