@@ -186,13 +186,20 @@ class Tensor(ConversionMethods):
         self.requires_grad = bool(requires_grad)
         return self
 
-    def backward(self, grad=None, retain_graph: bool = False) -> None:
+    def backward(self, gradient=None, retain_graph=None, create_graph: bool = False, *, grad=None) -> None:
         """Accumulate the gradient of this tensor into every leaf it depends on (``leaf.grad``).
 
-        A scalar (a loss) needs no ``grad``; a non-scalar needs ``grad`` of its own shape (the vector in the
-        vector-Jacobian product). The graph is freed afterwards unless ``retain_graph=True``.
+        A scalar (a loss) needs no ``gradient`` (or ``grad=``); a non-scalar needs one of its own shape (the
+        vector in the vector-Jacobian product). The graph is freed afterwards unless ``retain_graph=True``.
         """
-        run_backward(self, grad, retain_graph)
+        if grad is not None:
+            if gradient is not None:
+                raise TypeError("backward: give gradient (PyTorch's name) or grad, not both")
+            gradient = grad
+        if create_graph:
+            raise ValueError("backward(create_graph=True): higher-order gradients are not supported; see "
+                             "docs/from-pytorch.md")
+        run_backward(self, gradient, bool(retain_graph))
 
     def zero_grad(self) -> None:
         self.grad = None

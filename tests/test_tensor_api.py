@@ -121,3 +121,17 @@ def test_module_level_matmul_writes_into_out_like_torch():
     out = descend.zeros(2, 2)
     assert descend.matmul(descend.tensor(a), descend.tensor(a.T), out=out) is out
     np.testing.assert_array_equal(out.numpy(), torch.matmul(torch.tensor(a), torch.tensor(a.T)).numpy())
+
+
+def test_backward_takes_torchs_gradient_keyword_and_retain_graph():
+    x = descend.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    tx = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    v = np.array([0.1, 1.0, 0.01], np.float32)
+    y, ty = x * x, tx * tx
+    y.backward(gradient=descend.tensor(v), retain_graph=True)
+    ty.backward(gradient=torch.tensor(v), retain_graph=True)
+    y.backward(descend.tensor(v))
+    ty.backward(torch.tensor(v))
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy())
+    with pytest.raises(ValueError, match="higher-order"):
+        (x * 2).sum().backward(create_graph=True)
