@@ -9,11 +9,17 @@ the training loop (``descend.Trainer``); hyperparameter search (``descend.tune``
 from . import backend
 from .autograd import (Function, GradcheckError, GraphFreedError, enable_grad, gradcheck, is_grad_enabled,
                        no_grad, set_grad_enabled)
-from .ops import (abs, cat, clip, concatenate, exp, log, logsumexp, matmul, maximum, mean, minimum, pad,
-                  sqrt, stack, sum, where)
+from .ops import pad
 from .ops import bind_tensor_methods as _bind
+from .functions import *  # noqa: F401,F403  (max, mm, allclose, inference_mode, ...: PyTorch's module-level forms)
 from .random import get_rng_state, manual_seed, set_rng_state
-from .tensor import Tensor, arange, as_tensor, full, ones, ones_like, tensor, zeros, zeros_like
+from .tensor import Tensor
+from .creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, linspace, ones,
+                       ones_like, rand, rand_like, randint, randn, randn_like, randperm, tensor, zeros, zeros_like)
+from .device import DeviceUnavailableError, device
+from .dtypes import get_default_dtype, set_default_dtype
+from .unsupported import UnsupportedError
+from . import accelerator, backends, cuda  # noqa: E402
 
 _bind(Tensor)  # operators and PyTorch-named methods, before any module builds a tensor
 del _bind
@@ -26,8 +32,25 @@ from .run import run_training  # noqa: E402
 from . import diagnose  # noqa: E402
 from . import tune  # noqa: E402  (descend.tune(config, ...) runs a study: the package is callable)
 
-float32 = backend.np.float32
-float64 = backend.np.float64
-int64 = backend.np.int64
+# PyTorch's dtype names; each is a NumPy dtype (descend.float32 == np.dtype('float32')). Defined last: three of
+# them (float, int, bool) shadow Python's built-ins in this module.
+from .dtypes import (float16, float32, float64, int8, int16, int32, int64, uint8)  # noqa: E402
+from .dtypes import bool_ as bool  # noqa: E402,A001
+from .dtypes import float32 as float  # noqa: E402,A001
+from .dtypes import float64 as double  # noqa: E402
+from .dtypes import float16 as half  # noqa: E402
+from .dtypes import int32 as int  # noqa: E402,A001
+from .dtypes import int64 as long  # noqa: E402
+from .dtypes import int16 as short  # noqa: E402
+dtype = backend.np.dtype  # isinstance(x.dtype, descend.dtype)
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    """A submodule not imported yet, else :class:`UnsupportedError` naming the missing PyTorch function."""
+    import importlib.util
+    from .unsupported import unsupported
+    if not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise unsupported("descend", "torch", name)

@@ -21,7 +21,8 @@ DEFAULT_FLOAT = np.dtype(np.float32)
 _DTYPE_NAMES = {
     "float32": np.float32, "float": np.float32, "float64": np.float64, "double": np.float64,
     "float16": np.float16, "half": np.float16,
-    "int64": np.int64, "long": np.int64, "int32": np.int32, "int": np.int32, "int8": np.int8,
+    "int64": np.int64, "long": np.int64, "int32": np.int32, "int": np.int32, "int16": np.int16,
+    "short": np.int16, "int8": np.int8,
     "uint8": np.uint8, "bool": np.bool_,
 }
 

@@ -13,6 +13,8 @@ import numpy as np
 
 from . import backend
 from .autograd import Node, _GradMode, run_backward
+from .conversions import ConversionMethods
+from .unsupported import unsupported
 
 
 class _Size(int):
@@ -27,7 +29,7 @@ class _Size(int):
         return self._shape if dim is None else self._shape[dim]
 
 
-class Tensor:
+class Tensor(ConversionMethods):
     """An n-dimensional array with reverse-mode automatic differentiation.
 
     Create one with :func:`descend.tensor` (or ``Tensor(data, requires_grad=False, dtype=None)``): floating
@@ -99,7 +101,7 @@ class Tensor:
         if self.data.dtype != backend.DEFAULT_FLOAT:
             extra += f", dtype={self.data.dtype}"
         if self._node is not None:
-            extra += f", grad_fn=<{self._node.name}>"
+            extra += f", grad_fn=<{GradFn(self._node).name()}>"
         elif self.requires_grad:
             extra += ", requires_grad=True"
         return f"tensor({body}{extra})"
@@ -132,6 +134,33 @@ class Tensor:
         """The underlying array (shared memory, as PyTorch's ``.numpy()``)."""
         return self.data
 
+    def __format__(self, spec):
+        """``format(t, '.2f')`` formats a 0-d tensor's value (as PyTorch); other tensors take no spec."""
+        if self.data.ndim == 0:
+            return format(self.item(), spec)
+        if spec:
+            raise TypeError(f"format spec {spec!r} applies to 0-d tensors; this one has shape {self.data.shape} "
+                            "(format t.item() or each element)")
+        return str(self)
+
+    def __index__(self):
+        """A 0-d integer tensor used as an index (``items[t]``, ``range(t)``)."""
+        if self.data.ndim != 0 or self.data.dtype.kind not in "iu":
+            raise TypeError(f"only 0-d integer tensors can be used as an index, not a {self.data.dtype} tensor of "
+                            f"shape {self.data.shape}")
+        return int(self.data)
+
+    @property
+    def grad_fn(self):
+        """The node that computed this tensor (printable, ``.name()``), or None for a leaf."""
+        return None if self._node is None else GradFn(self._node)
+
+    def __getattr__(self, name):
+        # only reached for names the class lacks: say it is PyTorch API descend does not have
+        if name in Tensor.__slots__:
+            raise AttributeError(f"tensor attribute {name!r} is not set")
+        raise unsupported("Tensor", "torch.Tensor", name, self)
+
     def item(self):
         if self.data.size != 1:
             raise ValueError(f"item() needs a tensor with one element, but this one has shape {self.data.shape}")
@@ -157,13 +186,20 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         return self
 
-    def backward(self, grad=None, retain_graph: bool = False) -> None:
+    def backward(self, gradient=None, retain_graph=None, create_graph: bool = False, *, grad=None) -> None:
         """Accumulate the gradient of this tensor into every leaf it depends on (``leaf.grad``).
 
-        A scalar (a loss) needs no ``grad``; a non-scalar needs ``grad`` of its own shape (the vector in the
-        vector-Jacobian product). The graph is freed afterwards unless ``retain_graph=True``.
+        A scalar (a loss) needs no ``gradient`` (or ``grad=``); a non-scalar needs one of its own shape (the
+        vector in the vector-Jacobian product). The graph is freed afterwards unless ``retain_graph=True``.
         """
-        run_backward(self, grad, retain_graph)
+        if grad is not None:
+            if gradient is not None:
+                raise TypeError("backward: give gradient (PyTorch's name) or grad, not both")
+            gradient = grad
+        if create_graph:
+            raise ValueError("backward(create_graph=True): higher-order gradients are not supported; see "
+                             "docs/from-pytorch.md")
+        run_backward(self, gradient, bool(retain_graph))
 
     def zero_grad(self) -> None:
         self.grad = None
@@ -171,18 +207,6 @@ class Tensor:
     def astype(self, dtype) -> "Tensor":
         from .ops.arithmetic import cast
         return cast(self, dtype)
-
-    def to(self, dtype) -> "Tensor":
-        return self.astype(dtype)
-
-    def float(self) -> "Tensor":
-        return self.astype(np.float32)
-
-    def double(self) -> "Tensor":
-        return self.astype(np.float64)
-
-    def long(self) -> "Tensor":
-        return self.astype(np.int64)
 
     # ---------------------------------------------------------------- in-place updates (outside the graph)
     def _check_inplace(self, what):
@@ -206,6 +230,45 @@ class Tensor:
 
     def __itruediv__(self, other):
         return self._inplace(other, "division", np.divide)
+
+    def add_(self, other, *, alpha=1) -> "Tensor":
+        """self ← self + alpha · other (in place, outside the graph)."""
+        return self._inplace(other if alpha == 1 else _scaled(other, alpha), "add_", np.add)
+
+    def sub_(self, other, *, alpha=1) -> "Tensor":
+        return self._inplace(other if alpha == 1 else _scaled(other, alpha), "sub_", np.subtract)
+
+    def mul_(self, other) -> "Tensor":
+        return self._inplace(other, "mul_", np.multiply)
+
+    def div_(self, other) -> "Tensor":
+        return self._inplace(other, "div_", np.divide)
+
+    def clamp_(self, min=None, max=None) -> "Tensor":
+        self._check_inplace("clamp_")
+        np.clip(self.data, min, max, out=self.data)
+        return self
+
+    def normal_(self, mean=0.0, std=1.0, *, generator=None) -> "Tensor":
+        """Fill with draws from N(mean, std²) (descend's generator unless ``generator``), in place."""
+        self._check_inplace("normal_")
+        self.data[...] = _rng(generator).normal(mean, std, self.data.shape)
+        return self
+
+    def uniform_(self, a=0.0, b=1.0, *, generator=None) -> "Tensor":
+        """Fill with draws from U[a, b), in place."""
+        self._check_inplace("uniform_")
+        self.data[...] = _rng(generator).uniform(a, b, self.data.shape)
+        return self
+
+    def __setitem__(self, index, value):
+        """``x[index] = value`` writes into the data, outside the graph (like the other in-place updates)."""
+        self._check_inplace("item assignment")
+        if isinstance(index, tuple):
+            index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
+        elif isinstance(index, Tensor):
+            index = index.data
+        self.data[index] = value.data if isinstance(value, Tensor) else value
 
     def zero_(self) -> "Tensor":
         self._check_inplace("zero_")
@@ -232,6 +295,34 @@ class Tensor:
     def __eq__(self, other):
         return self._compare(other, np.equal)
 
+    def eq(self, other):
+        return self._compare(other, np.equal)
+
+    def ne(self, other):
+        return self._compare(other, np.not_equal)
+
+    def lt(self, other):
+        return self._compare(other, np.less)
+
+    def le(self, other):
+        return self._compare(other, np.less_equal)
+
+    def gt(self, other):
+        return self._compare(other, np.greater)
+
+    def ge(self, other):
+        return self._compare(other, np.greater_equal)
+
+    def equal(self, other) -> bool:
+        """True when ``other`` has this shape and the same elements."""
+        other = np.asarray(other.data if isinstance(other, Tensor) else other)
+        return self.data.shape == other.shape and bool(np.array_equal(self.data, other))
+
+    def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
+        """|self − other| ≤ atol + rtol·|other| everywhere (broadcasting)."""
+        return bool(np.allclose(self.data, np.asarray(other.data if isinstance(other, Tensor) else other),
+                                rtol=rtol, atol=atol, equal_nan=equal_nan))
+
     def __ne__(self, other):
         return self._compare(other, np.not_equal)
 
@@ -247,13 +338,20 @@ class Tensor:
     def __ge__(self, other):
         return self._compare(other, np.greater_equal)
 
-    def argmax(self, axis=None, dim=None, keepdims=False, keepdim=None):
-        axis = dim if dim is not None else axis
-        return Tensor._from_array(np.asarray(np.argmax(self.data, axis=axis, keepdims=keepdim or keepdims)))
+    def argmax(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """Index of the (first) maximum, over everything (``dim=None``) or along ``dim``; int64."""
+        return self._arg(np.argmax, dim, keepdim, axis, keepdims)
 
-    def argmin(self, axis=None, dim=None, keepdims=False, keepdim=None):
+    def argmin(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """Index of the (first) minimum (see :meth:`argmax`)."""
+        return self._arg(np.argmin, dim, keepdim, axis, keepdims)
+
+    def _arg(self, fn, dim, keepdim, axis, keepdims):
         axis = dim if dim is not None else axis
-        return Tensor._from_array(np.asarray(np.argmin(self.data, axis=axis, keepdims=keepdim or keepdims)))
+        keep = bool(keepdims if keepdims is not None else keepdim)
+        if axis is None and keep:
+            return Tensor._from_array(np.asarray(fn(self.data), dtype=np.int64).reshape((1,) * self.data.ndim))
+        return Tensor._from_array(np.asarray(fn(self.data, axis=axis, keepdims=keep), dtype=np.int64))
 
     def any(self):
         return bool(np.any(self.data))
@@ -298,51 +396,50 @@ def attach(data, parents, backward, name: str) -> Tensor:
 _new_tensor = object.__new__
 
 
-def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
-    """Make a tensor from a number, a nested list, an array or another tensor (copying the data)."""
-    t = Tensor.__new__(Tensor)
-    t.data = backend.as_array(data.data if isinstance(data, Tensor) else data, dtype, copy=True)
-    t.grad = None
-    t._node = None
-    t.requires_grad = False
-    if requires_grad:
-        t.requires_grad_(True)
-    return t
+def _rng(generator):
+    from .random import default_generator
+    return default_generator() if generator is None else generator
 
 
-def as_tensor(data, dtype=None) -> Tensor:
-    """Like :func:`tensor` but shares memory with ``data`` where no conversion is needed."""
-    if isinstance(data, Tensor) and (dtype is None or backend.resolve_dtype(dtype) == data.dtype):
-        return data
-    return Tensor._from_array(backend.as_array(data.data if isinstance(data, Tensor) else data, dtype))
+def _scaled(other, alpha):
+    return (other.data if isinstance(other, Tensor) else np.asarray(other)) * alpha
 
 
-def zeros(*shape, dtype=None, requires_grad=False) -> Tensor:
-    return Tensor._from_array(backend.zeros(_shape(shape), dtype)).requires_grad_(requires_grad)
+class GradFn:
+    """The graph node behind ``tensor.grad_fn``: ``print``-able (``<MulBackward>``), with ``name()``."""
+
+    __slots__ = ("node",)
+
+    def __init__(self, node):
+        self.node = node
+
+    def name(self) -> str:
+        return "".join(part.capitalize() for part in self.node.name.split("_")) + "Backward"
+
+    @property
+    def next_functions(self):
+        """``(GradFn or None, 0)`` per input, as PyTorch's (a leaf's entry is None here)."""
+        return tuple((GradFn(i) if type(i) is Node else None, 0) for i in self.node.inputs)
+
+    def __repr__(self):
+        return f"<{self.name()} object at {hex(id(self.node))}>"
+
+    def __eq__(self, other):
+        return isinstance(other, GradFn) and other.node is self.node
+
+    def __hash__(self):
+        return hash(id(self.node))
 
 
-def ones(*shape, dtype=None, requires_grad=False) -> Tensor:
-    return Tensor._from_array(backend.ones(_shape(shape), dtype)).requires_grad_(requires_grad)
-
-
-def full(shape, value, dtype=None, requires_grad=False) -> Tensor:
-    return Tensor._from_array(backend.full(_shape((shape,)), value, dtype)).requires_grad_(requires_grad)
-
-
-def zeros_like(t, dtype=None) -> Tensor:
-    return Tensor._from_array(np.zeros_like(np.asarray(t), dtype=backend.resolve_dtype(dtype)))
-
-
-def ones_like(t, dtype=None) -> Tensor:
-    return Tensor._from_array(np.ones_like(np.asarray(t), dtype=backend.resolve_dtype(dtype)))
-
-
-def arange(*args, dtype=None) -> Tensor:
-    arr = np.arange(*args)
-    return Tensor._from_array(backend.as_array(arr, dtype))
-
-
-def _shape(shape):
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        return tuple(shape[0])
-    return tuple(shape)
+def sizes(size) -> tuple:
+    """A shape from PyTorch's size arguments: ints as varargs, or one tuple/list (``randn(2, 3)``,
+    ``randn((2, 3))``)."""
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = size[0]
+    try:
+        shape = tuple(int(n.__index__()) for n in size)
+    except (AttributeError, TypeError):
+        raise TypeError(f"size must be integers, as varargs or one tuple, got {size!r}") from None
+    if any(n < 0 for n in shape):
+        raise ValueError(f"size must be non-negative, got {shape}")
+    return shape

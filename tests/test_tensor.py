@@ -114,7 +114,7 @@ def test_comparisons_and_argmax_are_not_differentiable():
 def test_repr_shows_values_dtype_and_grad_state():
     assert repr(descend.tensor([1.0, 2.0])) == "tensor([1., 2.])"
     assert "requires_grad=True" in repr(descend.tensor([1.0], requires_grad=True))
-    assert "grad_fn=<mul>" in repr(descend.tensor([1.0], requires_grad=True) * 2.0)
+    assert "grad_fn=<MulBackward>" in repr(descend.tensor([1.0], requires_grad=True) * 2.0)
     assert "dtype=int64" in repr(descend.tensor([1]))
 
 

@@ -10,3 +10,29 @@ from ..ops.dropout import dropout, dropout2d  # noqa: F401,E402
 from .embedding import embedding  # noqa: F401,E402
 from ..ops.penalty import l1_penalty  # noqa: F401,E402
 from ..ops.attention import scaled_dot_product_attention  # noqa: F401,E402
+
+
+def one_hot(tensor, num_classes=-1):
+    """Integer class indices of any shape -> int64 one-hot rows of length ``num_classes`` (a new last
+    dimension); ``num_classes=-1`` takes max index + 1, as PyTorch's ``F.one_hot``. Not differentiable."""
+    import numpy as np
+    from ..tensor import Tensor
+    idx = np.asarray(tensor.data if isinstance(tensor, Tensor) else tensor)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"one_hot takes an integer index tensor, got dtype {idx.dtype}; use .long()")
+    if idx.size and idx.min() < 0:
+        raise ValueError(f"one_hot: class indices must be non-negative, got {int(idx.min())}")
+    if num_classes == -1:
+        num_classes = int(idx.max()) + 1 if idx.size else 0
+    if not isinstance(num_classes, int) or num_classes < 0:
+        raise ValueError(f"one_hot: num_classes must be -1 or a non-negative integer, got {num_classes!r}")
+    if idx.size and idx.max() >= num_classes:
+        raise ValueError(f"one_hot: class index {int(idx.max())} is out of range for num_classes={num_classes}")
+    out = np.zeros(idx.shape + (num_classes,), dtype=np.int64)
+    np.put_along_axis(out, idx[..., None].astype(np.int64), 1, axis=-1)
+    return Tensor._from_array(out)
+
+
+def __getattr__(name):
+    from ..unsupported import unsupported
+    raise unsupported("descend.nn.functional", "torch.nn.functional", name)

@@ -21,6 +21,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .. import backend
+from ..device import check_device, to_arguments
 from ..tensor import Tensor
 from .fusion import structure_changed
 
@@ -325,22 +326,6 @@ class Module:
             p.requires_grad = bool(requires_grad)
         return self
 
-    def to(self, dtype) -> "Module":
-        """Cast every floating parameter and buffer to ``dtype`` (e.g. ``'float64'`` for gradcheck).
-
-        The arrays are replaced, so build optimisers after casting."""
-        dtype = backend.resolve_dtype(dtype)
-        if dtype.kind != "f":
-            raise TypeError(f"Module.to() casts to a floating dtype, got {dtype}")
-        for module in self.modules():
-            for store in (module._parameters, module._buffers):
-                for t in store.values():
-                    if t is not None and t.data.dtype.kind == "f" and t.data.dtype != dtype:
-                        t.data = t.data.astype(dtype)
-                        if t.grad is not None:
-                            t.grad.data = t.grad.data.astype(dtype)
-        return self
-
     def double(self) -> "Module":
         return self.to(np.float64)
 
@@ -482,3 +467,33 @@ class Module:
         and parameter count; see :func:`descend.nn.summary`."""
         from .summary import summary
         return summary(self, input_shape, print_summary=print_summary, dtype=dtype)
+
+    def to(self, *args, **kwargs) -> "Module":
+        """PyTorch's ``to``: ``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(tensor)``; returns self.
+
+        The dtype (floating only, e.g. ``descend.float64`` for gradcheck) is given to every floating parameter
+        and buffer; integer buffers are left alone. The arrays are replaced, so build optimisers after casting.
+        A device other than the CPU raises :class:`~descend.device.DeviceUnavailableError`.
+        """
+        _, dtype, _ = to_arguments(args, kwargs)
+        if dtype is None:
+            return self
+        if dtype.kind != "f":
+            raise TypeError(f"Module.to() casts to a floating dtype, got {dtype}")
+        for module in self.modules():
+            for store in (module._parameters, module._buffers):
+                for t in store.values():
+                    if t is not None and t.data.dtype.kind == "f" and t.data.dtype != dtype:
+                        t.data = t.data.astype(dtype)
+                        if t.grad is not None:
+                            t.grad.data = t.grad.data.astype(dtype)
+        return self
+
+    def cpu(self) -> "Module":
+        """Self (descend computes on the CPU)."""
+        return self
+
+    def cuda(self, device=None) -> "Module":
+        """Raises :class:`~descend.device.DeviceUnavailableError`: descend has no GPU."""
+        check_device("cuda" if device is None else device)
+        return self

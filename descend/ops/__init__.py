@@ -4,12 +4,16 @@
 """
 
 from .activation import elu, gelu, identity, leaky_relu, relu, sigmoid, silu, swish, tanh
-from .arithmetic import (abs, add, cast, clip, clone, div, exp, log, maximum, minimum, mul, neg, pow, sqrt,
-                         sub, where)
+from .arithmetic import (abs, add, cast, clip, clone, cos, div, exp, log, maximum, minimum, mul, neg, pow, sin,
+                         sqrt, sub, where)
 from .linalg import linear, linear_relu, matmul
-from .reduction import log_softmax, logsumexp, max, mean, min, softmax, std, sum, var
-from .shape import (broadcast_to, cat, concatenate, expand, expand_dims, flatten, getitem, pad, permute,
-                    reshape, squeeze, stack, swapaxes, transpose, unsqueeze)
+from .reduction import amax, amin, log_softmax, logsumexp, max, mean, min, softmax, std, sum, var
+from .shape import (broadcast_to, cat, chunk, concatenate, contiguous, expand, expand_dims, flatten, getitem, narrow,
+                    pad, permute, reshape, split, squeeze, stack, swapaxes, t, transpose, tril, triu, unsqueeze,
+                    view_as)
+from .sorting import argsort, sort, topk
+from .indexing import (ceil, cumsum, flip, floor, gather, isfinite, isinf, isnan, masked_fill, nonzero, repeat, round,
+                       sign)
 
 
 def _reflected(fn):
@@ -19,10 +23,6 @@ def _reflected(fn):
 def _where_method(self, condition, other):
     """``x.where(condition, y)``: PyTorch's method form of ``where(condition, x, y)``."""
     return where(condition, self, other)
-
-
-amax = max
-amin = min
 
 
 def bind_tensor_methods(cls) -> None:
@@ -35,13 +35,17 @@ def bind_tensor_methods(cls) -> None:
     }
     methods = {
         "add": add, "sub": sub, "mul": mul, "div": div, "pow": pow, "matmul": matmul, "neg": neg,
-        "exp": exp, "log": log, "sqrt": sqrt, "abs": abs, "clip": clip, "clamp": clip,
+        "exp": exp, "log": log, "sqrt": sqrt, "abs": abs, "sin": sin, "cos": cos, "clip": clip, "clamp": clip,
         "maximum": maximum, "minimum": minimum, "where": _where_method,
-        "sum": sum, "mean": mean, "max": max, "min": min, "amax": max, "amin": min, "var": var, "std": std,
+        "sum": sum, "mean": mean, "max": max, "min": min, "amax": amax, "amin": amin, "var": var, "std": std,
         "logsumexp": logsumexp, "softmax": softmax, "log_softmax": log_softmax,
         "reshape": reshape, "view": reshape, "flatten": flatten, "transpose": transpose, "permute": permute,
         "swapaxes": swapaxes, "squeeze": squeeze, "unsqueeze": unsqueeze, "expand_dims": expand_dims,
-        "broadcast_to": broadcast_to, "expand": expand, "pad": pad,
+        "broadcast_to": broadcast_to, "expand": expand, "pad": pad, "tril": tril, "triu": triu, "split": split,
+        "chunk": chunk, "narrow": narrow, "t": t, "view_as": view_as, "contiguous": contiguous, "sort": sort,
+        "argsort": argsort, "topk": topk, "gather": gather, "repeat": repeat, "flip": flip, "cumsum": cumsum,
+        "masked_fill": masked_fill, "nonzero": nonzero, "isnan": isnan, "isfinite": isfinite, "isinf": isinf,
+        "sign": sign, "floor": floor, "ceil": ceil, "round": round,
         "relu": relu, "leaky_relu": leaky_relu, "elu": elu, "sigmoid": sigmoid, "tanh": tanh, "gelu": gelu,
         "silu": silu,
     }
@@ -51,10 +55,13 @@ def bind_tensor_methods(cls) -> None:
 
 __all__ = [
     "elu", "gelu", "identity", "leaky_relu", "relu", "sigmoid", "silu", "swish", "tanh",
-    "abs", "add", "cast", "clip", "clone", "div", "exp", "log", "maximum", "minimum", "mul", "neg", "pow", "sqrt",
+    "abs", "add", "cast", "clip", "clone", "cos", "div", "exp", "log", "maximum", "minimum", "mul", "neg", "pow",
+    "sin", "sqrt",
     "sub", "where", "linear", "linear_relu", "matmul", "log_softmax", "logsumexp", "max", "mean", "min", "amax",
     "amin", "softmax",
     "std", "sum", "var", "broadcast_to", "cat", "concatenate", "expand", "expand_dims", "flatten", "getitem", "pad",
     "permute",
-    "reshape", "squeeze", "stack", "swapaxes", "transpose", "unsqueeze",
+    "reshape", "squeeze", "stack", "swapaxes", "transpose", "unsqueeze", "tril", "triu", "split", "chunk", "narrow",
+    "t", "view_as", "contiguous", "sort", "argsort", "topk", "gather", "repeat", "flip", "cumsum", "masked_fill",
+    "nonzero", "isnan", "isfinite", "isinf", "sign", "floor", "ceil", "round",
 ]

@@ -130,21 +130,39 @@ def neg(a):
     return record(-a.data, (a,), lambda g: (-g,), "neg")
 
 
+def _floating(x):
+    """An integer or boolean input of a transcendental function as the default float (PyTorch gives float32
+    for ``exp`` of an int64 tensor, NumPy float64)."""
+    return x.astype(backend.DEFAULT_FLOAT) if x.dtype.kind in "iub" else x
+
+
 def exp(a):
     """e^a;  d/da = e^a."""
-    out = np.exp(a.data)
+    out = np.exp(_floating(a.data))
     return record(out, (a,), lambda g: (g * out,), "exp")
 
 
 def log(a):
     """ln a;  d/da = 1/a."""
-    x = a.data
+    x = _floating(a.data)
     return record(np.log(x), (a,), lambda g: (g / x,), "log")
+
+
+def sin(a):
+    """sin a;  d/da = cos a."""
+    x = _floating(a.data)
+    return record(np.sin(x), (a,), lambda g: (g * np.cos(x),), "sin")
+
+
+def cos(a):
+    """cos a;  d/da = −sin a."""
+    x = _floating(a.data)
+    return record(np.cos(x), (a,), lambda g: (-g * np.sin(x),), "cos")
 
 
 def sqrt(a):
     """√a;  d/da = 1/(2√a)."""
-    out = np.sqrt(a.data)
+    out = np.sqrt(_floating(a.data))
     return record(out, (a,), lambda g: (g / (2 * out),), "sqrt")
 
 

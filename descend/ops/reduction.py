@@ -1,4 +1,4 @@
-"""Reductions (sum, mean, max, min, var, logsumexp) and the softmax family.
+"""Reductions (sum, mean, max, min, amax, amin, var, logsumexp) and the softmax family.
 
 Each takes NumPy's ``axis``/``keepdims`` or PyTorch's ``dim``/``keepdim``.
 """
@@ -9,6 +9,7 @@ import numpy as np
 
 from ..tensor import record
 from ._util import kept_shape, normalize_axes, resolve_axis, spread
+from .sorting import extreme_along
 
 
 def _count(shape, axes):
@@ -67,14 +68,50 @@ def _extreme(name, a, axis, keepdims, dim, keepdim, fn):
     return record(out, (a,), backward, name)
 
 
-def max(a, axis=None, keepdims=False, *, dim=None, keepdim=None):
-    """Maximum over ``axis``; the gradient goes to the maximal elements (shared equally at ties)."""
-    return _extreme("max", a, axis, keepdims, dim, keepdim, np.max)
+def amax(a, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """Maximum over ``dim`` (an int, a tuple, or None for all); the gradient goes to the maximal elements
+    (shared equally at ties, as PyTorch's ``amax``)."""
+    return _extreme("amax", a, axis, keepdims if keepdims is not None else keepdim, dim, None, np.max)
 
 
-def min(a, axis=None, keepdims=False, *, dim=None, keepdim=None):
-    """Minimum over ``axis``; the gradient goes to the minimal elements (shared equally at ties)."""
-    return _extreme("min", a, axis, keepdims, dim, keepdim, np.min)
+def amin(a, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """Minimum over ``dim`` (see :func:`amax`)."""
+    return _extreme("amin", a, axis, keepdims if keepdims is not None else keepdim, dim, None, np.min)
+
+
+def _max_or_min(name, a, dim, keepdim, axis, keepdims, largest):
+    if dim is not None and not isinstance(dim, (int, np.integer, tuple, list)):
+        from .arithmetic import maximum, minimum  # max(a, other): the element-wise form
+        if axis is not None or keepdims is not None or keepdim:
+            raise TypeError(f"{name}(input, other) takes no dim or keepdim")
+        return (maximum if largest else minimum)(a, dim)
+    keep = keepdims if keepdims is not None else keepdim
+    if dim is None:  # a full reduction, or NumPy's axis= (values only, as np.max)
+        return _extreme(name, a, axis, keep, None, None, np.max if largest else np.min)
+    if axis is not None:
+        raise TypeError("give either axis (NumPy) or dim (PyTorch), not both")
+    if isinstance(dim, (tuple, list)):
+        raise TypeError(f"{name}(dim=...) takes one dim, got {dim!r}; use a{name}(dim={tuple(dim)!r}) for "
+                        "several (values only)")
+    return extreme_along(a, dim, keep, largest, name)
+
+
+def max(a, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """PyTorch's ``max``, three ways:
+
+    * ``max(a)``: the largest element; the gradient is shared equally by tied maxima (as ``amax``);
+    * ``max(a, dim, keepdim=False)``: the named tuple ``(values, indices)`` along ``dim``; the gradient of
+      ``values`` goes to the position in ``indices`` (the first maximum at ties);
+    * ``max(a, other)``: the element-wise :func:`~descend.ops.arithmetic.maximum`.
+
+    NumPy's ``max(a, axis=..., keepdims=...)`` gives the values only (any axes, ties shared).
+    """
+    return _max_or_min("max", a, dim, keepdim, axis, keepdims, True)
+
+
+def min(a, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """PyTorch's ``min``: ``min(a)``, ``min(a, dim)`` -> ``(values, indices)``, ``min(a, other)`` (see :func:`max`)."""
+    return _max_or_min("min", a, dim, keepdim, axis, keepdims, False)
 
 
 def var(a, axis=None, keepdims=False, *, correction=1, unbiased=None, ddof=None, dim=None, keepdim=None):

@@ -224,3 +224,88 @@ def pad(a, pad, mode="constant", value=0.0):
     out = np.pad(x, width, mode="constant", constant_values=value)
     slices = tuple(slice(b, b + n) for (b, _), n in zip(width, x.shape))
     return record(out, (a,), lambda g: (g[slices],), "pad")
+
+
+def _triangle(a, diagonal, keep_lower, name):
+    x = a.data
+    if x.ndim < 2:
+        raise ValueError(f"{name} needs a tensor with at least 2 dimensions, got shape {x.shape}")
+    rows, cols = x.shape[-2:]
+    keep = np.tri(rows, cols, diagonal, dtype=bool) if keep_lower else ~np.tri(rows, cols, diagonal - 1, dtype=bool)
+    out = np.where(keep, x, np.zeros((), x.dtype))
+    return record(out, (a,), lambda g: (np.where(keep, g, np.zeros((), g.dtype)),), name)
+
+
+def tril(a, diagonal=0):
+    """The lower triangle of the last two dimensions: elements (i, j) with j − i ≤ ``diagonal``, others 0.
+    The gradient is masked the same way."""
+    return _triangle(a, diagonal, True, "tril")
+
+
+def triu(a, diagonal=0):
+    """The upper triangle of the last two dimensions: elements (i, j) with j − i ≥ ``diagonal``, others 0."""
+    return _triangle(a, diagonal, False, "triu")
+
+
+def _axis_of(a, dim, name):
+    if not -max(a.data.ndim, 1) <= dim < max(a.data.ndim, 1) or a.data.ndim == 0:
+        raise ValueError(f"{name}: dim {dim} is out of range for a tensor of shape {a.data.shape}")
+    return dim % a.data.ndim
+
+
+def narrow(a, dim, start, length):
+    """Elements ``start`` .. ``start + length − 1`` along ``dim`` (a slice, as PyTorch's ``narrow``)."""
+    axis = _axis_of(a, dim, "narrow")
+    n = a.data.shape[axis]
+    start = start + n if start < 0 else start
+    if not (0 <= start <= n and 0 <= length <= n - start):
+        raise ValueError(f"narrow: start {start} and length {length} do not fit in dim {dim} of size {n}")
+    return getitem(a, (slice(None),) * axis + (slice(start, start + length),))
+
+
+def split(a, split_size_or_sections, dim=0):
+    """Pieces along ``dim``: of ``split_size`` elements each (the last may be smaller), or of the sizes in
+    a list (which must add up to the dimension), as PyTorch's ``split``. Returns a tuple of tensors."""
+    axis = _axis_of(a, dim, "split")
+    n = a.data.shape[axis]
+    if isinstance(split_size_or_sections, (list, tuple)):
+        sizes = [int(s) for s in split_size_or_sections]
+        if sum(sizes) != n or any(s < 0 for s in sizes):
+            raise ValueError(f"split: sizes {sizes} must be non-negative and add up to {n} (dim {dim})")
+    else:
+        size = int(split_size_or_sections)
+        if size <= 0 and n:
+            raise ValueError(f"split: split_size must be positive, got {size}")
+        sizes = [size] * (n // size) + ([n % size] if n % size else []) if n else [0]
+    starts = np.cumsum([0] + sizes[:-1])
+    lead = (slice(None),) * axis
+    return tuple(getitem(a, lead + (slice(int(s), int(s) + k),)) for s, k in zip(starts, sizes))
+
+
+def chunk(a, chunks, dim=0):
+    """``chunks`` pieces along ``dim`` of ceil(n / chunks) elements each (fewer pieces when they run out),
+    as PyTorch's ``chunk``."""
+    if int(chunks) <= 0:
+        raise ValueError(f"chunk: chunks must be positive, got {chunks}")
+    n = a.data.shape[_axis_of(a, dim, "chunk")]
+    return split(a, max(-(-n // int(chunks)), 1), dim)
+
+
+def t(a):
+    """The transpose of a tensor of at most 2 dimensions (PyTorch's ``t``)."""
+    if a.data.ndim > 2:
+        raise ValueError(f"t() takes a tensor of at most 2 dimensions, got shape {a.data.shape}; use "
+                         "transpose(dim0, dim1)")
+    return transpose(a) if a.data.ndim == 2 else a
+
+
+def view_as(a, other):
+    """``a`` reshaped to ``other``'s shape."""
+    return reshape(a, tuple(other.shape))
+
+
+def contiguous(a):
+    """``a`` itself when its data is C-contiguous, else a C-contiguous copy that stays in the graph."""
+    if a.data.flags.c_contiguous:
+        return a
+    return record(np.ascontiguousarray(a.data), (a,), lambda g: (g,), "contiguous")
