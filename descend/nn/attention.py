@@ -19,7 +19,8 @@ from ..ops.attention import additive_mask, attention_with_weights
 from ..ops.dropout import check_probability
 from ..ops.linalg import linear
 from ..ops.shape import concatenate
-from ..tensor import Tensor, tensor
+from ..creation import tensor
+from ..tensor import Tensor
 from . import init
 from .linear import Linear, _positive_int
 from .module import Module, Parameter

@@ -20,7 +20,8 @@ from ..ops.dropout import check_probability, dropout
 from ..ops.linalg import linear
 from ..ops.recurrent import recurrent_sequence, scatter_rows
 from ..ops.shape import concatenate, getitem, stack
-from ..tensor import Tensor, tensor
+from ..creation import tensor
+from ..tensor import Tensor
 from . import init
 from .linear import _positive_int
 from .module import Module, Parameter

@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import backend
 from ..ops.activation import gelu, relu
-from ..tensor import tensor
+from ..creation import tensor
 from . import init
 from .attention import MultiheadAttention
 from .container import ModuleList

@@ -15,7 +15,8 @@ import numpy as np
 
 from ...ops.recurrent import scatter_rows
 from ...ops.shape import concatenate, getitem
-from ...tensor import Tensor, tensor
+from ...creation import tensor
+from ...tensor import Tensor
 
 __all__ = ["PackedSequence", "pad_sequence", "pack_padded_sequence", "pad_packed_sequence", "pack_sequence",
            "unpad_sequence", "unpack_sequence"]
