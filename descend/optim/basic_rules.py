@@ -23,6 +23,9 @@ class AddDecayedWeights(Rule):
         super().__init__()
         self.k_wd = self._bind_key("weight_decay", weight_decay)
 
+    def needs_params(self, h):
+        return float(h[self.k_wd]) != 0.0
+
     def update(self, u, p, s, c, h, t, tmp):
         wd = float(h[self.k_wd])
         if wd != 0.0:

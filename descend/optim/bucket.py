@@ -48,6 +48,7 @@ class Bucket:
         # name → s for state arrays a rule keeps as (value / s)
         self.scales = {name: s for rule in rules for name, s in rule.scales.items() if s != 1.0}
         self.reads_params = any(rule.reads_params for rule in rules)
+        self.param_readers = [rule for rule in rules if rule.reads_params]
         self.shapes = [p.data.shape for p in params]
         self.orders = [memory_order(p.data) for p in params]
         self.arrays = [p.data for p in params]  # the arrays the parameters hold (p.data), as last seen
@@ -57,11 +58,7 @@ class Bucket:
         n = self.offsets[-1]
         chunk = options["chunk_size"]
         self.chunk = chunk
-        # the scratch array is chunk-sized; the update array (and the gathered parameters, for rules that read
-        # them) are made when a chunk first needs them (a fused step on a lone parameter needs neither)
-        self.tmp = np.empty(min(n, chunk), dtype)
-        self.update = np.empty(0, dtype)
-        self.gathered = np.empty(0, dtype)
+        self.tmp = np.empty(min(n, chunk), dtype)  # the scratch array: chunk-sized
         # the flat range cut into chunks; each chunk lists the parameter pieces that fill it:
         # (parameter, start, stop within the parameter, position in the chunk)
         self.chunks = []
@@ -90,12 +87,27 @@ class Bucket:
         self.uniform = True  # all parameters have taken the same steps (the chunked fast path applies)
         # each chunk's slices of the state arrays and the scratch array, made once (they never move)
         self.chunk_views = [({k: v[a:b] for k, v in self.state.items()}, self.tmp[:b - a]) for a, b, _ in self.chunks]
-        self._slice_params()
         self.fused = next((f for f in (rule.fuse(rules) for rule in rules) if f is not None), None)
+        # the update array u, as large as the largest chunk that needs one: every shared chunk, and a lone
+        # parameter's chunks unless a fused step reads its gradient in place (then u grows if the chain runs);
+        # the gathered parameter values, for rules that read θ, as large as the largest shared chunk
+        shared = [b - a for a, b, pieces in self.chunks if len(pieces) > 1]
+        own = [b - a for a, b, pieces in self.chunks if len(pieces) == 1] if self.fused is None else []
+        self.update = np.empty(max(shared + own, default=0), dtype)
+        self.gathered = np.empty(max(shared, default=0) if self.reads_params else 0, dtype)
+        self._slice_params()
 
     def _slice_params(self):
-        """Each chunk's pieces of the parameters' flat views (remade when a parameter's array is rebound)."""
-        self.piece_views = [[self.flats[i][lo:hi] for i, lo, hi, _ in pieces] for _, _, pieces in self.chunks]
+        """Per chunk, its parameter's flat view (a lone parameter) or a :class:`_Shared` of the slices that
+        gather and scatter its pieces (remade when a parameter's array is rebound)."""
+        self.piece_views = []
+        for (a, b, pieces), (_, tmp) in zip(self.chunks, self.chunk_views):
+            views = [self.flats[i][lo:hi] for i, lo, hi, _ in pieces]
+            if len(pieces) == 1:
+                self.piece_views.append(views[0])
+                continue
+            gathered = self.gathered[:b - a] if self.reads_params else None
+            self.piece_views.append(_Shared(self.update[:b - a], gathered, tmp, pieces, views, self.shapes))
 
     # ------------------------------------------------------------------ state as the user sees it
     def state_value(self, name, i, exact=False):
@@ -171,10 +183,11 @@ class Bucket:
         c0 = {name: float(v[0]) for name, v in self.scalars.items()}
         c = c0
         dtype = self.dtype
-        for (a, b, pieces), (s, tmp), views in zip(self.chunks, self.chunk_views, self.piece_views):
+        reads = any(rule.needs_params(h) for rule in self.param_readers)  # θ gathered only if read this step
+        for (a, b, pieces), (s, tmp), pv in zip(self.chunks, self.chunk_views, self.piece_views):
             if len(pieces) == 1:  # one parameter fills the chunk: update it in place
                 i, lo, hi, _ = pieces[0]
-                g, pv = grads[i][lo:hi], views[0]
+                g = grads[i][lo:hi]
                 if args is not None and g.dtype == dtype:  # the fused step reads the gradient where it lies
                     u = fused.apply(g, s, t, tmp, args)
                 else:
@@ -184,26 +197,29 @@ class Bucket:
                         u = fused.apply(u, s, t, tmp, args)
                     else:
                         c = dict(c0)  # per-parameter scalars advance once per step, not once per chunk
-                        self._run(u, pv if self.reads_params else None, s, c, h, t, tmp)
+                        self._run(u, pv if reads else None, s, c, h, t, tmp)
                 if u is not None:
                     pv += u
                 continue
-            u = self._update_array(b - a)  # several small parameters: gather, update, scatter
-            for (i, lo, hi, at) in pieces:
-                np.copyto(u[at:at + hi - lo], grads[i][lo:hi], casting="same_kind")
+            sh = pv  # several small parameters: gather, update, scatter
+            u = sh.u
+            for i, lo, hi, us in sh.gather:
+                np.copyto(us, grads[i] if lo is None else grads[i][lo:hi], casting="same_kind")
             if args is not None:
                 u = fused.apply(u, s, t, tmp, args)
+                scatter = sh.from_tmp if u is tmp else None if u is None else sh.scatter_from(u)
             else:
                 p = None
-                if self.reads_params:
-                    p = self._gathered_array(b - a)
-                    for (_, lo, hi, at), pv in zip(pieces, views):
-                        np.copyto(p[at:at + hi - lo], pv)
+                if reads:
+                    for qs, view in sh.gather_params:
+                        np.copyto(qs, view)
+                    p = sh.gathered
                 c = dict(c0)
                 self._run(u, p, s, c, h, t, tmp)
-            if u is not None:
-                for (_, lo, hi, at), pv in zip(pieces, views):
-                    pv += u[at:at + hi - lo]
+                scatter = sh.from_u
+            if scatter is not None:
+                for view, us in scatter:
+                    view += us
         for name, v in self.scalars.items():
             v[...] = c[name]
         every = self.options["flush_subnormals_every"]
@@ -274,6 +290,26 @@ class Bucket:
     def _check_uniform(self):
         self.uniform = bool((self.steps == self.steps[0]).all()) and all(
             bool((v == v[0]).all()) for v in self.scalars.values())
+
+
+class _Shared:
+    """The slices of a chunk shared by several parameters: ``gather`` (parameter, start, stop or None for
+    the whole gradient, the update's slice), ``gather_params`` (gathered slice, parameter view),
+    ``from_u`` / ``from_tmp`` (parameter view, the slice of u / tmp that updates it)."""
+
+    __slots__ = ("u", "gathered", "gather", "gather_params", "from_u", "from_tmp", "spans", "views")
+
+    def __init__(self, u, gathered, tmp, pieces, views, shapes):
+        self.u, self.gathered, self.views = u, gathered, views
+        self.spans = [(at, at + hi - lo) for _, lo, hi, at in pieces]
+        self.gather = [(i, None, None, u[x:y]) if lo == 0 and hi == int(np.prod(shapes[i])) else (i, lo, hi, u[x:y])
+                       for (i, lo, hi, _), (x, y) in zip(pieces, self.spans)]
+        self.gather_params = [] if gathered is None else [(gathered[x:y], v) for v, (x, y) in zip(views, self.spans)]
+        self.from_u = [(v, u[x:y]) for v, (x, y) in zip(views, self.spans)]
+        self.from_tmp = [(v, tmp[x:y]) for v, (x, y) in zip(views, self.spans)]
+
+    def scatter_from(self, out):
+        return [(v, out[x:y]) for v, (x, y) in zip(self.views, self.spans)]
 
 
 def _flat(i, a):

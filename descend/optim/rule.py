@@ -21,7 +21,8 @@ chain with two rules of a kind). Options that shape the state (``amsgrad``, ``ce
 elements), in the parameters' dtype, and never allocates: it writes through ``out=`` into ``u``, its own
 state arrays and one scratch array ``tmp``. A rule declares ``state`` (per-element arrays, name → initial
 fill, named as PyTorch names them so state dicts read the same), ``scalars`` (one number per parameter,
-name → initial value) and ``reads_params`` (whether it reads θ). ``bind(dtype, group)`` is called once per
+name → initial value) and ``reads_params`` (whether it may read θ; ``needs_params(group)`` says whether
+it does this step, so that weight decay of 0 costs nothing). ``bind(dtype, group)`` is called once per
 parameter group and dtype, on the optimiser's own copy of the rule; a rule that stores a state array
 scaled (value / s, to save array passes) lists s in ``scales`` (name → s), and the optimiser reports
 s × stored. ``update(u, p, s, c, h, t, tmp)`` gets the update, the parameters (None when the rule does
@@ -93,6 +94,10 @@ class Rule:
             check = self.checks.get(name)
             if check is not None:
                 h[key] = check(key, h[key])
+
+    def needs_params(self, h: dict) -> bool:
+        """Whether update() reads θ this step (default: ``reads_params``; weight decay only when λ ≠ 0)."""
+        return self.reads_params
 
     def bind(self, dtype, h: dict) -> None:
         """Called once, on the optimiser's own copy, with the parameters' dtype and their group."""
