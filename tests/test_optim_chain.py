@@ -173,7 +173,7 @@ class _CountingFusedScale(rules.Rule):
 
     def __init__(self, k):
         super().__init__()
-        self.k_k = self._bind_key("k", k)
+        self.k_k = self.bind_key("k", k)
         self.fused_calls = 0
 
     def update(self, u, p, s, c, h, t, tmp):

@@ -21,7 +21,7 @@ class AddDecayedWeights(Rule):
 
     def __init__(self, weight_decay=0.0):
         super().__init__()
-        self.k_wd = self._bind_key("weight_decay", weight_decay)
+        self.k_wd = self.bind_key("weight_decay", weight_decay)
 
     def needs_params(self, h):
         return float(h[self.k_wd]) != 0.0
@@ -53,9 +53,9 @@ class Trace(Rule):
 
     def __init__(self, momentum=0.9, dampening=None, nesterov=None):
         super().__init__()
-        self.k_mu = self._bind_key("momentum", momentum)
-        self.k_damp = None if dampening is None else self._bind_key("dampening", dampening)
-        self.k_nesterov = None if nesterov is None else self._bind_key("nesterov", nesterov)
+        self.k_mu = self.bind_key("momentum", momentum)
+        self.k_damp = None if dampening is None else self.bind_key("dampening", dampening)
+        self.k_nesterov = None if nesterov is None else self.bind_key("nesterov", nesterov)
 
     def check(self, h):
         super().check(h)
@@ -90,8 +90,8 @@ class ScaleByRss(Rule):
 
     def __init__(self, initial_accumulator_value=0.0, eps=1e-10):
         super().__init__()
-        self.k_init = self._bind_key("initial_accumulator_value", initial_accumulator_value)
-        self.k_eps = self._bind_key("eps", eps)
+        self.k_init = self.bind_key("initial_accumulator_value", initial_accumulator_value)
+        self.k_eps = self.bind_key("eps", eps)
 
     def bind(self, dtype, h):
         self.state = {"sum": float(h[self.k_init])}
@@ -115,9 +115,9 @@ class ScaleByRms(Rule):
 
     def __init__(self, alpha=0.99, eps=1e-8, centered=False):
         super().__init__()
-        self.k_alpha = self._bind_key("alpha", alpha)
-        self.k_eps = self._bind_key("eps", eps)
-        self.k_centered = self._bind_key("centered", centered)
+        self.k_alpha = self.bind_key("alpha", alpha)
+        self.k_eps = self.bind_key("eps", eps)
+        self.k_centered = self.bind_key("centered", centered)
         self.centered = False
 
     def bind(self, dtype, h):
@@ -153,7 +153,7 @@ class ClipByValue(Rule):
 
     def __init__(self, max_delta=1.0):
         super().__init__()
-        self.k_c = self._bind_key("max_delta", max_delta)
+        self.k_c = self.bind_key("max_delta", max_delta)
 
     def update(self, u, p, s, c, h, t, tmp):
         bound = float(h[self.k_c])
@@ -167,8 +167,8 @@ class ScaleByLearningRate(Rule):
 
     def __init__(self, lr=1e-3, lr_decay=None):
         super().__init__()
-        self.k_lr = self._bind_key("lr", lr)
-        self.k_decay = None if lr_decay is None else self._bind_key("lr_decay", lr_decay)
+        self.k_lr = self.bind_key("lr", lr)
+        self.k_decay = None if lr_decay is None else self.bind_key("lr_decay", lr_decay)
 
     def rate(self, h, t) -> float:
         """The step's learning rate η / (1 + (t − 1) d)."""

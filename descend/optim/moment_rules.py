@@ -53,9 +53,9 @@ class ScaleByAdam(Rule):
 
     def __init__(self, betas=(0.9, 0.999), eps=1e-8, amsgrad=False):
         super().__init__()
-        self.k_betas = self._bind_key("betas", betas)
-        self.k_eps = self._bind_key("eps", eps)
-        self.k_amsgrad = self._bind_key("amsgrad", amsgrad)
+        self.k_betas = self.bind_key("betas", betas)
+        self.k_eps = self.bind_key("eps", eps)
+        self.k_amsgrad = self.bind_key("amsgrad", amsgrad)
         self.amsgrad = False
         self.state = {"exp_avg": 0.0, "exp_avg_sq": 0.0}
 
@@ -156,9 +156,9 @@ class ScaleByNadam(Rule):
 
     def __init__(self, betas=(0.9, 0.999), eps=1e-8, momentum_decay=4e-3):
         super().__init__()
-        self.k_betas = self._bind_key("betas", betas)
-        self.k_eps = self._bind_key("eps", eps)
-        self.k_psi = self._bind_key("momentum_decay", momentum_decay)
+        self.k_betas = self.bind_key("betas", betas)
+        self.k_eps = self.bind_key("eps", eps)
+        self.k_psi = self.bind_key("momentum_decay", momentum_decay)
 
     def update(self, u, p, s, c, h, t, tmp):
         b1, b2 = (float(b) for b in h[self.k_betas])
@@ -191,7 +191,7 @@ class ScaleByLion(Rule):
 
     def __init__(self, betas=(0.9, 0.99)):
         super().__init__()
-        self.k_betas = self._bind_key("betas", betas)
+        self.k_betas = self.bind_key("betas", betas)
 
     def update(self, u, p, s, c, h, t, tmp):
         b1, b2 = (float(b) for b in h[self.k_betas])

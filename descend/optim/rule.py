@@ -78,7 +78,7 @@ class Rule:
         self.keys = {}  # hyperparameter name → the group key it is bound to
         self.defaults = {}  # group key → default value
 
-    def _bind_key(self, name: str, value) -> str:
+    def bind_key(self, name: str, value) -> str:
         """Bind hyperparameter ``name`` to its group key (``name``, or a :func:`group_key`'s)."""
         key, default = (value.key, value.default) if isinstance(value, GroupKey) else (name, value)
         self.keys[name] = key
