@@ -20,5 +20,6 @@ from .rmsprop import RMSprop
 from .sgd import SGD
 
 __all__ = ["Optimizer", "chain", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "NAdam", "Lion", "rules", "schedules",
-           "lr_scheduler", "param_groups_weight_decay", "clip_grad_norm_", "clip_grad_value_", "LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR",
-           "CosineAnnealingWarmRestarts", "LinearLR", "OneCycleLR", "ReduceLROnPlateau", "SequentialLR"]
+           "lr_scheduler", "param_groups_weight_decay", "clip_grad_norm_", "clip_grad_value_", "LRScheduler", "StepLR",
+           "MultiStepLR", "ExponentialLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts", "LinearLR", "OneCycleLR",
+           "ReduceLROnPlateau", "SequentialLR"]

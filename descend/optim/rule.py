@@ -17,7 +17,9 @@ one place the value lives; the rule keeps only the key. ``group_key('l2', 1e-4)`
 chain with two rules of a kind). Options that shape the state (``amsgrad``, ``centered``,
 ``initial_accumulator_value``) are read once, when the optimiser lays out its state.
 
-**The contract** (for writing a rule). Every rule works on flat 1-D arrays (a chunk of a parameter group's
+**The contract** (for writing a rule). ``__init__`` binds each hyperparameter with
+``self.k_x = self.bind_key('x', x)`` and reads ``h[self.k_x]`` in ``update``; ``checks`` (name → check
+function) or an overridden ``check(group)`` validate the group's values. Every rule works on flat 1-D arrays (a chunk of a parameter group's
 elements), in the parameters' dtype, and never allocates: it writes through ``out=`` into ``u``, its own
 state arrays and one scratch array ``tmp``. A rule declares ``state`` (per-element arrays, name → initial
 fill, named as PyTorch names them so state dicts read the same), ``scalars`` (one number per parameter,
@@ -32,7 +34,7 @@ step count t ≥ 1 and the scratch array.
 **Fused steps.** A rule may own a faster form of a whole chain: ``fuse(chain)`` returns an object with
 ``prepare(h, t)`` (the step's numbers, or None when the fused form does not apply this step) and
 ``apply(g, s, t, tmp, args)`` (the update u for gradient ``g``, only read, returned in ``tmp``; None
-for no change). :class:`ScaleByAdam` fuses [add_decayed_weights…] scale_by_adam [add_decayed_weights…]
+for no change). :class:`~descend.optim.moment_rules.ScaleByAdam` fuses [add_decayed_weights…] scale_by_adam [add_decayed_weights…]
 scale_by_learning_rate when every decay is 0 and there is no lr decay. The optimiser asks each rule of
 its chain and knows no rule by name.
 """

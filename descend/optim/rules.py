@@ -1,7 +1,7 @@
 """The update rules an optimiser is chained from, by their Optax-style constructors.
 
-``descend.optim.chain(params, rules.add_decayed_weights(1e-2), rules.scale_by_adam(), rules.scale_by_learning_rate(1e-3))``
-is Adam with coupled L2; each constructor's arguments are the rule's hyperparameters, bound to the parameter
+``descend.optim.chain(params, rules.add_decayed_weights(1e-2), rules.scale_by_adam(),
+rules.scale_by_learning_rate(1e-3))`` is Adam with coupled L2; each constructor's arguments are the rule's hyperparameters, bound to the parameter
 group's keys named in its docstring (:func:`group_key` binds another). The contract a rule follows, for
 writing one, is in :mod:`descend.optim.rule`.
 """
