@@ -78,6 +78,25 @@ def test_chain_with_a_clipping_rule_matches_torch_adam_on_clamped_gradients():
         topt.step()
     _close(ps, qs)
     assert np.array_equal(ps[0].grad.data, grads[-1][0])  # the rule clipped the update, not the gradient
+    assert opt._buckets[0][0].fused is None  # clipping is not part of a chain Adam's fused step covers
+
+
+def test_hand_built_adam_chain_takes_the_fused_step_until_its_decay_is_switched_on():
+    init, grads = _problem(6, 100)
+    ps, qs = _pair(init)
+    opt = chain(ps, rules.add_decayed_weights(0.0), rules.scale_by_adam(), rules.scale_by_learning_rate(1e-2),
+                chunk_size=256)
+    topt = torch.optim.Adam(qs, lr=1e-2)
+    fused = opt._buckets[0][0].fused
+    for k, gs in enumerate(grads):
+        if k == 50:
+            opt.param_groups[0]["weight_decay"] = topt.param_groups[0]["weight_decay"] = 0.1
+        assert (fused.prepare(opt.param_groups[0], k + 1) is None) == (k >= 50)
+        for p, q, g in zip(ps, qs, gs):
+            p.grad, q.grad = descend.tensor(g), torch.tensor(g)
+        opt.step()
+        topt.step()
+    _close(ps, qs)
 
 
 def test_chain_hyperparameters_are_group_options_that_schedulers_and_groups_drive():
