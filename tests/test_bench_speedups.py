@@ -67,11 +67,11 @@ def _adam_pair(init, lr):
     return dp, tp, descend.optim.Adam(dp, lr=lr), torch.optim.Adam(tp, lr=lr)
 
 
-def test_optimiser_chunks_across_parameters_match_torch_adam(monkeypatch):
-    monkeypatch.setattr(optim_core, "CHUNK", 7)  # chunks that cut through parameters
+def test_optimiser_chunks_across_parameters_match_torch_adam():
     rng = np.random.default_rng(2)
     init = [rng.standard_normal(s).astype(np.float32) for s in ((4, 5), (3,), (2, 2))]
-    dp, tp, dopt, topt = _adam_pair(init, lr=0.1)
+    dp, tp, _, topt = _adam_pair(init, lr=0.1)
+    dopt = descend.optim.Adam(dp, lr=0.1, chunk_size=7)  # chunks that cut through parameters
     for step in range(6):
         grads = [rng.standard_normal(a.shape).astype(np.float32) for a in init]
         for i, (a, c, g) in enumerate(zip(dp, tp, grads)):
@@ -121,7 +121,7 @@ def test_adam_fused_path_is_taken_without_weight_decay_and_matches_torch():
         dopt = getattr(descend.optim, cls)(dp, lr=0.05, weight_decay=wd)
         topt = getattr(torch.optim, cls)(tp, lr=0.05, weight_decay=wd)
         bucket = dopt._buckets[0][0]
-        assert (bucket._fused_lr(dopt.param_groups[0]) is not None) == (wd == 0.0)
+        assert (bucket.fused.prepare(dopt.param_groups[0], 1) is not None) == (wd == 0.0)
         for _ in range(30):
             for a, c in zip(dp, tp):
                 g = rng.standard_normal(a.shape).astype(np.float32)

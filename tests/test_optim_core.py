@@ -254,7 +254,7 @@ def _subnormal(a):
      lambda ps: torch.optim.SGD(ps, lr=1e-2, momentum=0.9, nesterov=True), "momentum_buffer"),
 ])
 def test_subnormal_state_is_flushed_every_flush_every_steps_and_parameters_still_follow_torch(make_d, make_t, key):
-    from descend.optim.optimizer import FLUSH_EVERY
+    from descend.optim.optimizer import DEFAULT_FLUSH_EVERY as FLUSH_EVERY
     rng = np.random.default_rng(3)
     w0 = rng.standard_normal((8, 16)).astype(np.float32)
     grads = _dead_unit_grads(rng, 2 * FLUSH_EVERY + 10)
@@ -279,7 +279,7 @@ def test_subnormal_state_is_flushed_every_flush_every_steps_and_parameters_still
 
 
 def test_resume_across_a_flush_of_subnormal_state_is_bit_equal():
-    from descend.optim.optimizer import FLUSH_EVERY
+    from descend.optim.optimizer import DEFAULT_FLUSH_EVERY as FLUSH_EVERY
     rng = np.random.default_rng(4)
     w0 = rng.standard_normal((8, 16)).astype(np.float32)
     grads = _dead_unit_grads(rng, 2 * FLUSH_EVERY + 20)
@@ -315,12 +315,10 @@ def test_flushing_subnormals_keeps_zero_normal_numbers_nan_and_infinity():
     np.testing.assert_array_equal(bucket.state["momentum_buffer"], expected)
 
 
-def test_flush_every_zero_keeps_subnormal_state(monkeypatch):
-    from descend.optim import optimizer
-    monkeypatch.setattr(optimizer, "FLUSH_EVERY", 0)
+def test_flush_every_zero_keeps_subnormal_state():
     rng = np.random.default_rng(5)
     p = descend.tensor(rng.standard_normal((8, 16)).astype(np.float32), requires_grad=True)
-    opt = optim.Adam([p], lr=1e-3)
+    opt = optim.Adam([p], lr=1e-3, flush_subnormals_every=0)
     for g in _dead_unit_grads(rng, 300):
         p.grad = descend.tensor(g)
         opt.step()

@@ -1,7 +1,8 @@
 """Optimisers (composed from small update rules), parameter-group helpers and learning-rate schedules.
 
 ``descend.optim.Adam(model.parameters(), lr=1e-3)`` etc. follow PyTorch's names and argument order;
-``descend.optim.rules`` holds the update rules they are chained from; ``descend.optim.schedules`` the pure
+``descend.optim.rules`` holds the update rules they are chained from and ``descend.optim.chain(params, *rules)``
+builds an optimiser from any chain of them; ``descend.optim.schedules`` the pure
 step → lr functions; ``descend.optim.lr_scheduler`` the scheduler classes (also exported here).
 """
 
@@ -14,10 +15,11 @@ from .lion import Lion
 from .lr_scheduler import (CosineAnnealingLR, CosineAnnealingWarmRestarts, ExponentialLR, LinearLR, LRScheduler,
                            MultiStepLR, OneCycleLR, ReduceLROnPlateau, SequentialLR, StepLR)
 from .nadam import NAdam
-from .optimizer import Optimizer
+from .optimizer import Optimizer, chain
 from .rmsprop import RMSprop
 from .sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "NAdam", "Lion", "rules", "schedules",
-           "lr_scheduler", "param_groups_weight_decay", "clip_grad_norm_", "clip_grad_value_", "LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR",
-           "CosineAnnealingWarmRestarts", "LinearLR", "OneCycleLR", "ReduceLROnPlateau", "SequentialLR"]
+__all__ = ["Optimizer", "chain", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "NAdam", "Lion", "rules", "schedules",
+           "lr_scheduler", "param_groups_weight_decay", "clip_grad_norm_", "clip_grad_value_", "LRScheduler", "StepLR",
+           "MultiStepLR", "ExponentialLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts", "LinearLR", "OneCycleLR",
+           "ReduceLROnPlateau", "SequentialLR"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .optimizer import Optimizer, check_betas, check_nonneg
+from .optimizer import DEFAULT_CHUNK, DEFAULT_FLUSH_EVERY, Optimizer
 from .rules import add_decayed_weights, scale_by_learning_rate, scale_by_nadam
 
 
@@ -13,22 +13,21 @@ class NAdam(Optimizer):
 
     ``decoupled_weight_decay=True`` decays the weights directly (θ ← θ − ηλθ, as AdamW) instead of adding
     λθ to the gradient. The momentum schedule μₜ is the paper's; ε placement follows PyTorch.
+    Chain: add_decayed_weights → scale_by_nadam → scale_by_learning_rate (the decay after scale_by_nadam
+    in a group with ``decoupled_weight_decay``).
 
     Args (PyTorch's order): params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
-    momentum_decay=4e-3, decoupled_weight_decay=False.
+    momentum_decay=4e-3, decoupled_weight_decay=False; keyword-only ``flush_subnormals_every``, ``chunk_size``.
     """
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, momentum_decay=4e-3,
-                 decoupled_weight_decay=False):
-        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                                      momentum_decay=momentum_decay, decoupled_weight_decay=decoupled_weight_decay))
-
-    def _check(self, group):
-        for name in ("lr", "eps", "weight_decay", "momentum_decay"):
-            check_nonneg(name, group[name])
-        group["betas"] = check_betas(group["betas"])
+                 decoupled_weight_decay=False, *, flush_subnormals_every=DEFAULT_FLUSH_EVERY, chunk_size=DEFAULT_CHUNK):
+        super().__init__(params, [add_decayed_weights(weight_decay), scale_by_nadam(betas, eps, momentum_decay),
+                                  scale_by_learning_rate(lr)],
+                         defaults=dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                                       momentum_decay=momentum_decay, decoupled_weight_decay=decoupled_weight_decay),
+                         flush_subnormals_every=flush_subnormals_every, chunk_size=chunk_size)
 
     def _chain(self, group):
-        if group["decoupled_weight_decay"]:
-            return [scale_by_nadam(), add_decayed_weights(), scale_by_learning_rate()]
-        return [add_decayed_weights(), scale_by_nadam(), scale_by_learning_rate()]
+        decay, nadam, lr = super()._chain(group)
+        return [nadam, decay, lr] if group["decoupled_weight_decay"] else [decay, nadam, lr]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .optimizer import Optimizer, check_nonneg
+from .optimizer import DEFAULT_CHUNK, DEFAULT_FLUSH_EVERY, Optimizer
 from .rules import add_decayed_weights, scale_by_learning_rate, scale_by_rms, trace
 
 
@@ -12,19 +12,16 @@ class RMSprop(Optimizer):
     with momentum μ > 0:  b ← μb + u, u ← b;  θ ← θ − ηu.
 
     ε is added outside the square root, as PyTorch does (the lecture puts it inside).
+    Chain: add_decayed_weights → scale_by_rms → trace → scale_by_learning_rate.
 
-    Args (PyTorch's order): params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False.
+    Args (PyTorch's order): params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False;
+    keyword-only ``flush_subnormals_every``, ``chunk_size`` (see :mod:`descend.optim.optimizer`).
     """
 
-    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False):
-        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
-                                      centered=centered))
-
-    def _check(self, group):
-        for name in ("lr", "alpha", "eps", "weight_decay", "momentum"):
-            check_nonneg(name, group[name])
-        if group["alpha"] > 1:
-            raise ValueError(f"invalid alpha: {group['alpha']!r}; it must be in [0, 1]")
-
-    def _chain(self, group):
-        return [add_decayed_weights(), scale_by_rms(bool(group["centered"])), trace(), scale_by_learning_rate()]
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False, *,
+                 flush_subnormals_every=DEFAULT_FLUSH_EVERY, chunk_size=DEFAULT_CHUNK):
+        super().__init__(params, [add_decayed_weights(weight_decay), scale_by_rms(alpha, eps, centered),
+                                  trace(momentum), scale_by_learning_rate(lr)],
+                         defaults=dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
+                                       centered=centered),
+                         flush_subnormals_every=flush_subnormals_every, chunk_size=chunk_size)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .optimizer import Optimizer, check_nonneg
+from .optimizer import DEFAULT_CHUNK, DEFAULT_FLUSH_EVERY, Optimizer
 from .rules import add_decayed_weights, scale_by_learning_rate, trace
 
 
@@ -15,19 +15,16 @@ class SGD(Optimizer):
     Momentum is Polyak's heavy ball written as in Sutskever et al. 2013 (the learning rate multiplies the
     buffer, not the gradient inside it, as PyTorch does); ``nesterov=True`` uses their Nesterov form.
 
-    Args (PyTorch's order): params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False.
+    Chain: add_decayed_weights → trace → scale_by_learning_rate.
+
+    Args (PyTorch's order): params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False;
+    keyword-only ``flush_subnormals_every``, ``chunk_size`` (see :mod:`descend.optim.optimizer`).
     """
 
-    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
-        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-                                      nesterov=nesterov))
-
-    def _check(self, group):
-        for name in ("lr", "momentum", "weight_decay", "dampening"):
-            check_nonneg(name, group[name])
-        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
-            raise ValueError(f"nesterov momentum needs momentum > 0 and dampening = 0, got momentum="
-                             f"{group['momentum']!r}, dampening={group['dampening']!r}")
-
-    def _chain(self, group):
-        return [add_decayed_weights(), trace(nesterov_key="nesterov"), scale_by_learning_rate()]
+    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, *,
+                 flush_subnormals_every=DEFAULT_FLUSH_EVERY, chunk_size=DEFAULT_CHUNK):
+        super().__init__(params, [add_decayed_weights(weight_decay), trace(momentum, dampening, nesterov),
+                                  scale_by_learning_rate(lr)],
+                         defaults=dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                                       nesterov=nesterov),
+                         flush_subnormals_every=flush_subnormals_every, chunk_size=chunk_size)

@@ -1,0 +1,205 @@
+"""The adaptive-moment update rules: Adam (with the fused step it owns), NAdam and Lion (see
+:mod:`descend.optim.rule` for the contract they follow)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .basic_rules import AddDecayedWeights, ScaleByLearningRate
+from .checks import check_betas, check_nonneg
+from .rule import Rule
+
+
+def _lerp_(m, u, weight, tmp):
+    """m ← m + w(u − m), as PyTorch's lerp_."""
+    np.subtract(u, m, out=tmp)
+    tmp *= weight
+    m += tmp
+
+
+def _update_moments(u, s, b1, b2, tmp):
+    """The Adam moments, written as PyTorch writes them: m ← lerp(m, u, 1 − β₁); v ← β₂v + ((1 − β₂)u)·u."""
+    m, v = s["exp_avg"], s["exp_avg_sq"]
+    _lerp_(m, u, 1.0 - b1, tmp)
+    v *= b2
+    np.multiply(u, 1.0 - b2, out=tmp)
+    tmp *= u
+    v += tmp
+    return m, v
+
+
+class ScaleByAdam(Rule):
+    """Adam (Kingma & Ba 2015): m ← β₁m + (1 − β₁)u, v ← β₂v + (1 − β₂)u²,
+    u ← (m / (1 − β₁ᵗ)) / (√v / √(1 − β₂ᵗ) + ε).
+
+    Keys ``'betas'``, ``'eps'`` (read every step) and ``'amsgrad'`` (read once): AMSGrad (Reddi et al.
+    2018) uses v̂ ← max(v̂, v) in place of v. ε is added after the bias correction of √v, as PyTorch does
+    (the paper's ε̂ form differs by a factor √(1 − β₂ᵗ)).
+
+    Stored scaled: for float32 parameters the moments are kept as m/s₁ and v/s₂ with s₁ = 1 − β₁ and
+    s₂ = 1 − β₂ of the group's betas when the optimiser laid out its state (:attr:`scales`), so that each
+    moment update is two or three array passes (m/s₁ ← β₁·m/s₁ + u, v/s₂ ← β₂·v/s₂ + u²) instead of three
+    or four; the scales are folded into the step's scalars. If the betas change later (a momentum
+    schedule) the update gains a multiply by (1 − β)/s and stays exact. v/s₂ overflows float32 for
+    gradients of about 6·10¹⁷ held over many steps (PyTorch's v for about 2·10¹⁹). The optimiser's
+    ``state`` and ``state_dict`` report m and v themselves. Float64 parameters keep m and v as they are.
+
+    :meth:`fuse` owns the fused step of a chain [add_decayed_weights…] scale_by_adam
+    [add_decayed_weights…] scale_by_learning_rate: when every decay is 0 and there is no lr decay the
+    whole step is 10 array passes that read the gradient where it lies (no copy).
+    """
+
+    checks = {"betas": check_betas, "eps": check_nonneg}
+
+    def __init__(self, betas=(0.9, 0.999), eps=1e-8, amsgrad=False):
+        super().__init__()
+        self.k_betas = self.bind_key("betas", betas)
+        self.k_eps = self.bind_key("eps", eps)
+        self.k_amsgrad = self.bind_key("amsgrad", amsgrad)
+        self.amsgrad = False
+        self.state = {"exp_avg": 0.0, "exp_avg_sq": 0.0}
+
+    def bind(self, dtype, h):
+        self.amsgrad = bool(h[self.k_amsgrad])
+        self.state = {"exp_avg": 0.0, "exp_avg_sq": 0.0, **({"max_exp_avg_sq": 0.0} if self.amsgrad else {})}
+        self.scales = {}
+        if np.dtype(dtype) == np.float32:  # float64 holds m = s·(m/s) exactly, so state dicts convert exactly
+            s1, s2 = (1.0 - float(b) for b in h[self.k_betas])
+            self.scales = {"exp_avg": s1, "exp_avg_sq": s2, **({"max_exp_avg_sq": s2} if self.amsgrad else {})}
+
+    def _moments(self, g, s, b1, b2, tmp):
+        """m/s₁ ← β₁·m/s₁ + ((1 − β₁)/s₁)·g and v/s₂ ← β₂·v/s₂ + ((1 − β₂)/s₂)·g²; returns (m/s₁, v̂/s₂)."""
+        m, v = s["exp_avg"], s["exp_avg_sq"]
+        s1, s2 = self.scales.get("exp_avg", 1.0), self.scales.get("exp_avg_sq", 1.0)
+        c1, c2 = (1.0 - b1) / s1, (1.0 - b2) / s2
+        m *= b1
+        if c1 == 1.0:
+            m += g
+        else:
+            np.multiply(g, c1, out=tmp)
+            m += tmp
+        np.multiply(g, g, out=tmp)
+        if c2 != 1.0:
+            tmp *= c2
+        v *= b2
+        v += tmp
+        if self.amsgrad:
+            np.maximum(s["max_exp_avg_sq"], v, out=s["max_exp_avg_sq"])
+            v = s["max_exp_avg_sq"]
+        return m, v
+
+    def _denominator(self, v, b1, b2, eps, t, lr, tmp):
+        """tmp ← (√v/√(1 − β₂ᵗ) + ε)·(1 − β₁ᵗ)/η from the stored v/s₂, so that (m/s₁)/tmp is the step
+        (η/(1 − β₁ᵗ))·m/(√v/√(1 − β₂ᵗ) + ε): tmp = √(v/s₂)·a + b with a = √s₂(1 − β₁ᵗ)/(η s₁ √(1 − β₂ᵗ)) and
+        b = ε(1 − β₁ᵗ)/(η s₁). A negative η gives the negated step, exactly."""
+        k = (1.0 - b1 ** t) / (lr * self.scales.get("exp_avg", 1.0))
+        np.sqrt(v, out=tmp)
+        tmp *= self.scales.get("exp_avg_sq", 1.0) ** 0.5 / (1.0 - b2 ** t) ** 0.5 * k
+        tmp += eps * k
+
+    def update(self, u, p, s, c, h, t, tmp):
+        # u ← (m/(1 − β₁ᵗ)) / (√v/√(1 − β₂ᵗ) + ε): the step for η = 1, the learning rate follows in the chain
+        b1, b2 = (float(b) for b in h[self.k_betas])
+        m, v = self._moments(u, s, b1, b2, tmp)
+        self._denominator(v, b1, b2, float(h[self.k_eps]), t, 1.0, tmp)
+        np.divide(m, tmp, out=u)
+
+    def fuse(self, chain):
+        if not chain or type(chain[-1]) is not ScaleByLearningRate:
+            return None
+        body = chain[:-1]
+        if sum(r is self for r in body) != 1 or any(r is not self and type(r) is not AddDecayedWeights for r in body):
+            return None
+        return FusedAdam(self, [r for r in body if r is not self], chain[-1])
+
+
+class FusedAdam:
+    """The step of [add_decayed_weights…] scale_by_adam [add_decayed_weights…] scale_by_learning_rate when
+    every decay is 0 and the learning rate has no decay: u = −(η/(1 − β₁ᵗ))·m / (√v/√(1 − β₂ᵗ) + ε) from the
+    gradient ``g`` (only read), as (m/s₁)/tmp with tmp from ``_denominator`` for −η: 10 array passes
+    (2 + 3 for the moments, 4 for u, 1 for the caller's θ ← θ + u)."""
+
+    def __init__(self, adam, decays, lr):
+        self.adam, self.decays, self.lr = adam, decays, lr
+
+    def prepare(self, h, t):
+        """(η, β₁, β₂, ε) for this step, or None when a decay or the lr decay is on (the chain runs instead)."""
+        if any(float(h[d.k_wd]) != 0.0 for d in self.decays):
+            return None
+        if self.lr.k_decay is not None and float(h[self.lr.k_decay]) != 0.0:
+            return None
+        b1, b2 = (float(b) for b in h[self.adam.k_betas])
+        return float(h[self.lr.k_lr]), b1, b2, float(h[self.adam.k_eps])
+
+    def apply(self, g, s, t, tmp, args):
+        """Update the moments from ``g``; return u in ``tmp`` (None when η = 0: θ stays)."""
+        lr, b1, b2, eps = args
+        adam = self.adam
+        m, v = adam._moments(g, s, b1, b2, tmp)
+        if lr == 0.0:
+            return None
+        adam._denominator(v, b1, b2, eps, t, -lr, tmp)
+        np.divide(m, tmp, out=tmp)
+        return tmp
+
+
+class ScaleByNadam(Rule):
+    """NAdam (Dozat 2016), as ``torch.optim.NAdam``: the momentum schedule μₜ = β₁(1 − ½·0.96^(tψ)),
+    ψ = ``momentum_decay``; m and v as Adam; with D = √(v / (1 − β₂ᵗ)) + ε,
+    u ← ((1 − μₜ)/(1 − Πμ₁..ₜ)) g / D + (μₜ₊₁/(1 − Πμ₁..ₜ₊₁)) m / D. Keys ``'betas'``, ``'eps'``,
+    ``'momentum_decay'``.
+    """
+
+    state = {"exp_avg": 0.0, "exp_avg_sq": 0.0}
+    scalars = {"mu_product": 1.0}
+    checks = {"betas": check_betas, "eps": check_nonneg, "momentum_decay": check_nonneg}
+
+    def __init__(self, betas=(0.9, 0.999), eps=1e-8, momentum_decay=4e-3):
+        super().__init__()
+        self.k_betas = self.bind_key("betas", betas)
+        self.k_eps = self.bind_key("eps", eps)
+        self.k_psi = self.bind_key("momentum_decay", momentum_decay)
+
+    def update(self, u, p, s, c, h, t, tmp):
+        b1, b2 = (float(b) for b in h[self.k_betas])
+        psi = float(h[self.k_psi])
+        mu = b1 * (1.0 - 0.5 * 0.96 ** (t * psi))
+        mu_next = b1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
+        mu_product = c["mu_product"] * mu
+        c["mu_product"] = mu_product
+        c_grad = (1.0 - mu) / (1.0 - mu_product)
+        c_avg = mu_next / (1.0 - mu_product * mu_next)
+        m, v = _update_moments(u, s, b1, b2, tmp)
+        np.divide(v, 1.0 - b2 ** t, out=tmp)
+        np.sqrt(tmp, out=tmp)
+        tmp += float(h[self.k_eps])
+        if c_avg != 0.0:  # u ← c_avg (c_grad/c_avg · g + m) / D, without a second scratch array
+            u *= c_grad / c_avg
+            u += m
+            u *= c_avg
+        else:  # β₁ = 0: no momentum term
+            u *= c_grad
+        u /= tmp
+
+
+class ScaleByLion(Rule):
+    """Lion (Chen et al. 2023, "Symbolic Discovery of Optimization Algorithms"):
+    u ← sign(β₁m + (1 − β₁)g), then m ← β₂m + (1 − β₂)g. Key ``'betas'``."""
+
+    state = {"exp_avg": 0.0}
+    checks = {"betas": check_betas}
+
+    def __init__(self, betas=(0.9, 0.99)):
+        super().__init__()
+        self.k_betas = self.bind_key("betas", betas)
+
+    def update(self, u, p, s, c, h, t, tmp):
+        b1, b2 = (float(b) for b in h[self.k_betas])
+        m = s["exp_avg"]
+        np.subtract(u, m, out=tmp)  # interpolation c = m + (1 − β₁)(g − m)
+        tmp *= 1.0 - b1
+        tmp += m
+        u -= m  # m ← m + (1 − β₂)(g − m), reusing u's storage for g − m
+        u *= 1.0 - b2
+        m += u
+        np.sign(tmp, out=u)
