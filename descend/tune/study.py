@@ -152,7 +152,7 @@ def make_objective(base: dict, s: TuneSettings, out: Path):
     """The objective: sample the space, train a run in ``out/trials``, return its validation metric."""
     import optuna
 
-    from ..run import run_training
+    from ..app import run_training
     from .pruning import PruningCallback
 
     def objective(trial):
