@@ -122,3 +122,28 @@ def test_playground_and_cli_read_the_optimizer_registry():
     assert type(opt).__name__ == "SGD" and opt.param_groups[0]["nesterov"] is True
     help_text = " ".join(build_parser().format_help().split())
     assert "draw GD, momentum, Nesterov, AdaGrad, RMSprop and Adam on 2-D surfaces" in help_text
+
+
+def _tune_config(choices):
+    return {"tune": {"space": {"optimizer.name": {"type": "categorical", "choices": choices}}}}
+
+
+def test_tune_search_space_accepts_a_registered_optimizer_name(registered):
+    from descend.tune import prepare
+    _, s = prepare(_tune_config(["adam", "sgd_twice"]))
+    assert [d.key for d in s.space] == ["optimizer.name"] and s.space[0].choices == ("adam", "sgd_twice")
+
+
+def test_tune_search_space_rejects_an_unregistered_optimizer_name():
+    from descend.tune import prepare
+    with pytest.raises(ConfigError, match="'sgd_twice' is not one of"):
+        prepare(_tune_config(["adam", "sgd_twice"]))
+
+
+def test_lr_finder_builds_the_registered_parts_through_the_app_factories(registered):
+    from descend.diagnose import lr_find_config
+    result = lr_find_config({"model": {"preset": "linear"}, "optimizer": {"name": "sgd_twice"}}, num_steps=8,
+                            start_lr=1e-4, end_lr=1e-1)
+    assert result.extra == {"optimizer": "sgd_twice", "config_lr": 0.003}
+    np.testing.assert_allclose(result.lrs, 1e-4 * 1000 ** (np.arange(8) / 7))
+    assert np.isfinite(result.losses).all() and result.losses[0] == pytest.approx(np.log(10), rel=0.2)
