@@ -2,6 +2,7 @@
 post-hoc tools and the report.
 
 =====================  ==============================================================================
+``errors``             ConfigError (re-exported by descend.config)
 ``registry``           OPTIMIZERS, SCHEDULES, PRESETS, ACTIVATIONS, LOSSES, DATA_SOURCES (name → factory)
 ``presets``            the mlp / cnn / resnet presets as layer tables
 ``factories``          config → parts: resolve_config, prepare_data, build_model, build_loss,
@@ -14,6 +15,9 @@ post-hoc tools and the report.
 =====================  ==============================================================================
 
 See docs/app.md for registering an optimiser or a preset.
+
+Import order: the registries and factories load before ``callbacks``, which imports ``descend.diagnose``,
+whose ``lr_finder`` and ``playground`` read those two modules (the module graph has no cycle).
 """
 
 from .errors import ConfigError
