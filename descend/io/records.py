@@ -6,7 +6,7 @@ written with ``repr`` (exact round trip, ``nan``/``inf`` included); ``read_histo
 cell back to int, float, bool or None (an empty cell), leaving other text as str, and returns the rows
 (a list of dicts, one per line); ``as_columns(rows)`` turns them into a dict name → column. These are the
 only history-CSV writer and reader: a run folder's ``history.csv`` (``epoch`` counted from 1, see
-``descend.app.run_folder``), ``health.csv`` and the tuner's files all go through them.
+``descend.app.run_folder``), ``health.csv`` and ``descend compare`` all go through them.
 
 JSON lines (one JSON object per line) suit logs that grow during training: ``append_jsonl`` adds one
 record and flushes it to disk, ``write_jsonl`` rewrites the whole file atomically. Non-finite floats
