@@ -28,7 +28,7 @@ from . import data, nn, optim  # noqa: E402
 from . import utils  # noqa: E402  (torch.utils.data names: descend.utils.data)
 from .io.checkpoint import load, save  # noqa: E402
 from .train import History, Trainer  # noqa: E402
-from .run import run_training  # noqa: E402
+from .app import run_training  # noqa: E402
 from . import diagnose  # noqa: E402
 from . import tune  # noqa: E402  (descend.tune(config, ...) runs a study: the package is callable)
 

@@ -7,6 +7,10 @@ applies command-line ``--set`` pairs (values parsed as TOML, falling back to a b
 valid ones), wrong types, values out of range and conflicting keys. Every failure raises
 :class:`ConfigError`, a ``ValueError`` whose message is one line naming the key, the bad value and the fix.
 ``to_toml(cfg)`` writes a config back as TOML with a one-line comment above every key.
+
+The names a key accepts (data sets, presets, activations, optimisers, schedules) are not listed here: the
+schema reads them from the registries in :mod:`descend.app.registry` at validation time, and the comments
+name them through the ``{names}`` / ``{names_or}`` placeholders, so a registered name is valid at once.
 """
 
 from __future__ import annotations
@@ -20,15 +24,22 @@ from pathlib import Path
 
 import tomli_w
 
+from .app.errors import ConfigError
+from .app.registry import ACTIVATIONS, DATA_SOURCES, OPTIMIZERS, PRESETS, SCHEDULES, names_text
+from .data.augment import AUGMENTATIONS as _AUGMENTATION_TABLE
+from .registry import Registry
 
-class ConfigError(ValueError):
-    """A configuration problem; the message is one line naming the key and the fix."""
+__all__ = ["ConfigError", "Key", "SCHEMA", "INITS", "AUGMENTATIONS", "layer_types", "LAYER_REQUIRED",
+           "all_keys", "key_spec", "default_config", "flatten", "set_key", "get_key", "merge_config",
+           "parse_value", "apply_overrides", "load_config", "validate_config", "check_config", "to_toml"]
 
 
 @dataclass(frozen=True)
 class Key:
     """One config key: its default, its type ('int', 'float', 'bool', 'str', 'list[str]', 'list[int]',
-    'list[table]'), a one-line comment, and optional constraints."""
+    'list[table]'), a one-line comment, and optional constraints. ``choices`` is a tuple or a
+    :class:`~descend.registry.Registry` (its names, read when checked); ``{names}`` / ``{names_or}`` in the
+    comment become the choices joined by commas (``a, b, c`` / ``a, b or c``)."""
 
     default: object
     kind: str
@@ -40,15 +51,23 @@ class Key:
     low_open: bool = False            # True: value must be > low
     extra: dict = field(default_factory=dict)
 
+    def options(self) -> tuple:
+        """The allowed values now (a registry's names at this moment)."""
+        return self.choices.names() if isinstance(self.choices, Registry) else tuple(self.choices)
 
-DATASETS = ("digits", "fashion-mnist", "synthetic-regression")
-PRESETS = ("mlp", "cnn", "resnet")
-ACTIVATIONS = ("relu", "leaky_relu", "elu", "gelu", "silu", "tanh", "sigmoid")
+    def describe(self) -> str:
+        """The comment with the choices filled in."""
+        if isinstance(self.choices, Registry):
+            plain, ored = names_text(self.choices), names_text(self.choices, last=" or ")
+        else:
+            plain = ", ".join(self.options())
+            ored = plain if len(self.options()) < 2 else ", ".join(self.options()[:-1]) + " or " + self.options()[-1]
+        return self.comment.replace("{names_or}", ored).replace("{names}", plain)
+
+
 INITS = ("auto", "default", "kaiming_uniform", "kaiming_normal", "xavier_uniform", "xavier_normal",
          "orthogonal")
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw", "nadam", "lion")
-SCHEDULES = ("none", "step", "cosine", "onecycle", "plateau")
-AUGMENTATIONS = ("flip", "crop", "shift", "noise", "cutout")
+AUGMENTATIONS = tuple(_AUGMENTATION_TABLE)
 
 #: The schema: section -> key -> Key. Top-level keys live in the "" section. Order is the TOML order.
 SCHEMA: dict[str, dict[str, Key]] = {
@@ -58,8 +77,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "name": Key("", "str", "run name used in the run folder runs/<time>-<name> (empty: <data>-<preset>)"),
     },
     "data": {
-        "name": Key("digits", "str", "built-in data set: digits, fashion-mnist or synthetic-regression",
-                    choices=DATASETS),
+        "name": Key("digits", "str", "built-in data set: {names_or}",
+                    choices=DATA_SOURCES),
         "path": Key("", "str", "your own data instead: a .npz (x_train, y_train[, x_val, y_val, x_test, y_test]), "
                     ".csv or IDX folder (empty: use data.name)"),
         "label_column": Key("label", "str", "CSV only: the name of the label column"),
@@ -70,16 +89,15 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "test_fraction": Key(0.2, "float", "fraction held out for testing when the data set has no test split, "
                              "in [0, 1)", low=0.0, high=1.0, high_open=True),
         "subset": Key(0, "int", "use only this many training samples, drawn with the seed (0: all)", low=0),
-        "augment": Key([], "list[str]", "training-only augmentations for images, from: "
-                       + ", ".join(AUGMENTATIONS), choices=AUGMENTATIONS),
+        "augment": Key([], "list[str]", "training-only augmentations for images, from: {names}",
+                       choices=AUGMENTATIONS),
         "standardize": Key(False, "bool", "standardize features with the training split's mean and std"),
     },
     "model": {
-        "preset": Key("cnn", "str", "architecture preset: mlp, cnn or resnet (a small residual CNN)",
-                      choices=PRESETS),
+        "preset": Key("cnn", "str", "architecture preset: {names_or}", choices=PRESETS),
         "hidden": Key([], "list[int]", "layer widths: hidden units (mlp) or channels per block (cnn, resnet); "
                       "empty: the preset's default", low=1),
-        "activation": Key("relu", "str", "activation: " + ", ".join(ACTIVATIONS), choices=ACTIVATIONS),
+        "activation": Key("relu", "str", "activation: {names}", choices=ACTIVATIONS),
         "dropout": Key(0.0, "float", "dropout probability before the output layer, in [0, 1)",
                        low=0.0, high=1.0, high_open=True),
         "batchnorm": Key(True, "bool", "batch normalisation after each hidden layer"),
@@ -89,14 +107,14 @@ SCHEMA: dict[str, dict[str, Key]] = {
                       "[{type=\"conv2d\", out_channels=16, kernel_size=3}, {type=\"relu\"}]; input sizes inferred"),
     },
     "optimizer": {
-        "name": Key("adam", "str", "optimiser: " + ", ".join(OPTIMIZERS), choices=OPTIMIZERS),
+        "name": Key("adam", "str", "optimiser: {names}", choices=OPTIMIZERS),
         "lr": Key(0.003, "float", "learning rate (the peak rate for onecycle), > 0", low=0.0, low_open=True),
         "weight_decay": Key(0.0, "float", "L2 weight decay (decoupled for adamw and lion), >= 0", low=0.0),
         "momentum": Key(0.9, "float", "momentum for the momentum and nesterov optimisers, in [0, 1)",
                         low=0.0, high=1.0, high_open=True),
     },
     "schedule": {
-        "name": Key("none", "str", "learning-rate schedule: " + ", ".join(SCHEDULES), choices=SCHEDULES),
+        "name": Key("none", "str", "learning-rate schedule: {names}", choices=SCHEDULES),
         "warmup_epochs": Key(0, "int", "linear warm-up epochs before the schedule (not with onecycle)", low=0),
         "step_size": Key(10, "int", "step: epochs between decays", low=1),
         "gamma": Key(0.1, "float", "step: decay factor per step_size epochs, in (0, 1]",
@@ -122,8 +140,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
 }
 
-#: Layer tables for ``model.layers``: type -> {argument: kind}. Sizes of inputs are inferred.
-LAYER_TYPES: dict[str, dict[str, str]] = {
+#: Layer tables for ``model.layers`` other than activations: type -> {argument: kind}. Sizes of inputs are
+#: inferred. :func:`layer_types` adds every registered activation.
+BASE_LAYER_TYPES: dict[str, dict[str, str]] = {
     "linear": {"out_features": "int", "bias": "bool"},
     "conv2d": {"out_channels": "int", "kernel_size": "int", "stride": "int", "padding": "int",
                "dilation": "int", "bias": "bool"},
@@ -135,11 +154,15 @@ LAYER_TYPES: dict[str, dict[str, str]] = {
     "dropout": {"p": "float"},
     "dropout2d": {"p": "float"},
     "residual": {"layers": "list[table]"},
-    "relu": {}, "leaky_relu": {"negative_slope": "float"}, "elu": {"alpha": "float"}, "gelu": {},
-    "silu": {}, "tanh": {}, "sigmoid": {},
 }
 LAYER_REQUIRED = {"linear": ("out_features",), "conv2d": ("out_channels", "kernel_size"),
                   "maxpool2d": ("kernel_size",), "avgpool2d": ("kernel_size",), "residual": ("layers",)}
+
+
+def layer_types() -> dict[str, dict[str, str]]:
+    """Every layer type a ``model.layers`` table may name: :data:`BASE_LAYER_TYPES`, then each registered
+    activation with its arguments."""
+    return {**BASE_LAYER_TYPES, **{name: dict(ACTIVATIONS.info(name).get("args", {})) for name in ACTIVATIONS}}
 
 
 def all_keys() -> list[str]:
@@ -304,27 +327,29 @@ def _check_key(dotted: str, value) -> None:
                           f"({type(value).__name__})")
     items = value if isinstance(value, list) else [value]
     for item in items:
-        if spec.choices and isinstance(item, str) and item not in spec.choices:
-            close = difflib.get_close_matches(item, spec.choices, n=1, cutoff=0.5)
+        options = spec.options()
+        if options and isinstance(item, str) and item not in options:
+            close = difflib.get_close_matches(item, options, n=1, cutoff=0.5)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(f"{dotted} = {item!r} is not one of {', '.join(spec.choices)}{hint}")
+            raise ConfigError(f"{dotted} = {item!r} is not one of {', '.join(options)}{hint}")
         if (spec.low is not None or spec.high is not None) and not isinstance(item, (str, dict, bool)):
             if not _in_range(item, spec):
                 raise ConfigError(f"{dotted} = {item!r} is out of range; it must be {_range_text(spec)}")
 
 
 def _check_layers(layers, where="model.layers") -> None:
+    types = layer_types()
     for i, layer in enumerate(layers):
         at = f"{where}[{i}]"
         kind = layer.get("type")
         if kind is None:
-            raise ConfigError(f"{at} has no 'type'; use one of {', '.join(LAYER_TYPES)}")
-        if kind not in LAYER_TYPES:
-            close = difflib.get_close_matches(str(kind), LAYER_TYPES, n=2, cutoff=0.5)
+            raise ConfigError(f"{at} has no 'type'; use one of {', '.join(types)}")
+        if kind not in types:
+            close = difflib.get_close_matches(str(kind), types, n=2, cutoff=0.5)
             hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else \
-                f"; valid types: {', '.join(LAYER_TYPES)}"
+                f"; valid types: {', '.join(types)}"
             raise ConfigError(f"{at}: unknown layer type {kind!r}{hint}")
-        args = LAYER_TYPES[kind]
+        args = types[kind]
         for name, v in layer.items():
             if name == "type":
                 continue
@@ -423,7 +448,7 @@ def to_toml(cfg: dict | None = None, comments: bool = True) -> str:
         values = cfg.get(section, {}) if section else cfg
         for name, spec in keys.items():
             if comments:
-                lines.append(f"# {spec.comment}")
+                lines.append(f"# {spec.describe()}")
             lines.append(f"{name} = {_toml_inline(values.get(name, spec.default))}")
         lines.append("")
     return "\n".join(lines)

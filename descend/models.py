@@ -1,19 +1,13 @@
-"""Model presets and layer lists built from the ``[model]`` section of a config.
+"""Models built from the ``[model]`` section of a config.
 
-``build_model(model_cfg, input_shape, num_outputs)`` returns a ``descend.nn.Sequential``:
+``build_model(model_cfg, input_shape, num_outputs)`` returns a ``descend.nn.Sequential`` from either
 
-- ``mlp``: Flatten → [Linear(h) → BatchNorm1d? → act] for each width h in ``hidden`` (default [128, 64])
-  → Dropout? → Linear(num_outputs).
-- ``cnn``: for each channel count c in ``hidden`` (default [32, 64]): Conv2d(c, 3, padding=1) →
-  BatchNorm2d? → act → MaxPool2d(2) (while the image is at least 2×2) → Dropout? → Flatten →
-  Linear(num_outputs).
-- ``resnet`` (a small residual CNN in the manner of He et al. 2016, "Deep Residual Learning"): a stem
-  Conv2d(c₀, 3) → BN? → act, then per stage c in ``hidden`` (default [16, 32]): a stride-2 Conv2d(c)
-  → BN? → act when c changes, and one ``Residual`` block x + F(x) with F = conv → BN? → act → conv →
-  BN?, followed by act → global average pooling → Dropout? → Linear(num_outputs).
-- ``layers``: an explicit list of layer tables (see :data:`descend.config.LAYER_TYPES`), input sizes
+- ``preset``: a registered preset (:data:`descend.app.registry.PRESETS`: ``mlp``, ``cnn``, ``resnet``; see
+  :mod:`descend.app.presets`) that turns the config into layer tables, or
+- ``layers``: an explicit list of layer tables (see :func:`descend.config.layer_types`), input sizes
   inferred by passing a zero batch through each layer as it is built; a ``linear`` after an image-shaped
-  output gets a ``Flatten`` inserted before it.
+  output gets a ``Flatten`` inserted before it. Activation layers come from
+  :data:`descend.app.registry.ACTIVATIONS`.
 
 Weights are then initialised per ``model.init`` (``auto``: He for ReLU-like activations, Glorot for
 tanh/sigmoid; ``default``: each layer's PyTorch default).
@@ -23,33 +17,27 @@ from __future__ import annotations
 
 import numpy as np
 
-from .config import ConfigError
+from . import nn
+from .app.errors import ConfigError
+from .app.registry import ACTIVATIONS, PRESETS
+from .autograd import no_grad
+from .tensor import as_tensor
 
-PRESET_HIDDEN = {"mlp": [128, 64], "cnn": [32, 64], "resnet": [16, 32]}
-
-
-def _nn():
-    from . import nn
-    return nn
+__all__ = ["activation_module", "build_layers", "preset_layers", "initialise", "build_model"]
 
 
 def activation_module(name: str, **kwargs):
-    """The activation module for a config name (``relu``, ``gelu``, ...)."""
-    nn = _nn()
-    table = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "elu": nn.ELU, "gelu": nn.GELU, "silu": nn.SiLU,
-             "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
-    return table[name](**kwargs)
+    """The activation module for a config name (``relu``, ``gelu``, ...), from the ACTIVATIONS registry."""
+    return ACTIVATIONS.build(name, **kwargs)
 
 
 def _out_shape(module, shape):
     """Shape (without batch) of ``module``'s output for an input of ``shape``, from a zero batch of 2."""
-    from .autograd import no_grad
-    from .tensor import Tensor
     was_training = module.training
     module.eval()
     try:
         with no_grad():
-            out = module(Tensor._from_array(np.zeros((2, *shape), dtype=np.float32)))
+            out = module(as_tensor(np.zeros((2, *shape), dtype=np.float32)))
     finally:
         module.train(was_training)
     return tuple(out.shape[1:])
@@ -57,7 +45,6 @@ def _out_shape(module, shape):
 
 def _layer(spec: dict, shape: tuple, where: str):
     """Build one layer from its table, given the input shape (without batch)."""
-    nn = _nn()
     kind = spec["type"]
     args = {k: v for k, v in spec.items() if k != "type"}
     image = len(shape) == 3
@@ -101,7 +88,6 @@ def _layer(spec: dict, shape: tuple, where: str):
 
 def build_layers(layers: list, input_shape, where: str = "model.layers"):
     """A Sequential from a list of layer tables; returns (model, output shape without batch)."""
-    nn = _nn()
     shape = tuple(input_shape)
     modules = []
     for i, spec in enumerate(layers):
@@ -122,49 +108,19 @@ def build_layers(layers: list, input_shape, where: str = "model.layers"):
 
 
 def preset_layers(model_cfg: dict, input_shape, num_outputs: int) -> list:
-    """The layer tables of a preset (``mlp``, ``cnn``, ``resnet``) for this input shape and output size."""
-    preset = model_cfg["preset"]
-    hidden = list(model_cfg["hidden"]) or PRESET_HIDDEN[preset]
-    act = {"type": model_cfg["activation"]}
-    bn = [{"type": "batchnorm"}] if model_cfg["batchnorm"] else []
-    drop = [{"type": "dropout", "p": model_cfg["dropout"]}] if model_cfg["dropout"] > 0 else []
-    head = [{"type": "linear", "out_features": num_outputs}]
-    if preset == "mlp":
-        layers = [{"type": "flatten"}]
-        for h in hidden:
-            layers += [{"type": "linear", "out_features": h}, *bn, act]
-        return layers + drop + head
-    if len(input_shape) != 3:
-        raise ConfigError(f"model.preset = {preset!r} needs image data shaped (C, H, W) but the data has "
-                          f"shape {tuple(input_shape)}; use model.preset = 'mlp'")
-    if preset == "cnn":
-        layers, size = [], min(input_shape[1:])
-        for c in hidden:
-            layers += [{"type": "conv2d", "out_channels": c, "kernel_size": 3, "padding": 1}, *bn, act]
-            if size >= 2:
-                layers.append({"type": "maxpool2d", "kernel_size": 2})
-                size //= 2
-        return layers + drop + [{"type": "flatten"}] + head
-    # resnet
-    layers = [{"type": "conv2d", "out_channels": hidden[0], "kernel_size": 3, "padding": 1}, *bn, act]
-    size, channels = min(input_shape[1:]), hidden[0]
-    for c in hidden:
-        if c != channels:
-            stride = 2 if size >= 4 else 1
-            layers += [{"type": "conv2d", "out_channels": c, "kernel_size": 3, "padding": 1, "stride": stride},
-                       *bn, act]
-            size = (size + 1) // stride if stride == 2 else size
-            channels = c
-        conv = {"type": "conv2d", "out_channels": c, "kernel_size": 3, "padding": 1}
-        layers += [{"type": "residual", "layers": [conv, *bn, act, dict(conv), *bn]}, act]
-    return layers + [{"type": "globalavgpool2d"}] + drop + head
+    """The layer tables of the registered preset ``model_cfg["preset"]`` for this input shape and output size
+    (``model.hidden`` given to it when set, else the preset's own default widths)."""
+    layers = PRESETS.get(model_cfg["preset"])
+    hidden = list(model_cfg["hidden"])
+    if hidden:
+        return layers(model_cfg, tuple(input_shape), num_outputs, hidden=hidden)
+    return layers(model_cfg, tuple(input_shape), num_outputs)
 
 
 def initialise(model, init: str, activation: str) -> None:
     """Initialise every Linear/Conv2d weight per ``init`` (biases zero); ``default`` keeps layer defaults."""
     if init == "default":
         return
-    nn = _nn()
     if init == "auto":
         nn.init.init_for_activation(model, activation)
         return

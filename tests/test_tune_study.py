@@ -10,7 +10,7 @@ import pytest
 import descend
 from descend.cli import main
 from descend.config import ConfigError
-from descend.run import read_history_csv
+from descend.io import as_columns, read_history_csv
 
 BASE = {"seed": 0, "data": {"subset": 300, "batch_size": 64}, "model": {"preset": "mlp", "hidden": [16]},
         "train": {"epochs": 2}}
@@ -61,7 +61,7 @@ def test_aggressive_pruner_stops_trials_early(tmp_path, pruner, extra):
     assert len(pruned) >= 1, table
     for r in pruned:        # the pruner stopped training before the last epoch; the run folder shows it
         assert int(r["epochs"]) < 3
-        hist = read_history_csv(tmp_path / "t" / "trials" / f"trial-{int(r['trial']):04d}" / "history.csv")
+        hist = as_columns(read_history_csv(tmp_path / "t" / "trials" / f"trial-{int(r['trial']):04d}" / "history.csv"))
         assert len(hist["epoch"]) == int(r["epochs"])
     assert result.counts.get("PRUNED") == len(pruned)
     complete = [float(r["val_loss"]) for r in table if r["state"] == "COMPLETE"]

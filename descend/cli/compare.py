@@ -16,6 +16,6 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from ..run import compare_runs
+    from ..app import compare_runs
     print(compare_runs(args.run_dirs, output=args.output, metric=args.metric))
     return 0

@@ -18,6 +18,6 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from ..run import evaluate_run
+    from ..app import evaluate_run
     print(json.dumps(evaluate_run(args.run_dir, data=args.data, split=args.split), indent=2))
     return 0

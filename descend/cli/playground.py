@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from ..diagnose.playground import OPTIMIZERS
+
+
+def _labels() -> str:
+    labels = list(OPTIMIZERS)
+    return ", ".join(labels[:-1]) + " and " + labels[-1] if len(labels) > 1 else "".join(labels)
+
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("playground", help="draw GD, momentum, Nesterov, AdaGrad, RMSprop and Adam on 2-D surfaces",
+    p = sub.add_parser("playground", help=f"draw {_labels()} on 2-D surfaces",
                        description="Run descend's optimisers on a ravine, Rosenbrock, a saddle and Beale's "
                                    "function and write contour plots with the trajectories, loss curves, "
                                    "index.html and results.json.")

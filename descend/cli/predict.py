@@ -16,7 +16,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from ..run import predict_run
+    from ..app import predict_run
     path = predict_run(args.run_dir, args.input, args.output)
     print(path)
     return 0

@@ -12,7 +12,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from ..run import format_runs_table, list_runs
+    from ..app import format_runs_table, list_runs
     rows = list_runs(args.dir)
     print(format_runs_table(rows) if rows else f"no runs in {args.dir}")
     return 0

@@ -25,7 +25,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from ..run import run_training
+    from ..app import run_training
     if args.resume and (args.config or args.set):
         raise ValueError("--resume continues a run with its own config.toml; drop CONFIG and --set")
     config = args.config if args.config else {}

@@ -5,7 +5,8 @@
                        10 classes (the embedded default: always available)
 ``fashion-mnist``      Zalando's Fashion-MNIST from IDX files (Debian: ``apt-get install dataset-fashion-mnist``,
                        files in /usr/share/datasets/fashion-mnist): 60000 + 10000 images ``(N, 1, 28, 28)``
-``regression``         synthetic regression with a known function plus Gaussian noise (seeded)
+``synthetic-regression`` (alias ``regression``): synthetic regression with a known function plus noise
+                       (seeded)
 a folder               any MNIST-format IDX folder (``train-images-idx3-ubyte[.gz]`` and friends)
 ``*.npz``              your arrays: ``x_train``, ``y_train`` (+ optional ``x_val``, ``y_val``, ``x_test``, ``y_test``)
 ``*.csv``              numeric feature columns plus a label column (``label_column=``), header row
@@ -24,6 +25,7 @@ import os
 
 import numpy as np
 
+from ..registry import Registry
 from .idx import read_idx
 from .splits import DataSplits, infer_task, split_indices
 from .validate import check_part
@@ -265,9 +267,12 @@ def make_regression(n_samples: int = 2000, n_features: int = 8, noise: float = 0
 
 
 # ----------------------------------------------------------------------------- dispatch
-BUILTIN = {"digits": load_digits, "fashion-mnist": load_fashion_mnist, "regression": make_regression}
-_ALIASES = {"fashion_mnist": "fashion-mnist", "fashionmnist": "fashion-mnist", "synthetic-regression": "regression",
-            "synthetic_regression": "regression"}
+#: The built-in data sets: name → reader(**kwargs) returning DataSplits. ``load_dataset`` and the config's
+#: ``data.name`` read this table; registering a reader here adds a data set everywhere.
+DATA_SOURCES = Registry("data set")
+DATA_SOURCES.register("digits", load_digits)
+DATA_SOURCES.register("fashion-mnist", load_fashion_mnist, aliases=("fashion_mnist", "fashionmnist"))
+DATA_SOURCES.register("synthetic-regression", make_regression, aliases=("regression", "synthetic_regression"))
 
 
 def _call(reader, *args, **kwargs):
@@ -282,14 +287,15 @@ def _call(reader, *args, **kwargs):
 def load_dataset(name_or_path="digits", **kwargs) -> DataSplits:
     """Load a built-in data set by name or a file / folder by path; returns validated :class:`DataSplits`.
 
-    Names: ``digits`` (default), ``fashion-mnist``, ``regression``. Paths: a folder of MNIST-format IDX
+    Names: those of :data:`DATA_SOURCES` (``digits`` (default), ``fashion-mnist``, ``synthetic-regression``
+    alias ``regression``). Paths: a folder of MNIST-format IDX
     files, a ``.npz`` or a ``.csv`` file. Keyword arguments go to the reader (``val_fraction``,
     ``test_fraction``, ``seed``, ``label_column`` for CSV, ``path`` for fashion-mnist, ...).
     """
     key = str(name_or_path).strip()
-    low = _ALIASES.get(key.lower(), key.lower())
-    if low in BUILTIN:
-        return _call(BUILTIN[low], **kwargs)
+    name = key if key in DATA_SOURCES else key.lower()
+    if name in DATA_SOURCES:
+        return _call(DATA_SOURCES.get(name), **kwargs)
     path = os.path.expanduser(key)
     if os.path.isdir(path):
         return _call(load_idx_folder, path, **kwargs)
@@ -298,5 +304,5 @@ def load_dataset(name_or_path="digits", **kwargs) -> DataSplits:
         if not os.path.isfile(path):
             raise FileNotFoundError(f"data file not found: {path}")
         return _call(load_npz if ext == ".npz" else load_csv, path, **kwargs)
-    raise ValueError(f"unknown data set {name_or_path!r}: use one of {sorted(BUILTIN)}, a folder of IDX files, "
+    raise ValueError(f"unknown data set {name_or_path!r}: use one of {sorted(DATA_SOURCES)}, a folder of IDX files, "
                      "or a path to a .npz or .csv file")

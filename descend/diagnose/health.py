@@ -208,7 +208,8 @@ class HealthMonitor(Callback):
             self.records = read_health(self.path)
 
     def report_sections(self, ctx):
-        """Report hook (``descend.run``): the gradient-flow and activation plots and the diagnosis."""
+        """This monitor's part of a run's report (``ctx``: a :class:`descend.io.ReportContext`): the
+        gradient-flow and activation plots and the diagnosis."""
         from .report import health_sections
         health_sections(ctx, self.records)
 

@@ -24,10 +24,16 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
-from ..tensor import Tensor
+from ..app.factories import (build_loaders, build_loss, build_model, build_optimizer, prepare_data,
+                             resolve_config)
+from ..data import DataLoader
+from ..io import atomic_write_json
+from ..random import manual_seed
+from ..tensor import Tensor, as_tensor
 
 
 @dataclass
@@ -91,7 +97,6 @@ def suggest_lr(lrs, losses, rule: str = "steepest") -> float:
 def _batches(data):
     """Endless (x, y) batches of a loader (re-iterated when exhausted) or of (x, y) arrays (batches of 64)."""
     if isinstance(data, (tuple, list)) and len(data) == 2 and isinstance(data[0], (np.ndarray, Tensor)):
-        from ..data import DataLoader
         data = DataLoader(tuple(data), batch_size=64, shuffle=True, seed=0)
     while True:
         empty = True
@@ -127,8 +132,8 @@ def lr_find(model, loss, optimizer, data, start_lr: float = 1e-7, end_lr: float 
         batches = _batches(data)
         for t, lr in enumerate(lrs):
             x, y = next(batches)
-            x = x if isinstance(x, Tensor) else Tensor._from_array(np.asarray(x))
-            y = y if isinstance(y, Tensor) else Tensor._from_array(np.asarray(y))
+            x = x if isinstance(x, Tensor) else as_tensor(np.asarray(x))
+            y = y if isinstance(y, Tensor) else as_tensor(np.asarray(y))
             for g in optimizer.param_groups:
                 g["lr"] = float(lr)
             value = loss(model(x), y)
@@ -163,25 +168,21 @@ def lr_find(model, loss, optimizer, data, start_lr: float = 1e-7, end_lr: float 
 def lr_find_config(config=None, overrides=(), out=None, num_steps: int = 200, start_lr: float = 1e-7,
                    end_lr: float = 10.0, rule: str = "steepest"):
     """A range test for the model, optimiser and data of a ``descend train`` config; writes ``lr_find.png``
-    and ``lr_find.json`` to ``out`` (when given). Returns the :class:`LRFindResult`."""
-    from pathlib import Path
+    and ``lr_find.json`` to ``out`` (when given). Returns the :class:`LRFindResult`.
 
-    from .. import manual_seed
-    from ..data import DataLoader
-    from ..models import build_model
-    from ..run import _targets, build_loss, build_optimizer, prepare_data, resolve_config
+    The parts are those ``run_training`` would build, from the same public factories
+    (:mod:`descend.app.factories`): data, model (seeded), optimiser, training loader and loss.
+    """
     cfg = resolve_config(config, overrides)
     splits, _ = prepare_data(cfg)
     manual_seed(cfg["seed"])
     model = build_model(cfg["model"], splits.input_shape, splits.num_outputs)
     optimizer = build_optimizer(cfg["optimizer"], model.parameters())
-    loader = DataLoader((splits.x_train, _targets(splits, splits.y_train)), batch_size=cfg["data"]["batch_size"],
-                        shuffle=True, seed=cfg["seed"])
+    loader, _ = build_loaders(cfg, splits)
     result = lr_find(model, build_loss(splits.task), optimizer, loader, start_lr=start_lr, end_lr=end_lr,
                      num_steps=num_steps, rule=rule)
     result.extra = {"optimizer": cfg["optimizer"]["name"], "config_lr": cfg["optimizer"]["lr"]}
     if out is not None:
-        from ..io import atomic_write_json
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         result.plot(out / "lr_find.png")

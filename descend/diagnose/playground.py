@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import optim
+from ..app.registry import OPTIMIZERS as OPTIMIZER_REGISTRY
 from ..nn import Parameter
 
 
@@ -69,22 +69,24 @@ SURFACES = {
                      "(1.5 − x + xy)² + (2.25 − x + xy²)² + (2.625 − x + xy³)²"),
 }
 
-#: name → (optimiser class, keyword arguments per surface) — the learning rates are each method's
-#: usual scale for the surface (GD's is limited by the largest curvature: 2/L).
-OPTIMIZERS = {
-    "GD": lambda p, lr: optim.SGD(p, lr=lr),
-    "momentum": lambda p, lr: optim.SGD(p, lr=lr, momentum=0.9),
-    "Nesterov": lambda p, lr: optim.SGD(p, lr=lr, momentum=0.9, nesterov=True),
-    "AdaGrad": lambda p, lr: optim.Adagrad(p, lr=lr),
-    "RMSprop": lambda p, lr: optim.RMSprop(p, lr=lr),
-    "Adam": lambda p, lr: optim.Adam(p, lr=lr),
-}
+#: The optimisers drawn: label → name in the app's optimiser registry (:data:`descend.app.registry.OPTIMIZERS`),
+#: built there exactly as ``[optimizer] name = ...`` builds them (momentum 0.9, no weight decay). The learning
+#: rates below are each method's usual scale for the surface (GD's is limited by the largest curvature: 2/L).
+OPTIMIZERS = {"GD": "sgd", "momentum": "momentum", "Nesterov": "nesterov", "AdaGrad": "adagrad",
+              "RMSprop": "rmsprop", "Adam": "adam"}
 LEARNING_RATES = {
     "ravine": {"GD": 0.035, "momentum": 0.01, "Nesterov": 0.01, "AdaGrad": 0.5, "RMSprop": 0.01, "Adam": 0.1},
     "rosenbrock": {"GD": 1e-3, "momentum": 1e-3, "Nesterov": 1e-3, "AdaGrad": 1.0, "RMSprop": 0.01, "Adam": 0.1},
     "saddle": {"GD": 0.005, "momentum": 0.005, "Nesterov": 0.005, "AdaGrad": 0.1, "RMSprop": 0.01, "Adam": 0.05},
     "beale": {"GD": 0.01, "momentum": 1e-3, "Nesterov": 1e-3, "AdaGrad": 1.0, "RMSprop": 0.01, "Adam": 0.1},
 }
+
+
+def make_optimizer(label: str, params, lr: float):
+    """The registered optimiser a playground label names, over ``params`` at rate ``lr``."""
+    name = OPTIMIZERS.get(label, label)
+    return OPTIMIZER_REGISTRY.build(name, list(params), {"name": name, "lr": lr, "weight_decay": 0.0,
+                                                         "momentum": 0.9})
 
 
 def trajectory(surface, optimizer: str, steps: int = 1000, lr: float | None = None):
@@ -100,7 +102,7 @@ def trajectory(surface, optimizer: str, steps: int = 1000, lr: float | None = No
         raise ValueError(f"steps must be a positive integer, got {steps!r}")
     lr = LEARNING_RATES.get(surface.name, {}).get(optimizer, 0.01) if lr is None else lr
     p = Parameter(np.array(surface.start, dtype=np.float64), dtype=np.float64)
-    opt = OPTIMIZERS[optimizer]([p], lr)
+    opt = make_optimizer(optimizer, [p], lr)
     points, losses = [p.data.copy()], []
     for _ in range(steps):
         value = surface.f(p[0], p[1])

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..io import ReportSection, read_history_csv
 from .detectors import diagnose, format_findings, layer_series
 from .guard import EVENT_FILE
 from .health import HEALTH_FILE, read_health
@@ -18,7 +19,6 @@ from .health import HEALTH_FILE, read_health
 
 def load_run_health(run_dir):
     """(history rows, health records, divergence event or None) of a run folder."""
-    from ..io import read_history_csv
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise FileNotFoundError(f"{str(run_dir)!r} is not a folder; give a run folder written by `descend train`")
@@ -70,8 +70,8 @@ def plot_activations(records, path=None):
 
 
 def health_sections(ctx, records, event=None) -> None:
-    """Append the "Training health" section (diagnosis, plots) to a ``descend.run`` report context."""
-    from ..run import ReportSection
+    """Append the "Training health" section (diagnosis, plots) to a report context
+    (:class:`descend.io.ReportContext`: ``out``, ``history``, ``sections``, ``notes``)."""
     if event is None and (Path(ctx.out) / EVENT_FILE).is_file():
         event = json.loads((Path(ctx.out) / EVENT_FILE).read_text(encoding="utf-8"))
     findings = diagnose(ctx.history, records, event)

@@ -3,7 +3,10 @@
 ``write_history_csv(rows, path)`` takes a list of per-epoch dicts (or a ``History``, via its
 ``to_rows()``, or a dict name → column) and writes one header line plus one line per epoch. Floats are
 written with ``repr`` (exact round trip, ``nan``/``inf`` included); ``read_history_csv`` parses each
-cell back to int, float, bool or None (an empty cell), leaving other text as str.
+cell back to int, float, bool or None (an empty cell), leaving other text as str, and returns the rows
+(a list of dicts, one per line); ``as_columns(rows)`` turns them into a dict name → column. These are the
+only history-CSV writer and reader: a run folder's ``history.csv`` (``epoch`` counted from 1, see
+``descend.app.run_folder``), ``health.csv`` and ``descend compare`` all go through them.
 
 JSON lines (one JSON object per line) suit logs that grow during training: ``append_jsonl`` adds one
 record and flushes it to disk, ``write_jsonl`` rewrites the whole file atomically. Non-finite floats
@@ -23,7 +26,8 @@ import numpy as np
 
 from .atomic import atomic_write_text
 
-__all__ = ["write_history_csv", "read_history_csv", "write_jsonl", "read_jsonl", "append_jsonl", "as_rows"]
+__all__ = ["write_history_csv", "read_history_csv", "write_jsonl", "read_jsonl", "append_jsonl", "as_rows",
+           "as_columns"]
 
 
 def as_rows(history) -> list[dict]:
@@ -41,6 +45,14 @@ def as_rows(history) -> list[dict]:
         if not isinstance(r, dict):
             raise TypeError(f"history row {i} is a {type(r).__name__}, expected a dict")
     return rows
+
+
+def as_columns(rows) -> dict:
+    """A dict name → list of values from per-epoch rows (the inverse of :func:`as_rows`); a cell a row lacks
+    is None. Columns keep their first-seen order."""
+    rows = as_rows(rows)
+    names = list(dict.fromkeys(k for r in rows for k in r))
+    return {k: [r.get(k) for r in rows] for k in names}
 
 
 def _plain(value):

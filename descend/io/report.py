@@ -9,6 +9,12 @@ Build it section by section, then write it (atomically)::
     report.note("early stopping after epoch 12 (best val_loss 0.081 at epoch 9)", level="warning")
     report.save("runs/mnist/report.html")
 
+A part that owns some findings contributes them as a :class:`ReportSection` (a heading plus any of a
+key-value table, text, images, a data table and notes); :meth:`Report.add` renders one. A
+:class:`ReportContext` carries what such a part may look at when asked for its sections (a run's folder,
+config, data, model, trainer, history, summary) and collects the ``sections`` and ``notes`` it adds: a
+training callback with a ``report_sections(ctx)`` method is asked exactly this way.
+
 Every piece of text is escaped with ``html.escape``; images are PNGs embedded as base64
 ``data:image/png`` URIs; the CSS is a short inline ``<style>``. Nothing refers to an external resource.
 """
@@ -20,13 +26,14 @@ import html
 import json
 import math
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from .atomic import atomic_write_text
 
-__all__ = ["Report"]
+__all__ = ["Report", "ReportSection", "ReportContext"]
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _LEVELS = ("info", "success", "warning", "error")
@@ -72,6 +79,35 @@ def _format(value, float_format: str) -> tuple[str, bool]:
         except (TypeError, ValueError):
             return repr(value), False
     return str(value), False
+
+
+@dataclass
+class ReportSection:
+    """One report section: a heading and any of a key-value table, preformatted text, images (PNG bytes,
+    embedded), a data table (list of dicts) and notes (shown as warnings)."""
+
+    title: str
+    table: dict | None = None
+    text: str | None = None
+    images: list = field(default_factory=list)      # [(caption, png_bytes)]
+    rows: list | None = None
+    notes: list = field(default_factory=list)
+
+
+@dataclass
+class ReportContext:
+    """What a part contributing to a run's report may read (the run folder ``out``, ``config``, ``data``,
+    ``model``, ``trainer``, ``history``, ``summary``) and the ``sections`` and ``notes`` lists it appends to."""
+
+    out: Path
+    config: dict
+    data: object = None
+    model: object = None
+    trainer: object = None
+    history: object = None
+    summary: dict = field(default_factory=dict)
+    sections: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
 
 
 def _flatten(mapping: dict, prefix: str = "") -> list[tuple[str, object]]:
@@ -174,6 +210,23 @@ class Report:
         alt_text = alt if alt is not None else (caption or "figure")
         cap = f"<figcaption>{_esc(caption)}</figcaption>" if caption else ""
         return self._add(f'<figure><img src="{uri}" alt="{_esc(alt_text)}">{cap}</figure>')
+
+    def add(self, section: ReportSection) -> "Report":
+        """Render a :class:`ReportSection`: its heading, table, text, images, data table and notes."""
+        if not isinstance(section, ReportSection):
+            raise TypeError(f"add needs a ReportSection, got {type(section).__name__}")
+        self.section(section.title)
+        if section.table:
+            self.kv(section.table)
+        if section.text:
+            self.pre(section.text)
+        for caption, png in section.images:
+            self.image(png, caption=caption)
+        if section.rows:
+            self.table(section.rows)
+        for note in section.notes:
+            self.note(note, level="warning")
+        return self
 
     def html(self, fragment: str) -> "Report":
         """Insert a raw, trusted HTML fragment (not escaped). It must not reference external resources."""

@@ -16,14 +16,39 @@ import csv
 import io
 import json
 import math
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ..config import to_toml
+from ..io import Report, atomic_write_text
 from .space import TuneSettings, apply_params
+from .storage import open_storage, redact
 
 MIN_TRIALS_FOR_IMPORTANCE = 3
+
+
+@dataclass
+class TuneResult:
+    """What :func:`run_study` returns: the best trial's complete config and metric, and where things are."""
+
+    best_config: dict | None
+    best_value: float | None
+    metric: str
+    direction: str
+    best_trial: int | None
+    best_params: dict
+    out: Path
+    study_name: str
+    storage: str
+    counts: dict = field(default_factory=dict)      # trial state -> number of trials
+    notes: list = field(default_factory=list)
+
+    def __repr__(self):
+        value = "none" if self.best_value is None else f"{self.best_value:.6g}"
+        return (f"TuneResult({self.metric} = {value} ({self.direction}) at trial {self.best_trial}, "
+                f"params={self.best_params}, out={str(self.out)!r})")
 
 
 def _state(t) -> str:
@@ -66,7 +91,6 @@ def format_table(rows: list[dict]) -> str:
 
 
 def write_trials_csv(path, rows: list[dict]) -> Path:
-    from ..io import atomic_write_text
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     if rows:
@@ -214,9 +238,6 @@ def write_results(study_name: str, url: str, base: dict, settings: TuneSettings,
     """Write trials.csv, best.toml, plots/ and report.html for a study; returns a :class:`TuneResult`."""
     import optuna
 
-    from ..io import Report, atomic_write_text
-    from .storage import open_storage
-    from .study import TuneResult
     s, out = settings, Path(out)
     study = optuna.load_study(study_name=study_name, storage=open_storage(url))
     rows = trial_rows(study, s)
@@ -273,5 +294,4 @@ def write_results(study_name: str, url: str, base: dict, settings: TuneSettings,
 
 
 def _safe_url(url: str) -> str:
-    from .storage import _redact
-    return _redact(url)
+    return redact(url)

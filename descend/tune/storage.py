@@ -52,7 +52,7 @@ def open_storage(url: str):
         raise ValueError(f"--storage {url.split('://')[0]}://...: the database driver is missing ({exc}); "
                          f"install it (PostgreSQL: pip install psycopg2-binary)") from None
     except optuna.exceptions.StorageInternalError as exc:
-        raise ValueError(f"--storage: cannot open {_redact(url)}: {exc}") from None
+        raise ValueError(f"--storage: cannot open {redact(url)}: {exc}") from None
 
 
 def _pick_postgres_driver(url: str) -> str:
@@ -65,7 +65,8 @@ def _pick_postgres_driver(url: str) -> str:
     return url
 
 
-def _redact(url: str) -> str:
+def redact(url: str) -> str:
+    """The URL with its user name and password replaced by ``***`` (for messages and reports)."""
     head, sep, tail = url.partition("://")
     if "@" in tail:
         tail = "***@" + tail.split("@", 1)[1]
@@ -87,20 +88,22 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def fail_dead_trials(study) -> list[int]:
-    """Mark FAIL every RUNNING trial of ``study`` whose worker process on this host is gone; returns
-    their trial numbers."""
+def fail_dead_trials(study, storage) -> list[int]:
+    """Mark FAIL every RUNNING trial of ``study`` (kept in ``storage``, as :func:`open_storage` returned it)
+    whose worker process on this host is gone; returns their trial numbers."""
     from optuna.exceptions import UpdateFinishedTrialError
     from optuna.trial import TrialState
     host, failed = socket.gethostname(), []
+    study_id = storage.get_study_id_from_name(study.study_name)
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         pid = t.user_attrs.get("pid")
         if t.user_attrs.get("host") != host or pid is None or _alive(int(pid)):
             continue
         try:
-            study._storage.set_trial_user_attr(t._trial_id, "fail_reason",
-                                               f"worker process {pid} on {host} ended during the trial")
-            study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+            trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, t.number)
+            storage.set_trial_user_attr(trial_id, "fail_reason",
+                                        f"worker process {pid} on {host} ended during the trial")
+            storage.set_trial_state_values(trial_id, TrialState.FAIL)
             failed.append(t.number)
         except UpdateFinishedTrialError:
             pass                 # another process finished or failed it meanwhile

@@ -26,11 +26,16 @@ import os
 import subprocess
 import sys
 import tomllib
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from ..config import ConfigError, check_config
+import numpy as np
+
+from ..app import run_training
+from ..config import ConfigError, check_config, default_config, flatten, get_key, set_key
+from ..io import atomic_write_json
+from .pruning import PruningCallback
+from .results import TuneResult, write_results
 from .space import TuneSettings, apply_params, parse_tune
 from .storage import fail_dead_trials, open_storage, storage_url, worker_tag
 
@@ -39,28 +44,6 @@ TRIALS_DIR = "trials"
 #: Environment of worker processes: one BLAS thread each, so W workers use W cores.
 WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
               "VECLIB_MAXIMUM_THREADS": "1", "NUMEXPR_NUM_THREADS": "1"}
-
-
-@dataclass
-class TuneResult:
-    """What :func:`run_study` returns: the best trial's complete config and metric, and where things are."""
-
-    best_config: dict | None
-    best_value: float | None
-    metric: str
-    direction: str
-    best_trial: int | None
-    best_params: dict
-    out: Path
-    study_name: str
-    storage: str
-    counts: dict = field(default_factory=dict)      # trial state -> number of trials
-    notes: list = field(default_factory=list)
-
-    def __repr__(self):
-        value = "none" if self.best_value is None else f"{self.best_value:.6g}"
-        return (f"TuneResult({self.metric} = {value} ({self.direction}) at trial {self.best_trial}, "
-                f"params={self.best_params}, out={str(self.out)!r})")
 
 
 # ------------------------------------------------------------------------------------------- config
@@ -130,7 +113,6 @@ def make_pruner(s: TuneSettings):
 
 
 def _seed(s: TuneSettings, base: dict, *salt) -> int:
-    import numpy as np
     root = s.seed if s.seed >= 0 else base["seed"]
     return int(np.random.SeedSequence([root, *salt]).generate_state(1)[0])
 
@@ -140,7 +122,6 @@ def changed_keys(cfg: dict) -> dict:
 
     ``run_training`` treats every key of the dict it gets as set by the user (for its conflict checks), so
     a trial passes only these."""
-    from ..config import default_config, flatten, get_key, set_key
     defaults, user = default_config(), {}
     for key, value in flatten(cfg).items():
         if get_key(defaults, key) != value:
@@ -152,8 +133,6 @@ def make_objective(base: dict, s: TuneSettings, out: Path):
     """The objective: sample the space, train a run in ``out/trials``, return its validation metric."""
     import optuna
 
-    from ..run import run_training
-    from .pruning import PruningCallback
 
     def objective(trial):
         for k, v in worker_tag().items():
@@ -188,10 +167,11 @@ def make_objective(base: dict, s: TuneSettings, out: Path):
     return objective
 
 
-def open_study(url: str, name: str, s: TuneSettings, seed: int, create: bool = False):
-    """The study (created when ``create``), with this settings' sampler and pruner."""
+def open_study(url, name: str, s: TuneSettings, seed: int, create: bool = False):
+    """The study (created when ``create``), with this settings' sampler and pruner; ``url``: a storage URL or
+    a storage :func:`open_storage` returned."""
     import optuna
-    storage = open_storage(url)
+    storage = open_storage(url) if isinstance(url, str) else url
     kw = dict(study_name=name, storage=storage, sampler=make_sampler(s, seed), pruner=make_pruner(s))
     if create:
         study = optuna.create_study(direction=s.direction, load_if_exists=True, **kw)
@@ -207,8 +187,9 @@ def run_worker(spec_path, index: int, n_trials: int) -> None:
     spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
     base = spec["base_config"]
     s = parse_tune(spec["tune"], base)
-    study = open_study(spec["storage"], spec["study_name"], s, _seed(s, base, index, spec["existing"]))
-    fail_dead_trials(study)
+    storage = open_storage(spec["storage"])
+    study = open_study(storage, spec["study_name"], s, _seed(s, base, index, spec["existing"]))
+    fail_dead_trials(study, storage)
     study.optimize(make_objective(base, s, Path(spec["out"])), n_trials=n_trials,
                    timeout=s.timeout or None, catch=(Exception,), gc_after_trial=False,
                    callbacks=[_stop_at(s.trials)])
@@ -263,8 +244,6 @@ def run_study(config, trials=None, timeout=None, workers=None, storage=None, out
     supports (default: a journal file in ``out``). ``out``: the tuning folder (default
     ``runs/tune-<time>``); running again with the same folder and config resumes the study.
     """
-    from ..io import atomic_write_json
-    from .results import write_results
     base, s = prepare(config, trials=trials, timeout=timeout, workers=workers, method=method,
                       study_name=study_name)
     out = Path(out) if out is not None else default_out()
@@ -277,8 +256,9 @@ def run_study(config, trials=None, timeout=None, workers=None, storage=None, out
         if old.get("study_name") != name:
             raise ConfigError(f"{out} holds study {old.get('study_name')!r} (another config or space); "
                               f"choose another --out or restore that config to resume it")
-    study = open_study(url, name, s, _seed(s, base, 0), create=True)
-    dead = fail_dead_trials(study)
+    storage = open_storage(url)
+    study = open_study(storage, name, s, _seed(s, base, 0), create=True)
+    dead = fail_dead_trials(study, storage)
     existing = len(study.trials)
     remaining = max(0, s.trials - len(_finished(study)))
     if s.method == "grid":

@@ -1,0 +1,50 @@
+"""The callbacks a config asks for: NaN stop, early stopping, the best checkpoint, the history file, the
+training-health monitor and divergence guard (``[diagnose]``), and the progress bar."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .. import train
+from ..diagnose.guard import EVENT_FILE, DivergenceGuard
+from ..diagnose.health import HEALTH_FILE, HealthMonitor
+from ..train.callbacks.base import Callback
+from .run_folder import BEST_CHECKPOINT, CHECKPOINT_DIR, HISTORY_FILE, LAST_GOOD_CHECKPOINT, write_history
+
+__all__ = ["HistoryWriter", "build_callbacks"]
+
+
+class HistoryWriter(Callback):
+    """Rewrites the run folder's ``history.csv`` atomically after every epoch (a crash loses no finished
+    epoch)."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+
+    def on_epoch_end(self, epoch, logs=None):
+        history = getattr(self.trainer, "history", None)
+        if history is not None and history.epochs:
+            write_history(history, self.path)
+
+
+def build_callbacks(cfg: dict, out, progress: bool, has_val: bool = True) -> list:
+    """The callbacks of a run writing to the folder ``out``, in the order the trainer calls them."""
+    out = Path(out)
+    callbacks = [train.TerminateOnNaN()]
+    patience = cfg["train"]["early_stopping_patience"]
+    if patience:
+        callbacks.append(train.EarlyStopping(monitor="val_loss", mode="min", patience=patience,
+                                             restore_best_weights=True))
+    if has_val:   # best.safetensors: the weights of the lowest val_loss (last.safetensors is the trainer's)
+        callbacks.append(train.ModelCheckpoint(out / CHECKPOINT_DIR / BEST_CHECKPOINT, monitor="val_loss",
+                                               mode="min", save_best_only=True))
+    callbacks.append(HistoryWriter(out / HISTORY_FILE))
+    diag = cfg.get("diagnose", {})
+    if diag.get("monitor"):   # training health (descend.diagnose)
+        callbacks.append(HealthMonitor(every=diag["every"], path=out / HEALTH_FILE))
+    if diag.get("guard"):
+        callbacks.append(DivergenceGuard(checkpoint=out / CHECKPOINT_DIR / LAST_GOOD_CHECKPOINT,
+                                         event_path=out / EVENT_FILE))
+    if progress:
+        callbacks.append(train.ProgressBar())
+    return callbacks

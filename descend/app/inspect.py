@@ -1,0 +1,218 @@
+"""Post-hoc tools over run folders: ``evaluate_run``, ``predict_run``, ``list_runs`` (+ ``format_runs_table``)
+and ``compare_runs``. The command line (``descend evaluate / predict / runs / compare``) is a thin layer
+over them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from ..autograd import no_grad
+from ..config import check_config, load_config
+from ..data import Standardizer
+from ..io import atomic_write_bytes, atomic_write_text
+from ..io.records import as_columns
+from ..tensor import as_tensor
+from .errors import ConfigError
+from .factories import prepare_data
+from .run_folder import CONFIG_FILE, HISTORY_FILE, SUMMARY_FILE, load_run, read_history
+
+__all__ = ["evaluate_run", "predict_run", "list_runs", "format_runs_table", "compare_runs"]
+
+
+def _standardize(meta, x):
+    if meta.get("standardizer"):
+        s = Standardizer()
+        s.load_state_dict(meta["standardizer"])
+        return s.transform(x)
+    return x
+
+
+def _forward(model, x, batch=512) -> np.ndarray:
+    outs = []
+    with no_grad():
+        for i in range(0, len(x), batch):
+            chunk = np.ascontiguousarray(x[i:i + batch])
+            outs.append(model(as_tensor(chunk, dtype=chunk.dtype)).data)
+    return np.concatenate(outs) if outs else np.zeros((0,), np.float32)
+
+
+def evaluate_run(run_dir, data=None, split: str = "test") -> dict:
+    """Loss and metrics of a run's final model on a split of its data (or of ``data``: a name or path)."""
+    cfg, model, meta = load_run(run_dir)
+    if data is not None:
+        p = Path(data)
+        if p.suffix or p.exists():
+            cfg["data"]["path"] = str(data)
+        else:
+            cfg["data"]["path"], cfg["data"]["name"] = "", data
+        check_config(cfg)
+    cfg["data"]["standardize"] = False
+    splits, _ = prepare_data(cfg)
+    x, y = getattr(splits, f"x_{split}"), getattr(splits, f"y_{split}")
+    if x is None or not len(x):
+        raise ValueError(f"the data has no {split} split; choose --split from "
+                         f"{[n for n, xx, _ in splits.parts() if len(xx)]}")
+    if tuple(x.shape[1:]) != tuple(meta["input_shape"]):
+        raise ValueError(f"the data's samples have shape {tuple(x.shape[1:])} but the model of {run_dir} takes "
+                         f"{tuple(meta['input_shape'])}; evaluate it on data like its training data")
+    x = _standardize(meta, x)
+    out = _forward(model, x)
+    result = {"split": split, "samples": int(len(x))}
+    if meta["task"] == "classification":
+        if out.shape[1] != meta["num_outputs"] or int(np.max(y)) >= out.shape[1]:
+            raise ValueError(f"labels reach {int(np.max(y))} but the model predicts {out.shape[1]} classes")
+        z = out - out.max(axis=1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        result["loss"] = float(-logp[np.arange(len(y)), y].mean())
+        result["accuracy"] = float((out.argmax(axis=1) == y).mean())
+    else:
+        t = np.asarray(y, np.float64).reshape(out.shape)
+        err = out.astype(np.float64) - t
+        result["loss"] = float((err ** 2).mean())
+        result["mae"] = float(np.abs(err).mean())
+        result["r2"] = float(1 - (err ** 2).sum() / max(((t - t.mean(axis=0)) ** 2).sum(), 1e-30))
+    return result
+
+
+def _read_inputs(path, cfg, input_shape) -> np.ndarray:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"input file {str(path)!r} not found")
+    if path.suffix.lower() == ".npz":
+        with np.load(path, allow_pickle=False) as z:
+            if not z.files:
+                raise ValueError(f"{path} holds no arrays; save the inputs as array 'x'")
+            key = next((k for k in ("x", "x_test", "inputs", "X") if k in z.files), z.files[0])
+            x = z[key]
+    elif path.suffix.lower() == ".csv":
+        with open(path, newline="", encoding="utf-8") as f:
+            header = next(csv.reader(f), None)
+        if header is None:
+            raise ValueError(f"{path} is empty; give a header row and one row of features per sample")
+        keep = [i for i, h in enumerate(header) if h != cfg["data"]["label_column"]]
+        x = np.loadtxt(path, delimiter=",", skiprows=1, usecols=keep, ndmin=2, dtype=np.float64)
+    else:
+        raise ValueError(f"input {str(path)!r}: use a .npz (array 'x') or a .csv of features")
+    x = np.asarray(x, dtype=np.float32)
+    n_features = int(np.prod(input_shape))
+    if x.ndim == 0 or len(x) == 0 or x[0].size != n_features:
+        raise ValueError(f"inputs of shape {x.shape} do not fit the model's input shape {tuple(input_shape)} "
+                         f"({n_features} features per sample)")
+    x = x.reshape(len(x), *input_shape)
+    if not np.isfinite(x).all():
+        rows = np.flatnonzero(~np.isfinite(x.reshape(len(x), -1)).all(axis=1))
+        raise ValueError(f"input row {rows[0]} contains NaN or inf ({len(rows)} rows affected)")
+    return x
+
+
+def predict_run(run_dir, inputs, output) -> Path:
+    """Predict with a run's final model; write ``output`` (.csv or .npz). Classification writes the class
+    ``prediction`` and ``probabilities`` (softmax); regression writes the predicted values."""
+    output = Path(output)
+    if output.suffix.lower() not in (".csv", ".npz"):
+        raise ValueError(f"--output {str(output)!r}: use a .csv or .npz file name")
+    cfg, model, meta = load_run(run_dir)
+    x = _standardize(meta, _read_inputs(inputs, cfg, meta["input_shape"]))
+    out = _forward(model, x)
+    arrays = {}
+    if meta["task"] == "classification":
+        z = np.exp(out - out.max(axis=1, keepdims=True))
+        arrays["probabilities"] = (z / z.sum(axis=1, keepdims=True)).astype(np.float32)
+        arrays["prediction"] = out.argmax(axis=1).astype(np.int64)
+    else:
+        arrays["prediction"] = out.astype(np.float32)
+    if output.suffix.lower() == ".npz":
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        atomic_write_bytes(output, buf.getvalue())
+    else:
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        if meta["task"] == "classification":
+            k = arrays["probabilities"].shape[1]
+            w.writerow(["prediction", *(f"p_{c}" for c in range(k))])
+            for p, row in zip(arrays["prediction"], arrays["probabilities"]):
+                w.writerow([int(p), *(f"{v:.6g}" for v in row)])
+        else:
+            pred = arrays["prediction"].reshape(len(x), -1)
+            w.writerow([f"prediction_{j}" if pred.shape[1] > 1 else "prediction" for j in range(pred.shape[1])])
+            w.writerows([[f"{v:.7g}" for v in row] for row in pred])
+        atomic_write_text(output, buf.getvalue())
+    return output
+
+
+def list_runs(root="runs") -> list[dict]:
+    """One dict per run folder under ``root`` (sorted by name, i.e. by start time): its path, data, model,
+    epochs and final metrics from ``summary.json`` (status 'unfinished' without one)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"no run folder {str(root)!r}; train one with `descend train` (or give DIR)")
+    rows = []
+    for d in sorted(p for p in root.iterdir() if p.is_dir() and (p / CONFIG_FILE).is_file()):
+        row = {"run": d.name, "path": str(d)}
+        try:
+            cfg = load_config(d / CONFIG_FILE)
+            row["data"] = Path(cfg["data"]["path"]).name if cfg["data"]["path"] else cfg["data"]["name"]
+            row["model"] = "layers" if cfg["model"]["layers"] else cfg["model"]["preset"]
+            row["optimizer"] = cfg["optimizer"]["name"]
+        except (ConfigError, OSError):
+            row["data"] = row["model"] = row["optimizer"] = "?"
+        if (d / SUMMARY_FILE).is_file():
+            s = json.loads((d / SUMMARY_FILE).read_text(encoding="utf-8"))
+            row["status"] = "interrupted" if s.get("interrupted") else "done"
+            for k in ("epochs", "val_loss", "val_accuracy", "test_accuracy", "test_loss", "test_r2",
+                      "wall_time_s"):
+                if s.get(k) is not None:
+                    row[k] = s[k]
+        else:
+            row["status"] = "unfinished"
+        rows.append(row)
+    return rows
+
+
+def format_runs_table(rows: list[dict]) -> str:
+    """The rows of :func:`list_runs` as an aligned text table (floats to 4 decimals, '-' where missing)."""
+    cols = ["run", "status", "data", "model", "optimizer", "epochs", "val_loss", "val_accuracy", "test_accuracy",
+            "test_r2", "wall_time_s"]
+    cols = [c for c in cols if any(c in r for r in rows)]
+
+    def cell(v):
+        return f"{v:.4f}" if isinstance(v, float) else ("-" if v is None else str(v))
+    table = [cols] + [[cell(r.get(c)) for c in cols] for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(cols))]
+    return "\n".join("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in table)
+
+
+def compare_runs(run_dirs, output=None, metric: str = "loss") -> Path:
+    """Overlay ``metric`` (and its ``val_`` version when both exist and metric is unprefixed) of several runs
+    in one PNG; returns its path (default ``compare.png`` beside the first run)."""
+    from ..io import plots
+    runs = {}
+    for d in run_dirs:
+        d = Path(d)
+        if not (d / HISTORY_FILE).is_file():
+            raise FileNotFoundError(f"{str(d)!r} has no history.csv; give run folders written by `descend train`")
+        cols = {k: [_number(v) for v in col] for k, col in as_columns(read_history(d)).items()}
+        if metric not in cols:
+            raise KeyError(f"run {d.name} has no {metric!r} column; it has {', '.join(cols)}")
+        cols.pop("epoch", None)  # history.csv counts from 1; the plots number epochs 1..n themselves
+        name = d.name
+        while name in runs:
+            name += "'"
+        runs[name] = cols
+    output = Path(output) if output else Path(run_dirs[0]).parent / "compare.png"
+    if output.suffix.lower() != ".png":
+        raise ValueError(f"--output {str(output)!r}: the overlay is a PNG; end the name with .png")
+    return Path(plots.compare(runs, metric=metric, path=output))
+
+
+def _number(v) -> float:
+    """A history cell as a float for plotting: NaN where it is not a number (an empty cell, text)."""
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else math.nan

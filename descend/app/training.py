@@ -1,0 +1,145 @@
+"""A training run from a config: ``run_training(config, out=None, resume=None)``.
+
+It reads the config (a dict, a TOML path, or None for the default), validates it, builds the parts with
+the public factories of :mod:`descend.app.factories` (data, model, loss, optimiser, schedule, loaders,
+augmentation) and the callbacks of :mod:`descend.app.callbacks`, trains with a
+:class:`descend.train.Trainer`, and writes the run folder (:mod:`descend.app.run_folder`) and its report
+(:mod:`descend.app.report`). ``resume=RUN_DIR`` continues an interrupted run from its last checkpoint
+with the run's own ``config.toml`` and reaches the same weights as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..config import load_config
+from ..io import ReportContext
+from ..random import manual_seed
+from ..train import EarlyStopping, Trainer
+from .callbacks import build_callbacks
+from .errors import ConfigError
+from .factories import (as_targets, build_augmentation, build_loaders, build_loss, build_model, build_optimizer,
+                        build_scheduler, prepare_data, resolve_config, task_metrics)
+from .report import write_plots_and_report
+from .run_folder import (CHECKPOINT_DIR, CONFIG_FILE, HISTORY_FILE, LAST_CHECKPOINT, MODEL_FILE,
+                         default_run_dir, save_model, write_config, write_history, write_summary)
+
+__all__ = ["RunResult", "run_training", "summarise"]
+
+
+@dataclass
+class RunResult:
+    """What ``run_training`` returns."""
+
+    out: Path
+    config: dict
+    summary: dict
+    history: object
+    model: object
+    interrupted: bool = False
+
+
+def _resume_config(resume, config, overrides):
+    resume = Path(resume)
+    if not (resume / CONFIG_FILE).is_file():
+        raise FileNotFoundError(f"--resume {str(resume)!r}: no config.toml there; give a run folder "
+                                f"written by `descend train`")
+    ckpt = resume / CHECKPOINT_DIR / LAST_CHECKPOINT
+    if not ckpt.is_file():
+        raise FileNotFoundError(f"--resume {str(resume)!r}: no checkpoint {ckpt} (the run stopped before "
+                                f"its first epoch finished); start it again")
+    if config or overrides:
+        raise ConfigError("resume continues a run with its own config.toml; give no config or overrides")
+    return load_config(resume / CONFIG_FILE), resume, ckpt
+
+
+def run_training(config=None, out=None, resume=None, overrides=(), progress: bool = True, callbacks=()):
+    """Train from a config and write a run folder; returns a :class:`RunResult`.
+
+    ``config``: a dict (partial; defaults fill the rest), a TOML path, or None for the default (a small
+    CNN on digits). ``overrides``: ``["key=value", ...]`` as ``--set``. ``out``: the run folder (default
+    ``runs/<time>-<name>``). ``resume``: a run folder to continue from its last checkpoint (its own
+    config is used; ``config`` and ``overrides`` must then be empty). ``callbacks``: extra callbacks
+    (one defining ``report_sections(ctx)`` adds to the report). A Ctrl-C during training stops after the
+    last finished epoch (its checkpoint kept) and returns a result with ``interrupted=True``.
+    """
+    start = time.perf_counter()
+    if resume is not None:
+        cfg, out, ckpt = _resume_config(resume, config, overrides)
+    else:
+        cfg = resolve_config(config, overrides)
+        ckpt = None
+        out = Path(out) if out is not None else default_run_dir(cfg)
+        if (out / CHECKPOINT_DIR / LAST_CHECKPOINT).exists():
+            raise FileExistsError(f"{out} already holds a run; resume it with --resume {out} or choose "
+                                  f"another --out")
+    out.mkdir(parents=True, exist_ok=True)
+
+    splits, scaler = prepare_data(cfg)
+    manual_seed(cfg["seed"])
+    model = build_model(cfg["model"], splits.input_shape, splits.num_outputs)
+    write_config(out, cfg)
+
+    train_loader, val_data = build_loaders(cfg, splits)
+    optimizer = build_optimizer(cfg["optimizer"], model.parameters())
+    scheduler, interval = build_scheduler(cfg, optimizer, len(train_loader))
+    augmentation = build_augmentation(cfg)
+    all_callbacks = build_callbacks(cfg, out, progress, val_data is not None) + list(callbacks)
+    t = cfg["train"]
+    trainer = Trainer(model, build_loss(splits.task), optimizer, scheduler=scheduler,
+                      metrics=task_metrics(splits.task), callbacks=all_callbacks, seed=cfg["seed"],
+                      clip_grad_norm=t["clip_grad_norm"] or None, l1=t["l1"] or 0.0,
+                      augmentation=augmentation, scheduler_interval=interval)
+    history = trainer.fit(train_loader, val_data, epochs=t["epochs"], checkpoint_dir=out / CHECKPOINT_DIR,
+                          resume_from=ckpt)
+    interrupted = bool(getattr(history, "interrupted", False))
+    if history.epochs:
+        write_history(history, out / HISTORY_FILE)
+
+    ctx = ReportContext(out=out, config=cfg, data=splits, model=model, trainer=trainer, history=history)
+    summary = summarise(ctx, interrupted, time.perf_counter() - start)
+    ctx.summary = summary
+    if not interrupted:
+        save_model(out / MODEL_FILE, model, splits, scaler)
+    write_summary(out, summary)
+    write_plots_and_report(ctx, all_callbacks)
+    return RunResult(out=out, config=cfg, summary=summary, history=history, model=model, interrupted=interrupted)
+
+
+def _last(history, key):
+    col = history.history.get(key) if hasattr(history, "history") else None
+    return float(col[-1]) if col else None
+
+
+def summarise(ctx: ReportContext, interrupted: bool, wall: float) -> dict:
+    """``summary.json``: task, data, epochs, losses, validation/test metrics, times and sizes; adds the
+    notes (early stop, interruption, non-finite loss) to ``ctx.notes``."""
+    history, model, trainer, splits = ctx.history, ctx.model, ctx.trainer, ctx.data
+    summary = {"task": splits.task, "data": splits.name, "epochs": len(history.epochs),
+               "interrupted": interrupted, "stopped_early": any(
+                   isinstance(cb, EarlyStopping) and getattr(cb, "stopped_epoch", None) is not None
+                   for cb in trainer.callbacks),
+               "train_loss": _last(history, "loss"), "val_loss": _last(history, "val_loss"),
+               "wall_time_s": round(wall, 3),
+               "train_time_s": round(float(np.nansum(history.history.get("time", [0.0]))), 3),
+               "parameters": int(sum(p.data.size for p in model.parameters())),
+               "train_samples": int(len(splits.x_train))}
+    for part, x, y in (("val", splits.x_val, splits.y_val), ("test", splits.x_test, splits.y_test)):
+        if x is None or not len(x) or (interrupted and part == "test"):
+            continue
+        for k, v in trainer.evaluate((x, as_targets(splits, y))).items():
+            summary[f"{part}_{k}"] = float(v)
+    if summary["stopped_early"]:
+        ctx.notes.append(f"Early stopping ended training after epoch {summary['epochs']} (patience "
+                         f"{ctx.config['train']['early_stopping_patience']}); the best weights were restored.")
+    if interrupted:
+        ctx.notes.append(f"Interrupted after epoch {summary['epochs']}; resume with "
+                         f"`descend train --resume {ctx.out}`.")
+    if any(isinstance(v, float) and not math.isfinite(v) for v in summary.values()):
+        ctx.notes.append("The loss became NaN or infinite: lower optimizer.lr or set train.clip_grad_norm.")
+    return summary
