@@ -21,7 +21,7 @@ from . import nn
 from .app.errors import ConfigError
 from .app.registry import ACTIVATIONS, PRESETS
 from .autograd import no_grad
-from .tensor import as_tensor
+from .creation import as_tensor
 
 __all__ = ["activation_module", "build_layers", "preset_layers", "initialise", "build_model"]
 

@@ -18,7 +18,7 @@ from ..config import check_config, load_config
 from ..data import Standardizer
 from ..io import atomic_write_bytes, atomic_write_text
 from ..io.records import as_columns
-from ..tensor import as_tensor
+from ..creation import as_tensor
 from .errors import ConfigError
 from .factories import prepare_data
 from .run_folder import CONFIG_FILE, HISTORY_FILE, SUMMARY_FILE, load_run, read_history

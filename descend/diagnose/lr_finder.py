@@ -33,7 +33,8 @@ from ..app.factories import (build_loaders, build_loss, build_model, build_optim
 from ..data import DataLoader
 from ..io import atomic_write_json
 from ..random import manual_seed
-from ..tensor import Tensor, as_tensor
+from ..creation import as_tensor
+from ..tensor import Tensor
 
 
 @dataclass
