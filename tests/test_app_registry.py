@@ -7,7 +7,7 @@ import pytest
 import descend
 from descend import optim
 from descend.app import OPTIMIZERS, PRESETS, build_optimizer, run_training
-from descend.config import ConfigError, check_config, to_toml
+from descend.app.config import ConfigError, check_config, to_toml
 from descend.registry import Registry
 
 TINY = {"data": {"subset": 200, "batch_size": 50}, "train": {"epochs": 1}, "model": {"batchnorm": False},
@@ -116,7 +116,7 @@ def test_registry_lookup_aliases_and_one_line_errors():
 
 def test_playground_and_cli_read_the_optimizer_registry():
     from descend.cli import build_parser
-    from descend.diagnose import playground
+    from descend.app import playground
     assert set(playground.OPTIMIZERS.values()) <= set(OPTIMIZERS.names())
     opt = playground.make_optimizer("Nesterov", [descend.nn.Parameter(np.zeros(2))], 0.01)
     assert type(opt).__name__ == "SGD" and opt.param_groups[0]["nesterov"] is True
@@ -141,7 +141,7 @@ def test_tune_search_space_rejects_an_unregistered_optimizer_name():
 
 
 def test_lr_finder_builds_the_registered_parts_through_the_app_factories(registered):
-    from descend.diagnose import lr_find_config
+    from descend.app import lr_find_config
     result = lr_find_config({"model": {"preset": "linear"}, "optimizer": {"name": "sgd_twice"}}, num_steps=8,
                             start_lr=1e-4, end_lr=1e-1)
     assert result.extra == {"optimizer": "sgd_twice", "config_lr": 0.003}

@@ -6,7 +6,7 @@ import tomllib
 
 import pytest
 
-from descend.config import all_keys, default_config
+from descend.app.config import all_keys, default_config
 
 
 def cli(*args, cwd=None):

@@ -12,7 +12,7 @@ import tomllib
 import numpy as np
 import pytest
 
-from descend.config import default_config
+from descend.app.config import default_config
 from descend.io import load
 
 PY = [sys.executable, "-m", "descend"]

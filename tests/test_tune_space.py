@@ -5,7 +5,7 @@ import pytest
 
 import descend
 from descend.cli import main
-from descend.config import ConfigError
+from descend.app.config import ConfigError
 from descend.tune import prepare
 from descend.tune.space import Dimension, parse_dimension
 

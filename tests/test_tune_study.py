@@ -9,7 +9,7 @@ import pytest
 
 import descend
 from descend.cli import main
-from descend.config import ConfigError
+from descend.app.config import ConfigError
 from descend.io import as_columns, read_history_csv
 
 BASE = {"seed": 0, "data": {"subset": 300, "batch_size": 64}, "model": {"preset": "mlp", "hidden": [16]},

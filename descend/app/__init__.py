@@ -2,7 +2,7 @@
 post-hoc tools and the report.
 
 =====================  ==============================================================================
-``errors``             ConfigError (re-exported by descend.config)
+``errors``             ConfigError (re-exported by descend.app.config)
 ``registry``           OPTIMIZERS, SCHEDULES, PRESETS, ACTIVATIONS, LOSSES, DATA_SOURCES (name → factory)
 ``presets``            the mlp / cnn / resnet presets as layer tables
 ``factories``          config → parts: resolve_config, prepare_data, build_model, build_loss,
@@ -12,6 +12,10 @@ post-hoc tools and the report.
 ``run_folder``         file names, history.csv / summary.json / model.safetensors, load_run
 ``inspect``            evaluate_run, predict_run, list_runs, format_runs_table, compare_runs
 ``report``             plots and report.html, sections from the parts that own them
+``lr_find``            the learning-rate range test of a config (``descend lr-find``)
+``playground``         named optimisers on 2-D test surfaces (``descend playground``)
+``config``             the config schema: defaults, validation, ``config show``, TOML in and out
+``models``             a model from ``[model]`` (a preset or a layer table)
 =====================  ==============================================================================
 
 See docs/app.md for registering an optimiser or a preset.
@@ -29,10 +33,13 @@ from .callbacks import HistoryWriter, build_callbacks
 from .report import write_plots_and_report
 from .training import RunResult, run_training, summarise
 from .inspect import compare_runs, evaluate_run, format_runs_table, list_runs, predict_run
+from .lr_find import lr_find_config
+from .playground import SURFACES, run_playground, trajectory
 
 __all__ = ["ConfigError", "Registry", "OPTIMIZERS", "SCHEDULES", "PRESETS", "ACTIVATIONS", "LOSSES",
            "DATA_SOURCES", "resolve_config", "prepare_data", "build_model", "build_loss", "build_optimizer",
            "build_scheduler", "build_loaders", "build_augmentation", "as_targets", "task_metrics",
            "default_run_dir", "load_run", "read_history", "write_history", "HistoryWriter", "build_callbacks",
            "write_plots_and_report", "RunResult", "run_training", "summarise", "evaluate_run", "predict_run",
-           "list_runs", "format_runs_table", "compare_runs"]
+           "list_runs", "format_runs_table", "compare_runs", "lr_find_config", "SURFACES", "run_playground",
+           "trajectory"]

@@ -1,4 +1,4 @@
-"""The app layer's one exception type (re-exported as ``descend.config.ConfigError``)."""
+"""The app layer's one exception type (re-exported as ``descend.app.ConfigError``)."""
 
 from __future__ import annotations
 

@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from .. import optim
-from ..config import check_config
+from .config import check_config
 from ..data import DataLoader, load_dataset
 from ..data import build_augmentation as _augmentation_pipeline
-from ..models import build_model
+from .models import build_model
 from .errors import ConfigError
 from .registry import DATA_SOURCES, LOSSES, OPTIMIZERS, SCHEDULES
 

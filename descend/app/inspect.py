@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..autograd import no_grad
-from ..config import check_config, load_config
+from .config import check_config, load_config
 from ..data import Standardizer
 from ..io import atomic_write_bytes, atomic_write_text
 from ..io.records import as_columns

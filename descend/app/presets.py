@@ -1,4 +1,4 @@
-"""Model presets as layer tables (see :func:`descend.config.layer_types`), one function per preset.
+"""Model presets as layer tables (see :func:`descend.app.config.layer_types`), one function per preset.
 
 Each preset is ``layers(model_cfg, input_shape, num_outputs) -> list of layer tables`` and is registered in
 :data:`descend.app.registry.PRESETS` with its default widths (``hidden=``), used when ``model.hidden`` is

@@ -17,10 +17,10 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from ..config import load_config, to_toml
+from .config import load_config, to_toml
 from ..io import atomic_write_json, atomic_write_text, load, save
 from ..io.records import as_rows, read_history_csv, write_history_csv
-from ..models import build_model
+from .models import build_model
 
 __all__ = ["CONFIG_FILE", "HISTORY_FILE", "SUMMARY_FILE", "MODEL_FILE", "REPORT_FILE", "PLOTS_DIR",
            "CHECKPOINT_DIR", "LAST_CHECKPOINT", "BEST_CHECKPOINT", "LAST_GOOD_CHECKPOINT", "default_run_dir",

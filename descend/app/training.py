@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import load_config
+from .config import load_config
 from ..io import ReportContext
 from ..random import manual_seed
 from ..train import EarlyStopping, Trainer

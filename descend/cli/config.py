@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..config import check_config, to_toml
+from ..app.config import check_config, to_toml
 
 
 def add_parser(sub) -> None:

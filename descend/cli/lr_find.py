@@ -24,7 +24,7 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     from pathlib import Path
 
-    from ..diagnose import lr_find_config
+    from ..app import lr_find_config
     result = lr_find_config(args.config or {}, args.set, out=args.out, num_steps=args.steps, start_lr=args.start,
                             end_lr=args.end, rule=args.rule)
     print(f"suggested learning rate: {result.suggestion:.3g} (rule: {result.rule}; {len(result.lrs)} steps"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..diagnose.playground import OPTIMIZERS
+from ..app.playground import OPTIMIZERS
 
 
 def _labels() -> str:
@@ -23,7 +23,7 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     from pathlib import Path
 
-    from ..diagnose import run_playground
+    from ..app import run_playground
     results = run_playground(args.out, steps=args.steps)
     for surface, rows in results.items():
         print(f"{surface}: " + ", ".join(f"{o} {r['distance']:.3g}" for o, r in rows.items())

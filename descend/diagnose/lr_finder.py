@@ -24,15 +24,10 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from ..app.factories import (build_loaders, build_loss, build_model, build_optimizer, prepare_data,
-                             resolve_config)
 from ..data import DataLoader
-from ..io import atomic_write_json
-from ..random import manual_seed
 from ..creation import as_tensor
 from ..tensor import Tensor
 
@@ -164,31 +159,3 @@ def lr_find(model, loss, optimizer, data, start_lr: float = 1e-7, end_lr: float 
         model.train(was_training)
     lrs_a, raw_a, smooth_a = map(np.asarray, (seen_lrs, raw, smooth))
     return LRFindResult(lrs_a, raw_a, smooth_a, suggest_lr(lrs_a, smooth_a, rule), rule, stopped)
-
-
-def lr_find_config(config=None, overrides=(), out=None, num_steps: int = 200, start_lr: float = 1e-7,
-                   end_lr: float = 10.0, rule: str = "steepest"):
-    """A range test for the model, optimiser and data of a ``descend train`` config; writes ``lr_find.png``
-    and ``lr_find.json`` to ``out`` (when given). Returns the :class:`LRFindResult`.
-
-    The parts are those ``run_training`` would build, from the same public factories
-    (:mod:`descend.app.factories`): data, model (seeded), optimiser, training loader and loss.
-    """
-    cfg = resolve_config(config, overrides)
-    splits, _ = prepare_data(cfg)
-    manual_seed(cfg["seed"])
-    model = build_model(cfg["model"], splits.input_shape, splits.num_outputs)
-    optimizer = build_optimizer(cfg["optimizer"], model.parameters())
-    loader, _ = build_loaders(cfg, splits)
-    result = lr_find(model, build_loss(splits.task), optimizer, loader, start_lr=start_lr, end_lr=end_lr,
-                     num_steps=num_steps, rule=rule)
-    result.extra = {"optimizer": cfg["optimizer"]["name"], "config_lr": cfg["optimizer"]["lr"]}
-    if out is not None:
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        result.plot(out / "lr_find.png")
-        atomic_write_json(out / "lr_find.json", {"suggested_lr": result.suggestion, "rule": result.rule,
-                                                 "stopped_early": result.stopped_early, **result.extra,
-                                                 "lrs": result.lrs.tolist(), "losses": result.losses.tolist(),
-                                                 "smoothed": result.smoothed.tolist()})
-    return result

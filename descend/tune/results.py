@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import to_toml
+from ..app.config import to_toml
 from ..io import Report, atomic_write_text
 from .space import TuneSettings, apply_params
 from .storage import open_storage, redact

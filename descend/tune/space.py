@@ -16,7 +16,7 @@ A config file for ``descend tune`` is an ordinary run config plus a ``[tune]`` t
 A dimension is ``float`` (``low``, ``high``, optional ``log`` or ``step``), ``int`` (``low``, ``high``,
 optional ``log`` or ``step``) or ``categorical`` (``choices``: any TOML values, lists and tables included).
 :func:`parse_tune` checks everything — the table's own keys, each dimension, and that every value the
-space can produce makes a valid run config — and raises :class:`~descend.config.ConfigError` (one line)
+space can produce makes a valid run config — and raises :class:`~descend.app.ConfigError` (one line)
 before any trial runs.
 """
 
@@ -29,7 +29,7 @@ import json
 import math
 from dataclasses import dataclass, field
 
-from ..config import ConfigError, all_keys, set_key, validate_config
+from ..app.config import ConfigError, all_keys, set_key, validate_config
 
 METHODS = ("grid", "random", "bayesian", "gp")
 PRUNERS = ("median", "halving", "none")

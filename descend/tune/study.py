@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from ..app import run_training
-from ..config import ConfigError, check_config, default_config, flatten, get_key, set_key
+from ..app.config import ConfigError, check_config, default_config, flatten, get_key, set_key
 from ..io import atomic_write_json
 from .pruning import PruningCallback
 from .results import TuneResult, write_results

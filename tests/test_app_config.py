@@ -4,7 +4,7 @@ import tomllib
 
 import pytest
 
-from descend.config import (ConfigError, SCHEMA, all_keys, apply_overrides, check_config, default_config,
+from descend.app.config import (ConfigError, SCHEMA, all_keys, apply_overrides, check_config, default_config,
                             load_config, merge_config, parse_value, to_toml)
 
 

@@ -24,10 +24,10 @@ from pathlib import Path
 
 import tomli_w
 
-from .app.errors import ConfigError
-from .app.registry import ACTIVATIONS, DATA_SOURCES, OPTIMIZERS, PRESETS, SCHEDULES, names_text
-from .data.augment import AUGMENTATIONS as _AUGMENTATION_TABLE
-from .registry import Registry
+from .errors import ConfigError
+from .registry import ACTIVATIONS, DATA_SOURCES, OPTIMIZERS, PRESETS, SCHEDULES, names_text
+from ..data.augment import AUGMENTATIONS as _AUGMENTATION_TABLE
+from ..registry import Registry
 
 __all__ = ["ConfigError", "Key", "SCHEMA", "INITS", "AUGMENTATIONS", "layer_types", "LAYER_REQUIRED",
            "all_keys", "key_spec", "default_config", "flatten", "set_key", "get_key", "merge_config",

@@ -4,7 +4,7 @@
 
 - ``preset``: a registered preset (:data:`descend.app.registry.PRESETS`: ``mlp``, ``cnn``, ``resnet``; see
   :mod:`descend.app.presets`) that turns the config into layer tables, or
-- ``layers``: an explicit list of layer tables (see :func:`descend.config.layer_types`), input sizes
+- ``layers``: an explicit list of layer tables (see :func:`descend.app.config.layer_types`), input sizes
   inferred by passing a zero batch through each layer as it is built; a ``linear`` after an image-shaped
   output gets a ``Flatten`` inserted before it. Activation layers come from
   :data:`descend.app.registry.ACTIVATIONS`.
@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import nn
-from .app.errors import ConfigError
-from .app.registry import ACTIVATIONS, PRESETS
-from .autograd import no_grad
-from .creation import as_tensor
+from .. import nn
+from .errors import ConfigError
+from .registry import ACTIVATIONS, PRESETS
+from ..autograd import no_grad
+from ..creation import as_tensor
 
 __all__ = ["activation_module", "build_layers", "preset_layers", "initialise", "build_model"]
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 import descend
-from descend.config import ConfigError, check_config
-from descend.models import build_model
+from descend.app.config import ConfigError, check_config
+from descend.app.models import build_model
 
 RNG = np.random.default_rng(0)
 

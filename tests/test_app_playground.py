@@ -9,7 +9,7 @@ import torch
 
 import descend
 from descend.cli import main
-from descend.diagnose import SURFACES, run_playground, trajectory
+from descend.app import SURFACES, run_playground, trajectory
 
 
 @pytest.mark.parametrize("name", list(SURFACES))

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..app.registry import OPTIMIZERS as OPTIMIZER_REGISTRY
+from .registry import OPTIMIZERS as OPTIMIZER_REGISTRY
 from ..nn import Parameter
 
 
