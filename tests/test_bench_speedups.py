@@ -227,7 +227,7 @@ def test_linear_weight_is_stored_transposed_and_round_trips_through_optimiser_an
         np.testing.assert_allclose(lin.weight.grad.data, t_lin.weight.grad.numpy(), rtol=1e-5, atol=1e-6)
         dopt.step()
         topt.step()
-    assert lin.weight.data.flags.f_contiguous  # the optimiser's flat buffer keeps the layout
+    assert lin.weight.data.flags.f_contiguous  # the optimiser updates the parameter in its own (transposed) memory
     np.testing.assert_allclose(lin.weight.data, t_lin.weight.detach().numpy(), rtol=1e-5, atol=1e-6)
     exp_avg = dopt.state_dict()["state"][0]["exp_avg"]
     np.testing.assert_allclose(exp_avg, topt.state_dict()["state"][0]["exp_avg"].numpy(), rtol=1e-5, atol=1e-7)

@@ -1,4 +1,4 @@
-"""Loss modules: thin :class:`Module` wrappers over :mod:`descend.ops.loss` with PyTorch's names and arguments.
+"""Loss modules: thin :class:`Module` wrappers over :mod:`descend.ops.loss` and :mod:`descend.ops.class_loss` with PyTorch's names and arguments.
 
 ``loss_fn = CrossEntropyLoss(label_smoothing=0.1); loss = loss_fn(logits, labels)``. Class weights and
 ``pos_weight`` are registered as buffers (state-dict keys ``weight`` / ``pos_weight``, as in PyTorch).
@@ -7,6 +7,7 @@ The formulas and gradients are documented on the functions.
 
 from __future__ import annotations
 
+from ..ops import class_loss as _C
 from ..ops import loss as _F
 from .module import Module
 
@@ -17,7 +18,7 @@ __all__ = ["MSELoss", "L1Loss", "HuberLoss", "SmoothL1Loss", "BCELoss", "BCEWith
 class _Loss(Module):
     def __init__(self, reduction: str = "mean"):
         super().__init__()
-        _F._check_reduction(type(self).__name__, reduction)
+        _F.check_reduction(type(self).__name__, reduction)
         self.reduction = reduction
 
     def extra_repr(self) -> str:
@@ -107,7 +108,7 @@ class NLLLoss(_WeightedLoss):
         self.ignore_index = int(ignore_index)
 
     def forward(self, input, target):
-        return _F.nll_loss(input, target, weight=self.weight, ignore_index=self.ignore_index,
+        return _C.nll_loss(input, target, weight=self.weight, ignore_index=self.ignore_index,
                            reduction=self.reduction)
 
 
@@ -131,5 +132,5 @@ class CrossEntropyLoss(_WeightedLoss):
         self.label_smoothing = float(label_smoothing)
 
     def forward(self, input, target):
-        return _F.cross_entropy(input, target, weight=self.weight, ignore_index=self.ignore_index,
+        return _C.cross_entropy(input, target, weight=self.weight, ignore_index=self.ignore_index,
                                 reduction=self.reduction, label_smoothing=self.label_smoothing)

@@ -1,12 +1,10 @@
-"""Loss functions, each a single fused node: the per-element loss and its closed-form gradient side by side.
+"""Regression and binary losses, each a single fused node: the per-element loss and its closed-form gradient
+side by side, plus the argument checks every loss shares (:func:`check_reduction`, :func:`loss_input`,
+:func:`float_target`).
 
 Every loss takes ``reduction``: ``'mean'`` (the default), ``'sum'`` or ``'none'`` (the per-element losses),
-with PyTorch's names, argument order and semantics. For the class losses a weighted ``'mean'`` divides by
-the sum of the weights of the non-ignored targets, Σᵢ w[yᵢ], exactly as PyTorch does.
-
-Cross-entropy is fused: one stable log-softmax forward and one backward step,
-dL/dz = softmax(z)·Σ_c q_c − q for the (weighted, smoothed) target distribution q — for plain one-hot
-targets simply softmax(z) − onehot(y) — instead of a chain of primitive ops.
+with PyTorch's names, argument order and semantics. The class losses (NLL, cross-entropy) are in
+:mod:`descend.ops.class_loss`.
 """
 
 from __future__ import annotations
@@ -23,12 +21,12 @@ _REDUCTIONS = ("mean", "sum", "none")
 # argument checks shared by every loss
 
 
-def _check_reduction(name, reduction):
+def check_reduction(name, reduction):
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{name}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
 
-def _input(name, x) -> Tensor:
+def loss_input(name, x) -> Tensor:
     if not isinstance(x, Tensor):
         x = Tensor._from_array(backend.as_array(x))
     if x.data.dtype.kind != "f":
@@ -37,7 +35,7 @@ def _input(name, x) -> Tensor:
     return x
 
 
-def _float_target(name, x: Tensor, target) -> Tensor:
+def float_target(name, x: Tensor, target) -> Tensor:
     """The target as a Tensor of the input's dtype and shape; integer targets are cast (not an error)."""
     if isinstance(target, Tensor):
         if target.data.dtype != x.data.dtype:
@@ -92,18 +90,18 @@ def _reduce(name, x: Tensor, t: Tensor, elem, reduction, dx, dt):
 
 def mse_loss(input, target, reduction: str = "mean"):
     """Mean squared error ℓ = (x − y)²;  ∂ℓ/∂x = 2(x − y) = −∂ℓ/∂y."""
-    _check_reduction("mse_loss", reduction)
-    x = _input("mse_loss", input)
-    t = _float_target("mse_loss", x, target)
+    check_reduction("mse_loss", reduction)
+    x = loss_input("mse_loss", input)
+    t = float_target("mse_loss", x, target)
     d = x.data - t.data
     return _reduce("mse_loss", x, t, d * d, reduction, lambda: 2 * d, lambda: -2 * d)
 
 
 def l1_loss(input, target, reduction: str = "mean"):
     """Absolute error ℓ = |x − y|;  ∂ℓ/∂x = sign(x − y) (0 where x = y) = −∂ℓ/∂y."""
-    _check_reduction("l1_loss", reduction)
-    x = _input("l1_loss", input)
-    t = _float_target("l1_loss", x, target)
+    check_reduction("l1_loss", reduction)
+    x = loss_input("l1_loss", input)
+    t = float_target("l1_loss", x, target)
     d = x.data - t.data
     return _reduce("l1_loss", x, t, np.abs(d), reduction, lambda: np.sign(d), lambda: -np.sign(d))
 
@@ -113,11 +111,11 @@ def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0):
 
     ∂ℓ/∂x = clip(d, −δ, δ) = −∂ℓ/∂y: quadratic near zero, a constant pull of size δ far from it.
     """
-    _check_reduction("huber_loss", reduction)
+    check_reduction("huber_loss", reduction)
     if not delta > 0:
         raise ValueError(f"huber_loss: delta must be > 0, got {delta!r}")
-    x = _input("huber_loss", input)
-    t = _float_target("huber_loss", x, target)
+    x = loss_input("huber_loss", input)
+    t = float_target("huber_loss", x, target)
     d = x.data - t.data
     a = np.abs(d)
     elem = np.where(a < delta, 0.5 * d * d, delta * (a - 0.5 * delta)).astype(x.data.dtype, copy=False)
@@ -130,13 +128,13 @@ def smooth_l1_loss(input, target, reduction: str = "mean", beta: float = 1.0):
 
     ∂ℓ/∂x = clip(d/β, −1, 1). ``beta=0`` is the L1 loss.
     """
-    _check_reduction("smooth_l1_loss", reduction)
+    check_reduction("smooth_l1_loss", reduction)
     if not beta >= 0:
         raise ValueError(f"smooth_l1_loss: beta must be >= 0, got {beta!r}")
     if beta == 0:
         return l1_loss(input, target, reduction)
-    x = _input("smooth_l1_loss", input)
-    t = _float_target("smooth_l1_loss", x, target)
+    x = loss_input("smooth_l1_loss", input)
+    t = float_target("smooth_l1_loss", x, target)
     d = x.data - t.data
     a = np.abs(d)
     elem = np.where(a < beta, 0.5 * d * d / beta, a - 0.5 * beta).astype(x.data.dtype, copy=False)
@@ -156,9 +154,9 @@ def binary_cross_entropy(input, target, weight=None, reduction: str = "mean"):
     For logits use :func:`binary_cross_entropy_with_logits` (stable, and faster).
     """
     name = "binary_cross_entropy"
-    _check_reduction(name, reduction)
-    x = _input(name, input)
-    t = _float_target(name, x, target)
+    check_reduction(name, reduction)
+    x = loss_input(name, input)
+    t = float_target(name, x, target)
     p, y = x.data, t.data
     if p.size:
         lo, hi = p.min(), p.max()
@@ -197,9 +195,9 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction: str 
     ∂ℓ/∂y = w[−x + (pos_weight − 1)·softplus(−x)].
     """
     name = "binary_cross_entropy_with_logits"
-    _check_reduction(name, reduction)
-    x = _input(name, input)
-    t = _float_target(name, x, target)
+    check_reduction(name, reduction)
+    x = loss_input(name, input)
+    t = float_target(name, x, target)
     z, y = x.data, t.data
     w = _elementwise_weight(name, weight, x)
     pw = None
@@ -233,282 +231,5 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction: str 
     return _reduce(name, x, t, elem, reduction, dx, dt)
 
 
-# --------------------------------------------------------------------------------------------------
-# multi-class: class-index targets
-
-
-def _class_view(name, x: np.ndarray, target: np.ndarray):
-    """Logits (N, C, d1, ...) or (C,) and index targets (N, d1, ...) or () as a 2-D (M, C) array and flat
-    (M,) targets, plus the function mapping a (M, C) gradient back to the logits' layout."""
-    if x.ndim == 0:
-        raise ValueError(f"{name}: input must have a class dimension, got a 0-d tensor")
-    if x.ndim == 1:
-        expected = ()
-    else:
-        expected = (x.shape[0],) + x.shape[2:]
-    if target.shape != expected:
-        raise ValueError(f"{name}: target shape {tuple(target.shape)} does not fit input shape {tuple(x.shape)}; "
-                         f"class-index targets must have shape {expected} (the input's shape without the class "
-                         "dimension 1)")
-    C = x.shape[-1] if x.ndim <= 2 else x.shape[1]
-    if x.ndim <= 2:
-        x2 = x.reshape(-1, C)
-        return x2, target.reshape(-1), C, (lambda g2: g2.reshape(x.shape))
-    moved_shape = (x.shape[0],) + x.shape[2:] + (C,)
-    x2 = np.moveaxis(x, 1, -1).reshape(-1, C)
-    return x2, target.reshape(-1), C, (lambda g2: np.ascontiguousarray(np.moveaxis(g2.reshape(moved_shape), -1, 1)))
-
-
-def _check_indices(name, t: np.ndarray, C: int, ignore_index: int):
-    """Check class indices are in [0, C) (or equal ``ignore_index``); return the mask of counted targets, or
-    None when every target counts."""
-    if t.size == 0:
-        return None
-    lo, hi = t.min(), t.max()
-    if lo >= 0 and hi < C:
-        if 0 <= ignore_index < C and (lo <= ignore_index <= hi):
-            keep = t != ignore_index
-            return None if keep.all() else keep
-        return None
-    keep = t != ignore_index
-    bad = t[keep & ((t < 0) | (t >= C))]
-    if bad.size:
-        raise ValueError(f"{name}: target class index {int(bad[0])} is out of range for {C} classes "
-                         f"(valid: 0 to {C - 1}, or ignore_index={ignore_index}); {bad.size} target(s) are out "
-                         "of range — check the number of outputs of the last layer and the labels")
-    return keep
-
-
-def _class_weight(name, weight, C, dtype):
-    if weight is None:
-        return None
-    w = np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=dtype)
-    if w.shape != (C,):
-        raise ValueError(f"{name}: weight must have one entry per class, shape ({C},), got shape {w.shape}")
-    return w
-
-
-def _index_target(name, x: Tensor, target, hint_probabilities: bool) -> np.ndarray:
-    t = np.asarray(target.data if isinstance(target, Tensor) else target)
-    if t.dtype.kind in "iu":
-        return t
-    if t.dtype.kind == "f":
-        more = (f", or give class probabilities of the input's shape {tuple(x.data.shape)}"
-                if hint_probabilities else "")
-        raise TypeError(f"{name}: target is {t.dtype} of shape {tuple(t.shape)}, but class-index targets must be "
-                        f"integers; convert them with target.long(){more}")
-    raise TypeError(f"{name}: target must hold integer class indices, got dtype {t.dtype}")
-
-
-def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean"):
-    """Negative log-likelihood of log-probabilities x (N, C, ...) at class indices y (N, ...):
-
-        ℓᵢ = −w[yᵢ]·x[i, yᵢ]  (0 where yᵢ = ignore_index);  'mean' = Σᵢ ℓᵢ / Σᵢ w[yᵢ] over counted targets.
-
-    ∂ℓᵢ/∂x[i, c] = −w[yᵢ] at c = yᵢ, 0 elsewhere. Feed it ``log_softmax`` outputs, or use
-    :func:`cross_entropy` on logits (fused and faster).
-    """
-    name = "nll_loss"
-    _check_reduction(name, reduction)
-    x = _input(name, input)
-    t = _index_target(name, x, target, hint_probabilities=False)
-    x2, tf, C, unflatten = _class_view(name, x.data, t)
-    keep = _check_indices(name, tf, C, ignore_index)
-    w = _class_weight(name, weight, C, x.data.dtype)
-    rows = np.arange(tf.size)
-    safe = tf if keep is None else np.where(keep, tf, 0)
-    wi = np.ones(tf.size, dtype=x.data.dtype) if w is None else w[safe]
-    if keep is not None:
-        wi = wi * keep
-    elem = -wi * x2[rows, safe]
-    out, scale_of = _class_reduce(elem, wi, reduction, t.shape)
-
-    def backward(g):
-        g2 = np.zeros_like(x2)
-        g2[rows, safe] = -wi * scale_of(g)
-        return (unflatten(g2),)
-
-    return record(out, (x,), backward, name)
-
-
-def _class_reduce(elem, wi, reduction, out_shape):
-    """Reduce per-target losses; return the output and g ↦ per-target upstream scale."""
-    if reduction == "none":
-        return elem.reshape(out_shape), (lambda g: g.reshape(-1))
-    if reduction == "sum":
-        return np.asarray(elem.sum()), (lambda g: g)
-    total = wi.sum()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.asarray(elem.sum() / total, dtype=elem.dtype)  # 0/0 = nan when every target is ignored
-    return out, (lambda g: g / total)
-
-
-# --------------------------------------------------------------------------------------------------
-# cross-entropy (fused log-softmax + NLL)
-
-
-def cross_entropy(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean",
-                  label_smoothing: float = 0.0):
-    """Cross-entropy of logits z (N, C, d1, ...) or (C,), fused with a stable log-softmax:
-
-        log pᵢ = zᵢ − max zᵢ − log Σ_c exp(z_ic − max zᵢ)
-        ℓᵢ = −Σ_c q_ic log p_ic,   q_ic = (1 − ε)·w[yᵢ]·[c = yᵢ] + (ε/C)·w_c
-
-    with class indices y (N, d1, ...) (label smoothing ε, Szegedy et al. 2016; ignored targets give 0), or
-    class probabilities t of the logits' shape: q_ic = w_c((1 − ε)t_ic + ε/C). 'mean' divides by Σᵢ w[yᵢ]
-    over counted targets for index targets (the count when unweighted), by the number of samples for
-    probability targets — PyTorch's semantics.
-
-    One backward step: ∂ℓᵢ/∂zᵢ = pᵢ·Σ_c q_ic − qᵢ, i.e. softmax(z) − onehot(y) in the plain case.
-    """
-    name = "cross_entropy"
-    _check_reduction(name, reduction)
-    if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"{name}: label_smoothing must be in [0, 1], got {label_smoothing!r}")
-    x = input if isinstance(input, Tensor) and input.data.dtype.kind == "f" else _input(name, input)
-    t_arr = target.data if isinstance(target, Tensor) else np.asarray(target)
-    if t_arr.shape == x.data.shape and x.data.ndim >= 1 and t_arr.dtype.kind == "f":
-        return _cross_entropy_probs(name, x, target, weight, reduction, label_smoothing)
-    if t_arr.shape == x.data.shape and t_arr.dtype.kind in "iub" and x.data.ndim >= 1:
-        raise TypeError(f"{name}: target is {t_arr.dtype} with the input's shape {tuple(x.data.shape)}; "
-                        f"class-probability targets must be floating point (target.float()), or give class "
-                        f"indices of shape {(x.data.shape[0],) + x.data.shape[2:] if x.data.ndim > 1 else ()}")
-    t = _index_target(name, x, t_arr, hint_probabilities=True)
-    z = x.data
-    if (z.ndim == 2 and weight is None and label_smoothing == 0.0 and reduction == "mean"
-            and t.shape == (z.shape[0],)):
-        C = z.shape[1]
-        # one pass checks 0 <= t < C: a negative int64 read as uint64 is huge
-        in_range = t.size and (t.view(np.uint64).max() < C if t.dtype == np.int64 else t.min() >= 0 and t.max() < C)
-        if in_range and not (0 <= ignore_index < C and (t == ignore_index).any()):
-            return _cross_entropy_fast(x, t)
-    return _cross_entropy_indices(name, x, t, weight, ignore_index, reduction, label_smoothing)
-
-
-def _exp_shifted_rows(z2):
-    """(z − shift, e^{z − shift}, Σ_c e^{z − shift}) for (M, C) logits, per row stable.
-
-    Shifting by the global max instead of each row's max costs one cheap full reduction rather than a
-    slow short-axis one; it is exact unless some row's max lies far (> ~69) below the global max, in which
-    case its sum would underflow towards 0 and the per-row shift is used instead.
-    """
-    if z2.size:
-        shifted = z2 - z2.max()
-        e = np.exp(shifted)
-        se = e @ np.ones(z2.shape[1], dtype=e.dtype)
-        if se.min() >= 1e-30:  # also False for NaN, which then goes the per-row way
-            return shifted, e, se[:, None]
-    shifted = z2 - z2.max(axis=1, keepdims=True)
-    e = np.exp(shifted)
-    return shifted, e, e.sum(axis=1, keepdims=True)
-
-
-def _cross_entropy_fast(x: Tensor, t: np.ndarray):
-    """The common case: (N, C) logits, valid indices, no weights, no smoothing, mean. ∂L/∂z = (p − onehot)/N."""
-    z = x.data
-    n = z.shape[0]
-    rows = np.arange(n)
-    shifted, e, se = _exp_shifted_rows(z)
-    out = (np.log(se).sum() - shifted[rows, t].sum()) / n
-
-    def backward(g):
-        p = e / se
-        p[rows, t] -= 1
-        p *= g / n
-        return (p,)
-
-    return record(np.asarray(out, dtype=z.dtype), (x,), backward, "cross_entropy")
-
-
-def _log_softmax_rows(z2):
-    shifted, e, se = _exp_shifted_rows(z2)
-    return shifted - np.log(se), e, se
-
-
-def _cross_entropy_indices(name, x: Tensor, t: np.ndarray, weight, ignore_index, reduction, eps):
-    z2, tf, C, unflatten = _class_view(name, x.data, t)
-    keep = _check_indices(name, tf, C, ignore_index)
-    w = _class_weight(name, weight, C, x.data.dtype)
-    m = tf.size
-    rows = np.arange(m)
-    safe = tf if keep is None else np.where(keep, tf, 0)
-    logp, e, se = _log_softmax_rows(z2)
-    dtype = x.data.dtype
-    wi = np.ones(m, dtype=dtype) if w is None else w[safe]  # weight of each target
-    if keep is not None:
-        wi = wi * keep
-    elem = -wi * logp[rows, safe]
-    if eps:
-        smooth = -(logp.sum(axis=1) if w is None else logp @ w)
-        if keep is not None:
-            smooth = smooth * keep
-        elem = (1 - eps) * elem + (eps / C) * smooth
-    out, scale_of = _class_reduce(elem.astype(dtype, copy=False), wi, reduction, t.shape)
-
-    def backward(g):
-        scale = scale_of(g)
-        # q: target distribution; grad_i = p_i Σ_c q_ic − q_i, each row scaled by its upstream factor
-        row_scale = np.broadcast_to(np.asarray(scale, dtype=dtype), (m,))
-        if eps:
-            counted = 1 if keep is None else keep
-            wsum = C if w is None else w.sum()
-            qsum = (1 - eps) * wi + (eps / C) * wsum * counted
-            grad = (e / se) * (qsum * row_scale)[:, None]
-            smooth_q = (eps / C) * (np.ones(C, dtype=dtype) if w is None else w)
-            grad -= smooth_q[None, :] * (row_scale if keep is None else row_scale * keep)[:, None]
-            grad[rows, safe] -= (1 - eps) * wi * row_scale
-        else:
-            grad = (e / se) * (wi * row_scale)[:, None]
-            grad[rows, safe] -= wi * row_scale
-        return (unflatten(grad.astype(dtype, copy=False)),)
-
-    return record(out, (x,), backward, name)
-
-
-def _cross_entropy_probs(name, x: Tensor, target, weight, reduction, eps):
-    z = x.data
-    t = _float_target(name, x, target)
-    if z.ndim == 1:
-        C, class_axis = z.shape[0], 0
-    else:
-        C, class_axis = z.shape[1], 1
-    w = _class_weight(name, weight, C, z.dtype)
-    wshape = [1] * z.ndim
-    wshape[class_axis] = C
-    shifted = z - z.max(axis=class_axis, keepdims=True)
-    e = np.exp(shifted)
-    se = e.sum(axis=class_axis, keepdims=True)
-    logp = shifted - np.log(se)
-    q = t.data if not eps else (1 - eps) * t.data + eps / C
-    if w is not None:
-        q = q * w.reshape(wshape)
-    elem = -(q * logp).sum(axis=class_axis)
-    n_samples = elem.size
-    if reduction == "none":
-        out = elem
-    elif reduction == "sum":
-        out = elem.sum()
-    else:
-        out = elem.sum() / n_samples if n_samples else np.float32(np.nan)
-
-    def backward(g):
-        if reduction == "none":
-            scale = np.expand_dims(g, class_axis)
-        else:
-            scale = g / n_samples if reduction == "mean" else g
-        gx = gt = None
-        if x.requires_grad:
-            gx = ((e / se) * q.sum(axis=class_axis, keepdims=True) - q) * scale
-            gx = gx.astype(z.dtype, copy=False)
-        if t.requires_grad:
-            gt = -(1 - eps) * logp * scale
-            if w is not None:
-                gt = gt * w.reshape(wshape)
-            gt = gt.astype(z.dtype, copy=False)
-        return gx, gt
-
-    return record(np.asarray(out, dtype=z.dtype), (x, t), backward, name)
-
-
-__all__ = ["mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "binary_cross_entropy",
-           "binary_cross_entropy_with_logits", "nll_loss", "cross_entropy"]
+__all__ = ["check_reduction", "loss_input", "float_target", "mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss",
+           "binary_cross_entropy", "binary_cross_entropy_with_logits"]
