@@ -1,8 +1,9 @@
 """Worker for tests/test_distributed*.py, run under ``mpiexec -n N python distributed_worker.py MODE OUT``.
 
-Modes: ``collectives`` (rank 0 writes what each collective gave), ``mlp`` / ``bn`` / ``accumulate`` (train
-a small model data-parallel on a fixed global batch, rank 0 writes the final state dict), ``kill`` (rank
-1 kills itself at step 3 of a training loop).
+Modes: ``collectives`` (rank 0 writes what each collective gave as JSON), ``train`` (trains an MLP, an MLP
+with SyncBatchNorm, and the MLP with no_sync gradient accumulation, data-parallel on fixed global
+batches; rank 0 writes the final state dicts as ``mode/key`` to an npz), ``kill`` (rank 1 kills itself at
+step 3 of a training loop).
 """
 
 import json
@@ -57,7 +58,7 @@ def model(mode):
     return nn.Sequential(nn.Linear(5, 16), nn.Tanh(), nn.Linear(16, 3))
 
 
-def train(mode, out):
+def train(mode):
     rank, size = dist.get_rank(), dist.get_world_size()
     descend.manual_seed(1)
     reference = model(mode)  # rank-0 seeded weights, loaded on every rank so the start is known
@@ -85,13 +86,19 @@ def train(mode, out):
     state = {k: np.asarray(v) for k, v in ddp.state_dict().items()}
     gathered = [np.zeros_like(state["module.0.weight"]) for _ in range(size)]
     dist.all_gather(gathered, np.ascontiguousarray(state["module.0.weight"]))
-    if rank == 0:
-        state["spread"] = np.array(max(float(np.abs(g - gathered[0]).max()) for g in gathered))
-        np.savez(out, **state)
+    state["spread"] = np.array(max(float(np.abs(g - gathered[0]).max()) for g in gathered))
+    return state
 
 
 if __name__ == "__main__":
     mode, out = sys.argv[1], sys.argv[2]
     dist.init_process_group("mpi")
-    collectives(out) if mode == "collectives" else train(mode, out)
+    if mode == "collectives":
+        collectives(out)
+    elif mode == "kill":
+        train(mode)
+    else:  # "train": every training mode in one launch
+        states = {f"{m}/{k}": v for m in ("mlp", "bn", "accumulate") for k, v in train(m).items()}
+        if dist.get_rank() == 0:
+            np.savez(out, **states)
     dist.destroy_process_group()
