@@ -3,7 +3,7 @@
 Modes: ``collectives`` (rank 0 writes what each collective gave as JSON), ``train`` (trains an MLP, an MLP
 with SyncBatchNorm, and the MLP with no_sync gradient accumulation, data-parallel on fixed global
 batches; rank 0 writes the final state dicts as ``mode/key`` to an npz), ``kill`` (rank 1 kills itself at
-step 3 of a training loop).
+step 3 of a training loop), ``trainer`` (descend.Trainer fit; rank 0 writes weights and history).
 """
 
 import json
@@ -90,11 +90,31 @@ def train(mode):
     return state
 
 
+def trainer(out):
+    """descend.Trainer on 22 samples in batches of 10 (the last has 2 rows: with 3 processes one gets none)."""
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(22, 5)).astype(np.float32)
+    y = rng.integers(0, 3, size=22)
+    descend.manual_seed(5 + dist.get_rank())  # different per rank: the Trainer must start from rank 0's weights
+    net = nn.Sequential(nn.Linear(5, 16), nn.Tanh(), nn.Linear(16, 3))
+    opt = descend.optim.Adam(net.parameters(), lr=0.01)
+    log = f"{out}.rank{dist.get_rank()}.csv"
+    t = descend.Trainer(net, nn.CrossEntropyLoss(), opt, metrics=["accuracy"], batch_size=10, seed=3,
+                        callbacks=[descend.train.CSVLogger(log)])
+    history = t.fit((x, y), epochs=3)
+    if dist.get_rank() == 0:
+        state = {k: np.asarray(v) for k, v in net.state_dict().items()}
+        state["loss"], state["accuracy"] = np.array(history["loss"]), np.array(history["accuracy"])
+        np.savez(out, **state)
+
+
 if __name__ == "__main__":
     mode, out = sys.argv[1], sys.argv[2]
     dist.init_process_group("mpi")
     if mode == "collectives":
         collectives(out)
+    elif mode == "trainer":
+        trainer(out)
     elif mode == "kill":
         train(mode)
     else:  # "train": every training mode in one launch

@@ -84,3 +84,19 @@ def test_a_killed_process_makes_the_others_exit_nonzero_naming_the_lost_rank(tmp
     assert run.returncode != 0
     assert elapsed < 30, f"the survivors took {elapsed:.1f} s to exit"
     assert "rank 1" in run.stdout + run.stderr, run.stdout + run.stderr
+
+
+def test_trainer_on_1_2_3_processes_gives_the_same_weights_and_history_and_rank_0_alone_writes(tmp_path):
+    """22 samples in batches of 10: the last batch (2 rows) splits unevenly, and leaves rank 2 of 3 empty."""
+    results = {}
+    for n in (1, 2, 3):
+        out = tmp_path / f"n{n}.npz"
+        run = launch(n, "trainer", out)
+        assert run.returncode == 0, run.stdout + run.stderr
+        results[n] = dict(np.load(out))
+        assert (tmp_path / f"n{n}.npz.rank0.csv").exists()
+        assert not any((tmp_path / f"n{n}.npz.rank{r}.csv").exists() for r in range(1, n))
+    assert results[1]["loss"][-1] < results[1]["loss"][0]
+    for n in (2, 3):
+        for k, v in results[1].items():
+            np.testing.assert_allclose(results[n][k], v, rtol=1e-5, atol=1e-6, err_msg=f"{k}, n={n}")

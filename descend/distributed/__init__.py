@@ -12,10 +12,11 @@ NumPy arrays. mpi4py is imported only by ``init_process_group``, never by ``impo
 a one-process (trivial) group is made, so the same script runs on one process unchanged.
 """
 
+from . import data_parallel
 from .collectives import ReduceOp, Work, all_gather, all_reduce, barrier, broadcast
 from .process_group import (destroy_process_group, get_backend, get_rank, get_world_size, group,
                             init_process_group, is_available, is_initialized)
 
-__all__ = ["ReduceOp", "Work", "all_gather", "all_reduce", "barrier", "broadcast", "destroy_process_group",
+__all__ = ["data_parallel", "ReduceOp", "Work", "all_gather", "all_reduce", "barrier", "broadcast", "destroy_process_group",
            "get_backend", "get_rank", "get_world_size", "group", "init_process_group", "is_available",
            "is_initialized"]
