@@ -3,7 +3,7 @@
 Modes: ``collectives`` (rank 0 writes what each collective gave as JSON), ``train`` (trains an MLP, an MLP
 with SyncBatchNorm, and the MLP with no_sync gradient accumulation, data-parallel on fixed global
 batches; rank 0 writes the final state dicts as ``mode/key`` to an npz), ``kill`` (rank 1 kills itself at
-step 3 of a training loop), ``trainer`` (descend.Trainer fit; rank 0 writes weights and history).
+step 3 of a training loop), ``hang`` (rank 1 sleeps; rank 0's allreduce has a 2 s timeout), ``trainer`` (descend.Trainer fit; rank 0 writes weights and history).
 """
 
 import json
@@ -110,6 +110,14 @@ def trainer(out):
 
 if __name__ == "__main__":
     mode, out = sys.argv[1], sys.argv[2]
+    if mode == "hang":  # rank 1 stops answering; rank 0's timed allreduce must abort the job
+        import datetime
+        import time
+        dist.init_process_group("mpi", timeout=datetime.timedelta(seconds=2))
+        if dist.get_rank() == 1:
+            time.sleep(120)
+        dist.all_reduce(np.ones(4, np.float32))
+        sys.exit(0)
     dist.init_process_group("mpi")
     if mode == "collectives":
         collectives(out)

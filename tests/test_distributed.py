@@ -86,6 +86,15 @@ def test_a_killed_process_makes_the_others_exit_nonzero_naming_the_lost_rank(tmp
     assert "rank 1" in run.stdout + run.stderr, run.stdout + run.stderr
 
 
+def test_a_collective_past_its_timeout_aborts_the_job_naming_the_rank_and_collective(tmp_path):
+    start = time.monotonic()
+    run = launch(2, "hang", tmp_path / "unused", timeout=60)
+    elapsed = time.monotonic() - start
+    assert run.returncode != 0
+    assert elapsed < 30, f"the job took {elapsed:.1f} s to end"
+    assert "rank 0: all_reduce did not complete within 2 s" in run.stderr, run.stdout + run.stderr
+
+
 def test_trainer_on_1_2_3_processes_gives_the_same_weights_and_history_and_rank_0_alone_writes(tmp_path):
     """22 samples in batches of 10: the last batch (2 rows) splits unevenly, and leaves rank 2 of 3 empty."""
     results = {}

@@ -134,3 +134,14 @@ def test_convert_sync_batchnorm_replaces_batchnorms_sharing_parameters():
     assert list(converted.state_dict()) == list(model.state_dict())
     with pytest.raises(TypeError, match="Module"):
         nn.SyncBatchNorm.convert_sync_batchnorm("bn")
+
+
+def test_without_mpi4py_world_size_1_is_a_trivial_group_and_more_is_refused():
+    code = ("import sys; sys.modules['mpi4py'] = None\n"
+            "import numpy as np, descend, descend.distributed as d\n"
+            "assert not d.is_available()\n"
+            "d.init_process_group('mpi'); a = np.ones(2); d.all_reduce(a); print(d.get_world_size(), a.sum())\n"
+            "d.destroy_process_group()\n"
+            "try:\n    d.init_process_group('mpi', world_size=2)\nexcept RuntimeError as e:\n    print('refused', 'mpi4py' in str(e))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["1", "2.0", "refused", "True"]

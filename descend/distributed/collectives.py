@@ -1,8 +1,8 @@
 """Collectives on the default group, in place on descend Tensors or NumPy arrays, as torch.distributed's.
 
-Each one is one MPI call on the tensor's contiguous float/int buffer. A collective that does not complete
-within the group's timeout aborts the job (``MPI.Abort``) after printing which rank timed out in which
-collective, so a lost peer makes the survivors exit non-zero instead of hanging.
+Each one is one MPI call on the tensor's contiguous buffer: blocking, or, when the group has a timeout
+(``init_process_group(timeout=...)``), non-blocking and polled, so that a collective that does not
+complete in time aborts the job (``MPI.Abort``) after printing which rank timed out in which collective.
 """
 
 from __future__ import annotations
@@ -44,18 +44,22 @@ def _buffer(data: np.ndarray) -> np.ndarray:
 
 
 def _wait(request, world, what: str) -> None:
-    """Wait for a non-blocking MPI request, polling with a growing sleep, up to the group's timeout."""
-    if request.Test():
-        return
-    deadline = time.monotonic() + world.timeout
+    """Wait for a non-blocking MPI request up to the group's timeout. MPI makes progress only inside its
+    calls, so the first 50 ms poll ``Test`` back to back; after that a growing sleep (up to 1 ms) spares
+    the CPU while a slow peer catches up."""
+    start = time.monotonic()
+    spin_until = start + 0.05
+    deadline = start + (float('inf') if world.timeout is None else world.timeout)
     pause = 1e-5
     while not request.Test():
-        if time.monotonic() > deadline:
+        now = time.monotonic()
+        if now > deadline:
             print(f"descend.distributed: rank {world.rank}: {what} did not complete within {world.timeout:g} s; "
                   "a peer process was probably lost; aborting the job", file=sys.stderr, flush=True)
             world.comm.Abort(1)
-        time.sleep(pause)
-        pause = min(pause * 2, 1e-3)
+        if now > spin_until:
+            time.sleep(pause)
+            pause = min(pause * 2, 1e-3)
 
 
 class Work:
@@ -108,10 +112,15 @@ def all_reduce(tensor, op: ReduceOp = ReduceOp.SUM, group=None, async_op: bool =
     def finish():
         if op is ReduceOp.AVG:
             np.divide(data, size, out=data)
-    work = Work(world.comm.Iallreduce(MPI.IN_PLACE, _buffer(data), op=_mpi_op(op)), world, "all_reduce", finish)
-    if async_op:
-        return work
-    work.wait()
+    if async_op or world.timeout is not None:
+        work = Work(world.comm.Iallreduce(MPI.IN_PLACE, _buffer(data), op=_mpi_op(op)), world, "all_reduce",
+                    finish)
+        if async_op:
+            return work
+        work.wait()
+    else:
+        world.comm.Allreduce(MPI.IN_PLACE, _buffer(data), op=_mpi_op(op))
+        finish()
     return None
 
 
@@ -125,7 +134,10 @@ def broadcast(tensor, src: int, group=None, async_op: bool = False):
         raise ValueError("broadcast: async_op=True is not supported; call it with async_op=False")
     if world.comm is None:
         return None
-    _wait(world.comm.Ibcast(_buffer(data), root=int(src)), world, "broadcast")
+    if world.timeout is None:
+        world.comm.Bcast(_buffer(data), root=int(src))
+    else:
+        _wait(world.comm.Ibcast(_buffer(data), root=int(src)), world, "broadcast")
     return None
 
 
@@ -147,7 +159,10 @@ def all_gather(tensor_list, tensor, group=None, async_op: bool = False):
         outs[0][...] = data
         return None
     buffer = np.empty((world.size,) + data.shape, data.dtype)
-    _wait(world.comm.Iallgather(np.ascontiguousarray(data), buffer), world, "all_gather")
+    if world.timeout is None:
+        world.comm.Allgather(np.ascontiguousarray(data), buffer)
+    else:
+        _wait(world.comm.Iallgather(np.ascontiguousarray(data), buffer), world, "all_gather")
     for r, o in enumerate(outs):
         o[...] = buffer[r]
     return None
@@ -158,5 +173,8 @@ def barrier(group=None, async_op: bool = False, device_ids=None):
     world = _world()
     if world.comm is None:
         return None
-    _wait(world.comm.Ibarrier(), world, "barrier")
+    if world.timeout is None:
+        world.comm.Barrier()
+    else:
+        _wait(world.comm.Ibarrier(), world, "barrier")
     return None

@@ -44,19 +44,20 @@ def init_process_group(backend: str = "mpi", init_method=None, timeout: datetime
     """Join the default process group.
 
     ``backend`` must be ``"mpi"``: the processes are the ones ``mpiexec -n N`` started, so rank and world
-    size come from MPI; ``world_size``/``rank``, when given (not -1), must agree with MPI's. ``timeout``
-    (default 30 minutes, as PyTorch) bounds every collective: a collective that has not completed by then
-    aborts the whole job with a message naming this rank and the collective (a lost peer). Without mpi4py,
-    ``world_size`` -1 or 1 gives a trivial one-process group.
+    size come from MPI; ``world_size``/``rank``, when given (not -1), must agree with MPI's. A process that
+    dies is noticed by mpiexec, which ends the others and names the lost rank. ``timeout`` (a timedelta)
+    additionally bounds every collective: one that has not completed by then aborts the whole job with a
+    message naming this rank and the collective (a peer that hangs). Without it (the default, as PyTorch's
+    MPI backend, which has no timeout) collectives are blocking MPI calls, the fastest: a timed collective
+    is a non-blocking call polled, ~1.6x slower for a 2 MB allreduce here. Without mpi4py, ``world_size``
+    -1 or 1 gives a trivial one-process group.
     """
     if backend != "mpi":
         raise ValueError(f"init_process_group: backend must be 'mpi' (the only one descend has), got {backend!r}")
     if init_method is not None:
         raise ValueError(f"init_process_group: init_method is not used by the mpi backend (mpiexec starts and "
                          f"connects the processes), got {init_method!r}; leave it None")
-    if timeout is None:
-        timeout = datetime.timedelta(minutes=30)
-    if not isinstance(timeout, datetime.timedelta) or timeout.total_seconds() <= 0:
+    if timeout is not None and (not isinstance(timeout, datetime.timedelta) or timeout.total_seconds() <= 0):
         raise TypeError(f"init_process_group: timeout must be a positive datetime.timedelta, got {timeout!r}")
     for label, value in (("world_size", world_size), ("rank", rank)):
         if not isinstance(value, int) or value < -1:
@@ -64,7 +65,7 @@ def init_process_group(backend: str = "mpi", init_method=None, timeout: datetime
     if group.WORLD is not None:
         raise RuntimeError("init_process_group: the default process group is already initialised; call "
                            "destroy_process_group() first")
-    seconds = timeout.total_seconds()
+    seconds = None if timeout is None else timeout.total_seconds()
     try:
         from mpi4py import MPI
     except ImportError:

@@ -7,8 +7,7 @@ g ← (1/N) Σ_r g_r, so ``optimizer.step()`` makes the same update everywhere a
 
 The averaging is bucketed, as PyTorch's: parameters (in reverse registration order, the order backward
 produces them) are packed into contiguous float buffers of at most ``bucket_cap_mb`` MiB (25 by default);
-one non-blocking MPI allreduce is started per bucket as soon as it is packed, then all are awaited and
-unpacked. descend's autograd accumulates leaf gradients only at the end of its walk and has no
+each bucket is packed, allreduced (one MPI call) and unpacked in turn. descend's autograd accumulates leaf gradients only at the end of its walk and has no
 per-parameter hooks, so a bucket cannot start during backward: the reduction runs right after it. The
 end of backward is detected without any hook in autograd: the module's outputs pass through an identity
 operation that also depends on a one-element *sentinel* leaf created for this forward; the walk reaches
@@ -143,8 +142,7 @@ class DistributedDataParallel(Module):
         return _mark(out, sentinel)
 
     def _reduce_gradients(self) -> None:
-        """Average every parameter's gradient over processes, one non-blocking allreduce per bucket."""
-        works = []
+        """Average every parameter's gradient over processes, one allreduce per bucket."""
         for bucket, flat in zip(self._bucket_list, self._flat):
             offset = 0
             for p in bucket:
@@ -154,9 +152,7 @@ class DistributedDataParallel(Module):
                 else:
                     flat[offset:offset + n] = p.grad.data.reshape(-1)
                 offset += n
-            works.append(dist.all_reduce(flat, dist.ReduceOp.AVG, async_op=True))
-        for work, bucket, flat in zip(works, self._bucket_list, self._flat):
-            work.wait()
+            dist.all_reduce(flat, dist.ReduceOp.AVG)
             offset = 0
             for p in bucket:
                 n = p.data.size
