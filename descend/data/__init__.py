@@ -9,6 +9,7 @@ training batches only. PyTorch's ``torch.utils.data`` names are also at ``descen
 from .augment import (AUGMENTATIONS, Augmentation, Compose, Cutout, GaussianNoise, RandomCrop,
                       RandomHorizontalFlip, RandomShift, build_augmentation)
 from .collate import default_collate, default_convert
+from .distributed import DistributedSampler
 from .dataset import (ArrayDataset, ConcatDataset, Dataset, IterableDataset, RowDataset, Subset, TensorDataset,
                       random_split)
 from .idx import read_idx, write_idx
@@ -29,5 +30,5 @@ __all__ = [
     "RandomShift", "GaussianNoise", "Cutout", "build_augmentation", "AUGMENTATIONS",
     "Dataset", "IterableDataset", "TensorDataset", "RowDataset", "Subset", "ConcatDataset", "random_split",
     "Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "WeightedRandomSampler",
-    "BatchSampler", "default_collate", "default_convert", "get_worker_info",
+    "BatchSampler", "DistributedSampler", "default_collate", "default_convert", "get_worker_info",
 ]

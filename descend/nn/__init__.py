@@ -21,9 +21,11 @@ from .summary import ModelSummary, summary
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss,
                    SmoothL1Loss)
 from .normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d, LayerNorm
+from .sync_batchnorm import SyncBatchNorm
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell
 from .attention import MultiheadAttention
 from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder,
                           TransformerEncoderLayer)
 from .positional import LearnedPositionalEncoding, SinusoidalPositionalEncoding  # descend-only
 from . import utils  # noqa: E402  (clip_grad_norm_, clip_grad_value_, utils.rnn)
+from . import parallel  # noqa: E402  (DistributedDataParallel)

@@ -22,6 +22,7 @@ loss; metrics accumulate statistics over the epoch (see :mod:`descend.train.metr
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import time
@@ -29,10 +30,13 @@ import time
 import numpy as np
 
 from .. import random as drandom
+from ..distributed import data_parallel as dp
 from ..autograd import no_grad
 from ..nn.functional import l1_penalty
+from ..nn.sync_batchnorm import SyncBatchNorm
 from ..nn.utils import clip_grad_norm_
 from ..tensor import Tensor
+from .callbacks import CSVLogger, JSONLinesLogger, ModelCheckpoint, ProgressBar
 from .callbacks.base import Callback
 from .history import History
 from .metrics import get_metric
@@ -40,6 +44,8 @@ from .metrics import get_metric
 CHECKPOINT_FORMAT = "descend.trainer"
 CHECKPOINT_VERSION = 1
 LAST_CHECKPOINT = "last.safetensors"
+#: under MPI with several processes these callbacks (they write files or the console) run on rank 0 only
+RANK_ZERO_ONLY = (CSVLogger, JSONLinesLogger, ModelCheckpoint, ProgressBar)
 
 
 def _is_plateau(scheduler) -> bool:
@@ -136,6 +142,7 @@ class Trainer:
         self.start_epoch = 0
         self.epochs = 0
         self.train_loader = None
+        self._parallel = False
         self.val_metrics = [copy.deepcopy(m) for m in self.metrics]
 
     # ------------------------------------------------------------------ data
@@ -162,8 +169,10 @@ class Trainer:
 
     # ------------------------------------------------------------------ callbacks
     def _call(self, hook, *args):
+        quiet = self._parallel and dp.get_rank() != 0
         for cb in self.callbacks:
-            getattr(cb, hook)(*args)
+            if not (quiet and isinstance(cb, RANK_ZERO_ONLY)):
+                getattr(cb, hook)(*args)
 
     # ------------------------------------------------------------------ the loop
     def fit(self, train_data, val_data=None, epochs: int = 1, checkpoint_dir=None, resume_from=None) -> History:
@@ -181,6 +190,9 @@ class Trainer:
             raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
         self.epochs = int(epochs)
         self.checkpoint_dir = None if checkpoint_dir is None else os.fspath(checkpoint_dir)
+        self._parallel = dp.is_data_parallel()
+        if self._parallel:  # every process draws rank 0's batches (it then takes its shard of each)
+            self._shuffle_seed = dp.broadcast_seed(self._shuffle_seed)
         self.train_loader = self._loader(train_data, self.shuffle, self._shuffle_seed)
         val_loader = None if val_data is None else self._loader(val_data, False)
         state = self._read_checkpoint(resume_from) if resume_from is not None else None
@@ -198,6 +210,8 @@ class Trainer:
         self._call("on_train_begin", {})
         if state is not None:
             self._restore(state)
+        if self._parallel:
+            dp.broadcast_module(self.model)
         logs = {}
         try:
             for epoch in range(self.start_epoch, self.epochs):
@@ -206,7 +220,7 @@ class Trainer:
                 logs, completed = self._run_epoch(epoch, val_loader)
                 if self.stop_training:
                     self.history.stopped_epoch = epoch
-                if completed and self.checkpoint_dir is not None:
+                if completed and self.checkpoint_dir is not None and not (self._parallel and dp.get_rank()):
                     self.save_checkpoint(os.path.join(self.checkpoint_dir, LAST_CHECKPOINT))
         except KeyboardInterrupt:
             self.history.interrupted = True
@@ -226,18 +240,21 @@ class Trainer:
             self._call("on_train_batch_begin", batch, {})
             if self.augmentation is not None:
                 x = Tensor._from_array(np.asarray(self.augmentation(x.data, self.augment_generator)))
-            output = self.model(x)
-            loss = self.loss_fn(output, y)
-            objective = loss if self.l1 == 0 else loss + l1_penalty(self.params, self.l1)
-            self.optimizer.zero_grad()
-            objective.backward()
+            if self._parallel:
+                output, loss = self._parallel_step(x, y)
+            else:
+                output = self.model(x)
+                loss = self.loss_fn(output, y)
+                objective = loss if self.l1 == 0 else loss + l1_penalty(self.params, self.l1)
+                self.optimizer.zero_grad()
+                objective.backward()
             self._call("on_after_backward", self)
             if self.clip_grad_norm is not None:
                 clip_grad_norm_(self.params, self.clip_grad_norm)
             self.optimizer.step()
             if self.scheduler is not None and self.scheduler_interval == "batch":
                 self.scheduler.step()
-            value, n = float(loss.data), len(y)
+            value, n = float(getattr(loss, "data", loss)), len(y)
             total += value * n
             count += n
             for m in self.metrics:
@@ -267,6 +284,34 @@ class Trainer:
         self.history.append(epoch, logs)
         self._call("on_epoch_end", epoch, logs)
         return logs, completed
+
+    def _parallel_step(self, x, y):
+        """Forward and backward of this rank's shard of the global batch (x, y), weighted by its share n_r/b,
+        gradients summed over processes: the global batch's mean-loss gradient (descend.distributed.data_parallel).
+        Returns the global batch's outputs (gathered) and mean loss."""
+        b = len(y)
+        part = dp.shard_slice(b)
+        xs, ys = x[part], y[part]
+        self.optimizer.zero_grad()
+        n_r = part.stop - part.start
+        no_sync = getattr(self.model, "no_sync", None)  # a DistributedDataParallel model: the sum is done here
+        if b < dp.get_world_size() and (no_sync is not None or any(isinstance(m, SyncBatchNorm)
+                                                                   for m in self.model.modules())):
+            raise ValueError(f"a training batch of {b} rows leaves some of the {dp.get_world_size()} processes "
+                             "without rows, and this model communicates in its forward (DistributedDataParallel "
+                             "or SyncBatchNorm); use batches of at least world-size rows (drop_last=True)")
+        with (no_sync() if no_sync is not None else contextlib.nullcontext()):
+            if n_r:
+                output = self.model(xs)
+                loss = self.loss_fn(output, ys)
+                objective = loss if self.l1 == 0 else loss + l1_penalty(self.params, self.l1)
+                (objective * (n_r / b)).backward()
+                out, value = output.data, float(loss.data)
+            else:
+                out, value = None, 0.0
+        dp.sum_gradients(self.params)
+        (total,) = dp.global_sum(value * n_r)
+        return Tensor._from_array(dp.gather_rows(out, dp.shard_sizes(b))), total / b
 
     @property
     def lr(self) -> float:
