@@ -12,5 +12,6 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 from .export import DEFAULT_OPSET, build_model_proto, converter_for, export
 from .graph import ExportError
+from .preprocess import Standardize
 
-__all__ = ["export", "build_model_proto", "converter_for", "ExportError", "DEFAULT_OPSET"]
+__all__ = ["export", "build_model_proto", "converter_for", "ExportError", "DEFAULT_OPSET", "Standardize"]

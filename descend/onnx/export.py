@@ -17,7 +17,7 @@ import os
 import numpy as np
 
 from .graph import ExportError, GraphBuilder, Value, value_info
-from . import layers, sequence
+from . import layers, preprocess, sequence
 
 DEFAULT_OPSET = 17
 
@@ -25,7 +25,7 @@ DEFAULT_OPSET = 17
 def converter_for(module):
     """The converter of ``module``'s class, or of its nearest exported base class when it keeps the base's
     ``forward``; None when there is none."""
-    table = {**layers.CONVERTERS, **sequence.CONVERTERS}
+    table = {**layers.CONVERTERS, **sequence.CONVERTERS, **preprocess.CONVERTERS}
     for cls in type(module).__mro__:
         if cls in table:
             return table[cls] if type(module).forward is cls.forward else None
