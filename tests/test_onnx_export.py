@@ -263,3 +263,58 @@ def test_generated_conv_and_pool_configurations_match_onnxruntime(config, kind):
     else:
         layer = nn.AvgPool2d(k, stride=stride, padding=padding, count_include_pad=kind == "avg")
     check_export(layer, images(2, h, w), batches=(1, 3))
+
+
+def check_outputs(model, make_input, batches=BATCHES, **kwargs):
+    """Like check_export for a model with several outputs (a recurrent layer's output and final states)."""
+    model.eval()
+    buf = io.BytesIO()
+    donnx.export(model, make_input(3), buf, **kwargs)
+    proto = onnx.load_from_string(buf.getvalue())
+    onnx.checker.check_model(proto, full_check=True)
+    sess = session(buf.getvalue())
+    for n in batches:
+        x = make_input(n)
+        got = sess.run(None, {sess.get_inputs()[0].name: x})
+        with descend.no_grad():
+            out = model(descend.tensor(x))
+        want = [out[0].data, *([t.data for t in out[1]] if isinstance(out[1], tuple) else [out[1].data])]
+        assert len(got) == len(want)
+        for a, b in zip(got, want):
+            np.testing.assert_allclose(a, b, atol=1e-5, rtol=1e-5)
+    return proto
+
+
+def sequences(f=5, t=7, batch_first=False, seed=0):
+    rng = np.random.default_rng(seed)
+    return lambda n: rng.standard_normal((n, t, f) if batch_first else (t, n, f)).astype(np.float32)
+
+
+RECURRENT = [(nn.RNN, {}), (nn.RNN, {"nonlinearity": "relu", "bidirectional": True}), (nn.LSTM, {}),
+             (nn.LSTM, {"num_layers": 2, "bidirectional": True}), (nn.GRU, {}),
+             (nn.GRU, {"num_layers": 2, "bidirectional": True, "bias": False}),
+             (nn.LSTM, {"batch_first": True}), (nn.GRU, {"batch_first": True, "num_layers": 3, "dropout": 0.3})]
+
+
+@pytest.mark.parametrize("cls, kw", RECURRENT, ids=lambda v: getattr(v, "__name__", None) or repr(v))
+def test_recurrent_layer_matches_onnxruntime_output_and_final_states(cls, kw):
+    proto = check_outputs(cls(5, 6, **kw), sequences(batch_first=kw.get("batch_first", False)))
+    names = [o.name for o in proto.graph.output]
+    assert names == (["output", "h_n", "c_n"] if cls is nn.LSTM else ["output", "h_n"])
+    seq_in = proto.graph.input[0].type.tensor_type.shape.dim
+    assert [d.dim_param for d in seq_in][:2] == (["batch", "seq"] if kw.get("batch_first") else ["seq", "batch"])
+
+
+def test_recurrent_export_runs_on_other_sequence_lengths():
+    model = nn.GRU(4, 3).eval()
+    buf = io.BytesIO()
+    donnx.export(model, np.zeros((5, 2, 4), np.float32), buf)
+    x = np.random.default_rng(0).standard_normal((11, 6, 4)).astype(np.float32)
+    with descend.no_grad():
+        want = model(descend.tensor(x))[0].data
+    np.testing.assert_allclose(session(buf.getvalue()).run(None, {"input": x})[0], want, atol=1e-5)
+
+
+def test_lstm_with_projection_has_no_export():
+    with pytest.raises(donnx.ExportError, match=r"^model \(LSTM\): proj_size=2 has no ONNX export$"):
+        donnx.build_model_proto(nn.LSTM(5, 4, proj_size=2), sequences()(2))

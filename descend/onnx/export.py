@@ -34,6 +34,9 @@ def converter_for(module):
 
 def _convert(g):
     def convert(module, x, path):
+        if not isinstance(x, Value):
+            raise ExportError(f"{path} ({type(module).__name__}) gets the {type(x).__name__} a previous layer "
+                              "returned; only the last layer may return several tensors")
         fn = converter_for(module)
         if fn is None:
             raise ExportError(f"{path} ({type(module).__name__}) has no ONNX export; supported layers are listed "
@@ -57,7 +60,7 @@ def _axes(spec, name, ndim) -> dict:
     return axes
 
 
-def _check_args(model, example_input, input_names, output_names, opset_version):
+def _check_args(model, example_input, input_names, opset_version):
     from ..nn import Module
     import onnx
     if not isinstance(model, Module):
@@ -70,12 +73,29 @@ def _check_args(model, example_input, input_names, output_names, opset_version):
     newest = onnx.defs.onnx_opset_version()
     if isinstance(opset, bool) or not isinstance(opset, int) or not DEFAULT_OPSET <= opset <= newest:
         raise ValueError(f"opset_version must be an int in [{DEFAULT_OPSET}, {newest}], got {opset_version!r}")
-    for what, names in (("input_names", input_names), ("output_names", output_names)):
-        if names is not None and (isinstance(names, str) or len(names) != 1
-                                  or not all(isinstance(n, str) and n for n in names)):
-            raise ValueError(f"{what} must be a list of one non-empty name (the model has one {what[:-6]}), "
-                             f"got {names!r}")
+    if input_names is not None and (isinstance(input_names, str) or len(input_names) != 1
+                                    or not all(isinstance(n, str) and n for n in input_names)):
+        raise ValueError(f"input_names must be a list of one non-empty name (the model has one input), "
+                         f"got {input_names!r}")
     return x, opset
+
+
+def _flatten(out, path="model"):
+    """The graph outputs of a converted model: a Value, or (nested) tuples of them, flattened in order."""
+    if isinstance(out, Value):
+        return [out]
+    if isinstance(out, (tuple, list)):
+        return [v for item in out for v in _flatten(item, path)]
+    raise ExportError(f"{path}: the model returns {type(out).__name__}; export needs tensors")
+
+
+def _names(model, given, n):
+    if given is None:
+        return sequence.output_names(model, n)
+    if isinstance(given, str) or len(given) != n or not all(isinstance(s, str) and s for s in given):
+        raise ValueError(f"output_names must be a list of {n} non-empty names (the model has {n} "
+                         f"output{'s' if n > 1 else ''}), got {given!r}")
+    return list(given)
 
 
 def build_model_proto(model, example_input, input_names=None, output_names=None, dynamic_axes=None,
@@ -83,41 +103,36 @@ def build_model_proto(model, example_input, input_names=None, output_names=None,
     """The checked ``onnx.ModelProto`` of ``model`` (see :func:`export`), without writing it."""
     import onnx
     from onnx import helper
-    x, opset = _check_args(model, example_input, input_names, output_names, opset_version)
+    x, opset = _check_args(model, example_input, input_names, opset_version)
     in_name = input_names[0] if input_names else "input"
-    out_name = output_names[0] if output_names else "output"
-    if in_name == out_name:
-        raise ValueError(f"input and output names must differ, both are {in_name!r}")
     float_dtype = x.dtype if x.dtype.kind == "f" else next((p.data.dtype for p in model.parameters()), np.float32)
     g = GraphBuilder(opset, float_dtype)
     g.fresh(in_name)
-    g.fresh(out_name)
     was_training = model.training
     model.eval()
     try:
-        out = _convert(g)(model, Value(in_name, x), "model")
+        outs = _flatten(_convert(g)(model, Value(in_name, x), "model"))
     finally:
         model.train(was_training)
-    if not isinstance(out.example, np.ndarray):
-        raise ExportError(f"model ({type(model).__name__}) returns {type(out.example).__name__}; export needs "
-                          "one output tensor")
-    g.node("Identity", [out.name], "output")
-    g.nodes[-1].output[0] = out_name
+    names = _names(model, output_names, len(outs))
+    if len(set(names) | {in_name}) != len(names) + 1:
+        raise ValueError(f"input and output names must all differ, got {in_name!r} and {names}")
+    for out, name in zip(outs, names):
+        g.node("Identity", [out.name], name)
+        g.nodes[-1].output[0] = name
+    all_names = [in_name, *names]
     if dynamic_axes is None:
-        in_axes, out_axes = {0: "batch"}, ({0: "batch"} if out.example.ndim else {})
-        in_axes = sequence.default_axes(model, in_axes)
-        out_axes = sequence.default_axes(model, out_axes) if out_axes else out_axes
+        axes = [sequence.default_axes(model, i - 1, v.ndim) for i, v in enumerate([x, *(o.example for o in outs)])]
     else:
         if not isinstance(dynamic_axes, dict):
             raise TypeError(f"dynamic_axes must be a dict name -> axes, got {type(dynamic_axes).__name__}")
-        unknown = set(dynamic_axes) - {in_name, out_name}
+        unknown = set(dynamic_axes) - set(all_names)
         if unknown:
-            raise ValueError(f"dynamic_axes names {sorted(unknown)} are neither the input {in_name!r} nor the "
-                             f"output {out_name!r}")
-        in_axes = _axes(dynamic_axes.get(in_name), in_name, x.ndim)
-        out_axes = _axes(dynamic_axes.get(out_name), out_name, out.example.ndim)
-    graph = helper.make_graph(g.nodes, type(model).__name__, [value_info(in_name, x, in_axes)],
-                              [value_info(out_name, out.example, out_axes)], initializer=g.initializers)
+            raise ValueError(f"dynamic_axes names {sorted(unknown)} are not graph inputs or outputs {all_names}")
+        axes = [_axes(dynamic_axes.get(n), n, v.ndim) for n, v in zip(all_names, [x, *(o.example for o in outs)])]
+    graph = helper.make_graph(g.nodes, type(model).__name__, [value_info(in_name, x, axes[0])],
+                              [value_info(n, o.example, a) for n, o, a in zip(names, outs, axes[1:])],
+                              initializer=g.initializers)
     proto = helper.make_model(graph, producer_name="descend", opset_imports=[helper.make_opsetid("", opset)])
     proto.ir_version = min(proto.ir_version, 10)
     try:
@@ -133,10 +148,11 @@ def export(model, example_input, path, input_names=None, output_names=None, dyna
     """Write ``model`` (eval-mode semantics) as ONNX to ``path`` (a file name, written atomically, or a binary
     file object), traced on ``example_input`` (a Tensor or array with a batch dimension).
 
-    ``input_names`` / ``output_names``: one name each (default ``input`` / ``output``). ``dynamic_axes``
+    ``input_names``: one name (default ``input``); ``output_names``: one per output tensor (default
+    ``output``; a recurrent layer's ``output``, ``h_n`` (, ``c_n``)). ``dynamic_axes``
     (as in ``torch.onnx.export``): ``{name: [axis, ...]}`` or ``{name: {axis: dim_name}}``; the default
-    makes axis 0 a symbolic ``batch`` dimension (for a time-major recurrent model: axis 0 ``seq`` and 1
-    ``batch``). ``opset_version`` defaults to 17 (the first with LayerNormalization). Returns ``path``.
+    makes axis 0 a symbolic ``batch`` dimension (for a recurrent model the sequences' ``seq`` and ``batch``
+    axes, and axis 1 of its final states). ``opset_version`` defaults to 17 (the first with LayerNormalization). Returns ``path``.
     Raises :class:`ExportError` naming the layer path when a layer has no export.
     """
     proto = build_model_proto(model, example_input, input_names, output_names, dynamic_axes, opset_version)
