@@ -318,3 +318,35 @@ def test_recurrent_export_runs_on_other_sequence_lengths():
 def test_lstm_with_projection_has_no_export():
     with pytest.raises(donnx.ExportError, match=r"^model \(LSTM\): proj_size=2 has no ONNX export$"):
         donnx.build_model_proto(nn.LSTM(5, 4, proj_size=2), sequences()(2))
+
+
+ENCODER_LAYERS = [{}, {"norm_first": True}, {"activation": "gelu"}, {"batch_first": True},
+                  {"batch_first": True, "norm_first": True, "bias": False}]
+
+
+@pytest.mark.parametrize("kw", ENCODER_LAYERS, ids=repr)
+def test_transformer_encoder_layer_matches_onnxruntime(kw):
+    layer = nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, dropout=0.1, **kw)
+    proto = check_export(layer, sequences(8, 5, kw.get("batch_first", False)))
+    ops = {n.op_type for n in proto.graph.node}
+    assert {"MatMul", "Softmax", "LayerNormalization"} <= ops
+
+
+def test_positional_encoding_and_encoder_stack_match_on_other_sequence_lengths():
+    layer = nn.TransformerEncoderLayer(8, 4, dim_feedforward=12, batch_first=True)
+    model = nn.Sequential(nn.Linear(3, 8), nn.SinusoidalPositionalEncoding(8, max_len=40, batch_first=True),
+                          nn.LearnedPositionalEncoding(8, max_len=40, batch_first=True),
+                          nn.TransformerEncoder(layer, 2, norm=nn.LayerNorm(8)))
+    model.eval()
+    buf = io.BytesIO()
+    donnx.export(model, np.zeros((2, 5, 3), np.float32), buf)
+    sess = session(buf.getvalue())
+    rng = np.random.default_rng(7)
+    for n, t in [(1, 5), (3, 11), (17, 2)]:
+        x = rng.standard_normal((n, t, 3)).astype(np.float32)
+        np.testing.assert_allclose(sess.run(None, {"input": x})[0], descend_out(model, x), atol=1e-5, rtol=1e-5)
+
+
+def test_multihead_attention_alone_has_no_export():
+    with pytest.raises(donnx.ExportError, match=r"^model \(MultiheadAttention\) has no ONNX export"):
+        donnx.build_model_proto(nn.MultiheadAttention(8, 2), sequences(8)(2))

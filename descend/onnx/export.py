@@ -1,8 +1,8 @@
 """``descend.onnx.export``: write a descend model as an ONNX file, in the shape of ``torch.onnx.export``.
 
 Design: the exporter walks the module tree, not the autograd graph. Each module class with an export has a
-converter (:data:`descend.onnx.layers.CONVERTERS`, :data:`descend.onnx.sequence.CONVERTERS`) that appends
-the ONNX nodes for that layer in eval mode; containers (Sequential, Residual) convert their children in
+converter (the ``CONVERTERS`` tables of :mod:`descend.onnx.layers`, ``sequence``, ``attention`` and
+``preprocess``) that appends the ONNX nodes for that layer in eval mode; containers (Sequential, Residual) convert their children in
 order. The example input is run through each layer as it is converted, so every layer sees its real input
 shape. A module whose class has no converter (or a subclass that overrides ``forward``) stops the export
 with a one-line :class:`ExportError` naming its path, e.g. ``model.3 (MyLayer)``; nothing is written then.
@@ -17,7 +17,7 @@ import os
 import numpy as np
 
 from .graph import ExportError, GraphBuilder, Value, value_info
-from . import layers, preprocess, sequence
+from . import attention, layers, preprocess, sequence
 
 DEFAULT_OPSET = 17
 
@@ -25,7 +25,7 @@ DEFAULT_OPSET = 17
 def converter_for(module):
     """The converter of ``module``'s class, or of its nearest exported base class when it keeps the base's
     ``forward``; None when there is none."""
-    table = {**layers.CONVERTERS, **sequence.CONVERTERS, **preprocess.CONVERTERS}
+    table = {**layers.CONVERTERS, **sequence.CONVERTERS, **attention.CONVERTERS, **preprocess.CONVERTERS}
     for cls in type(module).__mro__:
         if cls in table:
             return table[cls] if type(module).forward is cls.forward else None

@@ -29,11 +29,11 @@ from .graph import ExportError, Value
 
 
 def run_eval(module, example):
-    """``module(example)`` as an array (the module is in eval mode, no graph is recorded)."""
+    """``module(example)`` as an array (``module``: an eval-mode module or a function of a Tensor)."""
     from ..autograd import no_grad
     from ..tensor import Tensor
     with no_grad():
-        out = module(Tensor._from_array(example) if isinstance(example, np.ndarray) else example)
+        out = module(Tensor._from_array(np.ascontiguousarray(example)))
     return out.data if hasattr(out, "data") else out
 
 

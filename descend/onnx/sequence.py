@@ -98,14 +98,30 @@ def output_names(model, n: int) -> list:
     return ["output"] + [f"output_{i}" for i in range(1, n)]
 
 
+def sequence_layout(model):
+    """True/False when ``model`` reads sequences batch-first/time-major (a recurrent layer, a transformer
+    encoder (layer), a positional encoding, or a Sequential holding one: its first); None otherwise."""
+    if isinstance(model, nn.Sequential):
+        return next((lay for lay in map(sequence_layout, model) if lay is not None), None)
+    if isinstance(model, (nn.RNNBase, nn.SinusoidalPositionalEncoding, nn.LearnedPositionalEncoding)):
+        return model.batch_first
+    if isinstance(model, nn.TransformerEncoderLayer):
+        return model.self_attn.batch_first
+    if isinstance(model, nn.TransformerEncoder) and len(model.layers):
+        return sequence_layout(model.layers[0])
+    return None
+
+
 def default_axes(model, position: int, ndim: int) -> dict:
     """The default symbolic axes of a graph value: ``position`` −1 is the input, i ≥ 0 the i-th output.
-    Axis 0 is ``batch``; a recurrent model's sequences are ``seq``/``batch`` (time-major or batch-first)
-    and its final states (L·D, N, H) have ``batch`` on axis 1."""
+    Axis 0 is ``batch``; for a sequence model (:func:`sequence_layout`) the 3-D sequences have ``seq`` and
+    ``batch`` axes (time-major or batch-first), and a recurrent layer's final states (L·D, N, H) ``batch``
+    on axis 1."""
     if ndim == 0:
         return {}
-    if isinstance(model, nn.RNNBase) and ndim == 3:
-        if position >= 1:
+    layout = sequence_layout(model)
+    if layout is not None and ndim == 3:
+        if position >= 1 and isinstance(model, nn.RNNBase):
             return {1: "batch"}
-        return {0: "batch", 1: "seq"} if model.batch_first else {0: "seq", 1: "batch"}
+        return {0: "batch", 1: "seq"} if layout else {0: "seq", 1: "batch"}
     return {0: "batch"}
