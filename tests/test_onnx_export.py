@@ -350,3 +350,14 @@ def test_positional_encoding_and_encoder_stack_match_on_other_sequence_lengths()
 def test_multihead_attention_alone_has_no_export():
     with pytest.raises(donnx.ExportError, match=r"^model \(MultiheadAttention\) has no ONNX export"):
         donnx.build_model_proto(nn.MultiheadAttention(8, 2), sequences(8)(2))
+
+
+def test_docs_export_md_onnx_example_runs(tmp_path, monkeypatch):
+    import pathlib
+    import re
+    text = (pathlib.Path(__file__).parent.parent / "docs" / "export.md").read_text()
+    block = re.findall(r"```python\n(.*?)```", text, re.S)[0]
+    monkeypatch.chdir(tmp_path)
+    namespace = {}
+    exec(compile(block, "docs/export.md", "exec"), namespace)
+    assert (tmp_path / "model.onnx").is_file()
