@@ -2,8 +2,8 @@
 
 Design: the exporter walks the module tree, not the autograd graph. Each module class with an export has a
 converter (the ``CONVERTERS`` tables of :mod:`descend.onnx.layers`, ``sequence``, ``attention`` and
-``preprocess``) that appends the ONNX nodes for that layer in eval mode; containers (Sequential, Residual) convert their children in
-order. The example input is run through each layer as it is converted, so every layer sees its real input
+``preprocess``) that appends the ONNX nodes for that layer in eval mode; containers (Sequential, Residual,
+TransformerEncoder) convert their children in order. The example input is run through each layer as it is converted, so every layer sees its real input
 shape. A module whose class has no converter (or a subclass that overrides ``forward``) stops the export
 with a one-line :class:`ExportError` naming its path, e.g. ``model.3 (MyLayer)``; nothing is written then.
 The graph is checked with ``onnx.checker.check_model(full_check=True)`` before it is written atomically.
@@ -152,7 +152,8 @@ def export(model, example_input, path, input_names=None, output_names=None, dyna
     ``output``; a recurrent layer's ``output``, ``h_n`` (, ``c_n``)). ``dynamic_axes``
     (as in ``torch.onnx.export``): ``{name: [axis, ...]}`` or ``{name: {axis: dim_name}}``; the default
     makes axis 0 a symbolic ``batch`` dimension (for a recurrent model the sequences' ``seq`` and ``batch``
-    axes, and axis 1 of its final states). ``opset_version`` defaults to 17 (the first with LayerNormalization). Returns ``path``.
+    axes, and axis 1 of its final states). ``opset_version`` defaults to 17 (the first with
+    LayerNormalization). Returns ``path``.
     Raises :class:`ExportError` naming the layer path when a layer has no export.
     """
     proto = build_model_proto(model, example_input, input_names, output_names, dynamic_axes, opset_version)
