@@ -117,6 +117,21 @@ def test_batchnorm_inference_form_matches(affine):
     check_export(randomise_batchnorm(nn.Sequential(nn.BatchNorm2d(3, affine=affine, eps=1e-3))), images())
 
 
+def test_batchnorm3d_on_volumes_matches():
+    rng = np.random.default_rng(6)
+    bn = nn.BatchNorm3d(2)
+    bn.running_mean.data[...] = [0.5, -1.0]
+    bn.running_var.data[...] = [2.0, 0.25]
+    check_export(bn, lambda n: rng.standard_normal((n, 2, 3, 4, 5)).astype(np.float32))
+
+
+def test_float64_model_exports_in_double_precision():
+    model = nn.Sequential(nn.Linear(6, 5, dtype="float64"), nn.Tanh(), nn.Linear(5, 2, dtype="float64"))
+    rng = np.random.default_rng(8)
+    proto = check_export(model, lambda n: rng.standard_normal((n, 6)), atol=1e-12)
+    assert proto.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.DOUBLE
+
+
 def test_batchnorm1d_on_sequences_matches():
     rng = np.random.default_rng(3)
     check_export(randomise_batchnorm(nn.BatchNorm1d(4)), lambda n: rng.standard_normal((n, 4, 7)).astype(np.float32))

@@ -8,7 +8,7 @@ a child module (containers use it). The mapping:
 - Conv2d: ``Conv`` (pads, strides, dilations; groups=1). MaxPool2d / AvgPool2d: ``MaxPool`` /
   ``AveragePool`` (``count_include_pad``). AdaptiveAvgPool2d: ``GlobalAveragePool`` for output 1×1, else
   ``Aₕ · x · A_wᵀ`` with the bin-averaging matrices (bins [⌊iH/Hₒ⌋, ⌈(i+1)H/Hₒ⌉), PyTorch's edges).
-- BatchNorm1d/2d (eval): ``BatchNormalization`` with the running statistics; LayerNorm:
+- BatchNorm1d/2d/3d (eval): ``BatchNormalization`` with the running statistics; LayerNorm:
   ``LayerNormalization`` (axis = −len(normalized_shape)).
 - Dropout / Dropout2d / Identity: no node (identity in eval mode).
 - ReLU, LeakyReLU, ELU, Sigmoid, Tanh, Softmax, LogSoftmax: the ONNX op of that name; SiLU: x·σ(x);
@@ -176,6 +176,7 @@ def embedding(g, m, x, path, convert):
 CONVERTERS = {
     nn.Linear: linear, nn.Conv2d: conv2d, nn.MaxPool2d: max_pool2d, nn.AvgPool2d: avg_pool2d,
     nn.AdaptiveAvgPool2d: adaptive_avg_pool2d, nn.BatchNorm1d: batch_norm, nn.BatchNorm2d: batch_norm,
+    nn.BatchNorm3d: batch_norm,
     nn.LayerNorm: layer_norm, nn.Dropout: identity, nn.Dropout2d: identity, nn.Identity: identity,
     nn.ReLU: _simple("Relu"), nn.LeakyReLU: _simple("LeakyRelu", alpha=lambda m: m.negative_slope),
     nn.ELU: _simple("Elu", alpha=lambda m: m.alpha), nn.Sigmoid: _simple("Sigmoid"), nn.Tanh: _simple("Tanh"),
