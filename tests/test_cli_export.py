@@ -12,7 +12,7 @@ ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (t
 
 import descend  # noqa: E402
 from descend.cli import main  # noqa: E402
-from descend.run import load_run  # noqa: E402
+from descend.app import load_run  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,8 @@ ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (t
 
 import descend  # noqa: E402
 from descend import nn  # noqa: E402
-from descend.config import check_config  # noqa: E402
-from descend.models import build_model  # noqa: E402
+from descend.app.config import check_config  # noqa: E402
+from descend.app.models import build_model  # noqa: E402
 import descend.onnx as donnx  # noqa: E402
 
 BATCHES = (1, 3, 17)

@@ -10,8 +10,8 @@ onnx = pytest.importorskip("onnx", reason="onnx is not installed (pip install 'd
 
 import descend  # noqa: E402
 from descend import nn  # noqa: E402
-from descend.config import check_config  # noqa: E402
-from descend.models import build_model  # noqa: E402
+from descend.app.config import check_config  # noqa: E402
+from descend.app.models import build_model  # noqa: E402
 import descend.onnx as donnx  # noqa: E402
 
 RNG = np.random.default_rng(0)

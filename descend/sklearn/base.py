@@ -2,7 +2,7 @@
 
 Fitting is ``descend.Trainer.fit`` on the validated arrays: the network is built from ``module`` (a
 Module, deep-copied so the parameter is never changed, or a function ``(n_features, n_outputs) -> Module``)
-or from a preset of :func:`descend.models.build_model`; the optimiser from ``optimizer`` (a name or a
+or from a preset of :func:`descend.app.models.build_model`; the optimiser from ``optimizer`` (a name or a
 descend optimiser class) with ``lr`` and ``weight_decay``. ``random_state`` seeds descend's generator
 before the network is built (so it fixes the initial weights, dropout and shuffling).
 """
@@ -110,8 +110,8 @@ class NeuralNetBase(BaseEstimator):
                 raise TypeError(f"module(n_features, n_outputs) must return a descend.nn.Module, got "
                                 f"{type(built).__name__}")
             return built
-        from ..config import check_config
-        from ..models import build_model
+        from ..app.config import check_config
+        from ..app.models import build_model
         cfg = check_config({"model": {"preset": self.preset, "hidden": [int(h) for h in self.hidden],
                                       "activation": self.activation, "batchnorm": bool(self.batchnorm),
                                       "dropout": float(self.dropout)}})["model"]

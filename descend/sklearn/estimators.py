@@ -16,7 +16,7 @@ _PARAMS_DOC = """
     * ``module``: a ``descend.nn.Module`` (deep-copied at each ``fit``) or a function
       ``(n_features, n_outputs) -> Module``; None (default) builds ``preset``.
     * ``preset`` (``'mlp'``, ``'cnn'``, ``'resnet'``), ``hidden`` (widths or channel counts), ``activation``,
-      ``batchnorm``, ``dropout``: the preset of :func:`descend.models.build_model`; ``input_shape``: reshape
+      ``batchnorm``, ``dropout``: the preset of :func:`descend.app.models.build_model`; ``input_shape``: reshape
       each row to this shape (e.g. ``(1, 8, 8)`` for a CNN on digits).
     * ``optimizer`` (``'adam'``, ``'adamw'``, ``'sgd'``, ``'rmsprop'``, ``'adagrad'``, ``'nadam'``, ``'lion'``
       or a descend optimiser class), ``lr``, ``weight_decay``, ``batch_size``, ``max_epochs``.
