@@ -17,3 +17,4 @@ def test_readme_python_examples_run_and_learn(tmp_path, monkeypatch):
     assert namespace["accuracy"] > 0.85                      # the hand-written loop's held-out accuracy
     assert namespace["history"].val_accuracy[-1] > 0.9       # the Trainer's validation accuracy
     assert os.path.getsize(tmp_path / "digits.safetensors") > 0
+    assert namespace["sequence_accuracy"] > 0.9               # the PyTorch-style LSTM program learns
