@@ -127,7 +127,7 @@ class LBFGS:
             elif p.grad is not None:
                 p.grad.data[...] = 0
 
-    def step(self, closure):
+    def step(self, closure=None):
         """Run up to ``max_iter`` L-BFGS iterations; ``closure`` re-evaluates the loss and its gradients.
         Returns the loss of the first evaluation."""
         if closure is None or not callable(closure):
