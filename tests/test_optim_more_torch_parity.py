@@ -253,3 +253,26 @@ def test_new_optimisers_keep_pytorchs_defaults_and_argument_order():
             for key, value in ours.items():
                 if key != "params":
                     assert theirs[key] == (list(value) if isinstance(theirs[key], list) else value), (name, key)
+
+
+@pytest.mark.parametrize("name,kwargs", [CASES[1], CASES[3], CASES[6], CASES[8], CASES[10]],
+                         ids=["Adadelta", "Adamax", "RAdam", "ASGD", "Rprop"])
+def test_new_optimiser_follows_torch_across_chunks_and_skipped_gradients(name, kwargs, torch_float64):
+    """A parameter cut into chunks, and one whose gradient is None every third step (its step count and
+    per-parameter state fall behind the others'), as PyTorch skips it."""
+    rng = np.random.default_rng(0)
+    init = [rng.standard_normal(s) for s in [(2500,), (5,), (3, 4)]]
+    ps = [descend.tensor(a.copy(), requires_grad=True, dtype=np.float64) for a in init]
+    tps = [torch.tensor(a.copy(), requires_grad=True) for a in init]
+    opt, topt = getattr(optim, name)(ps, chunk_size=1000, **kwargs), getattr(torch.optim, name)(tps, **kwargs)
+    for k in range(60):
+        for i, (p, q) in enumerate(zip(ps, tps)):
+            if i == 1 and k % 3 == 0:
+                p.grad = q.grad = None
+                continue
+            g = rng.standard_normal(p.data.shape)
+            p.grad, q.grad = descend.tensor(g, dtype=np.float64), torch.tensor(g)
+        opt.step()
+        topt.step()
+    assert opt.state[ps[1]]["step"] == 40 and opt.state[ps[0]]["step"] == 60
+    assert _rel([p.data for p in ps], [q.detach().numpy() for q in tps]) < 1e-12
