@@ -18,8 +18,8 @@ __all__ = ["Rule", "GroupKey", "group_key", "add_decayed_weights", "trace", "sca
            "scale_by_adam", "scale_by_nadam", "scale_by_lion", "scale_by_adadelta", "scale_by_adamax", "scale_by_radam",
            "scale_by_asgd", "scale_by_rprop", "clip", "scale_by_learning_rate",
            "AddDecayedWeights", "Trace", "ScaleByRss", "ScaleByRms", "ClipByValue", "ScaleByLearningRate",
-           "ScaleByAdam", "FusedAdam", "ScaleByNadam", "ScaleByLion", "ScaleByAdadelta", "ScaleByAdamax", "ScaleByRadam",
-           "ScaleByAsgd", "ScaleByRprop"]
+           "ScaleByAdam", "FusedAdam", "ScaleByNadam", "ScaleByLion", "ScaleByAdadelta", "ScaleByAdamax",
+           "ScaleByRadam", "ScaleByAsgd", "ScaleByRprop"]
 
 
 # Optax-style constructors ------------------------------------------------------------------------
