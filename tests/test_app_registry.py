@@ -46,7 +46,8 @@ def test_registered_optimizer_and_preset_pass_validation_and_show_in_config_comm
     cfg = check_config({"optimizer": {"name": "sgd_twice"}, "model": {"preset": "linear"}})
     assert cfg["optimizer"]["name"] == "sgd_twice" and cfg["model"]["preset"] == "linear"
     text = to_toml()
-    assert "# optimiser: sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw, nadam, lion, sgd_twice" in text
+    assert ("# optimiser: sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw, nadam, lion, adadelta, adamax, radam, "
+            "asgd, rprop (full-batch; no weight decay), sgd_twice") in text
     assert "# architecture preset: mlp, cnn, resnet (a small residual CNN) or linear (softmax regression)" in text
     with pytest.raises(ConfigError, match=r"optimizer.name = 'sgd_twise' is not one of .*; did you mean 'sgd_twice'"):
         check_config({"optimizer": {"name": "sgd_twise"}})
@@ -82,7 +83,8 @@ def test_build_optimizer_reads_the_registry_for_every_config_name():
     base = {"lr": 0.1, "weight_decay": 0.0, "momentum": 0.9}
     kinds = {name: type(build_optimizer({"name": name, **base}, params)).__name__ for name in OPTIMIZERS}
     assert kinds == {"sgd": "SGD", "momentum": "SGD", "nesterov": "SGD", "adagrad": "Adagrad", "rmsprop": "RMSprop",
-                     "adam": "Adam", "adamw": "AdamW", "nadam": "NAdam", "lion": "Lion"}
+                     "adam": "Adam", "adamw": "AdamW", "nadam": "NAdam", "lion": "Lion", "adadelta": "Adadelta",
+                     "adamax": "Adamax", "radam": "RAdam", "asgd": "ASGD", "rprop": "Rprop"}
     nesterov = build_optimizer({"name": "nesterov", **base}, params).param_groups[0]
     assert nesterov["nesterov"] is True and nesterov["momentum"] == 0.9
     with pytest.raises(ConfigError, match="optimizer.name = 'momentum' needs optimizer.momentum > 0"):

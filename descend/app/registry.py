@@ -65,8 +65,18 @@ OPTIMIZERS.register("sgd", _plain(optim.SGD))
 OPTIMIZERS.register("momentum", _sgd_momentum(False))
 OPTIMIZERS.register("nesterov", _sgd_momentum(True))
 for _name, _cls in (("adagrad", optim.Adagrad), ("rmsprop", optim.RMSprop), ("adam", optim.Adam),
-                    ("adamw", optim.AdamW), ("nadam", optim.NAdam), ("lion", optim.Lion)):
+                    ("adamw", optim.AdamW), ("nadam", optim.NAdam), ("lion", optim.Lion),
+                    ("adadelta", optim.Adadelta), ("adamax", optim.Adamax), ("radam", optim.RAdam),
+                    ("asgd", optim.ASGD)):
     OPTIMIZERS.register(_name, _plain(_cls))
+
+
+@OPTIMIZERS.register("rprop", note="full-batch; no weight decay")
+def _rprop(params, cfg):
+    if cfg["weight_decay"] != 0:
+        raise ConfigError(f"optimizer.name = 'rprop' has no weight decay; set optimizer.weight_decay = 0 "
+                          f"(got {cfg['weight_decay']!r})")
+    return optim.Rprop(params, lr=cfg["lr"])
 
 
 # ------------------------------------------------------------------------------------------- schedules

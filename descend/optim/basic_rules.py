@@ -1,11 +1,11 @@
 """The elementary update rules: weight decay, momentum, Adagrad's and RMSprop's scaling, clipping, the
-learning rate (see :mod:`descend.optim.rule` for the contract they follow)."""
+learning rate, averaged SGD and Rprop (see :mod:`descend.optim.rule` for the contract they follow)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from .checks import check_closed_unit, check_nonneg
+from .checks import check_closed_unit, check_etas, check_nonneg, check_number, check_step_sizes
 from .rule import Rule
 
 
@@ -179,3 +179,82 @@ class ScaleByLearningRate(Rule):
 
     def update(self, u, p, s, c, h, t, tmp):
         u *= -self.rate(h, t)
+
+
+class ScaleByAsgd(Rule):
+    """Averaged SGD (Polyak & Juditsky 1992; the step sizes of Bottou 2012), as ``torch.optim.ASGD``:
+    θ' = θ(1 − λη) − ηu;  a ← a + μ(θ' − a) (a ← θ' while μ = 1);  u ← θ' − θ; then the step's rates for the
+    next step: η ← η₀ / (1 + λη₀t)^α, μ ← 1 / max(1, t − t₀), with η₀ = ``lr`` (η = η₀ at the first step).
+
+    It holds the learning rate itself (η is per-parameter state, as PyTorch's ``eta``), so it ends the
+    chain. State ``ax`` (the average a, which ASGD returns as its estimate; the parameters stay the SGD
+    iterate); scalars ``eta`` and ``mu``; keys ``'lr'``, ``'lambd'``, ``'alpha'``, ``'t0'``.
+    """
+
+    reads_params = True
+    state = {"ax": 0.0}
+    scalars = {"eta": 0.0, "mu": 1.0}
+    checks = {"lr": check_nonneg, "lambd": check_nonneg, "alpha": check_number, "t0": check_number}
+
+    def __init__(self, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6):
+        super().__init__()
+        self.k_lr = self.bind_key("lr", lr)
+        self.k_lambd = self.bind_key("lambd", lambd)
+        self.k_alpha = self.bind_key("alpha", alpha)
+        self.k_t0 = self.bind_key("t0", t0)
+
+    def update(self, u, p, s, c, h, t, tmp):
+        lr, lambd = float(h[self.k_lr]), float(h[self.k_lambd])
+        eta, mu = (lr, 1.0) if t == 1 else (c["eta"], c["mu"])
+        u *= -eta
+        np.multiply(p, 1.0 - lambd * eta, out=tmp)
+        tmp += u  # θ'
+        ax = s["ax"]
+        if mu != 1.0:
+            np.subtract(tmp, ax, out=u)
+            u *= mu
+            ax += u
+        else:
+            np.copyto(ax, tmp)
+        np.subtract(tmp, p, out=u)
+        c["eta"] = lr / ((1.0 + lambd * lr * t) ** float(h[self.k_alpha]))
+        c["mu"] = 1.0 / max(1.0, t - float(h[self.k_t0]))
+
+
+class ScaleByRprop(Rule):
+    """Rprop (Riedmiller & Braun 1993), as ``torch.optim.Rprop`` (the variant without weight backtracking):
+    per element, with the sign s = sign(u · u_prev): step_size ← clip(step_size · (η₊ if s > 0, η₋ if
+    s < 0, 1 if s = 0), min, max); where s < 0 the gradient is taken as 0; u_prev ← u; u ← −sign(u) · step_size.
+
+    The step sizes start at ``lr`` (read at the first step), so it ends the chain (no learning-rate rule
+    after it). State ``prev`` and ``step_size``; keys ``'lr'``, ``'etas'`` (η₋, η₊), ``'step_sizes'``
+    (min, max). The sign masks are the step's only allocations.
+    """
+
+    state = {"prev": 0.0, "step_size": 0.0}
+    checks = {"lr": check_nonneg, "etas": check_etas, "step_sizes": check_step_sizes}
+
+    def __init__(self, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50)):
+        super().__init__()
+        self.k_lr = self.bind_key("lr", lr)
+        self.k_etas = self.bind_key("etas", etas)
+        self.k_sizes = self.bind_key("step_sizes", step_sizes)
+
+    def update(self, u, p, s, c, h, t, tmp):
+        eta_minus, eta_plus = (float(e) for e in h[self.k_etas])
+        lo, hi = (float(x) for x in h[self.k_sizes])
+        prev, size = s["prev"], s["step_size"]
+        if t == 1:
+            size.fill(float(h[self.k_lr]))
+        np.multiply(u, prev, out=tmp)
+        grew, shrank = tmp > 0, tmp < 0
+        tmp.fill(1.0)
+        np.copyto(tmp, eta_plus, where=grew)
+        np.copyto(tmp, eta_minus, where=shrank)
+        size *= tmp
+        np.clip(size, lo, hi, out=size)
+        np.copyto(u, 0.0, where=shrank)
+        np.copyto(prev, u)
+        np.sign(u, out=u)
+        u *= size
+        np.negative(u, out=u)

@@ -39,3 +39,36 @@ def check_closed_unit(name: str, value):
         raise ValueError(f"invalid {name}: {value!r}; it must be in [0, 1]")
     return value
 
+
+
+def check_etas(name: str, etas):
+    """Rprop's (η₋, η₊) with 0 < η₋ < 1 < η₊, returned as a tuple."""
+    try:
+        lo, hi = etas
+        ok = 0.0 < lo < 1.0 < hi
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(f"invalid {name}: {etas!r}; give two numbers (etaminus, etaplus) with 0 < etaminus < 1 < "
+                         "etaplus")
+    return (lo, hi)
+
+
+def check_step_sizes(name: str, sizes):
+    """Rprop's (minimal, maximal) step size with 0 <= minimal <= maximal, returned as a tuple."""
+    try:
+        lo, hi = sizes
+        ok = 0.0 <= lo <= hi
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(f"invalid {name}: {sizes!r}; give two numbers (min_step, max_step) with 0 <= min_step <= "
+                         "max_step")
+    return (lo, hi)
+
+
+def check_number(name: str, value):
+    """Any real number (not a bool)."""
+    if not isinstance(value, (int, float, np.floating, np.integer)) or isinstance(value, bool) or value != value:
+        raise ValueError(f"invalid {name}: {value!r}; it must be a number")
+    return value

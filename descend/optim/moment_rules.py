@@ -1,12 +1,12 @@
-"""The adaptive-moment update rules: Adam (with the fused step it owns), NAdam and Lion (see
-:mod:`descend.optim.rule` for the contract they follow)."""
+"""The adaptive-moment update rules: Adam (with the fused step it owns), NAdam, Lion, Adadelta, Adamax and
+RAdam (see :mod:`descend.optim.rule` for the contract they follow)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from .basic_rules import AddDecayedWeights, ScaleByLearningRate
-from .checks import check_betas, check_nonneg
+from .checks import check_betas, check_closed_unit, check_nonneg
 from .rule import Rule
 
 
@@ -203,3 +203,98 @@ class ScaleByLion(Rule):
         u *= 1.0 - b2
         m += u
         np.sign(tmp, out=u)
+
+
+class ScaleByAdadelta(Rule):
+    """Adadelta (Zeiler 2012, "ADADELTA: An Adaptive Learning Rate Method"), as ``torch.optim.Adadelta``:
+    v ← ρv + (1 − ρ)u²;  δ = √(Δ + ε) / √(v + ε) · u;  Δ ← ρΔ + (1 − ρ)δ²;  u ← δ.
+
+    State ``square_avg`` (v) and ``acc_delta`` (Δ); keys ``'rho'``, ``'eps'``. The paper has no learning
+    rate (η = 1, PyTorch's default); a ``scale_by_learning_rate`` after it multiplies δ by η, as PyTorch does.
+    δ is computed as (u / √(v + ε))·√(Δ + ε) (PyTorch: (√(Δ + ε)/√(v + ε))·u), equal up to rounding.
+    """
+
+    state = {"square_avg": 0.0, "acc_delta": 0.0}
+    checks = {"rho": check_closed_unit, "eps": check_nonneg}
+
+    def __init__(self, rho=0.9, eps=1e-6):
+        super().__init__()
+        self.k_rho = self.bind_key("rho", rho)
+        self.k_eps = self.bind_key("eps", eps)
+
+    def update(self, u, p, s, c, h, t, tmp):
+        rho, eps = float(h[self.k_rho]), float(h[self.k_eps])
+        sq, acc = s["square_avg"], s["acc_delta"]
+        sq *= rho
+        np.multiply(u, u, out=tmp)
+        tmp *= 1.0 - rho
+        sq += tmp
+        np.add(sq, eps, out=tmp)
+        np.sqrt(tmp, out=tmp)
+        u /= tmp
+        np.add(acc, eps, out=tmp)
+        np.sqrt(tmp, out=tmp)
+        u *= tmp  # u = δ
+        acc *= rho
+        np.multiply(u, u, out=tmp)
+        tmp *= 1.0 - rho
+        acc += tmp
+
+
+class ScaleByAdamax(Rule):
+    """Adamax (Kingma & Ba 2015, section 7.1: Adam with the infinity norm), as ``torch.optim.Adamax``:
+    m ← β₁m + (1 − β₁)u;  w ← max(β₂w, |u| + ε);  u ← (m / (1 − β₁ᵗ)) / w.
+
+    State ``exp_avg`` (m) and ``exp_inf`` (w); keys ``'betas'``, ``'eps'``. ε is added to |u| inside the
+    max (PyTorch's placement; the paper has no ε).
+    """
+
+    state = {"exp_avg": 0.0, "exp_inf": 0.0}
+    checks = {"betas": check_betas, "eps": check_nonneg}
+
+    def __init__(self, betas=(0.9, 0.999), eps=1e-8):
+        super().__init__()
+        self.k_betas = self.bind_key("betas", betas)
+        self.k_eps = self.bind_key("eps", eps)
+
+    def update(self, u, p, s, c, h, t, tmp):
+        b1, b2 = (float(b) for b in h[self.k_betas])
+        m, w = s["exp_avg"], s["exp_inf"]
+        _lerp_(m, u, 1.0 - b1, tmp)
+        w *= b2
+        np.absolute(u, out=tmp)
+        tmp += float(h[self.k_eps])
+        np.maximum(w, tmp, out=w)
+        np.divide(m, w, out=u)
+        u /= 1.0 - b1 ** t
+
+
+class ScaleByRadam(Rule):
+    """RAdam (Liu et al. 2020, "On the Variance of the Adaptive Learning Rate and Beyond"), as
+    ``torch.optim.RAdam``: m, v as Adam;  ρ∞ = 2/(1 − β₂) − 1;  ρₜ = ρ∞ − 2tβ₂ᵗ/(1 − β₂ᵗ);
+    if ρₜ > 5: rₜ = √((ρₜ − 4)(ρₜ − 2)ρ∞ / ((ρ∞ − 4)(ρ∞ − 2)ρₜ)) and
+    u ← rₜ · (m / (1 − β₁ᵗ)) · √(1 − β₂ᵗ) / (√v + ε);  else u ← m / (1 − β₁ᵗ) (momentum SGD while the
+    variance of the adaptive rate is intractable). State ``exp_avg``, ``exp_avg_sq``; keys ``'betas'``, ``'eps'``.
+    """
+
+    state = {"exp_avg": 0.0, "exp_avg_sq": 0.0}
+    checks = {"betas": check_betas, "eps": check_nonneg}
+
+    def __init__(self, betas=(0.9, 0.999), eps=1e-8):
+        super().__init__()
+        self.k_betas = self.bind_key("betas", betas)
+        self.k_eps = self.bind_key("eps", eps)
+
+    def update(self, u, p, s, c, h, t, tmp):
+        b1, b2 = (float(b) for b in h[self.k_betas])
+        m, v = _update_moments(u, s, b1, b2, tmp)
+        bc1, bc2 = 1.0 - b1 ** t, 1.0 - b2 ** t
+        rho_inf = 2.0 / (1.0 - b2) - 1.0
+        rho_t = rho_inf - 2.0 * t * b2 ** t / bc2
+        np.divide(m, bc1, out=u)
+        if rho_t > 5.0:
+            rect = ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
+            np.sqrt(v, out=tmp)
+            tmp += float(h[self.k_eps])
+            u *= bc2 ** 0.5 * rect
+            u /= tmp

@@ -4,7 +4,8 @@ An :class:`Optimizer` is a *chain* of update rules (:mod:`descend.optim.rules`) 
 as Optax composes ``init``/``update`` transformations and with PyTorch's API: ``param_groups`` (a list of
 dicts: ``'params'`` and that group's hyperparameters), ``zero_grad``, ``step``, ``state``, ``state_dict`` /
 ``load_state_dict``. :func:`chain` builds one from any rules; the named optimisers (SGD, Adam, AdamW,
-Adagrad, RMSprop, NAdam, Lion) are thin wrappers choosing theirs::
+Adagrad, RMSprop, NAdam, Lion, Adadelta, Adamax, RAdam, ASGD, Rprop) are thin wrappers choosing theirs
+(LBFGS, not element-wise, is a class of its own: :mod:`descend.optim.lbfgs`)::
 
     opt = descend.optim.chain(model.parameters(), rules.add_decayed_weights(1e-2),
                               rules.scale_by_adam(betas=(0.9, 0.99)), rules.scale_by_learning_rate(1e-3))
