@@ -1,5 +1,6 @@
 """The callbacks a config asks for: NaN stop, early stopping, the best checkpoint, the history file, the
-training-health monitor and divergence guard (``[diagnose]``), and the progress bar."""
+training-health monitor and divergence guard (``[diagnose]``), the weight average (``train.ema_decay``), and the
+progress bar."""
 
 from __future__ import annotations
 
@@ -45,6 +46,9 @@ def build_callbacks(cfg: dict, out, progress: bool, has_val: bool = True) -> lis
     if diag.get("guard"):
         callbacks.append(DivergenceGuard(checkpoint=out / CHECKPOINT_DIR / LAST_GOOD_CHECKPOINT,
                                          event_path=out / EVENT_FILE))
+    ema = cfg["train"].get("ema_decay", 0.0)
+    if ema:                 # after EarlyStopping: the average is what the run keeps
+        callbacks.append(train.EMA(decay=ema))
     if progress:
         callbacks.append(train.ProgressBar())
     return callbacks

@@ -87,14 +87,16 @@ def run_training(config=None, out=None, resume=None, overrides=(), progress: boo
 
     train_loader, val_data = build_loaders(cfg, splits)
     optimizer = build_optimizer(cfg["optimizer"], model.parameters())
-    scheduler, interval = build_scheduler(cfg, optimizer, len(train_loader))
+    scheduler, interval = build_scheduler(cfg, optimizer, math.ceil(len(train_loader)
+                                                                    / cfg["train"]["accumulate_batches"]))
     augmentation = build_augmentation(cfg)
     all_callbacks = build_callbacks(cfg, out, progress, val_data is not None) + list(callbacks)
     t = cfg["train"]
     trainer = Trainer(model, build_loss(splits.task), optimizer, scheduler=scheduler,
                       metrics=task_metrics(splits.task), callbacks=all_callbacks, seed=cfg["seed"],
                       clip_grad_norm=t["clip_grad_norm"] or None, l1=t["l1"] or 0.0,
-                      augmentation=augmentation, scheduler_interval=interval)
+                      augmentation=augmentation, scheduler_interval=interval,
+                      accumulate_batches=t["accumulate_batches"])
     history = trainer.fit(train_loader, val_data, epochs=t["epochs"], checkpoint_dir=out / CHECKPOINT_DIR,
                           resume_from=ckpt)
     interrupted = bool(getattr(history, "interrupted", False))
