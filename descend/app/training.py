@@ -20,7 +20,7 @@ import numpy as np
 from .config import load_config
 from ..io import ReportContext
 from ..random import manual_seed
-from ..train import EarlyStopping, Trainer
+from ..train import EarlyStopping, MLflowLogger, Trainer
 from .callbacks import build_callbacks
 from .errors import ConfigError
 from .factories import (as_targets, build_augmentation, build_loaders, build_loss, build_model, build_optimizer,
@@ -110,6 +110,9 @@ def run_training(config=None, out=None, resume=None, overrides=(), progress: boo
         save_model(out / MODEL_FILE, model, splits, scaler)
     write_summary(out, summary)
     write_plots_and_report(ctx, all_callbacks)
+    for cb in all_callbacks:     # MLflow gets the finished run folder and the final metrics
+        if isinstance(cb, MLflowLogger) and cb.run_id is not None:
+            cb.log_run_folder(out, summary)
     return RunResult(out=out, config=cfg, summary=summary, history=history, model=model, interrupted=interrupted)
 
 
