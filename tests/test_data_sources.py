@@ -169,3 +169,16 @@ def test_unknown_name_lists_the_choices():
 def test_unknown_keyword_lists_the_accepted_ones():
     with pytest.raises(TypeError, match=r"load_digits does not take \['label_column'\]; it accepts \['val_fraction'"):
         load_dataset("digits", label_column="y")
+
+
+def test_csv_quoted_fields_with_commas_and_quotes_parse_as_the_csv_standard_says(tmp_path):
+    import csv
+
+    rows = [["x 1", "label", "x,2"], ["1.5", "red, dark", "2"], ["3", 'say "hi"', "4"], ["5", "red, dark", "6"]]
+    with open(tmp_path / "q.csv", "w", newline="") as fh:
+        csv.writer(fh, quoting=csv.QUOTE_ALL).writerows(rows)
+    assert '"red, dark"' in (tmp_path / "q.csv").read_text()
+    s = load_csv(tmp_path / "q.csv", val_fraction=0.0, test_fraction=0.0)
+    assert s.class_names == ["red, dark", 'say "hi"']
+    np.testing.assert_array_equal(s.x_train, np.array([[1.5, 2], [3, 4], [5, 6]], np.float32))
+    np.testing.assert_array_equal(s.y_train, [0, 1, 0])

@@ -1,5 +1,6 @@
 """The callbacks a config asks for: NaN stop, early stopping, the best checkpoint, the history file, the
-training-health monitor and divergence guard (``[diagnose]``), and the progress bar."""
+training-health monitor and divergence guard (``[diagnose]``), the weight average (``train.ema_decay``), the
+TensorBoard and MLflow loggers (``[log]``), and the progress bar."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from ..diagnose.health import HEALTH_FILE, HealthMonitor
 from ..train.callbacks.base import Callback
 from .run_folder import BEST_CHECKPOINT, CHECKPOINT_DIR, HISTORY_FILE, LAST_GOOD_CHECKPOINT, write_history
 
-__all__ = ["HistoryWriter", "build_callbacks"]
+__all__ = ["HistoryWriter", "build_callbacks", "TENSORBOARD_DIR"]
+
+TENSORBOARD_DIR = "tensorboard"
 
 
 class HistoryWriter(Callback):
@@ -45,6 +48,18 @@ def build_callbacks(cfg: dict, out, progress: bool, has_val: bool = True) -> lis
     if diag.get("guard"):
         callbacks.append(DivergenceGuard(checkpoint=out / CHECKPOINT_DIR / LAST_GOOD_CHECKPOINT,
                                          event_path=out / EVENT_FILE))
+    ema = cfg["train"].get("ema_decay", 0.0)
+    if ema:                 # after EarlyStopping: the average is what the run keeps
+        callbacks.append(train.EMA(decay=ema))
+    log = cfg.get("log", {})
+    if log.get("tensorboard") or log.get("mlflow"):
+        from .config import flatten
+
+        params = {k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in flatten(cfg).items()}
+        if log.get("tensorboard"):
+            callbacks.append(train.TensorBoard(out / TENSORBOARD_DIR, hparams=params))
+        if log.get("mlflow"):
+            callbacks.append(train.MLflowLogger(log["mlflow"], run_name=out.name, params=params))
     if progress:
         callbacks.append(train.ProgressBar())
     return callbacks

@@ -80,7 +80,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "name": Key("digits", "str", "built-in data set: {names_or}",
                     choices=DATA_SOURCES),
         "path": Key("", "str", "your own data instead: a .npz (x_train, y_train[, x_val, y_val, x_test, y_test]), "
-                    ".csv or IDX folder (empty: use data.name)"),
+                    ".csv, IDX folder or image folder (photos/<class>/*.png; empty: use data.name)"),
         "label_column": Key("label", "str", "CSV only: the name of the label column"),
         "batch_size": Key(64, "int", "mini-batch size (1: stochastic, the training-set size: full-batch)",
                           low=1),
@@ -92,6 +92,12 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "augment": Key([], "list[str]", "training-only augmentations for images, from: {names}",
                        choices=AUGMENTATIONS),
         "standardize": Key(False, "bool", "standardize features with the training split's mean and std"),
+        "image_size": Key([], "list[int]", "image folders: resize every image to [H, W] (empty: all images must "
+                          "share one size)", low=1),
+        "skip_bad_files": Key(False, "bool", "image folders: skip corrupt or non-image files with a warning "
+                              "instead of stopping"),
+        "cache_dir": Key("", "str", "image folders: where the decoded images are cached (empty: "
+                         "~/.cache/descend/image-folders)"),
     },
     "model": {
         "preset": Key("cnn", "str", "architecture preset: {names_or}", choices=PRESETS),
@@ -130,6 +136,11 @@ SCHEMA: dict[str, dict[str, Key]] = {
                                        "and restore the best weights (0: off)", low=0),
         "clip_grad_norm": Key(0.0, "float", "clip the global gradient norm to this value (0: off)", low=0.0),
         "l1": Key(0.0, "float", "L1 penalty weight added to the loss (0: off)", low=0.0),
+        "accumulate_batches": Key(1, "int", "gradient accumulation: one optimiser step per this many batches "
+                                  "(1: off)", low=1),
+        "ema_decay": Key(0.0, "float", "keep an exponential moving average of the weights with this decay, in "
+                         "[0, 1); evaluation and the saved model use it (0: off)", low=0.0, high=1.0,
+                         high_open=True),
     },
     "diagnose": {
         "monitor": Key(True, "bool", "record per-layer training health (gradients, updates, activations) to "
@@ -137,6 +148,12 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "every": Key(10, "int", "health monitor: sample every this many optimiser steps", low=1),
         "guard": Key(True, "bool", "stop at once when the loss diverges (NaN, inf or 4x its best) and keep "
                      "the last good weights in checkpoints/last_good.safetensors"),
+    },
+    "log": {
+        "tensorboard": Key(False, "bool", "write TensorBoard event files to <run>/tensorboard (needs the "
+                           "'logging' extra: pip install descend[logging])"),
+        "mlflow": Key("", "str", "log params, metrics and the run folder to this MLflow tracking URI, e.g. "
+                      "sqlite:///mlflow.db (empty: off)"),
     },
 }
 
@@ -404,6 +421,8 @@ def validate_config(cfg: dict, user: dict | None = None) -> dict:
         raise ConfigError(f"data.val_fraction + data.test_fraction = "
                           f"{flat['data.val_fraction'] + flat['data.test_fraction']:g} leaves no training data; "
                           f"keep the sum below 1")
+    if flat["data.image_size"] and len(flat["data.image_size"]) != 2:
+        raise ConfigError(f"data.image_size = {flat['data.image_size']} must be [H, W] (two integers) or []")
     if flat["data.path"] == "" and flat["data.label_column"] != key_spec("data.label_column").default:
         raise ConfigError("data.label_column applies only with data.path pointing at a .csv file")
     if sched == "plateau" and flat["data.val_fraction"] == 0 and not flat["data.path"]:

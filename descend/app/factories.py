@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import optim
 from .config import check_config
-from ..data import DataLoader, load_dataset
+from ..data import DataLoader, folder_kind, load_dataset
 from ..data import build_augmentation as _augmentation_pipeline
 from .models import build_model
 from .errors import ConfigError
@@ -42,12 +42,15 @@ def prepare_data(config: dict):
     d, seed = config["data"], config["seed"]
     source = d["path"] or d["name"]
     if d["path"] and not Path(d["path"]).exists():
-        raise FileNotFoundError(f"data.path {d['path']!r} does not exist; give a .npz, .csv or IDX folder")
+        raise FileNotFoundError(f"data.path {d['path']!r} does not exist; give a .npz, .csv, IDX folder or image folder")
     kwargs = dict(val_fraction=d["val_fraction"], test_fraction=d["test_fraction"], seed=seed)
     if not d["path"] and not _accepts(DATA_SOURCES.get(d["name"]), "test_fraction"):
         del kwargs["test_fraction"]          # a data set with its own test split (fashion-mnist)
     if d["path"] and Path(d["path"]).suffix.lower() == ".csv":
         kwargs["label_column"] = d["label_column"]
+    if d["path"] and Path(d["path"]).is_dir() and folder_kind(d["path"]) == "images":
+        kwargs.update(image_size=d["image_size"] or None, skip_bad_files=d["skip_bad_files"],
+                      cache_dir=d["cache_dir"] or None)
     splits = load_dataset(source, **kwargs)
     if d["subset"] and d["subset"] < len(splits.x_train):
         rng = np.random.default_rng(seed)

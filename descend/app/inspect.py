@@ -34,12 +34,16 @@ def _standardize(meta, x):
     return x
 
 
-def _forward(model, x, batch=512) -> np.ndarray:
+def _forward(model, x, batch=512, progress=None) -> np.ndarray:
     outs = []
     with no_grad():
         for i in range(0, len(x), batch):
             chunk = np.ascontiguousarray(x[i:i + batch])
             outs.append(model(as_tensor(chunk, dtype=chunk.dtype)).data)
+            if progress is not None:
+                progress.update(len(chunk))
+    if progress is not None:
+        progress.close()
     return np.concatenate(outs) if outs else np.zeros((0,), np.float32)
 
 
@@ -112,15 +116,17 @@ def _read_inputs(path, cfg, input_shape) -> np.ndarray:
     return x
 
 
-def predict_run(run_dir, inputs, output) -> Path:
+def predict_run(run_dir, inputs, output, progress=None) -> Path:
     """Predict with a run's final model; write ``output`` (.csv or .npz). Classification writes the class
-    ``prediction`` and ``probabilities`` (softmax); regression writes the predicted values."""
+    ``prediction`` and ``probabilities`` (softmax); regression writes the predicted values. ``progress``: a
+    function of the number of inputs returning an object with ``update(n)`` / ``close()``, told of every
+    batch of 512 (or None)."""
     output = Path(output)
     if output.suffix.lower() not in (".csv", ".npz"):
         raise ValueError(f"--output {str(output)!r}: use a .csv or .npz file name")
     cfg, model, meta = load_run(run_dir)
     x = _standardize(meta, _read_inputs(inputs, cfg, meta["input_shape"]))
-    out = _forward(model, x)
+    out = _forward(model, x, progress=progress(len(x)) if progress is not None else None)
     arrays = {}
     if meta["task"] == "classification":
         z = np.exp(out - out.max(axis=1, keepdims=True))

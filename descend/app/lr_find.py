@@ -14,13 +14,26 @@ from ..random import manual_seed
 from .factories import build_loaders, build_loss, build_model, build_optimizer, prepare_data, resolve_config
 
 
+class _Counted:
+    """A loader that tells ``progress`` of each batch it yields."""
+
+    def __init__(self, loader, progress):
+        self.loader, self.progress = loader, progress
+
+    def __iter__(self):
+        for batch in self.loader:
+            self.progress.update(1)
+            yield batch
+
+
 def lr_find_config(config=None, overrides=(), out=None, num_steps: int = 200, start_lr: float = 1e-7,
-                   end_lr: float = 10.0, rule: str = "steepest"):
+                   end_lr: float = 10.0, rule: str = "steepest", progress=None):
     """A range test for the model, optimiser and data of a ``descend train`` config; writes ``lr_find.png``
     and ``lr_find.json`` to ``out`` (when given). Returns the :class:`LRFindResult`.
 
     The parts are those ``run_training`` would build, from the same public factories
     (:mod:`descend.app.factories`): data, model (seeded), optimiser, training loader and loss.
+    ``progress``: an object with ``update(n=1, note=None)`` / ``close()`` told of every batch of the sweep.
     """
     cfg = resolve_config(config, overrides)
     splits, _ = prepare_data(cfg)
@@ -28,8 +41,14 @@ def lr_find_config(config=None, overrides=(), out=None, num_steps: int = 200, st
     model = build_model(cfg["model"], splits.input_shape, splits.num_outputs)
     optimizer = build_optimizer(cfg["optimizer"], model.parameters())
     loader, _ = build_loaders(cfg, splits)
-    result = lr_find(model, build_loss(splits.task), optimizer, loader, start_lr=start_lr, end_lr=end_lr,
-                     num_steps=num_steps, rule=rule)
+    if progress is not None:
+        loader = _Counted(loader, progress)
+    try:
+        result = lr_find(model, build_loss(splits.task), optimizer, loader, start_lr=start_lr, end_lr=end_lr,
+                         num_steps=num_steps, rule=rule)
+    finally:
+        if progress is not None:
+            progress.close()
     result.extra = {"optimizer": cfg["optimizer"]["name"], "config_lr": cfg["optimizer"]["lr"]}
     if out is not None:
         out = Path(out)

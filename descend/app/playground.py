@@ -117,9 +117,9 @@ def trajectory(surface, optimizer: str, steps: int = 1000, lr: float | None = No
     return np.array(points), np.array(losses)
 
 
-def run_playground(out_dir=None, steps: int = 1000, surfaces=None, optimizers=None) -> dict:
+def run_playground(out_dir=None, steps: int = 1000, surfaces=None, optimizers=None, progress=None) -> dict:
     """Every optimiser on every surface; writes the plots, ``index.html`` and ``results.json`` to ``out_dir``
-    (when given). Returns ``{surface: {optimiser: {"final": [x, y], "distance": d, "loss": f}}}``."""
+    (when given); ``progress`` (``update(n, note)`` / ``close()``) hears of each trajectory. Returns ``{surface: {optimiser: {"final": [x, y], "distance": d, "loss": f}}}``."""
     from ..io import Report, atomic_write_json
     from ..io.plots import plot_contour, plot_lines
     names = list(surfaces or SURFACES)
@@ -140,6 +140,8 @@ def run_playground(out_dir=None, steps: int = 1000, surfaces=None, optimizers=No
             final = pts[-1]
             results[name][o] = {"final": final.tolist(), "distance": s.distance(final), "loss": float(losses[-1]),
                                 "lr": LEARNING_RATES[name][o]}
+            if progress is not None:
+                progress.update(1, f"{name}: {o}")
         if out is not None:
             clipped = {o: np.clip(p, [s.xlim[0] - 1, s.ylim[0] - 1], [s.xlim[1] + 1, s.ylim[1] + 1])
                        for o, p in paths.items()}
@@ -160,4 +162,6 @@ def run_playground(out_dir=None, steps: int = 1000, surfaces=None, optimizers=No
         out.mkdir(parents=True, exist_ok=True)
         report.save(out / "index.html")
         atomic_write_json(out / "results.json", results)
+    if progress is not None:
+        progress.close()
     return results

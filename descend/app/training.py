@@ -20,7 +20,7 @@ import numpy as np
 from .config import load_config
 from ..io import ReportContext
 from ..random import manual_seed
-from ..train import EarlyStopping, Trainer
+from ..train import EarlyStopping, MLflowLogger, Trainer
 from .callbacks import build_callbacks
 from .errors import ConfigError
 from .factories import (as_targets, build_augmentation, build_loaders, build_loss, build_model, build_optimizer,
@@ -87,14 +87,16 @@ def run_training(config=None, out=None, resume=None, overrides=(), progress: boo
 
     train_loader, val_data = build_loaders(cfg, splits)
     optimizer = build_optimizer(cfg["optimizer"], model.parameters())
-    scheduler, interval = build_scheduler(cfg, optimizer, len(train_loader))
+    scheduler, interval = build_scheduler(cfg, optimizer, math.ceil(len(train_loader)
+                                                                    / cfg["train"]["accumulate_batches"]))
     augmentation = build_augmentation(cfg)
     all_callbacks = build_callbacks(cfg, out, progress, val_data is not None) + list(callbacks)
     t = cfg["train"]
     trainer = Trainer(model, build_loss(splits.task), optimizer, scheduler=scheduler,
                       metrics=task_metrics(splits.task), callbacks=all_callbacks, seed=cfg["seed"],
                       clip_grad_norm=t["clip_grad_norm"] or None, l1=t["l1"] or 0.0,
-                      augmentation=augmentation, scheduler_interval=interval)
+                      augmentation=augmentation, scheduler_interval=interval,
+                      accumulate_batches=t["accumulate_batches"])
     history = trainer.fit(train_loader, val_data, epochs=t["epochs"], checkpoint_dir=out / CHECKPOINT_DIR,
                           resume_from=ckpt)
     interrupted = bool(getattr(history, "interrupted", False))
@@ -108,6 +110,9 @@ def run_training(config=None, out=None, resume=None, overrides=(), progress: boo
         save_model(out / MODEL_FILE, model, splits, scaler)
     write_summary(out, summary)
     write_plots_and_report(ctx, all_callbacks)
+    for cb in all_callbacks:     # MLflow gets the finished run folder and the final metrics
+        if isinstance(cb, MLflowLogger) and cb.run_id is not None:
+            cb.log_run_folder(out, summary)
     return RunResult(out=out, config=cfg, summary=summary, history=history, model=model, interrupted=interrupted)
 
 

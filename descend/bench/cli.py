@@ -6,7 +6,7 @@ import argparse
 import json
 import os
 
-DEFAULT_OUT = os.path.join("bench", "results")
+DEFAULT_OUT = os.path.join("runs", "bench")
 
 
 def _parser() -> argparse.ArgumentParser:

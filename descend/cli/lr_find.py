@@ -9,10 +9,11 @@ def add_parser(sub) -> None:
                                    "exponentially from --start to --end over --steps batches, stop when the "
                                    "smoothed loss exceeds 4x its best, and suggest a rate (steepest descent of "
                                    "the smoothed loss, or a tenth of the rate at its minimum). Writes "
-                                   "lr_find.png and lr_find.json to --out.")
+                                   "lr_find.png and lr_find.json to --out (default runs/lr-find-<time>).")
     p.add_argument("config", nargs="?", help="a TOML config file (default: the `descend train` default)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
-    p.add_argument("--out", metavar="DIR", default="lr_find", help="output folder (default: lr_find)")
+    p.add_argument("--out", metavar="DIR", help="output folder (default: runs/lr-find-<YYYYmmdd-HHMMSS>)")
+    p.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
     p.add_argument("--steps", type=int, default=200, help="number of batches in the sweep (default 200)")
     p.add_argument("--start", type=float, default=1e-7, help="first learning rate (default 1e-7)")
     p.add_argument("--end", type=float, default=10.0, help="last learning rate (default 10)")
@@ -21,12 +22,28 @@ def add_parser(sub) -> None:
     p.set_defaults(handler=run)
 
 
+def default_out(kind: str, root="runs"):
+    """``runs/<kind>-<YYYYmmdd-HHMMSS>`` (``-2``, ``-3``... when taken)."""
+    from datetime import datetime
+    from pathlib import Path
+
+    base = Path(root) / f"{kind}-{datetime.now():%Y%m%d-%H%M%S}"
+    path, i = base, 1
+    while path.exists():
+        i += 1
+        path = base.with_name(f"{base.name}-{i}")
+    return path
+
+
 def run(args) -> int:
     from pathlib import Path
 
     from ..app import lr_find_config
+    from .progress import Progress
+    args.out = args.out or str(default_out("lr-find"))
+    progress = None if args.no_progress else Progress(args.steps, "lr-find: batch")
     result = lr_find_config(args.config or {}, args.set, out=args.out, num_steps=args.steps, start_lr=args.start,
-                            end_lr=args.end, rule=args.rule)
+                            end_lr=args.end, rule=args.rule, progress=progress)
     print(f"suggested learning rate: {result.suggestion:.3g} (rule: {result.rule}; {len(result.lrs)} steps"
           f"{', stopped at 4x the best loss' if result.stopped_early else ''})")
     print(f"plot: {Path(args.out) / 'lr_find.png'}  -- use it with --set optimizer.lr={result.suggestion:.3g}")

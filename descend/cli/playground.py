@@ -17,6 +17,7 @@ def add_parser(sub) -> None:
                                    "index.html and results.json.")
     p.add_argument("--out", metavar="DIR", default="playground", help="output folder (default: playground)")
     p.add_argument("--steps", type=int, default=1000, help="steps per optimiser (default 1000)")
+    p.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
     p.set_defaults(handler=run)
 
 
@@ -24,7 +25,10 @@ def run(args) -> int:
     from pathlib import Path
 
     from ..app import run_playground
-    results = run_playground(args.out, steps=args.steps)
+    from ..app.playground import SURFACES
+    from .progress import Progress
+    progress = None if args.no_progress else Progress(len(SURFACES) * len(OPTIMIZERS), "playground")
+    results = run_playground(args.out, steps=args.steps, progress=progress)
     for surface, rows in results.items():
         print(f"{surface}: " + ", ".join(f"{o} {r['distance']:.3g}" for o, r in rows.items())
               + "  (distance to the nearest minimum)")

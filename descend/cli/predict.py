@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+#: Inputs from which ``descend predict`` shows progress (smaller inputs finish in well under a second).
+PROGRESS_FROM = 20000
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser("predict", help="predict with a trained run",
@@ -12,11 +15,18 @@ def add_parser(sub) -> None:
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run folder written by `descend train`")
     p.add_argument("input", metavar="INPUT", help="inputs: .npz or .csv")
     p.add_argument("--output", "-o", required=True, metavar="FILE", help="where to write: .csv or .npz")
+    p.add_argument("--no-progress", action="store_true", help="no progress line on stderr (shown from "
+                   f"{PROGRESS_FROM} inputs on)")
     p.set_defaults(handler=run)
+
+
+def _progress(total):
+    from .progress import Progress
+    return Progress(total, "predict: inputs") if total >= PROGRESS_FROM else None
 
 
 def run(args) -> int:
     from ..app import predict_run
-    path = predict_run(args.run_dir, args.input, args.output)
+    path = predict_run(args.run_dir, args.input, args.output, progress=None if args.no_progress else _progress)
     print(path)
     return 0

@@ -24,14 +24,23 @@ def add_parser(sub) -> None:
     p.add_argument("--out", metavar="DIR", help="the tuning folder (default: runs/tune-<YYYYmmdd-HHMMSS>)")
     p.add_argument("--method", choices=("grid", "random", "bayesian", "gp"), help="override tune.method")
     p.add_argument("--study-name", metavar="NAME", help="override tune.study_name (join a named study)")
+    p.add_argument("--verbose", action="store_true", help="show Optuna's own log lines (off by default)")
+    p.add_argument("--no-progress", action="store_true", help="no trial progress line on stderr")
     p.set_defaults(handler=run)
 
 
 def run(args) -> int:
+    import optuna
+
     from ..tune import run_study
     from ..tune.results import format_table
+    from .progress import Progress
+    if not args.verbose:
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+    progress = None if args.no_progress else (lambda total: Progress(total, "tune: trial"))
     result = run_study(args.config, trials=args.trials, timeout=args.timeout, workers=args.workers,
-                       storage=args.storage, out=args.out, method=args.method, study_name=args.study_name)
+                       storage=args.storage, out=args.out, method=args.method, study_name=args.study_name,
+                       progress=progress)
     import csv
     with open(result.out / "trials.csv", newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))

@@ -13,10 +13,11 @@ from .distributed import DistributedSampler
 from .dataset import (ArrayDataset, ConcatDataset, Dataset, IterableDataset, RowDataset, Subset, TensorDataset,
                       random_split)
 from .idx import read_idx, write_idx
+from .image_folder import IMG_EXTENSIONS, ImageFolder, image_to_array, load_image_folder
 from .loader import DataLoader, get_worker_info
 from .sampler import (BatchSampler, RandomSampler, Sampler, SequentialSampler, SubsetRandomSampler,
                       WeightedRandomSampler)
-from .sources import (FASHION_MNIST_DIR, load_csv, load_dataset, load_digits, load_fashion_mnist,
+from .sources import (FASHION_MNIST_DIR, folder_kind, load_csv, load_dataset, load_digits, load_fashion_mnist,
                       load_idx_folder, load_npz, make_regression)
 from .splits import DataSplits, infer_task, split_indices, train_val_test_split
 from .standardize import Standardizer
@@ -31,4 +32,5 @@ __all__ = [
     "Dataset", "IterableDataset", "TensorDataset", "RowDataset", "Subset", "ConcatDataset", "random_split",
     "Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "WeightedRandomSampler",
     "BatchSampler", "DistributedSampler", "default_collate", "default_convert", "get_worker_info",
+    "ImageFolder", "IMG_EXTENSIONS", "image_to_array", "load_image_folder", "folder_kind",
 ]

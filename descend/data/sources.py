@@ -7,9 +7,13 @@
                        files in /usr/share/datasets/fashion-mnist): 60000 + 10000 images ``(N, 1, 28, 28)``
 ``synthetic-regression`` (alias ``regression``): synthetic regression with a known function plus noise
                        (seeded)
-a folder               any MNIST-format IDX folder (``train-images-idx3-ubyte[.gz]`` and friends)
+a folder               any MNIST-format IDX folder (``train-images-idx3-ubyte[.gz]`` and friends), or a folder
+                       of images whose subfolders are the classes (``photos/cat/*.jpg``; see
+                       :mod:`descend.data.image_folder`: decoded once, cached, ``image_size=``, ``train/ val/
+                       test/`` parts kept)
 ``*.npz``              your arrays: ``x_train``, ``y_train`` (+ optional ``x_val``, ``y_val``, ``x_test``, ``y_test``)
-``*.csv``              numeric feature columns plus a label column (``label_column=``), header row
+``*.csv``              numeric feature columns plus a label column (``label_column=``), header row; fields
+                       quoted as the CSV standard says (RFC 4180, Python's ``csv`` module)
 =====================  ==================================================================================
 
 Every loader returns a validated :class:`~descend.data.DataSplits`. Parts the source lacks (a validation
@@ -19,6 +23,7 @@ and ``test_fraction`` and ``seed``.
 
 from __future__ import annotations
 
+import csv
 import glob
 import inspect
 import os
@@ -195,16 +200,21 @@ def load_csv(path, label_column: str = "label", val_fraction: float = 0.1, test_
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"CSV file not found: {path}")
-    with open(path, newline="") as fh:
-        header = [h.strip().strip('"') for h in fh.readline().rstrip("\r\n").split(delimiter)]
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        rows = [row for row in csv.reader(fh, delimiter=delimiter) if row]   # RFC 4180 quoting, blank lines skipped
+    if not rows:
+        raise ValueError(f"{path}: empty file; a header row naming the columns is expected")
+    header = [h.strip() for h in rows[0]]
     if label_column not in header:
         raise ValueError(f"{path}: no column named {label_column!r}; the header has {header}. "
                          "Pass label_column= with the name of the label column")
-    table = np.loadtxt(path, dtype=str, delimiter=delimiter, skiprows=1, ndmin=2)
-    if table.size == 0:
+    if len(rows) == 1:
         raise ValueError(f"{path}: no data rows below the header")
-    if table.shape[1] != len(header):
-        raise ValueError(f"{path}: the header names {len(header)} columns but rows have {table.shape[1]}")
+    widths = [len(r) for r in rows[1:]]
+    if min(widths) != len(header) or max(widths) != len(header):
+        bad = next(i for i, w in enumerate(widths) if w != len(header))
+        raise ValueError(f"{path}: the header names {len(header)} columns but data row {bad} has {widths[bad]}")
+    table = np.array(rows[1:], dtype=str)
     li = header.index(label_column)
     feats = np.delete(table, li, axis=1)
     try:
@@ -284,12 +294,23 @@ def _call(reader, *args, **kwargs):
     return reader(*args, **kwargs)
 
 
+def folder_kind(path) -> str:
+    """``'idx'`` for a folder of MNIST-format IDX files, ``'images'`` for one of class (or train/val/test)
+    subfolders of images."""
+    path = os.fspath(path)
+    if _find_idx(path, "train", "images") is not None:
+        return "idx"
+    has_subfolders = any(e.is_dir() and not e.name.startswith(".") for e in os.scandir(path))
+    return "images" if has_subfolders else "idx"
+
+
 def load_dataset(name_or_path="digits", **kwargs) -> DataSplits:
     """Load a built-in data set by name or a file / folder by path; returns validated :class:`DataSplits`.
 
     Names: those of :data:`DATA_SOURCES` (``digits`` (default), ``fashion-mnist``, ``synthetic-regression``
-    alias ``regression``). Paths: a folder of MNIST-format IDX
-    files, a ``.npz`` or a ``.csv`` file. Keyword arguments go to the reader (``val_fraction``,
+    alias ``regression``). Paths: a folder of MNIST-format IDX files, a folder of class subfolders of images
+    (``image_size``, ``skip_bad_files``, ``cache_dir`` go to :func:`~descend.data.load_image_folder`), a
+    ``.npz`` or a ``.csv`` file. Keyword arguments go to the reader (``val_fraction``,
     ``test_fraction``, ``seed``, ``label_column`` for CSV, ``path`` for fashion-mnist, ...).
     """
     key = str(name_or_path).strip()
@@ -298,6 +319,10 @@ def load_dataset(name_or_path="digits", **kwargs) -> DataSplits:
         return _call(DATA_SOURCES.get(name), **kwargs)
     path = os.path.expanduser(key)
     if os.path.isdir(path):
+        if folder_kind(path) == "images":
+            from .image_folder import load_image_folder
+
+            return _call(load_image_folder, path, **kwargs)
         return _call(load_idx_folder, path, **kwargs)
     ext = os.path.splitext(path)[1].lower()
     if ext in (".npz", ".csv"):

@@ -6,10 +6,10 @@ For every epoch::
     for x, y in train_loader:
         x = augmentation(x)                              # training only, own generator
         loss = loss_fn(model(x), y)                      # + l1 · Σ|w| when asked
-        optimizer.zero_grad(); loss.backward()
+        optimizer.zero_grad(); loss.backward()           # accumulate_batches = k: one step per k batches
         callbacks.on_after_backward(trainer)             # gradients are fresh here
         clip_grad_norm_(params, max_norm)                # when asked
-        optimizer.step()
+        optimizer.step(); callbacks.on_after_step(trainer)
         scheduler.step()                                 # when scheduler_interval == 'batch'
     with no_grad(): model.eval(); validate               # loss and metrics, prefixed val_
     scheduler.step() / scheduler.step(logs[monitor])     # when scheduler_interval == 'epoch'
@@ -75,12 +75,18 @@ class Trainer:
       the data loss alone, comparable with ``val_loss``).
     * ``augmentation``: ``augmentation(x_batch_array, generator) -> array`` (a ``descend.data`` pipeline),
       applied to training batches only, with a generator of the trainer's own.
+    * ``accumulate_batches``: gradient accumulation, one optimiser step per ``k`` batches. The step uses
+      ``g = Σᵢ nᵢ·∇Lᵢ / Σᵢ nᵢ`` over the group's batches (``Lᵢ`` the batch's mean loss, ``nᵢ`` its size): the
+      gradient of one batch ``k`` times as large, exactly, for models without batch statistics (BatchNorm sees
+      the small batches). A group never spans epochs: the last, partial group of an epoch steps with the mean
+      over its own samples (as the last, smaller batch of a ``k×`` loader would). Clipping, the
+      ``on_after_backward`` hook and per-batch schedules act once per optimiser step.
     """
 
     def __init__(self, model, loss, optimizer, scheduler=None, metrics=(), callbacks=(), seed=None,
                  batch_size: int = 32, shuffle: bool = True, scheduler_interval: str = "epoch",
                  scheduler_monitor: str = "val_loss", clip_grad_norm: float | None = None, l1: float = 0.0,
-                 augmentation=None):
+                 augmentation=None, accumulate_batches: int = 1):
         if seed is not None:
             drandom.manual_seed(seed)  # validates the seed
         if isinstance(model, type) or not hasattr(model, "parameters"):  # a class or function building it
@@ -126,6 +132,11 @@ class Trainer:
             raise TypeError(f"augmentation must be callable as augmentation(x, generator), got "
                             f"{type(augmentation).__name__}")
         self.augmentation = augmentation
+        if isinstance(accumulate_batches, bool) or not isinstance(accumulate_batches, (int, np.integer)) \
+                or accumulate_batches < 1:
+            raise ValueError(f"accumulate_batches must be a positive integer (1: a step per batch), got "
+                             f"{accumulate_batches!r}")
+        self.accumulate_batches = int(accumulate_batches)
 
         self.seed = seed
         # independent streams for shuffling and augmentation, derived from the seed (or from descend's
@@ -191,6 +202,9 @@ class Trainer:
         self.epochs = int(epochs)
         self.checkpoint_dir = None if checkpoint_dir is None else os.fspath(checkpoint_dir)
         self._parallel = dp.is_data_parallel()
+        if self._parallel and self.accumulate_batches != 1:
+            raise ValueError(f"accumulate_batches = {self.accumulate_batches} is not supported under MPI yet; the global "
+                             "batch is already split across processes: raise the batch size instead, or use 1")
         if self._parallel:  # every process draws rank 0's batches (it then takes its shard of each)
             self._shuffle_seed = dp.broadcast_seed(self._shuffle_seed)
         self.train_loader = self._loader(train_data, self.shuffle, self._shuffle_seed)
@@ -234,7 +248,7 @@ class Trainer:
         self.model.train()
         for m in self.metrics:
             m.reset()
-        total, count, completed = 0.0, 0, True
+        total, count, completed, group = 0.0, 0, True, 0
         for batch, data in enumerate(self.train_loader):
             x, y = self._split(data)
             self._call("on_train_batch_begin", batch, {})
@@ -242,18 +256,23 @@ class Trainer:
                 x = Tensor._from_array(np.asarray(self.augmentation(x.data, self.augment_generator)))
             if self._parallel:
                 output, loss = self._parallel_step(x, y)
+                self._optimizer_step()
             else:
                 output = self.model(x)
                 loss = self.loss_fn(output, y)
                 objective = loss if self.l1 == 0 else loss + l1_penalty(self.params, self.l1)
-                self.optimizer.zero_grad()
-                objective.backward()
-            self._call("on_after_backward", self)
-            if self.clip_grad_norm is not None:
-                clip_grad_norm_(self.params, self.clip_grad_norm)
-            self.optimizer.step()
-            if self.scheduler is not None and self.scheduler_interval == "batch":
-                self.scheduler.step()
+                if self.accumulate_batches == 1:
+                    self.optimizer.zero_grad()
+                    objective.backward()
+                    self._optimizer_step()
+                else:
+                    if group == 0:
+                        self.optimizer.zero_grad()
+                    (objective * float(len(y))).backward()    # Σ nᵢ·∇Lᵢ, divided by Σ nᵢ at the step
+                    group += len(y)
+                    if (batch + 1) % self.accumulate_batches == 0:
+                        self._optimizer_step(group)
+                        group = 0
             value, n = float(getattr(loss, "data", loss)), len(y)
             total += value * n
             count += n
@@ -263,6 +282,8 @@ class Trainer:
             if self.stop_training:
                 completed = batch + 1 == len(self.train_loader) if hasattr(self.train_loader, "__len__") else False
                 break
+        if group and not self.stop_training:      # the last, partial group of the epoch
+            self._optimizer_step(group)
         if count == 0:
             raise ValueError("the training loader gave no batches; check the data and batch size")
         logs = {"loss": total / count, **{m.name: m.compute() for m in self.metrics}}
@@ -313,6 +334,22 @@ class Trainer:
         (total,) = dp.global_sum(value * n_r)
         return Tensor._from_array(dp.gather_rows(out, dp.shard_sizes(b))), total / b
 
+    def _optimizer_step(self, group_size: int = 0) -> None:
+        """Hook, clip, step, per-batch schedule; with accumulation first divide the summed gradients by the
+        group's sample count."""
+        if group_size:
+            scale = np.float32(1.0 / group_size)
+            for p in self.params:
+                if p.grad is not None:
+                    p.grad.data *= scale
+        self._call("on_after_backward", self)
+        if self.clip_grad_norm is not None:
+            clip_grad_norm_(self.params, self.clip_grad_norm)
+        self.optimizer.step()
+        self._call("on_after_step", self)
+        if self.scheduler is not None and self.scheduler_interval == "batch":
+            self.scheduler.step()
+
     @property
     def lr(self) -> float:
         """The first parameter group's learning rate now."""
@@ -331,6 +368,7 @@ class Trainer:
         for m in metrics:
             m.reset()
         total, count = 0.0, 0
+        self._call("on_evaluate_begin", self)
         try:
             with no_grad():
                 for data_batch in loader:
@@ -342,6 +380,7 @@ class Trainer:
                     for m in metrics:
                         m.update(output.data, y.data)
         finally:
+            self._call("on_evaluate_end", self)
             self.model.train(was_training)
         if count == 0:
             raise ValueError("evaluate got no batches; check the data")
@@ -356,12 +395,14 @@ class Trainer:
         was_training = getattr(self.model, "training", False)
         self.model.eval()
         outputs = []
+        self._call("on_evaluate_begin", self)
         try:
             with no_grad():
                 for batch in loader:
                     x = batch[0] if isinstance(batch, (tuple, list)) else batch
                     outputs.append(np.asarray(self.model(x).data))
         finally:
+            self._call("on_evaluate_end", self)
             self.model.train(was_training)
         return np.concatenate(outputs, axis=0)
 

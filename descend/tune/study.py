@@ -182,8 +182,9 @@ def open_study(url, name: str, s: TuneSettings, seed: int, create: bool = False)
     return optuna.load_study(**kw)
 
 
-def run_worker(spec_path, index: int, n_trials: int) -> None:
-    """Run ``n_trials`` trials of the study described by ``spec_path`` (a ``tune.json``) in this process."""
+def run_worker(spec_path, index: int, n_trials: int, callbacks=()) -> None:
+    """Run ``n_trials`` trials of the study described by ``spec_path`` (a ``tune.json``) in this process;
+    ``callbacks``: more Optuna trial callbacks ``f(study, trial)``."""
     spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
     base = spec["base_config"]
     s = parse_tune(spec["tune"], base)
@@ -192,7 +193,19 @@ def run_worker(spec_path, index: int, n_trials: int) -> None:
     fail_dead_trials(study, storage)
     study.optimize(make_objective(base, s, Path(spec["out"])), n_trials=n_trials,
                    timeout=s.timeout or None, catch=(Exception,), gc_after_trial=False,
-                   callbacks=[_stop_at(s.trials)])
+                   callbacks=[_stop_at(s.trials), *callbacks])
+
+
+def _progress_callback(progress):
+    """An Optuna callback telling ``progress`` (``update(n, note)``) of each finished trial and the best so far."""
+    def callback(study, trial):
+        try:
+            best = f"best {study.best_value:.4g} (trial {study.best_trial.number})"
+        except ValueError:           # no completed trial yet
+            best = "no completed trial yet"
+        value = f"{trial.value:.4g}" if trial.value is not None else trial.state.name.lower()
+        progress.update(1, f"trial {trial.number}: {value}; {best}")
+    return callback
 
 
 def _stop_at(total: int):
@@ -236,13 +249,15 @@ def _queue_grid(study, s: TuneSettings, remaining: int) -> int:
 
 
 def run_study(config, trials=None, timeout=None, workers=None, storage=None, out=None, method=None,
-              study_name=None, report: bool = True) -> TuneResult:
+              study_name=None, report: bool = True, progress=None) -> TuneResult:
     """Tune a config's ``[tune.space]`` with Optuna and write the tuning folder; returns a :class:`TuneResult`.
 
     ``config``: a TOML path or a dict holding a ``[tune]`` table. ``trials``, ``timeout`` (seconds per worker),
     ``workers``, ``method``, ``study_name`` override the table's keys. ``storage``: any database URL Optuna
     supports (default: a journal file in ``out``). ``out``: the tuning folder (default
-    ``runs/tune-<time>``); running again with the same folder and config resumes the study.
+    ``runs/tune-<time>``); running again with the same folder and config resumes the study. ``progress``: a
+    function of the number of trials to run returning an object with ``update(n, note)`` / ``close()``, told
+    of each finished trial and the best value so far (in-process studies, ``workers = 1``).
     """
     base, s = prepare(config, trials=trials, timeout=timeout, workers=workers, method=method,
                       study_name=study_name)
@@ -269,7 +284,12 @@ def run_study(config, trials=None, timeout=None, workers=None, storage=None, out
         if dead else []
     try:
         if remaining and s.workers == 1:
-            run_worker(spec_path, 0, remaining)
+            bar = progress(remaining) if progress is not None else None
+            try:
+                run_worker(spec_path, 0, remaining, [_progress_callback(bar)] if bar is not None else [])
+            finally:
+                if bar is not None:
+                    bar.close()
         elif remaining:
             notes += _run_processes(spec_path, out, s.workers, remaining)
     except KeyboardInterrupt:

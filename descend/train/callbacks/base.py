@@ -45,6 +45,15 @@ class Callback:
     def on_after_backward(self, trainer):
         """Called after ``loss.backward()`` and before clipping and the optimiser step: gradients are fresh."""
 
+    def on_after_step(self, trainer):
+        """Called right after each ``optimizer.step()`` (once per ``accumulate_batches`` batches)."""
+
+    def on_evaluate_begin(self, trainer):
+        """Called before ``trainer.evaluate`` / ``trainer.predict`` (validation included) runs the model."""
+
+    def on_evaluate_end(self, trainer):
+        """Called after ``trainer.evaluate`` / ``trainer.predict``, also when it raised."""
+
     def state_dict(self) -> dict:
         return {}
 
