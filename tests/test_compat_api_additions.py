@@ -76,3 +76,17 @@ def test_nll_loss_legacy_flags_reduce_as_torch(size_average, reduce):
 def test_nll_loss_keeps_reduction_when_no_legacy_flag_is_given():
     x = descend.tensor(np.log(np.full((2, 4), 0.25)))
     assert F.nll_loss(x, descend.tensor([0, 1]), reduction="sum").item() == pytest.approx(2 * np.log(4))
+
+
+def test_mul_out_writes_the_product_into_out_as_torch():
+    a = np.arange(6.0).reshape(2, 3)
+    b = np.array([1.0, -2.0, 0.5])
+    out = descend.rand(2, 3)
+    ref_out = torch.rand(2, 3, dtype=torch.float64)
+    returned = descend.mul(descend.tensor(a), descend.tensor(b), out=out)
+    torch.mul(torch.tensor(a), torch.tensor(b), out=ref_out)
+    assert returned is out
+    np.testing.assert_allclose(out.numpy(), ref_out.numpy(), rtol=1e-6)
+    with pytest.raises(ValueError, match="shape"):
+        descend.mul(descend.tensor(a), descend.tensor(b), out=descend.zeros(3))
+    assert descend.mul(descend.tensor(a), 2.0).tolist() == (a * 2).tolist()
