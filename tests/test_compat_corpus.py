@@ -125,12 +125,13 @@ def test_custom_autograd_function_matches_torch_step_for_step(tmp_path):
 
 @pytest.mark.slow
 def test_dynamic_net_loss_falls(tmp_path):
-    """30000 momentum-SGD steps with a random depth per step (about 35 s here)."""
+    """30000 momentum-SGD steps with a random depth per step (about 25 s here: slow)."""
     falls(series(POLY_LOSS, run_ok("dynamic_net", tmp_path, timeout=300)))
 
 
 @pytest.mark.xfail(strict=True, reason="the stored tutorial assigns a float to .grad (`a.grad = 0.`), which "
-                                       "PyTorch 2.13 rejects with a TypeError too; descend raises likewise")
+                                       "PyTorch 2.13 rejects with a TypeError too; descend accepts it and "
+                                       "fails at the next backward (docs/from-pytorch.md)")
 def test_polynomial_autograd_runs(tmp_path):
     falls(series(POLY_LOSS, run_ok("polynomial_autograd", tmp_path)))
 

@@ -31,6 +31,7 @@ def run(name, argv=(), workdir=None, backend="descend", timeout=120, runner=None
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(STUBS), str(ROOT), str(PROGRAMS)])
     env["MPLBACKEND"] = "Agg"
+    env["OMP_NUM_THREADS"] = "1"  # one BLAS/OpenMP thread per run: torch's pool oversubscribes the 2 cores
     cmd = [sys.executable, str(script), *argv] if runner is None else [sys.executable, "-c", runner, str(script)]
     proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout)
     return proc.returncode, proc.stdout + proc.stderr
