@@ -16,7 +16,7 @@ from .random import get_rng_state, manual_seed, set_rng_state
 from .tensor import Tensor
 from .creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, linspace, ones,
                        ones_like, rand, rand_like, randint, randn, randn_like, randperm, tensor, zeros, zeros_like)
-from .device import DeviceUnavailableError, device
+from .device import DeviceUnavailableError, device, get_default_device, set_default_device
 from .dtypes import get_default_dtype, set_default_dtype
 from .unsupported import UnsupportedError
 from . import accelerator, backends, cuda  # noqa: E402

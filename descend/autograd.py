@@ -236,6 +236,12 @@ class Context:
     def save_for_backward(self, *arrays):
         self.saved_arrays = arrays
 
+    @property
+    def saved_tensors(self):
+        """PyTorch's name for what ``save_for_backward`` kept: here the NumPy arrays ``forward`` received
+        (descend's ``Function`` works on arrays), so code using ``*``, ``**``, ``+`` on them runs as is."""
+        return self.saved_arrays
+
 
 class Function:
     """Base class for a user-defined differentiable operation.

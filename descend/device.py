@@ -87,6 +87,19 @@ def check_device(dev) -> device:
     return dev
 
 
+def set_default_device(device) -> None:
+    """PyTorch's ``torch.set_default_device``: ``None`` or the CPU (``'cpu'``, ``device('cpu')``) is accepted
+    and changes nothing, since every descend tensor is on the CPU; any other device raises
+    :class:`DeviceUnavailableError`."""
+    if device is not None:
+        check_device(device)
+
+
+def get_default_device() -> device:
+    """The device new tensors are made on: always ``device('cpu')``."""
+    return CPU
+
+
 def _is_device_like(arg) -> bool:
     if isinstance(arg, device):
         return True

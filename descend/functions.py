@@ -11,12 +11,13 @@ import numpy as np
 
 from .autograd import set_grad_enabled
 from .ops import (abs, add, amax, amin, argsort, cat, chunk, clip, cos, div, exp, flatten, log, log_softmax,
-                  logsumexp, max, maximum, mean, min, minimum, mul, narrow, neg, permute, pow, relu,
+                  logsumexp, max, maximum, mean, min, minimum, narrow, neg, permute, pow, relu,
                   reshape, sigmoid, sin, softmax, sort, split, sqrt, squeeze, stack, std, sub, sum, t, tanh, topk,
                   transpose, tril, triu, unsqueeze, var, where)
 from .ops import (ceil, cumsum, flip, floor, gather, isfinite, isinf, isnan, masked_fill, nonzero,  # noqa: F401
                   round, sign)
 from .ops import matmul as _matmul
+from .ops import mul as _mul
 from .tensor import Tensor
 
 clamp = clip
@@ -32,11 +33,21 @@ def _tensor(x, name):
 def matmul(input, other, *, out=None):
     """Matrix product (see :func:`descend.ops.linalg.matmul`); ``out=`` receives a copy of the result
     (outside the graph)."""
-    result = _matmul(input, other)
+    return _write_out("matmul", _matmul(input, other), out)
+
+
+def mul(input, other, *, out=None):
+    """Element-wise product input·other, broadcast (see :func:`descend.ops.arithmetic.mul`); ``out=``
+    receives a copy of the result (outside the graph), as for :func:`matmul`."""
+    return _write_out("mul", _mul(input, other), out)
+
+
+def _write_out(name, result, out):
     if out is None:
         return result
-    if out.shape != result.shape:
-        raise ValueError(f"matmul: out has shape {out.shape}, the result {result.shape}")
+    if not isinstance(out, Tensor) or out.shape != result.shape:
+        raise ValueError(f"{name}: out must be a tensor of the result's shape {result.shape}, got "
+                         f"{getattr(out, 'shape', type(out).__name__)}")
     out.data[...] = result.data
     return out
 

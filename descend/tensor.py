@@ -130,6 +130,11 @@ class Tensor(ConversionMethods):
         return int(self.item())
 
     # ---------------------------------------------------------------- conversion and graph control
+    def mm(self, mat2) -> "Tensor":
+        """PyTorch's ``Tensor.mm``: the matrix product of this 2-D tensor and ``mat2`` (2-D), no broadcasting."""
+        from .functions import mm
+        return mm(self, mat2)
+
     def numpy(self) -> np.ndarray:
         """The underlying array (shared memory, as PyTorch's ``.numpy()``)."""
         return self.data

@@ -88,15 +88,26 @@ def _index_target(name, x: Tensor, target, hint_probabilities: bool) -> np.ndarr
     raise TypeError(f"{name}: target must hold integer class indices, got dtype {t.dtype}")
 
 
-def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean"):
+def _legacy_reduction(size_average, reduce, reduction):
+    """PyTorch's deprecated ``size_average`` / ``reduce`` flags, either given overriding ``reduction``:
+    ``reduce=False`` -> 'none', else ``size_average=False`` -> 'sum', else 'mean'."""
+    if size_average is None and reduce is None:
+        return reduction
+    return "none" if reduce is False else "sum" if size_average is False else "mean"
+
+
+def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
+             reduction: str = "mean"):
     """Negative log-likelihood of log-probabilities x (N, C, ...) at class indices y (N, ...):
 
         ℓᵢ = −w[yᵢ]·x[i, yᵢ]  (0 where yᵢ = ignore_index);  'mean' = Σᵢ ℓᵢ / Σᵢ w[yᵢ] over counted targets.
 
     ∂ℓᵢ/∂x[i, c] = −w[yᵢ] at c = yᵢ, 0 elsewhere. Feed it ``log_softmax`` outputs, or use
-    :func:`cross_entropy` on logits (fused and faster).
+    :func:`cross_entropy` on logits (fused and faster). ``size_average`` / ``reduce`` are PyTorch's
+    deprecated flags (either overrides ``reduction``, as in PyTorch).
     """
     name = "nll_loss"
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     check_reduction(name, reduction)
     x = loss_input(name, input)
     t = _index_target(name, x, target, hint_probabilities=False)
