@@ -92,6 +92,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "augment": Key([], "list[str]", "training-only augmentations for images, from: {names}",
                        choices=AUGMENTATIONS),
         "standardize": Key(False, "bool", "standardize features with the training split's mean and std"),
+        "task": Key("auto", "str", "data.path only: what the labels mean: {names_or} (auto: integer labels "
+                    "are classes, real-valued ones regression targets; a mix, or text labels, is reported)",
+                    choices=("auto", "classification", "regression")),
     },
     "model": {
         "preset": Key("cnn", "str", "architecture preset: {names_or}", choices=PRESETS),
@@ -258,11 +261,14 @@ def apply_overrides(cfg: dict, pairs) -> dict:
 def load_config(path, overrides=()) -> dict:
     """Read a TOML config file, lay it over the defaults, apply overrides and validate it."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"config file {str(path)!r} is a directory; give the TOML file (a run folder's is "
+                          f"{path / 'config.toml'})")
     if not path.is_file():
         raise ConfigError(f"config file {str(path)!r} not found; write one with `descend config show > "
                           f"{path.name}`")
     try:
-        user = tomllib.loads(path.read_text(encoding="utf-8"))
+        user = tomllib.loads(path.read_text(encoding="utf-8-sig"))   # -sig: a byte-order mark is skipped
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     except UnicodeDecodeError:
@@ -404,6 +410,9 @@ def validate_config(cfg: dict, user: dict | None = None) -> dict:
         raise ConfigError(f"data.val_fraction + data.test_fraction = "
                           f"{flat['data.val_fraction'] + flat['data.test_fraction']:g} leaves no training data; "
                           f"keep the sum below 1")
+    if flat["data.path"] == "" and flat["data.task"] != "auto":
+        raise ConfigError(f"data.task = {flat['data.task']!r} applies only with data.path (a built-in data set "
+                          f"has its own task); remove it or set data.task = \"auto\"")
     if flat["data.path"] == "" and flat["data.label_column"] != key_spec("data.label_column").default:
         raise ConfigError("data.label_column applies only with data.path pointing at a .csv file")
     if sched == "plateau" and flat["data.val_fraction"] == 0 and not flat["data.path"]:

@@ -48,6 +48,11 @@ def prepare_data(config: dict):
         del kwargs["test_fraction"]          # a data set with its own test split (fashion-mnist)
     if d["path"] and Path(d["path"]).suffix.lower() == ".csv":
         kwargs["label_column"] = d["label_column"]
+    if d["path"] and Path(d["path"]).suffix.lower() in (".csv", ".npz"):
+        kwargs["task"] = None if d.get("task", "auto") == "auto" else d["task"]
+    elif d["path"] and d.get("task") == "regression":
+        raise ConfigError("data.task = 'regression': an IDX folder holds class labels; set data.task = "
+                          "\"classification\" or \"auto\"")
     splits = load_dataset(source, **kwargs)
     if d["subset"] and d["subset"] < len(splits.x_train):
         rng = np.random.default_rng(seed)

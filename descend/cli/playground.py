@@ -23,8 +23,10 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     from pathlib import Path
 
+    from .errors import output_folder
     from ..app import run_playground
-    results = run_playground(args.out, steps=args.steps)
+    with output_folder(args.out):
+        results = run_playground(args.out, steps=args.steps)
     for surface, rows in results.items():
         print(f"{surface}: " + ", ".join(f"{o} {r['distance']:.3g}" for o, r in rows.items())
               + "  (distance to the nearest minimum)")

@@ -41,5 +41,10 @@ def run(args) -> int:
             print(f"interrupted after epoch {s['epochs']}; resume with: descend train --resume {result.out}",
                   file=sys.stderr)
         return 130
+    if s.get("diverged"):
+        print(f"descend: error: training {s['divergence']}; the run folder {result.out} keeps the last good "
+              f"weights. The learning rate is probably too high: find one with `descend lr-find` (same config) "
+              f"or set train.clip_grad_norm = 1.0", file=sys.stderr)
+        return 3
     print(f"run folder: {result.out}  ({metrics}; {s['epochs']} epochs, {s['wall_time_s']:.1f} s)")
     return 0
