@@ -92,6 +92,8 @@ def evaluate_run(run_dir, data=None, split: str = "test") -> dict:
 
 def _read_inputs(path, cfg, input_shape) -> np.ndarray:
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"input {str(path)!r} is a directory; give a .npz or .csv file")
     if not path.is_file():
         raise FileNotFoundError(f"input file {str(path)!r} not found")
     if path.suffix.lower() == ".npz":
