@@ -392,3 +392,22 @@ def test_internal_error_outside_a_run_folder_logs_to_the_cache_dir(tmp_path, cap
     assert_one_line(err, status, 1, "IndexError", str(tmp_path / "cache"))
     [log] = (tmp_path / "cache").iterdir()
     assert "IndexError" in log.read_text()
+
+
+@pytest.mark.parametrize("patch", ["encrypted", "compression"])
+def test_npz_with_an_unreadable_zip_member_is_one_line_bad_input(tmp_path, capsys, patch):
+    """Found by the fuzz suite: zip members flagged encrypted, or with an unknown compression method,
+    raised RuntimeError / NotImplementedError (an internal error) instead of a bad-input line."""
+    data = bytearray(npz(tmp_path / "g.npz").read_bytes())
+    for sig, flag_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        i = data.find(sig)
+        while i >= 0:
+            if patch == "encrypted":
+                data[i + flag_at] |= 1
+            else:
+                data[i + flag_at + 2] = 99                     # compression method 99: not supported
+            i = data.find(sig, i + 4)
+    (tmp_path / "z.npz").write_bytes(bytes(data))
+    status, _, err = run_cli(capsys, "train", "--set", f"data.path={tmp_path / 'z.npz'}", "--out", tmp_path / "r",
+                             *FAST)
+    assert_one_line(err, status, 2, "z.npz", "not a readable .npz")

@@ -57,6 +57,18 @@ def good_arrays(n=40, k=3, seed=0):
     return {"x_train": rng.standard_normal((n, 4)).astype(np.float32), "y_train": np.arange(n) % k}
 
 
+@pytest.fixture(scope="module", autouse=True)
+def crash_dir():
+    """Internal-error logs of the fuzzed commands go to a temporary folder, not the user's cache."""
+    from descend.cli import errors
+    with tempfile.TemporaryDirectory() as d:
+        saved, errors.CRASH_DIR = errors.CRASH_DIR, Path(d)
+        try:
+            yield Path(d)
+        finally:
+            errors.CRASH_DIR = saved
+
+
 @pytest.fixture(scope="module")
 def workdir():
     with tempfile.TemporaryDirectory() as d:
@@ -317,4 +329,6 @@ def test_fuzz_summary():
     for status, _ in FOUND:
         counts[status] = counts.get(status, 0) + 1
     print(f"fuzz examples by exit status: {dict(sorted(counts.items()))} ({len(FOUND)} in all)")
+    for status in sorted(set(counts) - {0, 2}):
+        print(f"  e.g. status {status}: {next(e for st, e in FOUND if st == status).strip()[-300:]}")
     assert set(counts) <= ALLOWED

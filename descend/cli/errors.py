@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import os
+import secrets
 import signal
 import sys
 import threading
@@ -77,7 +79,7 @@ def classify(exc: BaseException) -> int:
 def _write_log(exc: BaseException) -> Path | None:
     run_dir = getattr(exc, "run_dir", None)
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    for folder, name in ((run_dir, "error.log"), (CRASH_DIR, f"error-{time.strftime('%Y%m%d-%H%M%S')}.log")):
+    for folder, name in ((run_dir, "error.log"), (CRASH_DIR, f"error-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{secrets.token_hex(3)}.log")):
         if folder is None:
             continue
         try:

@@ -35,7 +35,7 @@ def run(args) -> int:
     metrics = ", ".join(f"{k} {s[k]:.4f}" for k in ("test_accuracy", "test_loss", "val_accuracy", "val_loss",
                                                      "test_r2", "val_r2") if isinstance(s.get(k), float))
     if result.interrupted:
-        if s["epochs"] == 0:
+        if s["epochs"] == 0 or not (result.out / "checkpoints" / "last.safetensors").is_file():
             print("interrupted before the first epoch finished; nothing to resume", file=sys.stderr)
         else:
             print(f"interrupted after epoch {s['epochs']}; resume with: descend train --resume {result.out}",

@@ -227,7 +227,8 @@ def read_npz(path) -> dict:
                 raise ValueError(f"{path} holds a single array, not a .npz archive; save with "
                                  f"np.savez(path, x_train=..., y_train=...)")
             return {k: z[k] for k in z.files}
-    except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as exc:
+    except (zipfile.BadZipFile, EOFError, OSError, zlib.error, RuntimeError, NotImplementedError) as exc:
+        # RuntimeError: a member flagged encrypted; NotImplementedError: an unknown compression method
         if isinstance(exc, OSError) and exc.errno is not None:
             raise
         what = "empty: 0 bytes" if os.path.getsize(path) == 0 else "truncated or corrupt"

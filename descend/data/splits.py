@@ -55,6 +55,8 @@ def resolve_labels(y, task=None, name: str = "y_train", classes=None):
         raise ValueError(f"task must be 'classification', 'regression' or None (decide from the labels), "
                          f"got {task!r}")
     y = np.asarray(y)
+    if y.ndim == 0:
+        raise ValueError(f"{name} is a single value (shape ()); give one label per sample, shape (N,)")
     if y.dtype.kind in "US":
         text = np.char.strip(y.astype(str))
         blank = text == ""
