@@ -276,6 +276,7 @@ def test_diverged_run_exits_3_and_reads_as_diverged(tmp_path, capsys):
     assert status == 3, err
     last = err.strip().splitlines()[-1]
     assert last.startswith("descend: error: training diverged") and "descend lr-find" in last
+    assert "1e+05" not in err                                  # a tenth of 1e6 is no advice
     assert list_runs(tmp_path / "runs")[0]["status"] == "diverged"
 
 
