@@ -412,3 +412,19 @@ def test_npz_with_an_unreadable_zip_member_is_one_line_bad_input(tmp_path, capsy
     status, _, err = run_cli(capsys, "train", "--set", f"data.path={tmp_path / 'z.npz'}", "--out", tmp_path / "r",
                              *FAST)
     assert_one_line(err, status, 2, "z.npz", "not a readable .npz")
+
+
+def test_run_folder_written_before_status_files_reads_its_status_from_the_summary(tmp_path):
+    from descend.app.run_folder import write_status
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "summary.json").write_text(json.dumps({"interrupted": True}))
+    (tmp_path / "new").mkdir()
+    assert read_status(tmp_path / "old") == {"status": "interrupted"}
+    assert read_status(tmp_path / "new") == {"status": "unfinished"}
+    write_status(tmp_path / "new", "failed", "OSError: disk full")
+    assert {k: v for k, v in read_status(tmp_path / "new").items() if k != "updated"} == \
+        {"status": "failed", "reason": "OSError: disk full"}
+    (tmp_path / "new" / "status.json").write_text("{not json")
+    assert read_status(tmp_path / "new")["status"] == "unfinished"
+    with pytest.raises(ValueError, match="status must be one of"):
+        write_status(tmp_path / "new", "great")

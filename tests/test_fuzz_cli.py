@@ -48,6 +48,16 @@ def run(*args, cwd=None):
     return status, text
 
 
+def honest_run_folder(status, run_dir) -> None:
+    """A run that succeeded reads as done; one that failed after creating its folder reads as failed (or
+    diverged); bad input found before any file was written leaves no folder at all."""
+    from descend.app.run_folder import read_status
+    if status == 0:
+        assert read_status(run_dir)["status"] == "done"
+    elif Path(run_dir).exists():
+        assert read_status(run_dir)["status"] in ("failed", "diverged"), read_status(run_dir)
+
+
 def leftovers(root) -> list:
     return [str(p) for p in Path(root).rglob("*") if p.name.startswith(".") and ".tmp" in p.name]
 
@@ -145,8 +155,10 @@ def test_fuzz_train_with_corrupted_config(workdir, data):
     with scratch() as d:
         (d / "c.toml").write_bytes(data)
         # a fast base wins over the fuzzed keys only where speed needs it (epochs, subset, monitor)
-        run("train", d / "c.toml", "--quiet", "--set", f"data.path={workdir / 'good.npz'}", "--set",
-            "train.epochs=1", "--set", "diagnose.monitor=false", "--set", "data.subset=0", "--out", d / "run")
+        status, _ = run("train", d / "c.toml", "--quiet", "--set", f"data.path={workdir / 'good.npz'}", "--set",
+                        "train.epochs=1", "--set", "diagnose.monitor=false", "--set", "data.subset=0", "--out",
+                        d / "run")
+        honest_run_folder(status, d / "run")
 
 
 # ------------------------------------------------------------------------------------------ CSV
@@ -173,7 +185,9 @@ def csv_texts(draw):
 def test_fuzz_train_on_corrupted_csv(data, task):
     with scratch() as d:
         (d / "c.csv").write_bytes(data)
-        run("train", "--set", f"data.path={d / 'c.csv'}", "--set", f"data.task={task}", "--out", d / "run", *FAST)
+        status, _ = run("train", "--set", f"data.path={d / 'c.csv'}", "--set", f"data.task={task}", "--out",
+                        d / "run", *FAST)
+        honest_run_folder(status, d / "run")
 
 
 @settings(max_examples=30 * SCALE, **FUZZ)
@@ -236,7 +250,9 @@ def npz_bytes(draw):
 def test_fuzz_train_on_corrupted_npz(data, task):
     with scratch() as d:
         (d / "d.npz").write_bytes(data)
-        run("train", "--set", f"data.path={d / 'd.npz'}", "--set", f"data.task={task}", "--out", d / "run", *FAST)
+        status, _ = run("train", "--set", f"data.path={d / 'd.npz'}", "--set", f"data.task={task}", "--out",
+                        d / "run", *FAST)
+        honest_run_folder(status, d / "run")
 
 
 @settings(max_examples=40 * SCALE, **FUZZ)
