@@ -428,3 +428,11 @@ def test_run_folder_written_before_status_files_reads_its_status_from_the_summar
     assert read_status(tmp_path / "new")["status"] == "unfinished"
     with pytest.raises(ValueError, match="status must be one of"):
         write_status(tmp_path / "new", "great")
+
+
+def test_a_model_too_large_to_allocate_is_one_line_exit_4_not_a_crash(tmp_path, capsys):
+    data = npz(tmp_path / "d.npz")
+    status, _, err = run_cli(capsys, "train", "--set", f"data.path={data}", "--out", tmp_path / "r", *FAST,
+                             "--set", "model.hidden=[1099511627776]")
+    assert_one_line(err, status, 4, "out of memory", "model.hidden")
+    assert not (tmp_path / "r").exists()

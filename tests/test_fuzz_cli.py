@@ -28,7 +28,7 @@ FUZZ = dict(deadline=None, suppress_health_check=list(HealthCheck), derandomize=
 ALLOWED = {0, 2, 3, 4}
 FAST = ["--quiet", "--set", "model.preset=mlp", "--set", "model.hidden=[8]", "--set", "train.epochs=1",
         "--set", "diagnose.monitor=false", "--set", "data.batch_size=16"]
-FOUND = []          # (status, stderr) of every example, for the counts printed by the summary test
+FOUND = []          # (status, stderr, args) of every example, for the counts printed by the summary test
 
 
 def run(*args, cwd=None):
@@ -38,7 +38,7 @@ def run(*args, cwd=None):
             (contextlib.chdir(cwd) if cwd else contextlib.nullcontext()):
         status = main([str(a) for a in args])
     text = err.getvalue()
-    FOUND.append((status, text))
+    FOUND.append((status, text, args))
     assert status in ALLOWED, f"status {status} for {args}: {text}"
     assert "Traceback" not in text, text
     if status:
@@ -312,7 +312,8 @@ def test_fuzz_corrupted_checkpoint(workdir, data, command):
 tune_values = st.one_of(scalars, st.just({"type": "float", "low": 1e-3, "high": 1e-1, "log": True}),
                         st.fixed_dictionaries({"type": st.sampled_from(["float", "int", "categorical", "x"]),
                                                "low": scalars, "high": scalars}),
-                        st.fixed_dictionaries({"type": st.just("categorical"), "choices": st.lists(scalars, max_size=3)}))
+                        st.fixed_dictionaries({"type": st.just("categorical"),
+                                               "choices": st.lists(scalars, max_size=3)}))
 
 
 @settings(max_examples=12 * SCALE, **FUZZ)
@@ -342,9 +343,10 @@ def test_fuzz_summary():
     if not FOUND:
         pytest.skip("no fuzz example ran in this process")
     counts = {}
-    for status, _ in FOUND:
+    for status, _, _ in FOUND:
         counts[status] = counts.get(status, 0) + 1
     print(f"fuzz examples by exit status: {dict(sorted(counts.items()))} ({len(FOUND)} in all)")
     for status in sorted(set(counts) - {0, 2}):
-        print(f"  e.g. status {status}: {next(e for st, e in FOUND if st == status).strip()[-300:]}")
+        err, args = next((e, a) for st, e, a in FOUND if st == status)
+        print(f"  e.g. status {status}: {err.strip()[-300:]} from {[str(a) for a in args]}")
     assert set(counts) <= ALLOWED

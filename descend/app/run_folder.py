@@ -27,7 +27,8 @@ from ..io import atomic_write_json, atomic_write_text, load, save
 from ..io.records import as_rows, read_history_csv, write_history_csv
 from .models import build_model
 
-__all__ = ["STATUS_FILE", "STATUSES", "write_status", "read_status", "CONFIG_FILE", "HISTORY_FILE", "SUMMARY_FILE", "MODEL_FILE", "REPORT_FILE", "PLOTS_DIR",
+__all__ = ["STATUS_FILE", "STATUSES", "write_status", "read_status",
+           "CONFIG_FILE", "HISTORY_FILE", "SUMMARY_FILE", "MODEL_FILE", "REPORT_FILE", "PLOTS_DIR",
            "CHECKPOINT_DIR", "LAST_CHECKPOINT", "BEST_CHECKPOINT", "LAST_GOOD_CHECKPOINT", "default_run_dir",
            "history_rows", "write_history", "read_history", "write_config", "write_summary", "save_model",
            "load_run"]

@@ -5,7 +5,7 @@
 1      an internal error (a bug): one line plus the path of the log holding the traceback
 2      bad input: a config key, a data or model file, a missing path, an argument
 3      training diverged (NaN, inf or a runaway loss); the run folder keeps the last good weights
-4      an I/O fault: disk full, read-only or permission denied
+4      an I/O or resource fault: disk full, read-only, permission denied, out of memory
 130    interrupted (Ctrl-C or SIGTERM)
 =====  =====================================================================================
 
@@ -61,6 +61,9 @@ def one_line(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.errno in _IO_HINTS and exc.strerror:
         where = exc.filename if exc.filename is not None else ""
         text = f"{where}: {_IO_HINTS[exc.errno]}" if where else _IO_HINTS[exc.errno]
+    if isinstance(exc, MemoryError):
+        text = (f"out of memory ({text or 'an allocation failed'}); make the model or the batches smaller "
+                f"(model.hidden, data.batch_size, data.subset)")
     return " ".join(text.split()) or type(exc).__name__
 
 
@@ -71,7 +74,7 @@ def classify(exc: BaseException) -> int:
     if isinstance(exc, BAD_INPUT):
         # a read-only folder surfaces as PermissionError / EROFS, never as one of these
         return EXIT_BAD_INPUT
-    if isinstance(exc, OSError):
+    if isinstance(exc, (OSError, MemoryError)):
         return EXIT_IO
     return EXIT_INTERNAL
 
@@ -79,7 +82,8 @@ def classify(exc: BaseException) -> int:
 def _write_log(exc: BaseException) -> Path | None:
     run_dir = getattr(exc, "run_dir", None)
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    for folder, name in ((run_dir, "error.log"), (CRASH_DIR, f"error-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{secrets.token_hex(3)}.log")):
+    stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{secrets.token_hex(3)}"
+    for folder, name in ((run_dir, "error.log"), (CRASH_DIR, f"error-{stamp}.log")):
         if folder is None:
             continue
         try:
