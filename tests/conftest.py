@@ -87,3 +87,9 @@ def torch_check():
 @pytest.fixture(scope="session")
 def grad_check():
     return _grad_check
+
+
+# `pytest tests/test_fuzz_cli.py --hypothesis-profile=fuzz-long`: ten times the CI fuzz examples, random seeds.
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
+
+_hypothesis_settings.register_profile("fuzz-long", max_examples=1000)

@@ -98,6 +98,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
                               "instead of stopping"),
         "cache_dir": Key("", "str", "image folders: where the decoded images are cached (empty: "
                          "~/.cache/descend/image-folders)"),
+        "task": Key("auto", "str", "data.path only: what the labels mean: {names_or} (auto: integer labels "
+                    "are classes, real-valued ones regression targets; a mix, or text labels, is reported)",
+                    choices=("auto", "classification", "regression")),
     },
     "model": {
         "preset": Key("cnn", "str", "architecture preset: {names_or}", choices=PRESETS),
@@ -275,11 +278,14 @@ def apply_overrides(cfg: dict, pairs) -> dict:
 def load_config(path, overrides=()) -> dict:
     """Read a TOML config file, lay it over the defaults, apply overrides and validate it."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"config file {str(path)!r} is a directory; give the TOML file (a run folder's is "
+                          f"{path / 'config.toml'})")
     if not path.is_file():
         raise ConfigError(f"config file {str(path)!r} not found; write one with `descend config show > "
                           f"{path.name}`")
     try:
-        user = tomllib.loads(path.read_text(encoding="utf-8"))
+        user = tomllib.loads(path.read_text(encoding="utf-8-sig"))   # -sig: a byte-order mark is skipped
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     except UnicodeDecodeError:
@@ -423,6 +429,9 @@ def validate_config(cfg: dict, user: dict | None = None) -> dict:
                           f"keep the sum below 1")
     if flat["data.image_size"] and len(flat["data.image_size"]) != 2:
         raise ConfigError(f"data.image_size = {flat['data.image_size']} must be [H, W] (two integers) or []")
+    if flat["data.path"] == "" and flat["data.task"] != "auto":
+        raise ConfigError(f"data.task = {flat['data.task']!r} applies only with data.path (a built-in data set "
+                          f"has its own task); remove it or set data.task = \"auto\"")
     if flat["data.path"] == "" and flat["data.label_column"] != key_spec("data.label_column").default:
         raise ConfigError("data.label_column applies only with data.path pointing at a .csv file")
     if sched == "plateau" and flat["data.val_fraction"] == 0 and not flat["data.path"]:

@@ -51,6 +51,11 @@ def prepare_data(config: dict):
     if d["path"] and Path(d["path"]).is_dir() and folder_kind(d["path"]) == "images":
         kwargs.update(image_size=d["image_size"] or None, skip_bad_files=d["skip_bad_files"],
                       cache_dir=d["cache_dir"] or None)
+    if d["path"] and Path(d["path"]).suffix.lower() in (".csv", ".npz"):
+        kwargs["task"] = None if d.get("task", "auto") == "auto" else d["task"]
+    elif d["path"] and d.get("task") == "regression":
+        raise ConfigError("data.task = 'regression': an IDX folder holds class labels; set data.task = "
+                          "\"classification\" or \"auto\"")
     splits = load_dataset(source, **kwargs)
     if d["subset"] and d["subset"] < len(splits.x_train):
         rng = np.random.default_rng(seed)

@@ -16,14 +16,23 @@ import numpy as np
 from ..autograd import no_grad
 from .config import check_config, load_config
 from ..data import Standardizer
+from ..data.sources import read_csv_table, read_npz
 from ..io import atomic_write_bytes, atomic_write_text
 from ..io.records import as_columns
 from ..creation import as_tensor
 from .errors import ConfigError
 from .factories import prepare_data
-from .run_folder import CONFIG_FILE, HISTORY_FILE, SUMMARY_FILE, load_run, read_history
+from .run_folder import CONFIG_FILE, HISTORY_FILE, SUMMARY_FILE, STATUS_FILE, load_run, read_history, read_status
 
 __all__ = ["evaluate_run", "predict_run", "list_runs", "format_runs_table", "compare_runs"]
+
+
+def _is_number(text) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
 
 
 def _standardize(meta, x):
@@ -87,25 +96,37 @@ def evaluate_run(run_dir, data=None, split: str = "test") -> dict:
 
 def _read_inputs(path, cfg, input_shape) -> np.ndarray:
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"input {str(path)!r} is a directory; give a .npz or .csv file")
     if not path.is_file():
         raise FileNotFoundError(f"input file {str(path)!r} not found")
     if path.suffix.lower() == ".npz":
-        with np.load(path, allow_pickle=False) as z:
-            if not z.files:
-                raise ValueError(f"{path} holds no arrays; save the inputs as array 'x'")
-            key = next((k for k in ("x", "x_test", "inputs", "X") if k in z.files), z.files[0])
-            x = z[key]
+        arrays = read_npz(path)
+        if not arrays:
+            raise ValueError(f"{path} holds no arrays; save the inputs as array 'x'")
+        key = next((k for k in ("x", "x_test", "inputs", "X") if k in arrays), next(iter(arrays)))
+        x = arrays[key]
+        if x.dtype.kind not in "iufb":
+            raise ValueError(f"{path}: array {key!r} has dtype {x.dtype}; the inputs must be numbers")
     elif path.suffix.lower() == ".csv":
-        with open(path, newline="", encoding="utf-8") as f:
-            header = next(csv.reader(f), None)
-        if header is None:
-            raise ValueError(f"{path} is empty; give a header row and one row of features per sample")
+        header, table = read_csv_table(path)
         keep = [i for i, h in enumerate(header) if h != cfg["data"]["label_column"]]
-        x = np.loadtxt(path, delimiter=",", skiprows=1, usecols=keep, ndmin=2, dtype=np.float64)
+        cells = np.char.strip(table[:, keep])
+        try:
+            x = cells.astype(np.float64)
+        except ValueError:
+            bad = np.argwhere(~np.vectorize(_is_number, otypes=[bool])(cells))[0]
+            raise ValueError(f"{path}: column {header[keep[bad[1]]]!r} is not numeric (data row {bad[0]}: "
+                             f"{str(cells[tuple(bad)])!r}); give numbers") from None
     else:
         raise ValueError(f"input {str(path)!r}: use a .npz (array 'x') or a .csv of features")
     x = np.asarray(x, dtype=np.float32)
     n_features = int(np.prod(input_shape))
+    if x.ndim < 2 and n_features != 1 and x.ndim == 1 and x.size == n_features:
+        raise ValueError(f"inputs of shape {x.shape} look like one sample; give shape (N, {n_features}) "
+                         f"(x.reshape(1, -1) for one sample)")
+    if x.ndim == 1 and n_features == 1:
+        x = x.reshape(-1, 1)
     if x.ndim == 0 or len(x) == 0 or x[0].size != n_features:
         raise ValueError(f"inputs of shape {x.shape} do not fit the model's input shape {tuple(input_shape)} "
                          f"({n_features} features per sample)")
@@ -156,12 +177,14 @@ def predict_run(run_dir, inputs, output, progress=None) -> Path:
 
 def list_runs(root="runs") -> list[dict]:
     """One dict per run folder under ``root`` (sorted by name, i.e. by start time): its path, data, model,
-    epochs and final metrics from ``summary.json`` (status 'unfinished' without one)."""
+    epochs and final metrics from ``summary.json``, and its status from ``status.json`` (done, interrupted,
+    diverged, failed with its ``reason``, or unfinished: killed, or still running)."""
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"no run folder {str(root)!r}; train one with `descend train` (or give DIR)")
     rows = []
-    for d in sorted(p for p in root.iterdir() if p.is_dir() and (p / CONFIG_FILE).is_file()):
+    for d in sorted(p for p in root.iterdir()
+                    if p.is_dir() and ((p / CONFIG_FILE).is_file() or (p / STATUS_FILE).is_file())):
         row = {"run": d.name, "path": str(d)}
         try:
             cfg = load_config(d / CONFIG_FILE)
@@ -170,15 +193,19 @@ def list_runs(root="runs") -> list[dict]:
             row["optimizer"] = cfg["optimizer"]["name"]
         except (ConfigError, OSError):
             row["data"] = row["model"] = row["optimizer"] = "?"
-        if (d / SUMMARY_FILE).is_file():
+        status = read_status(d)
+        row["status"] = status["status"]
+        if status.get("reason"):
+            row["reason"] = status["reason"]
+        try:
             s = json.loads((d / SUMMARY_FILE).read_text(encoding="utf-8"))
-            row["status"] = "interrupted" if s.get("interrupted") else "done"
+        except (OSError, ValueError):
+            s = None
+        if isinstance(s, dict):
             for k in ("epochs", "val_loss", "val_accuracy", "test_accuracy", "test_loss", "test_r2",
                       "wall_time_s"):
                 if s.get(k) is not None:
                     row[k] = s[k]
-        else:
-            row["status"] = "unfinished"
         rows.append(row)
     return rows
 
@@ -186,7 +213,7 @@ def list_runs(root="runs") -> list[dict]:
 def format_runs_table(rows: list[dict]) -> str:
     """The rows of :func:`list_runs` as an aligned text table (floats to 4 decimals, '-' where missing)."""
     cols = ["run", "status", "data", "model", "optimizer", "epochs", "val_loss", "val_accuracy", "test_accuracy",
-            "test_r2", "wall_time_s"]
+            "test_r2", "wall_time_s", "reason"]
     cols = [c for c in cols if any(c in r for r in rows)]
 
     def cell(v):

@@ -27,7 +27,8 @@ from .factories import (as_targets, build_augmentation, build_loaders, build_los
                         build_scheduler, prepare_data, resolve_config, task_metrics)
 from .report import write_plots_and_report
 from .run_folder import (CHECKPOINT_DIR, CONFIG_FILE, HISTORY_FILE, LAST_CHECKPOINT, MODEL_FILE,
-                         default_run_dir, save_model, write_config, write_history, write_summary)
+                         default_run_dir, read_status, save_model, write_config, write_history, write_status,
+                         write_summary)
 
 __all__ = ["RunResult", "run_training", "summarise"]
 
@@ -55,6 +56,11 @@ def _resume_config(resume, config, overrides):
                                 f"its first epoch finished); start it again")
     if config or overrides:
         raise ConfigError("resume continues a run with its own config.toml; give no config or overrides")
+    status = read_status(resume)["status"]
+    if status == "done":
+        raise ValueError(f"--resume {str(resume)!r}: the run already finished; nothing to resume (nothing was "
+                         f"changed). To train longer start a new run: descend train {resume / CONFIG_FILE} "
+                         f"--set train.epochs=N")
     return load_config(resume / CONFIG_FILE), resume, ckpt
 
 
@@ -78,13 +84,40 @@ def run_training(config=None, out=None, resume=None, overrides=(), progress: boo
         if (out / CHECKPOINT_DIR / LAST_CHECKPOINT).exists():
             raise FileExistsError(f"{out} already holds a run; resume it with --resume {out} or choose "
                                   f"another --out")
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"--out {str(out)!r} is a file; give a folder for the run")
 
-    splits, scaler = prepare_data(cfg)
+    splits, scaler = prepare_data(cfg)          # everything the user gave is checked before a file is written
     manual_seed(cfg["seed"])
     model = build_model(cfg["model"], splits.input_shape, splits.num_outputs)
-    write_config(out, cfg)
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        write_status(out, "running")
+        result = _train(cfg, out, ckpt, splits, scaler, model, progress, callbacks, start)
+    except BaseException as exc:
+        _record_failure(out, exc)
+        raise
+    s = result.summary
+    write_status(out, "interrupted" if result.interrupted else "diverged" if s.get("diverged") else "done",
+                 s.get("divergence"))
+    return result
 
+
+def _record_failure(out, exc) -> None:
+    """Mark the run folder failed (best effort: the disk may be full) and tell the CLI where it is."""
+    from contextlib import suppress
+    with suppress(AttributeError, TypeError):
+        exc.run_dir = out
+    text = " ".join((str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)).split())
+    with suppress(OSError, ValueError):
+        if isinstance(exc, KeyboardInterrupt):
+            write_status(out, "interrupted", "interrupted outside training (loading, or writing the report)")
+        else:
+            write_status(out, "failed", f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
+
+
+def _train(cfg, out, ckpt, splits, scaler, model, progress, callbacks, start) -> RunResult:
+    write_config(out, cfg)
     train_loader, val_data = build_loaders(cfg, splits)
     optimizer = build_optimizer(cfg["optimizer"], model.parameters())
     scheduler, interval = build_scheduler(cfg, optimizer, math.ceil(len(train_loader)
@@ -105,6 +138,14 @@ def run_training(config=None, out=None, resume=None, overrides=(), progress: boo
 
     ctx = ReportContext(out=out, config=cfg, data=splits, model=model, trainer=trainer, history=history)
     summary = summarise(ctx, interrupted, time.perf_counter() - start)
+    event = next((cb.event for cb in all_callbacks if getattr(cb, "event", None)), None)
+    if event and event.get("diverged"):
+        summary["diverged"] = True
+        summary["divergence"] = (f"diverged at epoch {event.get('epoch', 0) + 1}, batch {event.get('batch', 0) + 1} "
+                                 f"({event.get('reason', 'loss')}) with lr {event.get('lr', float('nan')):.3g}")
+    elif isinstance(summary["train_loss"], float) and not math.isfinite(summary["train_loss"]):
+        summary["diverged"] = True
+        summary["divergence"] = f"the training loss became {summary['train_loss']} (NaN/inf stop)"
     ctx.summary = summary
     if not interrupted:
         save_model(out / MODEL_FILE, model, splits, scaler)

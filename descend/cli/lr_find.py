@@ -38,12 +38,14 @@ def default_out(kind: str, root="runs"):
 def run(args) -> int:
     from pathlib import Path
 
+    from .errors import output_folder
     from ..app import lr_find_config
     from .progress import Progress
     args.out = args.out or str(default_out("lr-find"))
     progress = None if args.no_progress else Progress(args.steps, "lr-find: batch")
-    result = lr_find_config(args.config or {}, args.set, out=args.out, num_steps=args.steps, start_lr=args.start,
-                            end_lr=args.end, rule=args.rule, progress=progress)
+    with output_folder(args.out):
+        result = lr_find_config(args.config or {}, args.set, out=args.out, num_steps=args.steps,
+                                start_lr=args.start, end_lr=args.end, rule=args.rule, progress=progress)
     print(f"suggested learning rate: {result.suggestion:.3g} (rule: {result.rule}; {len(result.lrs)} steps"
           f"{', stopped at 4x the best loss' if result.stopped_early else ''})")
     print(f"plot: {Path(args.out) / 'lr_find.png'}  -- use it with --set optimizer.lr={result.suggestion:.3g}")

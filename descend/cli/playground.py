@@ -24,11 +24,13 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     from pathlib import Path
 
+    from .errors import output_folder
     from ..app import run_playground
     from ..app.playground import SURFACES
     from .progress import Progress
     progress = None if args.no_progress else Progress(len(SURFACES) * len(OPTIMIZERS), "playground")
-    results = run_playground(args.out, steps=args.steps, progress=progress)
+    with output_folder(args.out):
+        results = run_playground(args.out, steps=args.steps, progress=progress)
     for surface, rows in results.items():
         print(f"{surface}: " + ", ".join(f"{o} {r['distance']:.3g}" for o, r in rows.items())
               + "  (distance to the nearest minimum)")

@@ -35,11 +35,16 @@ def run(args) -> int:
     metrics = ", ".join(f"{k} {s[k]:.4f}" for k in ("test_accuracy", "test_loss", "val_accuracy", "val_loss",
                                                      "test_r2", "val_r2") if isinstance(s.get(k), float))
     if result.interrupted:
-        if s["epochs"] == 0:
+        if s["epochs"] == 0 or not (result.out / "checkpoints" / "last.safetensors").is_file():
             print("interrupted before the first epoch finished; nothing to resume", file=sys.stderr)
         else:
             print(f"interrupted after epoch {s['epochs']}; resume with: descend train --resume {result.out}",
                   file=sys.stderr)
         return 130
+    if s.get("diverged"):
+        print(f"descend: error: training {s['divergence']}; the run folder {result.out} keeps the last good "
+              f"weights. The learning rate is probably too high: find one with `descend lr-find` (same config) "
+              f"or set train.clip_grad_norm = 1.0", file=sys.stderr)
+        return 3
     print(f"run folder: {result.out}  ({metrics}; {s['epochs']} epochs, {s['wall_time_s']:.1f} s)")
     return 0

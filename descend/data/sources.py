@@ -32,7 +32,7 @@ import numpy as np
 
 from ..registry import Registry
 from .idx import read_idx
-from .splits import DataSplits, infer_task, split_indices
+from .splits import DataSplits, resolve_labels, split_indices
 from .validate import check_part
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
@@ -44,6 +44,8 @@ FASHION_MNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", 
 def _carve(name, x, y, x_val, y_val, x_test, y_test, val_fraction, test_fraction, seed, task,
            class_names=None, num_classes=None, **extra) -> DataSplits:
     """Bundle the parts, splitting the missing validation / test parts off the training data."""
+    if task == "classification" and not class_names:
+        _check_seen(y, (("val", y_val), ("test", y_test)))
     need_val = x_val is None and val_fraction > 0
     need_test = x_test is None and test_fraction > 0
     if need_val or need_test:
@@ -65,10 +67,37 @@ def _carve(name, x, y, x_val, y_val, x_test, y_test, val_fraction, test_fraction
     return splits.validate()
 
 
-def _features(x) -> np.ndarray:
+def _check_seen(y_train, parts) -> None:
+    """A validation or test label never seen in training would silently widen the model: refuse it."""
+    y_train = np.asarray(y_train)
+    if y_train.dtype.kind not in "iu" or y_train.ndim != 1:
+        return                                  # other label problems are reported by validate()
+    seen = np.unique(y_train)
+    for part, y in parts:
+        if y is None or np.asarray(y).dtype.kind not in "iu" or np.ndim(y) != 1:
+            continue
+        new = ~np.isin(y, seen)
+        if new.any():
+            rows = np.flatnonzero(new)
+            shown = ", ".join(str(int(v)) for v in np.unique(np.asarray(y)[new])[:10])
+            raise ValueError(f"y_{part} holds labels never seen in training ({shown}; first at row {rows[0]}, "
+                             f"{len(rows)} rows); the training labels are {_label_range(seen)}. Fix or drop "
+                             f"those rows, or put samples of those classes in the training data")
+
+
+def _label_range(seen) -> str:
+    if len(seen) and seen[-1] - seen[0] + 1 == len(seen):
+        return f"{int(seen[0])}..{int(seen[-1])}"
+    return ", ".join(str(int(v)) for v in seen[:10]) + (", ..." if len(seen) > 10 else "")
+
+
+def _features(x, name: str = "x") -> np.ndarray:
     x = np.asarray(x)
     if x.dtype.kind not in "iufb":
-        raise TypeError(f"features must be numeric, got dtype {x.dtype}")
+        raise TypeError(f"{name} must be numeric, got dtype {x.dtype}; encode the features as numbers")
+    if x.ndim < 2:
+        raise ValueError(f"{name} has shape {x.shape}: give one row per sample, shape (N, features...); for "
+                         f"a single feature use x.reshape(-1, 1)")
     return np.ascontiguousarray(x, dtype=np.float32)
 
 
@@ -169,8 +198,7 @@ def load_npz(path, val_fraction: float = 0.1, test_fraction: float = 0.2, seed: 
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"npz file not found: {path}")
-    with np.load(path, allow_pickle=False) as z:
-        found = dict(z)
+    found = read_npz(path)
     missing = [k for k in ("x_train", "y_train") if k not in found]
     if missing:
         raise ValueError(f"{path} lacks {missing}; it holds arrays {sorted(found)}. Save with "
@@ -179,15 +207,46 @@ def load_npz(path, val_fraction: float = 0.1, test_fraction: float = 0.2, seed: 
         if (f"x_{part}" in found) != (f"y_{part}" in found):
             raise ValueError(f"{path} has only one of x_{part} / y_{part}; give both or neither "
                              f"(arrays found: {sorted(found)})")
-    task = task or infer_task(found["y_train"])
-    get = lambda k, f: f(found[k]) if k in found else None  # noqa: E731
     names = found.get("class_names")
+    names = [str(c) for c in np.atleast_1d(names)] if names is not None else None
+    y, task, text_classes = resolve_labels(found["y_train"], task, f"{path}: y_train")
+    labels = {"train": _targets(y, task)}
+    for part in ("val", "test"):
+        if f"y_{part}" in found:
+            yp, _, _ = resolve_labels(found[f"y_{part}"], task, f"{path}: y_{part}", classes=text_classes)
+            labels[part] = _targets(yp, task)
+    get = lambda k: _features(found[k], k) if k in found else None  # noqa: E731
     return _carve(os.path.splitext(os.path.basename(path))[0],
-                  _features(found["x_train"]), _targets(found["y_train"], task),
-                  get("x_val", _features), get("y_val", lambda v: _targets(v, task)),
-                  get("x_test", _features), get("y_test", lambda v: _targets(v, task)),
-                  val_fraction, test_fraction, seed, task,
-                  class_names=[str(c) for c in names] if names is not None else None)
+                  _features(found["x_train"], "x_train"), labels["train"], get("x_val"), labels.get("val"),
+                  get("x_test"), labels.get("test"), val_fraction, test_fraction, seed, task,
+                  class_names=names if names is not None else text_classes)
+
+
+def read_npz(path) -> dict:
+    """The arrays of a ``.npz``, with one-line errors for an empty, truncated or pickled file."""
+    import zipfile
+    import zlib
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if not hasattr(z, "files"):
+                raise ValueError(f"{path} holds a single array, not a .npz archive; save with "
+                                 f"np.savez(path, x_train=..., y_train=...)")
+            return {k: z[k] for k in z.files}
+    except (zipfile.BadZipFile, EOFError, OSError, zlib.error, RuntimeError, NotImplementedError) as exc:
+        # RuntimeError: a member flagged encrypted; NotImplementedError: an unknown compression method
+        if isinstance(exc, OSError) and exc.errno is not None:
+            raise
+        what = "empty: 0 bytes" if os.path.getsize(path) == 0 else "truncated or corrupt"
+        raise ValueError(f"{path} is not a readable .npz ({what}); write it again with np.savez") from None
+    except ValueError as exc:
+        if "Object arrays" in str(exc):
+            raise ValueError(f"{path} holds object arrays (pickled data), which descend never loads; save "
+                             f"plain numeric or string arrays") from None
+        if "pickle" in str(exc):
+            raise ValueError(f"{path} is not a .npz archive (no zip header: truncated, or another format); "
+                             f"write it again with np.savez") from None
+        raise ValueError(f"{path} is not a readable .npz ({' '.join(str(exc).split())}); write it again "
+                         f"with np.savez") from None
 
 
 def load_csv(path, label_column: str = "label", val_fraction: float = 0.1, test_fraction: float = 0.2,
@@ -200,47 +259,54 @@ def load_csv(path, label_column: str = "label", val_fraction: float = 0.1, test_
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"CSV file not found: {path}")
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        rows = [row for row in csv.reader(fh, delimiter=delimiter) if row]   # RFC 4180 quoting, blank lines skipped
-    if not rows:
-        raise ValueError(f"{path}: empty file; a header row naming the columns is expected")
-    header = [h.strip() for h in rows[0]]
+    header, table = read_csv_table(path, delimiter, f"(one of them {label_column!r})")
     if label_column not in header:
         raise ValueError(f"{path}: no column named {label_column!r}; the header has {header}. "
-                         "Pass label_column= with the name of the label column")
-    if len(rows) == 1:
-        raise ValueError(f"{path}: no data rows below the header")
-    widths = [len(r) for r in rows[1:]]
-    if min(widths) != len(header) or max(widths) != len(header):
-        bad = next(i for i, w in enumerate(widths) if w != len(header))
-        raise ValueError(f"{path}: the header names {len(header)} columns but data row {bad} has {widths[bad]}")
-    table = np.array(rows[1:], dtype=str)
+                         "Set data.label_column (label_column=) to the name of the label column")
     li = header.index(label_column)
-    feats = np.delete(table, li, axis=1)
+    if len(header) < 2:
+        raise ValueError(f"{path}: the only column is the label {label_column!r}; add feature columns")
+    feats = np.char.strip(np.delete(table, li, axis=1))
     try:
-        x = np.char.strip(feats).astype(np.float32)
+        x = feats.astype(np.float32)
     except ValueError:
         cols = [h for i, h in enumerate(header) if i != li]
-        for j, col in enumerate(cols):  # find the culprit for the message (error path only)
-            try:
-                np.char.strip(feats[:, j]).astype(np.float32)
-            except ValueError:
-                bad = next(r for r, v in enumerate(feats[:, j]) if not _is_number(v))
-                raise ValueError(f"{path}: feature column {col!r} is not numeric (data row {bad}: "
-                                 f"{str(feats[bad, j])!r}); encode it as numbers first") from None
-        raise
-    raw_y = np.char.strip(table[:, li])
-    class_names = None
-    try:
-        y = raw_y.astype(np.float64)
-    except ValueError:
-        class_names, y = np.unique(raw_y, return_inverse=True)
-        class_names = [str(c) for c in class_names]
-        task = task or "classification"
-    if task is None:
-        task = "classification" if np.isfinite(y).all() and (y == np.round(y)).all() else "regression"
+        bad_r, bad_c = next((r, c) for c in range(feats.shape[1]) for r in range(feats.shape[0])
+                            if not _is_number(feats[r, c]))   # error path only
+        raise ValueError(f"{path}: feature column {cols[bad_c]!r} is not numeric (data row {bad_r}: "
+                         f"{str(feats[bad_r, bad_c])!r}); encode it as numbers first") from None
+    y, task, class_names = resolve_labels(table[:, li], task, f"{path}: label column {label_column!r}")
     return _carve(os.path.splitext(os.path.basename(path))[0], x, _targets(y, task), None, None, None, None,
                   val_fraction, test_fraction, seed, task, class_names=class_names)
+
+
+def read_csv_table(path, delimiter: str = ",", naming: str = "") -> tuple[list[str], np.ndarray]:
+    """``(header, rows)`` of a CSV: the stripped header names and a 2-D str array of the data rows.
+
+    One-line ValueErrors for a file that is not UTF-8, empty, has no data rows, or has a row whose field
+    count differs from the header's (naming the first such row). A byte-order mark is skipped.
+    """
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            rows = [r for r in csv.reader(fh, delimiter=delimiter) if any(c.strip() for c in r)]
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not UTF-8 text; save the CSV as UTF-8") from None
+    except csv.Error as exc:
+        raise ValueError(f"{path}: not a readable CSV ({exc})") from None
+    if not rows:
+        raise ValueError(f"{path} is empty; give a header row naming the columns"
+                         f"{' ' + naming if naming else ''} and one row per sample")
+    header = [h.strip() for h in rows[0]]
+    if len(rows) == 1:
+        raise ValueError(f"{path}: no data rows below the header")
+    widths = np.array([len(r) for r in rows[1:]])
+    ragged = np.flatnonzero(widths != len(header))
+    if len(ragged):
+        r = ragged[0]
+        raise ValueError(f"{path}: data row {r} (line {r + 2}) has {widths[r]} fields but the header names "
+                         f"{len(header)} columns ({len(ragged)} rows differ); every row needs one value per "
+                         f"column")
+    return header, np.array(rows[1:], dtype=str)
 
 
 def _is_number(text) -> bool:

@@ -8,20 +8,109 @@ rounding, so the part's total is ``round(f·N)``) — within one sample of the e
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .dataset import to_array
-from .validate import check_part
+from .validate import DataWarning, check_part
 
 TASKS = ("classification", "regression")
+
+_TASK_HINT = 'set data.task = "classification" or "regression" (task= in Python) to decide'
 
 
 def infer_task(y) -> str:
     """'classification' for integer (or boolean) labels, 'regression' for floating targets."""
     kind = np.asarray(y).dtype.kind
     return "classification" if kind in "iub" else "regression"
+
+
+def _rows(mask) -> str:
+    rows = np.flatnonzero(mask)
+    more = f", ... ({len(rows) - 5} more)" if len(rows) > 5 else ""
+    return f"row{'s' if len(rows) > 1 else ''} {', '.join(str(int(r)) for r in rows[:5])}{more}"
+
+
+def resolve_labels(y, task=None, name: str = "y_train", classes=None):
+    """Read labels as the task needs them, never guessing silently; returns ``(y, task, class_names)``.
+
+    Rules, with ``task`` None (or ``"auto"``) meaning "decide from the labels":
+
+    * integer or boolean labels → classification; floats that are all integer-valued (``2.0``) → classes too;
+    * floats with no integer-valued label → regression; a *mix* of integer-valued and non-integer labels (one
+      ``1.5`` among class indices) is an error naming the rows: set ``task`` to say which you mean;
+    * text labels (CSV cells, ``.npz`` string arrays) that all parse as numbers follow the numeric rules; other
+      text becomes classes in sorted order (``class_names``) with a :class:`DataWarning` unless ``task`` says
+      ``"classification"``; text can never be a regression target;
+    * a blank label (empty text cell) is always an error naming the rows.
+
+    ``classes``: the class names of the training labels, to map the text labels of a validation or test part
+    (a label outside them is an error).
+    """
+    if task == "auto":
+        task = None
+    if task not in (None, *TASKS):
+        raise ValueError(f"task must be 'classification', 'regression' or None (decide from the labels), "
+                         f"got {task!r}")
+    y = np.asarray(y)
+    if y.ndim == 0:
+        raise ValueError(f"{name} is a single value (shape ()); give one label per sample, shape (N,)")
+    if y.dtype.kind in "US":
+        text = np.char.strip(y.astype(str))
+        blank = text == ""
+        if blank.any():
+            raise ValueError(f"{name} has blank labels ({_rows(blank.reshape(len(text), -1).any(axis=1))}); fill "
+                             f"them in or drop those rows")
+        try:
+            y = text.astype(np.float64)
+        except ValueError:
+            if task == "regression":
+                bad = next(str(v) for v in text.ravel() if not _is_number(v))
+                raise ValueError(f"{name} holds the text label {bad!r}, which cannot be a regression target; "
+                                 f"give numbers or set data.task = \"classification\"") from None
+            if classes is None:
+                classes, y = np.unique(text, return_inverse=True)
+                classes = [str(c) for c in classes]
+                if task is None:
+                    shown = ", ".join(classes[:10]) + (", ..." if len(classes) > 10 else "")
+                    warnings.warn(f"{name}: text labels read as {len(classes)} classes in sorted order "
+                                  f"({shown} -> 0..{len(classes) - 1}); set data.task = \"classification\" to "
+                                  f"say so and silence this", DataWarning, stacklevel=3)
+                return y.reshape(text.shape).astype(np.int64), "classification", classes
+            index = {c: i for i, c in enumerate(classes)}
+            unknown = np.array([v not in index for v in text.ravel()])
+            if unknown.any():
+                first = text.ravel()[np.flatnonzero(unknown)[0]]
+                raise ValueError(f"{name} holds the label {str(first)!r} ({_rows(unknown)}), never seen in "
+                                 f"training (classes: {', '.join(classes[:10])}); fix it or drop those rows")
+            return np.array([index[v] for v in text.ravel()], np.int64).reshape(text.shape), \
+                "classification", classes
+    if classes is not None and y.dtype.kind in "iuf":
+        task = task or "classification"
+    if y.dtype.kind == "f" and task is None:
+        finite = np.isfinite(y)
+        whole = finite & (y == np.round(np.where(finite, y, 0)))
+        if whole[finite].all():
+            task = "classification"
+        elif whole.any():
+            frac = ~whole & finite
+            raise ValueError(f"{name} mixes integer-valued labels ({int(whole.sum())} values) with non-integer "
+                             f"ones ({int(frac.sum())}, {_rows(frac.reshape(len(y), -1).any(axis=1))}, e.g. "
+                             f"{y[frac][0].item()!r}): {_TASK_HINT} (classification needs class indices 0..K-1)")
+        else:
+            task = "regression"
+    task = task or infer_task(y)
+    return y, task, classes
+
+
+def _is_number(text) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
 
 
 @dataclass

@@ -12,7 +12,14 @@ from __future__ import annotations
 
 import numpy as np
 
+__all__ = ["DataWarning", "check_finite", "check_labels", "check_part"]
+
 _MAX_LISTED = 10
+
+
+class DataWarning(UserWarning):
+    """A decision taken about the data that the user did not state (e.g. text labels read as classes); the
+    message says what was decided and which setting decides it explicitly."""
 
 
 def _rows_listed(rows: np.ndarray) -> str:

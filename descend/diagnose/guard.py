@@ -100,6 +100,8 @@ class DivergenceGuard(Callback):
             atomic_write_json(self.event_path, self.event)
         where = f" and saved to {self.checkpoint}" if self.checkpoint else ""
         print(file=sys.stderr)
+        advice = (f"Try lr = {suggested:.3g} (now {lr:.3g})" if self.suggested_lr or suggested < 1 else
+                  f"lr = {lr:.3g} is far above usual rates: find one with `descend lr-find`")   # 1e5 after 1e6 misleads
         print(f"descend: training diverged at epoch {self._epoch + 1}, batch {batch + 1} ({reason}); stopped. "
-              f"The weights of step {self._good_step} were restored{where}. Try lr = {suggested:.3g} "
-              f"(now {lr:.3g}) and/or train.clip_grad_norm = 1.0.", file=sys.stderr)
+              f"The weights of step {self._good_step} were restored{where}. {advice} "
+              f"and/or set train.clip_grad_norm = 1.0.", file=sys.stderr)

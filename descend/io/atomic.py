@@ -3,7 +3,8 @@
 The recipe (POSIX): write to a temporary file in the *same directory* as the target, flush it and
 ``fsync`` it so the bytes are on disk, ``os.replace`` it over the target (an atomic rename on one file
 system), then ``fsync`` the directory so the rename itself survives a power cut. If anything fails
-before the rename, the temporary file is removed and the target is untouched. After a hard crash
+before the rename (a full disk, a Ctrl-C), the temporary file is removed and the target is untouched; an
+``OSError`` about the temporary file is re-raised naming the target. After a hard crash
 (the process killed mid-write) a hidden ``.<name>.<random>.tmp`` file may remain beside the target;
 the target itself still holds the previous version.
 
@@ -64,7 +65,11 @@ def _check_target(path) -> Path:
     path = Path(path)
     if path.is_dir():
         raise IsADirectoryError(f"cannot write {str(path)!r}: it is a directory; give a file name inside it")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise NotADirectoryError(f"cannot write {str(path)!r}: {str(path.parent)!r} is a file, not a "
+                                 f"folder") from None
     return path
 
 
@@ -80,18 +85,30 @@ def atomic_path(path):
     ...     fig.savefig(tmp)
     """
     path = _check_target(path)
-    tmp = _create_temp(path)
+    try:
+        tmp = _create_temp(path)
+    except OSError as exc:          # a read-only or full folder: name the target, not the temporary file
+        raise _for_target(exc, path) from None
     try:
         yield tmp
         if path.exists():
             os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))
         _fsync_path(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:    # disk full half-way, Ctrl-C, a failing writer: the temporary file goes
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.filename is not None and Path(exc.filename).name == tmp.name:
+            raise _for_target(exc, path) from None
         raise
     _fsync_directory(path.parent)
+
+
+def _for_target(exc: OSError, path: Path) -> OSError:
+    """The same OSError (class, errno, reason) naming ``path`` instead of its temporary file."""
+    if exc.errno is None:
+        return exc
+    return type(exc)(exc.errno, exc.strerror, str(path))
 
 
 @contextlib.contextmanager
