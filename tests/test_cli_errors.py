@@ -142,7 +142,7 @@ def test_lr_find_into_read_only_folder_is_exit_4(tmp_path, capsys, monkeypatch):
     data = npz(tmp_path / "d.npz")
     fail_writes_under(monkeypatch, tmp_path / "ro", errno.EROFS)
     status, _, err = run_cli(capsys, "lr-find", "--set", f"data.path={data}", "--set", "model.preset=mlp",
-                             "--steps", "5", "--out", tmp_path / "ro" / "lr")
+                             "--steps", "5", "--out", tmp_path / "ro" / "lr", "--no-progress")
     assert_one_line(err, status, 4, "read-only")
 
 
@@ -171,7 +171,7 @@ def test_full_disk_on_every_write_never_reads_as_done(tmp_path, capsys, monkeypa
 
 def test_full_disk_in_playground_is_exit_4_and_removes_the_partial_folder(tmp_path, capsys, monkeypatch):
     fail_writes_under(monkeypatch, tmp_path / "pg", errno.ENOSPC, only="rosenbrock.png")
-    status, _, err = run_cli(capsys, "playground", "--steps", "3", "--out", tmp_path / "pg")
+    status, _, err = run_cli(capsys, "playground", "--steps", "3", "--out", tmp_path / "pg", "--no-progress")
     assert_one_line(err, status, 4, "rosenbrock.png", "disk is full")
     assert not (tmp_path / "pg").exists()
 
