@@ -18,6 +18,7 @@ import numpy as np
 from .. import optim
 from .config import check_config
 from ..data import DataLoader, load_dataset
+from ..data.text import TEXT_SUFFIXES
 from ..data import build_augmentation as _augmentation_pipeline
 from .models import build_model
 from .errors import ConfigError
@@ -48,6 +49,8 @@ def prepare_data(config: dict):
         del kwargs["test_fraction"]          # a data set with its own test split (fashion-mnist)
     if d["path"] and Path(d["path"]).suffix.lower() == ".csv":
         kwargs["label_column"] = d["label_column"]
+    if d["path"] and Path(d["path"]).suffix.lower() in TEXT_SUFFIXES:
+        kwargs["context"] = d["context"]
     splits = load_dataset(source, **kwargs)
     if d["subset"] and d["subset"] < len(splits.x_train):
         rng = np.random.default_rng(seed)
@@ -120,5 +123,8 @@ def build_augmentation(cfg: dict):
 
 
 def task_metrics(task: str) -> list:
-    """The metrics a run reports: accuracy for classification, MAE and R² for regression."""
+    """The metrics a run reports: accuracy for classification, MAE and R² for regression, none beyond the
+    loss (nats per token) for a language model."""
+    if task == "language-model":
+        return []
     return ["accuracy"] if task == "classification" else ["mae", "r2"]

@@ -100,7 +100,8 @@ def load_run(run_dir):
                                 f"continue it with `descend train --resume {run_dir}`")
     cfg = load_config(run_dir / CONFIG_FILE)
     meta = load(run_dir / MODEL_FILE)
-    model = build_model(cfg["model"], tuple(meta["input_shape"]), int(meta["num_outputs"]))
+    model = build_model(cfg["model"], tuple(meta["input_shape"]), int(meta["num_outputs"]),
+                        per_step=meta["task"] == "language-model")
     model.load_state_dict(meta["model"])
     model.eval()
     return cfg, model, meta

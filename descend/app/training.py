@@ -82,7 +82,8 @@ def run_training(config=None, out=None, resume=None, overrides=(), progress: boo
 
     splits, scaler = prepare_data(cfg)
     manual_seed(cfg["seed"])
-    model = build_model(cfg["model"], splits.input_shape, splits.num_outputs)
+    model = build_model(cfg["model"], splits.input_shape, splits.num_outputs,
+                        per_step=splits.task == "language-model")
     write_config(out, cfg)
 
     train_loader, val_data = build_loaders(cfg, splits)
@@ -134,6 +135,11 @@ def summarise(ctx: ReportContext, interrupted: bool, wall: float) -> dict:
             continue
         for k, v in trainer.evaluate((x, as_targets(splits, y))).items():
             summary[f"{part}_{k}"] = float(v)
+    if splits.task == "language-model":        # nats per character and the same in bits
+        for part in ("train", "val", "test"):
+            loss = summary.get(f"{part}_loss")
+            if loss is not None and math.isfinite(loss):
+                summary[f"{part}_bits_per_char"] = loss / math.log(2)
     if summary["stopped_early"]:
         ctx.notes.append(f"Early stopping ended training after epoch {summary['epochs']} (patience "
                          f"{ctx.config['train']['early_stopping_patience']}); the best weights were restored.")

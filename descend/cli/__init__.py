@@ -13,8 +13,9 @@ import sys
 from . import compare, config, evaluate, predict, runs, train
 from . import tune as tune_cmd
 from . import doctor, lr_find, playground
+from . import generate
 
-SUBCOMMANDS = (train, config, evaluate, predict, runs, compare, doctor, lr_find, playground, tune_cmd)
+SUBCOMMANDS = (train, config, evaluate, predict, runs, compare, doctor, lr_find, playground, tune_cmd, generate)
 
 #: Exceptions that mean "bad input", reported in one line instead of a traceback.
 USER_ERRORS = (ValueError, TypeError, KeyError, FileNotFoundError, FileExistsError, NotADirectoryError,
