@@ -14,10 +14,15 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["cache_dir", "mnist1d_arrays", "MISSING_MESSAGE"]
+__all__ = ["cache_dir", "mnist1d_arrays", "MISSING_MESSAGE", "MissingPackageError"]
 
 MISSING_MESSAGE = ("data.name = 'mnist1d' needs the mnist1d package: pip install 'descend[sequence]' "
                    "(or pip install mnist1d)")
+
+
+class MissingPackageError(ImportError, ValueError):
+    """An optional package a data set needs is not installed (a ValueError too, so the command line prints it
+    as one line)."""
 
 
 def cache_dir() -> Path:
@@ -35,7 +40,7 @@ def _generate() -> dict:
     try:
         from mnist1d.data import get_dataset_args, make_dataset
     except ImportError:
-        raise ImportError(MISSING_MESSAGE) from None
+        raise MissingPackageError(MISSING_MESSAGE) from None
     state = np.random.get_state()          # mnist1d seeds NumPy's global generator; put it back afterwards
     try:
         d = make_dataset(get_dataset_args())
