@@ -140,7 +140,7 @@ def _late(values):
 
 
 # --------------------------------------------------------------------------------------- detectors
-WEIGHT_KINDS = ("Linear", "Conv2d", "Embedding")
+WEIGHT_KINDS = ("Linear", "Conv2d", "Embedding", "RNN", "LSTM", "GRU", "MultiheadAttention")
 
 
 def detect_gradients(records) -> list[Finding]:
