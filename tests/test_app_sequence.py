@@ -145,6 +145,9 @@ def test_char_lm_run_reports_bits_per_char_and_generates(text_file, tmp_path, ca
     assert "bits_per_char" in (out / "report.html").read_text()
     _, records, _ = load_run_health(out)
     assert any(rec["kind"] == "MultiheadAttention" and float(rec["grad_norm"]) > 0 for rec in records)
+    from descend.app import evaluate_run
+    ev = evaluate_run(out, split="val")
+    assert ev["loss"] == pytest.approx(s["val_loss"], rel=1e-4) and "bits_per_char" in ev
     text = generate_text(out, "descend ", length=40, temperature=0)
     assert text.startswith("descend ") and len(text) == len("descend ") + 40 and set(text) <= set(TEXT)
     assert text == generate_text(out, "descend ", length=40, temperature=0, seed=5)     # greedy
