@@ -48,7 +48,8 @@ def test_registered_optimizer_and_preset_pass_validation_and_show_in_config_comm
     text = to_toml()
     assert ("# optimiser: sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw, nadam, lion, adadelta, adamax, radam, "
             "asgd, rprop (full-batch; no weight decay), sgd_twice") in text
-    assert "# architecture preset: mlp, cnn, resnet (a small residual CNN) or linear (softmax regression)" in text
+    assert ("# architecture preset: mlp, cnn, resnet (a small residual CNN), rnn (sequences), lstm (sequences, "
+            "text), gru (sequences), transformer (sequences, text: causal) or linear (softmax regression)") in text
     with pytest.raises(ConfigError, match=r"optimizer.name = 'sgd_twise' is not one of .*; did you mean 'sgd_twice'"):
         check_config({"optimizer": {"name": "sgd_twise"}})
 

@@ -12,7 +12,7 @@ from descend.bench import workloads as W
 def test_resolve_selects_named_workloads_and_w5_means_both_parts():
     assert [w.name for w in W.resolve("W1,W3")] == ["W1", "W3"]
     assert [w.name for w in W.resolve("w5")] == ["W5-mlp", "W5-cnn"]
-    assert len(W.resolve(None)) == 6
+    assert len(W.resolve(None)) == 8
     with pytest.raises(ValueError, match="unknown workload 'W9'.*W1"):
         W.resolve("W9")
 
@@ -98,3 +98,12 @@ def test_matmul_rate_is_a_plausible_gflops_figure():
 ])
 def test_ratio_cell_shows_a_third_decimal_where_two_would_round_onto_the_target(ratio, target, cell):
     assert report._ratio_cell(ratio, target) == cell
+
+
+@pytest.mark.parametrize("name", ["W6", "W7"])
+def test_sequence_workloads_lstm_and_transformer_agree_with_torch(name):
+    result = runner.check_workload(W.WORKLOADS[name], check_steps=3)
+    assert result["passed"] and result["max_abs_diff"] < 1e-5
+    assert result["descend_losses"][0] != result["descend_losses"][-1]      # a real, moving loss
+    assert W.matmul_flops(W.WORKLOADS[name]) is None
+    assert [w.name for w in W.resolve("lstm,transformer")] == ["W6", "W7"]

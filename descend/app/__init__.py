@@ -35,6 +35,7 @@ from .training import RunResult, run_training, summarise
 from .inspect import compare_runs, evaluate_run, format_runs_table, list_runs, predict_run
 from .lr_find import lr_find_config
 from .playground import SURFACES, run_playground, trajectory
+from .generate import generate_text
 
 __all__ = ["ConfigError", "Registry", "OPTIMIZERS", "SCHEDULES", "PRESETS", "ACTIVATIONS", "LOSSES",
            "DATA_SOURCES", "resolve_config", "prepare_data", "build_model", "build_loss", "build_optimizer",
@@ -42,4 +43,4 @@ __all__ = ["ConfigError", "Registry", "OPTIMIZERS", "SCHEDULES", "PRESETS", "ACT
            "default_run_dir", "load_run", "read_history", "write_history", "HistoryWriter", "build_callbacks",
            "write_plots_and_report", "RunResult", "run_training", "summarise", "evaluate_run", "predict_run",
            "list_runs", "format_runs_table", "compare_runs", "lr_find_config", "SURFACES", "run_playground",
-           "trajectory"]
+           "trajectory", "generate_text"]

@@ -26,6 +26,7 @@ import tomli_w
 
 from .errors import ConfigError
 from .registry import ACTIVATIONS, DATA_SOURCES, OPTIMIZERS, PRESETS, SCHEDULES, names_text
+from .sequence import SEQUENCE_LAYER_REQUIRED, SEQUENCE_LAYER_TYPES
 from ..data.augment import AUGMENTATIONS as _AUGMENTATION_TABLE
 from ..registry import Registry
 
@@ -80,7 +81,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "name": Key("digits", "str", "built-in data set: {names_or}",
                     choices=DATA_SOURCES),
         "path": Key("", "str", "your own data instead: a .npz (x_train, y_train[, x_val, y_val, x_test, y_test]), "
-                    ".csv, IDX folder or image folder (photos/<class>/*.png; empty: use data.name)"),
+                    ".csv, IDX folder, image folder (photos/<class>/*.png) or a .txt file (a character-level "
+                    "language model) (empty: use data.name)"),
         "label_column": Key("label", "str", "CSV only: the name of the label column"),
         "batch_size": Key(64, "int", "mini-batch size (1: stochastic, the training-set size: full-batch)",
                           low=1),
@@ -101,6 +103,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "task": Key("auto", "str", "data.path only: what the labels mean: {names_or} (auto: integer labels "
                     "are classes, real-valued ones regression targets; a mix, or text labels, is reported)",
                     choices=("auto", "classification", "regression")),
+        "context": Key(64, "int", "text (.txt) only: characters per training window of the language model", low=1),
     },
     "model": {
         "preset": Key("cnn", "str", "architecture preset: {names_or}", choices=PRESETS),
@@ -112,6 +115,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "batchnorm": Key(True, "bool", "batch normalisation after each hidden layer"),
         "init": Key("auto", "str", "weight init: auto (He for ReLU-like, Glorot otherwise), default (PyTorch's), "
                     "kaiming_*, xavier_*, orthogonal", choices=INITS),
+        "heads": Key(4, "int", "transformer: attention heads per layer (must divide the width)", low=1),
+        "norm_first": Key(False, "bool", "transformer: pre-LN x + SA(LN(x)) instead of post-LN LN(x + SA(x))"),
         "layers": Key([], "list[table]", "explicit layers instead of a preset, e.g. "
                       "[{type=\"conv2d\", out_channels=16, kernel_size=3}, {type=\"relu\"}]; input sizes inferred"),
     },
@@ -177,12 +182,13 @@ BASE_LAYER_TYPES: dict[str, dict[str, str]] = {
 }
 LAYER_REQUIRED = {"linear": ("out_features",), "conv2d": ("out_channels", "kernel_size"),
                   "maxpool2d": ("kernel_size",), "avgpool2d": ("kernel_size",), "residual": ("layers",)}
+LAYER_REQUIRED.update(SEQUENCE_LAYER_REQUIRED)
 
 
 def layer_types() -> dict[str, dict[str, str]]:
     """Every layer type a ``model.layers`` table may name: :data:`BASE_LAYER_TYPES`, then each registered
     activation with its arguments."""
-    return {**BASE_LAYER_TYPES, **{name: dict(ACTIVATIONS.info(name).get("args", {})) for name in ACTIVATIONS}}
+    return {**BASE_LAYER_TYPES, **SEQUENCE_LAYER_TYPES, **{name: dict(ACTIVATIONS.info(name).get("args", {})) for name in ACTIVATIONS}}
 
 
 def all_keys() -> list[str]:

@@ -18,6 +18,7 @@ import numpy as np
 from .. import optim
 from .config import check_config
 from ..data import DataLoader, folder_kind, load_dataset
+from ..data.text import TEXT_SUFFIXES
 from ..data import build_augmentation as _augmentation_pipeline
 from .models import build_model
 from .errors import ConfigError
@@ -48,14 +49,17 @@ def prepare_data(config: dict):
         del kwargs["test_fraction"]          # a data set with its own test split (fashion-mnist)
     if d["path"] and Path(d["path"]).suffix.lower() == ".csv":
         kwargs["label_column"] = d["label_column"]
-    if d["path"] and Path(d["path"]).is_dir() and folder_kind(d["path"]) == "images":
-        kwargs.update(image_size=d["image_size"] or None, skip_bad_files=d["skip_bad_files"],
-                      cache_dir=d["cache_dir"] or None)
-    if d["path"] and Path(d["path"]).suffix.lower() in (".csv", ".npz"):
-        kwargs["task"] = None if d.get("task", "auto") == "auto" else d["task"]
-    elif d["path"] and d.get("task") == "regression":
-        raise ConfigError("data.task = 'regression': an IDX folder holds class labels; set data.task = "
-                          "\"classification\" or \"auto\"")
+    if d["path"] and Path(d["path"]).suffix.lower() in TEXT_SUFFIXES:
+        kwargs["context"] = d["context"]
+    else:
+        if d["path"] and Path(d["path"]).is_dir() and folder_kind(d["path"]) == "images":
+            kwargs.update(image_size=d["image_size"] or None, skip_bad_files=d["skip_bad_files"],
+                          cache_dir=d["cache_dir"] or None)
+        if d["path"] and Path(d["path"]).suffix.lower() in (".csv", ".npz"):
+            kwargs["task"] = None if d.get("task", "auto") == "auto" else d["task"]
+        elif d["path"] and d.get("task") == "regression":
+            raise ConfigError("data.task = 'regression': an IDX folder holds class labels; set data.task = "
+                              "\"classification\" or \"auto\"")
     splits = load_dataset(source, **kwargs)
     if d["subset"] and d["subset"] < len(splits.x_train):
         rng = np.random.default_rng(seed)
@@ -128,5 +132,8 @@ def build_augmentation(cfg: dict):
 
 
 def task_metrics(task: str) -> list:
-    """The metrics a run reports: accuracy for classification, MAE and R² for regression."""
+    """The metrics a run reports: accuracy for classification, MAE and R² for regression, none beyond the
+    loss (nats per token) for a language model."""
+    if task == "language-model":
+        return []
     return ["accuracy"] if task == "classification" else ["mae", "r2"]

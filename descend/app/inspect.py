@@ -78,7 +78,14 @@ def evaluate_run(run_dir, data=None, split: str = "test") -> dict:
     x = _standardize(meta, x)
     out = _forward(model, x)
     result = {"split": split, "samples": int(len(x))}
-    if meta["task"] == "classification":
+    if meta["task"] == "language-model":         # next-character scores (N, T, V) against (N, T)
+        out, y = out.reshape(-1, out.shape[-1]).astype(np.float64), np.asarray(y).reshape(-1)
+        z = out - out.max(axis=1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        result["loss"] = float(-logp[np.arange(len(y)), y].mean())
+        result["bits_per_char"] = result["loss"] / float(np.log(2))
+        result["accuracy"] = float((out.argmax(axis=1) == y).mean())
+    elif meta["task"] == "classification":
         if out.shape[1] != meta["num_outputs"] or int(np.max(y)) >= out.shape[1]:
             raise ValueError(f"labels reach {int(np.max(y))} but the model predicts {out.shape[1]} classes")
         z = out - out.max(axis=1, keepdims=True)

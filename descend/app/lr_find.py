@@ -38,7 +38,8 @@ def lr_find_config(config=None, overrides=(), out=None, num_steps: int = 200, st
     cfg = resolve_config(config, overrides)
     splits, _ = prepare_data(cfg)
     manual_seed(cfg["seed"])
-    model = build_model(cfg["model"], splits.input_shape, splits.num_outputs)
+    model = build_model(cfg["model"], splits.input_shape, splits.num_outputs,
+                        per_step=splits.task == "language-model")
     optimizer = build_optimizer(cfg["optimizer"], model.parameters())
     loader, _ = build_loaders(cfg, splits)
     if progress is not None:

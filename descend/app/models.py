@@ -20,6 +20,7 @@ import numpy as np
 from .. import nn
 from .errors import ConfigError
 from .registry import ACTIVATIONS, PRESETS
+from .sequence import SEQUENCE_BLOCKS, SEQUENCE_LAYER_TYPES, sequence_layer
 from ..autograd import no_grad
 from ..creation import as_tensor
 
@@ -83,6 +84,8 @@ def _layer(spec: dict, shape: tuple, where: str):
             raise ConfigError(f"{where} (residual): the block maps shape {shape} to {out}; x + F(x) needs "
                               f"them equal (keep channels and use padding = kernel_size // 2)")
         return nn.Residual(block)
+    if kind in SEQUENCE_LAYER_TYPES:
+        return sequence_layer(kind, args, shape, where)
     return activation_module(kind, **args)
 
 
@@ -121,6 +124,8 @@ def initialise(model, init: str, activation: str) -> None:
     """Initialise every Linear/Conv2d weight per ``init`` (biases zero); ``default`` keeps layer defaults."""
     if init == "default":
         return
+    if init == "auto" and any(isinstance(m, SEQUENCE_BLOCKS) for m in model.modules()):
+        return          # sequence models keep PyTorch's own initialisation
     if init == "auto":
         nn.init.init_for_activation(model, activation)
         return
@@ -138,15 +143,20 @@ def initialise(model, init: str, activation: str) -> None:
                 nn.init.zeros_(m.bias)
 
 
-def build_model(model_cfg: dict, input_shape, num_outputs: int):
+def build_model(model_cfg: dict, input_shape, num_outputs: int, per_step: bool = False):
     """The model a ``[model]`` config section describes, for inputs of ``input_shape`` (no batch) and
-    ``num_outputs`` outputs (classes, or regression targets)."""
+    ``num_outputs`` outputs (classes, or regression targets); ``per_step=True`` (a language model over token
+    windows (T,)) expects ``num_outputs`` scores at every step, an output (T, num_outputs)."""
     if model_cfg.get("layers"):
         layers = model_cfg["layers"]
     else:
         layers = preset_layers(model_cfg, input_shape, num_outputs)
     model, out = build_layers(layers, input_shape)
-    if out != (num_outputs,):
+    if per_step and out != (*tuple(input_shape)[:1], num_outputs):
+        raise ConfigError(f"model.layers ends with output shape {out} but a language model needs "
+                          f"({tuple(input_shape)[0]}, {num_outputs}) (next-token scores per step); end with "
+                          f"{{type=\"step_linear\", out_features={num_outputs}}}")
+    if not per_step and out != (num_outputs,):
         raise ConfigError(f"model.layers ends with output shape {out} but the data needs ({num_outputs},) "
                           f"(classes or targets); end with {{type=\"linear\", out_features={num_outputs}}}")
     initialise(model, model_cfg.get("init", "auto"), model_cfg.get("activation", "relu"))

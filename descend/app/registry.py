@@ -23,6 +23,7 @@ from ..data.sources import DATA_SOURCES
 from ..registry import Registry
 from .errors import ConfigError
 from .presets import cnn_layers, mlp_layers, resnet_layers
+from .sequence import gru_layers, lstm_layers, rnn_layers, transformer_layers
 
 __all__ = ["Registry", "OPTIMIZERS", "SCHEDULES", "PRESETS", "ACTIVATIONS", "LOSSES", "DATA_SOURCES",
            "names_text"]
@@ -117,6 +118,10 @@ def _plateau(cfg, optimizer, steps_per_epoch):
 PRESETS.register("mlp", mlp_layers)
 PRESETS.register("cnn", cnn_layers)
 PRESETS.register("resnet", resnet_layers, note="a small residual CNN")
+PRESETS.register("rnn", rnn_layers, note="sequences")
+PRESETS.register("lstm", lstm_layers, note="sequences, text")
+PRESETS.register("gru", gru_layers, note="sequences")
+PRESETS.register("transformer", transformer_layers, note="sequences, text: causal")
 
 ACTIVATIONS.register("relu", nn.ReLU, args={})
 ACTIVATIONS.register("leaky_relu", nn.LeakyReLU, args={"negative_slope": "float"})
@@ -128,3 +133,14 @@ ACTIVATIONS.register("sigmoid", nn.Sigmoid, args={})
 
 LOSSES.register("classification", nn.CrossEntropyLoss)
 LOSSES.register("regression", nn.MSELoss)
+
+
+class TokenCrossEntropy(nn.CrossEntropyLoss):
+    """Cross-entropy of next-token scores (N, T, V) against targets (N, T): the mean over all N·T steps of
+    −log softmax(s)[y], in nats."""
+
+    def forward(self, input, target):
+        return super().forward(input.reshape(-1, input.shape[-1]), target.reshape(-1))
+
+
+LOSSES.register("language-model", TokenCrossEntropy)

@@ -144,7 +144,8 @@ def load_run(run_dir):
     if not isinstance(meta, dict) or not {"model", "input_shape", "num_outputs", "task"} <= set(meta):
         raise ValueError(f"{path} is a checkpoint but not a run's final model (it lacks model / input_shape / "
                          f"num_outputs / task); restore the file `descend train` wrote, or retrain")
-    model = build_model(cfg["model"], tuple(meta["input_shape"]), int(meta["num_outputs"]))
+    model = build_model(cfg["model"], tuple(meta["input_shape"]), int(meta["num_outputs"]),
+                        per_step=meta["task"] == "language-model")
     try:
         model.load_state_dict(meta["model"])
     except (RuntimeError, KeyError, TypeError, ValueError) as exc:

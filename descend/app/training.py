@@ -89,7 +89,8 @@ def run_training(config=None, out=None, resume=None, overrides=(), progress: boo
 
     splits, scaler = prepare_data(cfg)          # everything the user gave is checked before a file is written
     manual_seed(cfg["seed"])
-    model = build_model(cfg["model"], splits.input_shape, splits.num_outputs)
+    model = build_model(cfg["model"], splits.input_shape, splits.num_outputs,
+                        per_step=splits.task == "language-model")
     out.mkdir(parents=True, exist_ok=True)
     try:
         write_status(out, "running")
@@ -180,6 +181,11 @@ def summarise(ctx: ReportContext, interrupted: bool, wall: float) -> dict:
             continue
         for k, v in trainer.evaluate((x, as_targets(splits, y))).items():
             summary[f"{part}_{k}"] = float(v)
+    if splits.task == "language-model":        # nats per character and the same in bits
+        for part in ("train", "val", "test"):
+            loss = summary.get(f"{part}_loss")
+            if loss is not None and math.isfinite(loss):
+                summary[f"{part}_bits_per_char"] = loss / math.log(2)
     if summary["stopped_early"]:
         ctx.notes.append(f"Early stopping ended training after epoch {summary['epochs']} (patience "
                          f"{ctx.config['train']['early_stopping_patience']}); the best weights were restored.")

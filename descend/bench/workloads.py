@@ -1,7 +1,9 @@
 """The benchmark workloads: one architecture spec, built twice (descend and PyTorch) from the same layers.
 
 A workload is a list of layer specs — ``("linear", in, out)``, ``("conv", in, out, k)``, ``("relu",)``,
-``("maxpool", k)``, ``("bn1d", c)``, ``("dropout", p)``, ``("flatten",)`` — plus the batch size, the input
+``("maxpool", k)``, ``("bn1d", c)``, ``("dropout", p)``, ``("flatten",)``, ``("lstm", in, hidden)`` (batch-first,
+the last step's output), ``("encoder", d_model, nhead, ff, layers)`` (a post-LN batch-first
+``TransformerEncoder``, dropout 0) and ``("meanpool",)`` (the mean over steps) — plus the batch size, the input
 shape, the optimiser and whether it trains. :func:`build_descend` and :func:`build_torch` turn a spec
 into a ``Sequential`` of the same layer sequence, so their state-dict keys are identical and torch's initial
 weights can be copied into descend with ``load_state_dict``.
@@ -45,7 +47,7 @@ class Workload:
 
     @property
     def is_mlp(self) -> bool:
-        return all(spec[0] not in ("conv", "maxpool") for spec in self.layers)
+        return all(spec[0] not in ("conv", "maxpool", "lstm", "encoder") for spec in self.layers)
 
 
 _MLP_784_512_256_10 = (("linear", 784, 512), ("relu",), ("linear", 512, 256), ("relu",), ("linear", 256, 10))
@@ -68,6 +70,12 @@ WORKLOADS = {w.name: w for w in (
              _MLP_784_512_256_10, 1024, (784,), None, 60, tags=("W5",)),
     Workload("W5-cnn", "inference (no_grad, eval) of W3's CNN, batch 1024",
              _CNN, 1024, (1, 28, 28), None, 10, tags=("W5",)),
+    Workload("W6", "LSTM(32->128) over 50 steps, the last step's output -> Linear(10), Adam, batch 32",
+             (("lstm", 32, 128), ("linear", 128, 10)), 32, (50, 32), "adam", 20, tags=("LSTM",)),
+    Workload("W7", "Transformer encoder: Linear(32->64), 2 post-LN layers (d 64, 4 heads, ff 256), mean over "
+             "32 steps, Linear(10), Adam, batch 32",
+             (("linear", 32, 64), ("encoder", 64, 4, 256, 2), ("meanpool",), ("linear", 64, 10)), 32, (32, 32),
+             "adam", 20, tags=("TRANSFORMER",)),
 )}
 
 
@@ -107,6 +115,22 @@ def matmul_flops(workload: Workload) -> float:
 
 
 # ---------------------------------------------------------------------------------------------- builders
+def _sequence_modules(nn):
+    """The LSTM-last-step and mean-over-steps modules, defined on ``nn.Module`` of either framework."""
+    class LastStepLSTM(nn.Module):
+        def __init__(self, input_size, hidden_size):
+            super().__init__()
+            self.rnn = nn.LSTM(input_size, hidden_size, batch_first=True)
+
+        def forward(self, x):
+            return self.rnn(x)[0][:, -1]
+
+    class MeanOverSteps(nn.Module):
+        def forward(self, x):
+            return x.mean(dim=1)
+    return LastStepLSTM, MeanOverSteps
+
+
 def _build(nn, workload: Workload, dropout_p: float | None):
     """The workload's layers from ``nn`` (descend's or PyTorch's: the class names and arguments agree)."""
     makers = {
@@ -117,7 +141,13 @@ def _build(nn, workload: Workload, dropout_p: float | None):
         "bn1d": lambda spec: nn.BatchNorm1d(spec[1]),
         "dropout": lambda spec: nn.Dropout(spec[1] if dropout_p is None else dropout_p),
         "flatten": lambda spec: nn.Flatten(),
+        "lstm": lambda spec: last_step(spec[1], spec[2]),
+        "encoder": lambda spec: nn.TransformerEncoder(
+            nn.TransformerEncoderLayer(spec[1], spec[2], spec[3], dropout=0.0, batch_first=True), spec[4],
+            enable_nested_tensor=False),
+        "meanpool": lambda spec: mean_pool(),
     }
+    last_step, mean_pool = _sequence_modules(nn)
     layers = []
     for spec in workload.layers:
         if spec[0] not in makers:  # pragma: no cover - the specs above are fixed

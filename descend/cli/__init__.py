@@ -13,11 +13,12 @@ import warnings
 
 from . import compare, config, evaluate, predict, runs, train
 from . import tune as tune_cmd
-from . import doctor, export, lr_find, playground
+from . import doctor, export, generate, lr_find, playground
 from ..data.validate import DataWarning
 from .errors import BAD_INPUT, cli_environment, one_line, report_failure  # noqa: F401 (one_line: public)
 
-SUBCOMMANDS = (train, config, evaluate, predict, runs, compare, doctor, lr_find, playground, tune_cmd, export)
+SUBCOMMANDS = (train, config, evaluate, predict, runs, compare, doctor, lr_find, playground, tune_cmd, export,
+               generate)
 
 #: Exceptions that mean "bad input", reported in one line instead of a traceback (exit status 2).
 USER_ERRORS = BAD_INPUT

@@ -16,7 +16,7 @@ import numpy as np
 from .dataset import to_array
 from .validate import DataWarning, check_part
 
-TASKS = ("classification", "regression")
+TASKS = ("classification", "regression", "language-model")
 
 _TASK_HINT = 'set data.task = "classification" or "regression" (task= in Python) to decide'
 
@@ -142,7 +142,7 @@ class DataSplits:
             raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
         if not self.input_shape:
             self.input_shape = tuple(np.asarray(self.x_train).shape[1:])
-        if self.task == "classification" and self.num_classes is None:
+        if self.task in ("classification", "language-model") and self.num_classes is None:
             labels = [np.asarray(y) for y in (self.y_train, self.y_val, self.y_test) if y is not None]
             top = max((int(y.max()) for y in labels if y.size and y.dtype.kind in "iu"), default=-1)
             self.num_classes = len(self.class_names) if self.class_names else top + 1
@@ -156,8 +156,9 @@ class DataSplits:
 
     @property
     def num_outputs(self) -> int:
-        """Width of the model's output layer: classes, or regression targets per sample."""
-        if self.task == "classification":
+        """Width of the model's output layer: classes (vocabulary size for a language model), or regression
+        targets per sample."""
+        if self.task in ("classification", "language-model"):
             return int(self.num_classes)
         y = np.asarray(self.y_train)
         return 1 if y.ndim == 1 else int(np.prod(y.shape[1:]))
@@ -196,7 +197,8 @@ class DataSplits:
 
     def summary(self) -> str:
         sizes = ", ".join(f"{n} {len(x)}" for n, x, _ in self.parts())
-        kind = f"{self.num_classes} classes" if self.task == "classification" else "regression"
+        kind = f"{self.num_classes} classes" if self.task == "classification" else (
+            f"language model, {self.num_classes} symbols" if self.task == "language-model" else "regression")
         return f"{self.name}: {kind}, input {self.input_shape}, {sizes}"
 
     def __repr__(self):

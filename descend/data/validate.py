@@ -88,5 +88,7 @@ def check_part(x, y, part: str, task: str, num_classes: int | None = None) -> No
         check_labels(y, f"y_{part}", num_classes)
     elif task == "regression":
         check_finite(y, f"y_{part}")
+    elif task == "language-model":      # next-token indices per step
+        check_labels(y.reshape(-1), f"y_{part}", num_classes)
     else:
         raise ValueError(f"task must be 'classification' or 'regression', got {task!r}")

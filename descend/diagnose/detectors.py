@@ -140,7 +140,7 @@ def _late(values):
 
 
 # --------------------------------------------------------------------------------------- detectors
-WEIGHT_KINDS = ("Linear", "Conv2d", "Embedding")
+WEIGHT_KINDS = ("Linear", "Conv2d", "Embedding", "RNN", "LSTM", "GRU", "MultiheadAttention")
 
 
 def detect_gradients(records) -> list[Finding]:
@@ -213,6 +213,14 @@ def detect_activations(records) -> list[Finding]:
                                     f"{worst:.0%} of the units of {max(hit, key=hit.get)} {what}",
                                     list(hit), {f"fraction[{k}]": v for k, v in hit.items()}, REMEDIES[name]))
     return findings
+
+
+#: Put first among the divergence remedies of a model with attention layers (post-LN Transformers diverge
+#: early at a rate they train at once warmed up: Xiong et al. 2020, "On Layer Normalization in the
+#: Transformer Architecture").
+ATTENTION_DIVERGENCE_REMEDY = ("attention layers: add a learning-rate warm-up (schedule.warmup_epochs = 3) and "
+                               "clip gradients (train.clip_grad_norm = 1.0); post-LN transformers need both at "
+                               "high rates (or set model.norm_first = true)")
 
 
 def detect_divergence(history, event=None) -> list[Finding]:
@@ -290,6 +298,9 @@ def detect_curves(history, patience: int = 5) -> list[Finding]:
 def diagnose(history=None, records=None, event=None) -> list[Finding]:
     """Every finding for a run, most severe first: divergence, gradients, activations, curves."""
     findings = detect_divergence(history or {}, event)
+    if any(r.get("kind") == "MultiheadAttention" for r in records or []):     # attention: warm-up first
+        for f in findings:
+            f.remedies = [ATTENTION_DIVERGENCE_REMEDY, *f.remedies]
     findings += detect_gradients(records or [])
     findings += detect_activations(records or [])
     if not any(f.name == "divergence" for f in findings):

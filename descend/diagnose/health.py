@@ -119,7 +119,11 @@ class HealthMonitor(Callback):
     def _hook(self, key, kind):
         def hook(module, inputs, output):
             if self._sampling:
-                self._acts[key] = activation_stats(kind, getattr(output, "data", output))
+                if isinstance(output, (tuple, list)):    # RNN (output, h_n), attention (output, weights)
+                    output = output[0]
+                output = getattr(output, "data", output)
+                output = getattr(output, "data", output)  # a PackedSequence's rows
+                self._acts[key] = activation_stats(kind, output)
         return hook
 
     def _attach_hooks(self):
