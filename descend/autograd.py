@@ -201,9 +201,9 @@ def _accumulate_leaf(tensor, g) -> None:
             from .tensor import Tensor as _Tensor
         if g.dtype == data.dtype and g.flags.writeable and _unshared(g):
             # a fresh array that nothing else refers to: the leaf can own it as it is, without a copy
-            tensor.grad = _Tensor._from_array(g)
+            tensor.grad = _Tensor.from_array(g)
         else:
-            tensor.grad = _Tensor._from_array(g.astype(data.dtype))  # astype copies: the leaf owns its gradient
+            tensor.grad = _Tensor.from_array(g.astype(data.dtype))  # astype copies: the leaf owns its gradient
     else:
         grad.data += g
 
@@ -348,7 +348,7 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
 
     for i in checked:
         inputs[i].grad = None
-    (out * Tensor._from_array(weight)).sum().backward()
+    (out * Tensor.from_array(weight)).sum().backward()
 
     for i in checked:
         x = inputs[i]

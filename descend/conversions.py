@@ -86,7 +86,7 @@ class ConversionMethods:
     # ---------------------------------------------------------------- new tensors like this one
     def _new(self, array, requires_grad):
         from .tensor import Tensor  # a plain Tensor, also for a Parameter's new_zeros
-        return Tensor._from_array(array).requires_grad_(requires_grad)
+        return Tensor.from_array(array).requires_grad_(requires_grad)
 
     def new_zeros(self, *size, dtype=None, device=None, requires_grad=False) -> "Tensor":
         """Zeros of ``size`` with this tensor's dtype (unless ``dtype``), outside the graph."""

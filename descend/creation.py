@@ -24,7 +24,7 @@ from .tensor import Tensor, sizes
 def _finish(array, device, requires_grad) -> Tensor:
     if device is not None:
         check_device(device)
-    t = Tensor._from_array(array)
+    t = Tensor.from_array(array)
     return t.requires_grad_(True) if requires_grad else t
 
 
@@ -63,7 +63,7 @@ def from_numpy(array) -> Tensor:
         raise TypeError(f"from_numpy takes a NumPy array, got {type(array).__name__}; use descend.tensor(data)")
     if array.dtype.kind not in "fiub":
         raise TypeError(f"from_numpy: arrays of dtype {array.dtype} are not supported; give numbers or booleans")
-    return Tensor._from_array(array)
+    return Tensor.from_array(array)
 
 
 def zeros(*size, dtype=None, device=None, requires_grad=False) -> Tensor:

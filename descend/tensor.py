@@ -51,7 +51,10 @@ class Tensor(ConversionMethods):
             self.requires_grad_(True)
 
     @classmethod
-    def _from_array(cls, array, requires_grad=False):
+    def from_array(cls, array, requires_grad=False):
+        """A tensor around ``array`` as it is: no copy, no dtype conversion, no checks — the constructor for
+        code that made the array itself (operations, layers, loaders). Users want :func:`descend.tensor`
+        (copies, float32 by default) or :func:`descend.from_numpy` (shares memory, checks the array)."""
         t = cls.__new__(cls)
         t.data = array
         t.grad = None
@@ -176,7 +179,7 @@ class Tensor(ConversionMethods):
 
     def detach(self) -> "Tensor":
         """A tensor sharing this one's data, outside the graph."""
-        return Tensor._from_array(self.data)
+        return Tensor.from_array(self.data)
 
     def clone(self) -> "Tensor":
         from .ops.arithmetic import clone
@@ -295,7 +298,7 @@ class Tensor(ConversionMethods):
 
     # ---------------------------------------------------------------- comparisons (not differentiable)
     def _compare(self, other, fn):
-        return Tensor._from_array(np.asarray(fn(self.data, other.data if isinstance(other, Tensor) else other)))
+        return Tensor.from_array(np.asarray(fn(self.data, other.data if isinstance(other, Tensor) else other)))
 
     def __eq__(self, other):
         return self._compare(other, np.equal)
@@ -355,8 +358,8 @@ class Tensor(ConversionMethods):
         axis = dim if dim is not None else axis
         keep = bool(keepdims if keepdims is not None else keepdim)
         if axis is None and keep:
-            return Tensor._from_array(np.asarray(fn(self.data), dtype=np.int64).reshape((1,) * self.data.ndim))
-        return Tensor._from_array(np.asarray(fn(self.data, axis=axis, keepdims=keep), dtype=np.int64))
+            return Tensor.from_array(np.asarray(fn(self.data), dtype=np.int64).reshape((1,) * self.data.ndim))
+        return Tensor.from_array(np.asarray(fn(self.data, axis=axis, keepdims=keep), dtype=np.int64))
 
     def any(self):
         return bool(np.any(self.data))

@@ -37,7 +37,7 @@ def test_a_view_or_a_tensor_keeps_the_buffer_busy_and_its_release_frees_it():
     import descend
     a = buffers.empty((512, 512))
     view = a[::2]
-    t = descend.Tensor._from_array(a[1:])
+    t = descend.Tensor.from_array(a[1:])
     del a
     b = buffers.empty((512, 512))
     assert not np.shares_memory(b, view) and not np.shares_memory(b, t.data)

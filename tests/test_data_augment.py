@@ -92,7 +92,7 @@ def test_same_generator_state_same_output_and_different_seeds_differ():
 
 def test_tensor_in_tensor_out():
     x = _batch(n=4)
-    out = RandomCrop(padding=1)(Tensor._from_array(x), np.random.default_rng(0))
+    out = RandomCrop(padding=1)(Tensor.from_array(x), np.random.default_rng(0))
     assert isinstance(out, Tensor) and out.shape == x.shape
 
 

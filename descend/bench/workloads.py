@@ -220,7 +220,7 @@ def make_torch_step(workload: Workload, model):
 
 def wrap_descend(batches):
     from ..tensor import Tensor
-    return [(Tensor._from_array(x), Tensor._from_array(y)) for x, y in batches]
+    return [(Tensor.from_array(x), Tensor.from_array(y)) for x, y in batches]
 
 
 def wrap_torch(batches):

@@ -74,7 +74,7 @@ class Augmentation:
         arr = _images(x, type(self).__name__)
         gen = generator if generator is not None else drandom.default_generator()
         out = self.apply(arr, self.sample(len(arr), arr.shape, gen))
-        return Tensor._from_array(out) if isinstance(x, Tensor) else out
+        return Tensor.from_array(out) if isinstance(x, Tensor) else out
 
     def config(self) -> dict:
         """``{name: {argument: value}}``: what :func:`build_augmentation` needs to rebuild it."""

@@ -95,7 +95,7 @@ class TensorDataset(Dataset):
         converted = []
         for i, t in enumerate(tensors):
             if not isinstance(t, Tensor):
-                t = Tensor._from_array(to_array(t, f"tensor {i}"))
+                t = Tensor.from_array(to_array(t, f"tensor {i}"))
             elif t.ndim == 0:
                 raise ValueError(f"tensor {i} is a scalar; give a tensor with one row per sample")
             converted.append(t)

@@ -46,8 +46,8 @@ def _as_dataset(data):
 
 def _tensors(batch):
     if isinstance(batch, np.ndarray):
-        return Tensor._from_array(batch)
-    return [Tensor._from_array(a) for a in batch]
+        return Tensor.from_array(batch)
+    return [Tensor.from_array(a) for a in batch]
 
 
 def _positive_int(value, name, allow_none=False):

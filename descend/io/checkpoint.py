@@ -217,8 +217,8 @@ def _decode(node, tensors, path):
         arr = _decode({"$tensor": value[0]}, tensors, path)
         if tag == "$Parameter":
             from ..nn import Parameter
-            return Parameter(Tensor._from_array(arr), requires_grad=value[1])   # keeps the dtype
-        return Tensor._from_array(arr).requires_grad_(value[1]) if value[1] else Tensor._from_array(arr)
+            return Parameter(Tensor.from_array(arr), requires_grad=value[1])   # keeps the dtype
+        return Tensor.from_array(arr).requires_grad_(value[1]) if value[1] else Tensor.from_array(arr)
     if tag in ("$tensor", "$scalar"):
         if not isinstance(value, str) or value not in tensors:
             raise CheckpointError(f"{str(path)!r} is corrupt: tensor {value!r} is missing")

@@ -32,7 +32,7 @@ def one_hot(tensor, num_classes=-1):
         raise ValueError(f"one_hot: class index {int(idx.max())} is out of range for num_classes={num_classes}")
     out = np.zeros(idx.shape + (num_classes,), dtype=np.int64)
     np.put_along_axis(out, idx[..., None].astype(np.int64), 1, axis=-1)
-    return Tensor._from_array(out)
+    return Tensor.from_array(out)
 
 
 def __getattr__(name):

@@ -189,9 +189,9 @@ class Module:
     @staticmethod
     def _as_buffer(value) -> Tensor:
         if isinstance(value, Tensor):
-            return Tensor._from_array(value.data)
+            return Tensor.from_array(value.data)
         arr = value if isinstance(value, np.ndarray) and value.dtype.kind in "fiub" else backend.as_array(value)
-        return Tensor._from_array(arr)
+        return Tensor.from_array(arr)
 
     def register_buffer(self, name: str, tensor, persistent: bool = True) -> None:
         """Register ``tensor`` (an array or Tensor, or None) as a buffer: saved in ``state_dict`` (unless

@@ -70,7 +70,7 @@ class SinusoidalPositionalEncoding(_PositionalBase):
     def __init__(self, d_model, max_len=5000, dropout=0.0, batch_first=False, dtype=None):
         super().__init__(d_model, max_len, dropout, batch_first)
         table = sinusoidal_table(max_len, d_model, backend.resolve_dtype(dtype) or backend.DEFAULT_FLOAT)
-        self.register_buffer("pe", Tensor._from_array(table), persistent=False)
+        self.register_buffer("pe", Tensor.from_array(table), persistent=False)
 
     def _table(self, T):
         return self.pe[:T]

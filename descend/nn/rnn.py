@@ -286,7 +286,7 @@ class _CellBase(Module):
         states = []
         for h in (hx if isinstance(hx, tuple) else (hx,)):
             if h is None:
-                h = Tensor._from_array(np.zeros((x.shape[0], self.hidden_size), x.data.dtype))
+                h = Tensor.from_array(np.zeros((x.shape[0], self.hidden_size), x.data.dtype))
             else:
                 h = _as_input(h, owner)
                 if not batched:

@@ -76,7 +76,7 @@ def summary(model, input_shape, print_summary: bool = True, dtype=None, batch_si
     try:
         model.eval()
         with no_grad():
-            model(Tensor._from_array(np.zeros((batch_size,) + input_shape, dtype=dtype)))
+            model(Tensor.from_array(np.zeros((batch_size,) + input_shape, dtype=dtype)))
     finally:
         for h in handles:
             h.remove()

@@ -33,7 +33,7 @@ def run_eval(module, example):
     from ..autograd import no_grad
     from ..tensor import Tensor
     with no_grad():
-        out = module(Tensor._from_array(np.ascontiguousarray(example)))
+        out = module(Tensor.from_array(np.ascontiguousarray(example)))
     return out.data if hasattr(out, "data") else out
 
 

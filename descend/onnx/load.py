@@ -98,10 +98,10 @@ def _recurrent(node, at, args):
         if b is not None:
             b_ih, b_hh = torch_rows(b[d, :gh]), torch_rows(b[d, gh:])
         reverse = direction == "reverse" or (direction == "bidirectional" and d == 1)
-        out, h_n, c_n = recurrent_sequence(mode, x, None, None, Tensor._from_array(torch_rows(w[d])),
-                                           Tensor._from_array(torch_rows(r[d])),
-                                           None if b_ih is None else Tensor._from_array(b_ih),
-                                           None if b_hh is None else Tensor._from_array(b_hh), None, reverse, None)
+        out, h_n, c_n = recurrent_sequence(mode, x, None, None, Tensor.from_array(torch_rows(w[d])),
+                                           Tensor.from_array(torch_rows(r[d])),
+                                           None if b_ih is None else Tensor.from_array(b_ih),
+                                           None if b_hh is None else Tensor.from_array(b_hh), None, reverse, None)
         outs.append(out.unsqueeze(1))
         hs.append(h_n.unsqueeze(0))
         cs.append(None if c_n is None else c_n.unsqueeze(0))
@@ -141,7 +141,7 @@ def _run_node(node, args):
         return args[0].mean(axis=(2, 3), keepdims=True)
     if op == "BatchNormalization":
         x, scale, bias, mean, var = args
-        return batch_norm(x, Tensor._from_array(_np(mean)), Tensor._from_array(_np(var)), scale, bias, False, 0.0,
+        return batch_norm(x, Tensor.from_array(_np(mean)), Tensor.from_array(_np(var)), scale, bias, False, 0.0,
                           float(at.get("epsilon", 1e-5)))
     if op == "LayerNormalization":
         x, scale = args[0], args[1]
@@ -217,7 +217,7 @@ class OnnxModule(Module):
     def forward(self, x):
         env = dict(self._constants)
         env.update({onnx: getattr(self, attr) for attr, onnx in self.onnx_names.items()})
-        env[self.input_names[0]] = x if isinstance(x, Tensor) else Tensor._from_array(np.asarray(x))
+        env[self.input_names[0]] = x if isinstance(x, Tensor) else Tensor.from_array(np.asarray(x))
         for node in self._nodes:
             args = [env[n] if n else None for n in node.input]
             try:

@@ -28,7 +28,7 @@ class Standardize(Module):
 
     def forward(self, x):
         from ..tensor import Tensor
-        return (x - Tensor._from_array(self.mean.data)) / Tensor._from_array(self.std.data)
+        return (x - Tensor.from_array(self.mean.data)) / Tensor.from_array(self.std.data)
 
 
 def standardize(g, m, x, path, convert):

@@ -52,7 +52,7 @@ def recurrent(g, m, x, path, convert):
     from ..autograd import no_grad
     from ..tensor import Tensor
     with no_grad():
-        out = m(Tensor._from_array(x.example))
+        out = m(Tensor.from_array(x.example))
     lstm = m.mode == "LSTM"
     y_ex, h_ex = out[0].data, (out[1][0].data if lstm else out[1].data)
     c_ex = out[1][1].data if lstm else None

@@ -23,7 +23,7 @@ def operand(x, like: Tensor | None = None):
         arr = arr.astype(like.data.dtype, copy=False)
     elif arr.dtype.kind == "f" and arr.dtype != np.float32 and like is None:
         arr = arr.astype(np.float32)
-    return Tensor._from_array(arr)
+    return Tensor.from_array(arr)
 
 
 def binary_operands(a, b):

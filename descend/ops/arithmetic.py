@@ -33,7 +33,7 @@ def _binary(name, a, b, forward, grad_a, grad_b):
         x, y, out = _fix_result(forward, x, y, out)
     need_a, need_b = a.requires_grad, b.requires_grad
     if not ((need_a or need_b) and _GradMode.enabled):
-        return Tensor._from_array(out)
+        return Tensor.from_array(out)
 
     def backward(g):
         ga = gb = None
@@ -194,7 +194,7 @@ def _extremum(name, a, b, pick):
     a, b = binary_operands(a, b)
     if not isinstance(a, Tensor):
         a, b = b, a
-    bt = b if isinstance(b, Tensor) else Tensor._from_array(np.asarray(b, dtype=a.data.dtype))
+    bt = b if isinstance(b, Tensor) else Tensor.from_array(np.asarray(b, dtype=a.data.dtype))
     try:
         out = pick(a.data, bt.data)
     except ValueError:
@@ -261,5 +261,5 @@ def cast(a, dtype):
         return a
     out = a.data.astype(dtype)
     if dtype.kind != "f":
-        return Tensor._from_array(out)
+        return Tensor.from_array(out)
     return record(out, (a,), lambda g: (g.astype(source),), "cast")

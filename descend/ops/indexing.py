@@ -77,7 +77,7 @@ def masked_fill(a, mask, value):
 
 def _lookup(fn, name):
     def op(a):
-        return Tensor._from_array(np.asarray(fn(a.data)))
+        return Tensor.from_array(np.asarray(fn(a.data)))
     op.__name__ = name
     op.__doc__ = f"Element-wise ``{name}`` (not differentiable: a constant, as its gradient is 0 almost everywhere)."
     return op
@@ -96,5 +96,5 @@ def nonzero(a, *, as_tuple=False):
     """Indices of the non-zero elements: an int64 (n, ndim) tensor, or one index tensor per dimension."""
     found = np.nonzero(a.data)
     if as_tuple:
-        return tuple(Tensor._from_array(i.astype(np.int64)) for i in found)
-    return Tensor._from_array(np.stack(found, axis=1).astype(np.int64) if found else np.zeros((0, 0), np.int64))
+        return tuple(Tensor.from_array(i.astype(np.int64)) for i in found)
+    return Tensor.from_array(np.stack(found, axis=1).astype(np.int64) if found else np.zeros((0, 0), np.int64))

@@ -28,7 +28,7 @@ def check_reduction(name, reduction):
 
 def loss_input(name, x) -> Tensor:
     if not isinstance(x, Tensor):
-        x = Tensor._from_array(backend.as_array(x))
+        x = Tensor.from_array(backend.as_array(x))
     if x.data.dtype.kind != "f":
         raise TypeError(f"{name}: input must be floating point (predictions or logits), got {x.data.dtype}; "
                         "convert it with .float()")
@@ -43,9 +43,9 @@ def float_target(name, x: Tensor, target) -> Tensor:
                 from .arithmetic import cast
                 target = cast(target, x.data.dtype)
             else:
-                target = Tensor._from_array(target.data.astype(x.data.dtype))
+                target = Tensor.from_array(target.data.astype(x.data.dtype))
     else:
-        target = Tensor._from_array(np.asarray(target, dtype=x.data.dtype))
+        target = Tensor.from_array(np.asarray(target, dtype=x.data.dtype))
     if target.data.shape != x.data.shape:
         raise ValueError(f"{name}: target shape {tuple(target.data.shape)} differs from input shape "
                          f"{tuple(x.data.shape)}; they must be equal (reshape one, e.g. target.reshape"

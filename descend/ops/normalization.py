@@ -26,7 +26,7 @@ def _array(t):
 def _param_tensor(t):
     if t is None or isinstance(t, Tensor):
         return t
-    return Tensor._from_array(backend.as_array(t))
+    return Tensor.from_array(backend.as_array(t))
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training: bool = False,
@@ -38,7 +38,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     running ← (1 − momentum)·running + momentum·batch_stat.
     ``training=False``: the running statistics are used (a per-channel affine map; dx = g·γ/σ).
     """
-    x = input if isinstance(input, Tensor) else Tensor._from_array(backend.as_array(input))
+    x = input if isinstance(input, Tensor) else Tensor.from_array(backend.as_array(input))
     xd = x.data
     if xd.ndim < 2:
         raise ValueError(f"batch_norm expects input of shape (N, C) or (N, C, ...), got shape {xd.shape}")
@@ -127,7 +127,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
     ``normalized_shape``. Backward with gh = g·γ:  dx = (1/σ)·(gh − mean(gh) − x̂·mean(gh·x̂)),
     dγ = Σ_batch g·x̂, dβ = Σ_batch g.
     """
-    x = input if isinstance(input, Tensor) else Tensor._from_array(backend.as_array(input))
+    x = input if isinstance(input, Tensor) else Tensor.from_array(backend.as_array(input))
     xd = x.data
     if isinstance(normalized_shape, (int, np.integer)):
         normalized_shape = (int(normalized_shape),)

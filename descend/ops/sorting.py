@@ -51,13 +51,13 @@ def extreme_along(a, dim, keepdim, largest, name):
     if x.ndim == 0:
         idx = np.zeros((), dtype=np.int64)
         values = _gathered(a, idx, axis, name)
-        return (max_result if largest else min_result)(values, Tensor._from_array(idx))
+        return (max_result if largest else min_result)(values, Tensor.from_array(idx))
     idx = (np.argmax if largest else np.argmin)(x, axis=axis, keepdims=True).astype(np.int64, copy=False)
     values = _gathered(a, idx, axis, name)
     if not keepdim:
         values = values.squeeze(axis)
         idx = idx.squeeze(axis)
-    return (max_result if largest else min_result)(values, Tensor._from_array(idx))
+    return (max_result if largest else min_result)(values, Tensor.from_array(idx))
 
 
 def _order(x, axis, descending, stable=True):
@@ -78,7 +78,7 @@ def sort(a, dim=-1, descending=False, stable=False):
     x = a.data
     axis = _dim(dim, x.ndim, "sort")
     idx = _order(x, axis, descending) if x.ndim else np.zeros((), dtype=np.int64)
-    return sort_result(_gathered(a, idx, axis, "sort"), Tensor._from_array(idx.astype(np.int64, copy=False)))
+    return sort_result(_gathered(a, idx, axis, "sort"), Tensor.from_array(idx.astype(np.int64, copy=False)))
 
 
 def argsort(a, dim=-1, descending=False, stable=False):
@@ -94,6 +94,6 @@ def topk(a, k, dim=-1, largest=True, sorted=True):
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k <= n:
         raise ValueError(f"topk: k={k!r} must be an integer in [0, {n}] (the size of dim {dim})")
     if x.ndim == 0:
-        return topk_result(_gathered(a, np.zeros((), np.int64), 0, "topk"), Tensor._from_array(np.zeros((), np.int64)))
+        return topk_result(_gathered(a, np.zeros((), np.int64), 0, "topk"), Tensor.from_array(np.zeros((), np.int64)))
     idx = np.take(_order(x, axis, largest), np.arange(k), axis=axis).astype(np.int64, copy=False)
-    return topk_result(_gathered(a, idx, axis, "topk"), Tensor._from_array(idx))
+    return topk_result(_gathered(a, idx, axis, "topk"), Tensor.from_array(idx))

@@ -28,7 +28,7 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_i
         raise ValueError(f"norm_type must be > 0 or inf, got {norm_type!r}")
     grads = _grads(parameters)
     if not grads:
-        return Tensor._from_array(np.zeros((), np.float32))
+        return Tensor.from_array(np.zeros((), np.float32))
     dtype = np.result_type(*grads)
     if math.isinf(norm_type):
         norms = np.array([np.abs(g).max() if g.size else 0 for g in grads], dtype)
@@ -46,7 +46,7 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_i
     coef = min(float(max_norm) / (float(total) + 1e-6), 1.0)
     for g in grads:
         g *= coef
-    return Tensor._from_array(total)
+    return Tensor.from_array(total)
 
 
 def clip_grad_value_(parameters, clip_value: float) -> None:

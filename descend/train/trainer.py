@@ -253,7 +253,7 @@ class Trainer:
             x, y = self._split(data)
             self._call("on_train_batch_begin", batch, {})
             if self.augmentation is not None:
-                x = Tensor._from_array(np.asarray(self.augmentation(x.data, self.augment_generator)))
+                x = Tensor.from_array(np.asarray(self.augmentation(x.data, self.augment_generator)))
             if self._parallel:
                 output, loss = self._parallel_step(x, y)
                 self._optimizer_step()
@@ -332,7 +332,7 @@ class Trainer:
                 out, value = None, 0.0
         dp.sum_gradients(self.params)
         (total,) = dp.global_sum(value * n_r)
-        return Tensor._from_array(dp.gather_rows(out, dp.shard_sizes(b))), total / b
+        return Tensor.from_array(dp.gather_rows(out, dp.shard_sizes(b))), total / b
 
     def _optimizer_step(self, group_size: int = 0) -> None:
         """Hook, clip, step, per-batch schedule; with accumulation first divide the summed gradients by the

@@ -158,7 +158,7 @@ class DistributedDataParallel(Module):
                 n = p.data.size
                 view = flat[offset:offset + n].reshape(p.data.shape)
                 if p.grad is None:
-                    p.grad = Tensor._from_array(view.copy())
+                    p.grad = Tensor.from_array(view.copy())
                 else:
                     p.grad.data[...] = view
                 offset += n
