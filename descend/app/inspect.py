@@ -17,6 +17,7 @@ from ..autograd import no_grad
 from .config import check_config, load_config
 from ..data import Standardizer
 from ..data.sources import read_csv_table, read_npz
+from ..data.splits import is_number
 from ..io import atomic_write_bytes, atomic_write_text
 from ..io.records import as_columns
 from ..creation import as_tensor
@@ -25,14 +26,6 @@ from .factories import prepare_data
 from .run_folder import CONFIG_FILE, HISTORY_FILE, SUMMARY_FILE, STATUS_FILE, load_run, read_history, read_status
 
 __all__ = ["evaluate_run", "predict_run", "list_runs", "format_runs_table", "compare_runs"]
-
-
-def _is_number(text) -> bool:
-    try:
-        float(text)
-        return True
-    except ValueError:
-        return False
 
 
 def _standardize(meta, x):
@@ -122,7 +115,7 @@ def _read_inputs(path, cfg, input_shape) -> np.ndarray:
         try:
             x = cells.astype(np.float64)
         except ValueError:
-            bad = np.argwhere(~np.vectorize(_is_number, otypes=[bool])(cells))[0]
+            bad = np.argwhere(~np.vectorize(is_number, otypes=[bool])(cells))[0]
             raise ValueError(f"{path}: column {header[keep[bad[1]]]!r} is not numeric (data row {bad[0]}: "
                              f"{str(cells[tuple(bad)])!r}); give numbers") from None
     else:

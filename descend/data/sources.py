@@ -38,7 +38,7 @@ from ..registry import Registry
 from .idx import read_idx
 from .mnist1d import mnist1d_arrays
 from .text import TEXT_SUFFIXES, load_text
-from .splits import DataSplits, resolve_labels, split_indices
+from .splits import DataSplits, is_number, resolve_labels, split_indices
 from .validate import check_part
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
@@ -287,7 +287,7 @@ def load_csv(path, label_column: str = "label", val_fraction: float = 0.1, test_
     except ValueError:
         cols = [h for i, h in enumerate(header) if i != li]
         bad_r, bad_c = next((r, c) for c in range(feats.shape[1]) for r in range(feats.shape[0])
-                            if not _is_number(feats[r, c]))   # error path only
+                            if not is_number(feats[r, c]))   # error path only
         raise ValueError(f"{path}: feature column {cols[bad_c]!r} is not numeric (data row {bad_r}: "
                          f"{str(feats[bad_r, bad_c])!r}); encode it as numbers first") from None
     y, task, class_names = resolve_labels(table[:, li], task, f"{path}: label column {label_column!r}")
@@ -322,14 +322,6 @@ def read_csv_table(path, delimiter: str = ",", naming: str = "") -> tuple[list[s
                          f"{len(header)} columns ({len(ragged)} rows differ); every row needs one value per "
                          f"column")
     return header, np.array(rows[1:], dtype=str)
-
-
-def _is_number(text) -> bool:
-    try:
-        float(text)
-        return True
-    except ValueError:
-        return False
 
 
 # ----------------------------------------------------------------------------- synthetic

@@ -67,7 +67,7 @@ def resolve_labels(y, task=None, name: str = "y_train", classes=None):
             y = text.astype(np.float64)
         except ValueError:
             if task == "regression":
-                bad = next(str(v) for v in text.ravel() if not _is_number(v))
+                bad = next(str(v) for v in text.ravel() if not is_number(v))
                 raise ValueError(f"{name} holds the text label {bad!r}, which cannot be a regression target; "
                                  f"give numbers or set data.task = \"classification\"") from None
             if classes is None:
@@ -105,7 +105,8 @@ def resolve_labels(y, task=None, name: str = "y_train", classes=None):
     return y, task, classes
 
 
-def _is_number(text) -> bool:
+def is_number(text) -> bool:
+    """Whether ``float(text)`` succeeds: a CSV cell or a label string that reads as a number."""
     try:
         float(text)
         return True
