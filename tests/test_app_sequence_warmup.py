@@ -44,3 +44,66 @@ def test_diverged_post_ln_transformer_doctor_names_warmup_and_clipping(seq_file,
     assert "warm-up" in div.remedies[0] and "clip_grad_norm" in div.remedies[0]
     assert main(["doctor", str(tmp_path / "hot")]) in (0, 1)
     assert "schedule.warmup_epochs" in capsys.readouterr().out
+
+
+def _lrs(schedule, epochs, steps_per_epoch):
+    """The rate each optimiser step trains with, for ``[schedule]`` built by the app (stepped as the Trainer does)."""
+    from descend import Tensor, optim
+    from descend.app.config import check_config
+    from descend.app.factories import build_scheduler
+    cfg = check_config({"optimizer": {"name": "sgd", "lr": 0.1}, "schedule": schedule, "train": {"epochs": epochs}})
+    opt = optim.SGD([Tensor(np.zeros(2, np.float32), requires_grad=True)], lr=0.1)
+    sched, interval = build_scheduler(cfg, opt, steps_per_epoch)
+    rates = []
+    for _ in range(epochs):
+        for _ in range(steps_per_epoch):
+            rates.append(opt.param_groups[0]["lr"])
+            if interval == "batch":
+                sched.step()
+        if interval == "epoch" and sched is not None:
+            sched.step()
+    return np.array(rates), interval
+
+
+def test_warmup_steps_ramps_linearly_per_batch_then_holds_the_rate():
+    rates, interval = _lrs({"warmup_steps": 4}, epochs=2, steps_per_epoch=3)
+    assert interval == "batch"
+    np.testing.assert_allclose(rates, 0.1 * np.array([1 / 5, 2 / 5, 3 / 5, 4 / 5, 1, 1]), rtol=1e-6)
+
+
+def test_warmup_steps_then_cosine_anneals_over_the_remaining_batches():
+    rates, interval = _lrs({"name": "cosine", "warmup_steps": 2, "min_lr": 0.0}, epochs=2, steps_per_epoch=3)
+    t = np.arange(4)                              # 6 steps - 2 warm-up steps = T_max 4, counted in batches
+    expected = np.concatenate([0.1 * np.array([1 / 3, 2 / 3]), 0.05 * (1 + np.cos(np.pi * t / 4))])
+    assert interval == "batch"
+    np.testing.assert_allclose(rates, expected, rtol=1e-5, atol=1e-9)
+
+
+def test_warmup_steps_then_step_decays_every_step_size_epochs_of_batches():
+    rates, _ = _lrs({"name": "step", "warmup_steps": 2, "step_size": 1, "gamma": 0.5}, epochs=3, steps_per_epoch=2)
+    np.testing.assert_allclose(rates, 0.1 * np.array([1 / 3, 2 / 3, 1, 1, 0.5, 0.5]), rtol=1e-6)
+
+
+@pytest.mark.parametrize("schedule, expected", [
+    ({"warmup_steps": 10, "warmup_epochs": 1}, "schedule.warmup_steps = 10 conflicts with schedule.warmup_epochs = 1"),
+    ({"name": "onecycle", "warmup_steps": 10}, "warmup_steps conflicts with schedule.name = 'onecycle'"),
+    ({"name": "plateau", "warmup_steps": 10}, "warmup_steps conflicts with schedule.name = 'plateau'"),
+    ({"warmup_steps": -1}, "schedule.warmup_steps = -1 is out of range"),
+])
+def test_warmup_steps_config_errors_name_the_conflict(schedule, expected):
+    from descend.app.config import ConfigError, check_config
+    with pytest.raises(ConfigError, match=expected.replace("(", r"\(").replace(".", r"\.")) as err:
+        check_config({"schedule": schedule})
+    assert "\n" not in str(err.value)
+
+
+def test_warmup_steps_longer_than_the_run_is_refused():
+    from descend.app.config import ConfigError
+    with pytest.raises(ConfigError, match=r"warmup_steps = 6 must be less than the run's 6 optimiser steps"):
+        _lrs({"warmup_steps": 6}, epochs=2, steps_per_epoch=3)
+
+
+def test_config_show_documents_warmup_steps(capsys):
+    assert main(["config", "show"]) == 0
+    out = capsys.readouterr().out
+    assert "warmup_steps" in out and "linear warm-up optimiser steps" in out

@@ -130,6 +130,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "schedule": {
         "name": Key("none", "str", "learning-rate schedule: {names}", choices=SCHEDULES),
         "warmup_epochs": Key(0, "int", "linear warm-up epochs before the schedule (not with onecycle)", low=0),
+        "warmup_steps": Key(0, "int", "linear warm-up optimiser steps (batches) before the schedule, stepped per "
+                            "batch (not with onecycle or plateau, nor with warmup_epochs)", low=0),
         "step_size": Key(10, "int", "step: epochs between decays", low=1),
         "gamma": Key(0.1, "float", "step: decay factor per step_size epochs, in (0, 1]",
                      low=0.0, low_open=True, high=1.0),
@@ -429,6 +431,13 @@ def validate_config(cfg: dict, user: dict | None = None) -> dict:
                           "warm-up); set warmup_epochs = 0")
     if warm and warm >= epochs:
         raise ConfigError(f"schedule.warmup_epochs = {warm} must be less than train.epochs = {epochs}")
+    if warm and flat["schedule.warmup_steps"]:
+        raise ConfigError(f"schedule.warmup_steps = {flat['schedule.warmup_steps']} conflicts with "
+                          f"schedule.warmup_epochs = {warm}: warm up in steps or in epochs; set the other to 0")
+    if sched in ("onecycle", "plateau") and flat["schedule.warmup_steps"]:
+        raise ConfigError(f"schedule.warmup_steps conflicts with schedule.name = {sched!r} ("
+                          + ("it has its own warm-up" if sched == "onecycle" else "it steps per epoch on val_loss")
+                          + "); set warmup_steps = 0")
     if flat["data.val_fraction"] + flat["data.test_fraction"] >= 1:
         raise ConfigError(f"data.val_fraction + data.test_fraction = "
                           f"{flat['data.val_fraction'] + flat['data.test_fraction']:g} leaves no training data; "

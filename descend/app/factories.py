@@ -92,18 +92,27 @@ def build_optimizer(opt_cfg: dict, params):
 
 def build_scheduler(cfg: dict, optimizer, steps_per_epoch: int):
     """(scheduler or None, interval 'epoch' | 'batch') for ``[schedule]`` with optional linear warm-up:
-    ``LinearLR`` from 1/(w+1) to 1 over w epochs, then the named schedule (``SequentialLR``)."""
-    name, warm = cfg["schedule"]["name"], cfg["schedule"]["warmup_epochs"]
+    ``LinearLR`` from 1/(w+1) to 1 over w epochs (``warmup_epochs``) or w optimiser steps (``warmup_steps``,
+    stepped per batch, the named schedule then counted in batches), then the named schedule (``SequentialLR``)."""
+    s = cfg["schedule"]
+    name, warm, steps = s["name"], s["warmup_epochs"], s.get("warmup_steps", 0)
     main, interval = SCHEDULES.build(name, cfg, optimizer, steps_per_epoch)
+    if steps:
+        if main is not None and interval != "batch" or name == "onecycle":
+            raise ConfigError(f"schedule.warmup_steps conflicts with schedule.name = {name!r}; set warmup_steps = 0")
+        if steps >= cfg["train"]["epochs"] * steps_per_epoch:
+            raise ConfigError(f"schedule.warmup_steps = {steps} must be less than the run's "
+                              f"{cfg['train']['epochs'] * steps_per_epoch} optimiser steps (train.epochs x batches)")
+        warm, interval = steps, "batch"
     if not warm:
         return main, interval
-    if interval != "epoch":
+    if interval != "epoch" and not steps:
         raise ConfigError(f"schedule.warmup_epochs conflicts with schedule.name = {name!r} (it steps per batch "
                           f"and has its own warm-up); set warmup_epochs = 0")
     warmup = optim.LinearLR(optimizer, start_factor=1.0 / (warm + 1), end_factor=1.0, total_iters=warm)
     if main is None:
-        return warmup, "epoch"
-    return optim.SequentialLR(optimizer, [warmup, main], milestones=[warm]), "epoch"
+        return warmup, interval
+    return optim.SequentialLR(optimizer, [warmup, main], milestones=[warm]), interval
 
 
 def as_targets(splits, y):

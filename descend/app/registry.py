@@ -89,12 +89,17 @@ def _no_schedule(cfg, optimizer, steps_per_epoch):
 @SCHEDULES.register("step")
 def _step(cfg, optimizer, steps_per_epoch):
     s = cfg["schedule"]
+    if s.get("warmup_steps"):           # stepped per batch after a warm-up in steps: the same decay, in batches
+        return optim.StepLR(optimizer, step_size=s["step_size"] * steps_per_epoch, gamma=s["gamma"]), "batch"
     return optim.StepLR(optimizer, step_size=s["step_size"], gamma=s["gamma"]), "epoch"
 
 
 @SCHEDULES.register("cosine")
 def _cosine(cfg, optimizer, steps_per_epoch):
     s = cfg["schedule"]
+    if s.get("warmup_steps"):           # per batch over the steps left after the warm-up
+        return optim.CosineAnnealingLR(optimizer, T_max=max(1, cfg["train"]["epochs"] * steps_per_epoch
+                                                           - s["warmup_steps"]), eta_min=s["min_lr"]), "batch"
     return optim.CosineAnnealingLR(optimizer, T_max=max(1, cfg["train"]["epochs"] - s["warmup_epochs"]),
                                    eta_min=s["min_lr"]), "epoch"
 
