@@ -20,10 +20,10 @@ def seq_file(tmp_path_factory):
     return path
 
 
-def _run(path, out, lr, warmup):
+def _run(path, out, lr, warmup, optimizer="adam", unit="epochs"):
     return run_training({"data": {"path": str(path), "batch_size": 32},
                          "model": {"preset": "transformer", "hidden": [32, 32], "heads": 4, "norm_first": False},
-                         "optimizer": {"name": "adam", "lr": lr}, "schedule": {"warmup_epochs": warmup},
+                         "optimizer": {"name": optimizer, "lr": lr}, "schedule": {f"warmup_{unit}": warmup},
                          "train": {"epochs": 8}, "diagnose": {"every": 5}}, out=out, progress=False).summary
 
 
@@ -44,6 +44,21 @@ def test_diverged_post_ln_transformer_doctor_names_warmup_and_clipping(seq_file,
     assert "warm-up" in div.remedies[0] and "clip_grad_norm" in div.remedies[0]
     assert main(["doctor", str(tmp_path / "hot")]) in (0, 1)
     assert "schedule.warmup_epochs" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_post_ln_transformer_sgd_diverges_without_warmup_steps_and_trains_with_them(seq_file, tmp_path, capsys):
+    """SGD at lr 1.0 (17 batches an epoch): from the first step the loss blows up within the first epoch and
+    the divergence guard stops the run; ramped up over 60 steps (3.5 epochs) the same rate trains."""
+    cold = _run(seq_file, tmp_path / "cold", 1.0, 0, optimizer="sgd", unit="steps")
+    assert cold["epochs"] == 1 and cold.get("diverged") and (tmp_path / "cold" / "divergence.json").is_file(), cold
+    div = next(f for f in diagnose_run(tmp_path / "cold") if f.name == "divergence")
+    assert "warm-up" in div.remedies[0] and "schedule.warmup_steps" in div.remedies[0]
+    assert main(["doctor", str(tmp_path / "cold")]) in (0, 1)
+    assert "schedule.warmup_steps" in capsys.readouterr().out
+    warm = _run(seq_file, tmp_path / "warm", 1.0, 60, optimizer="sgd", unit="steps")
+    assert warm["epochs"] == 8 and not warm.get("diverged") and not (tmp_path / "warm" / "divergence.json").exists()
+    assert warm["train_loss"] < 0.6 and warm["val_accuracy"] > 0.72, warm      # chance: ln 2 = 0.693, 0.52
 
 
 def _lrs(schedule, epochs, steps_per_epoch):

@@ -218,7 +218,8 @@ def detect_activations(records) -> list[Finding]:
 #: Put first among the divergence remedies of a model with attention layers (post-LN Transformers diverge
 #: early at a rate they train at once warmed up: Xiong et al. 2020, "On Layer Normalization in the
 #: Transformer Architecture").
-ATTENTION_DIVERGENCE_REMEDY = ("attention layers: add a learning-rate warm-up (schedule.warmup_epochs = 3) and "
+ATTENTION_DIVERGENCE_REMEDY = ("attention layers: add a learning-rate warm-up (schedule.warmup_epochs = 3, or "
+                               "schedule.warmup_steps = 60 counted in batches) and "
                                "clip gradients (train.clip_grad_norm = 1.0); post-LN transformers need both at "
                                "high rates (or set model.norm_first = true)")
 
