@@ -45,13 +45,13 @@ def write_config(folder, bn=False, epochs=2, optimizer="adam"):
     return path
 
 
-def cli(*args, timeout=60, wait=True):
-    """``python -m descend train ...`` from the worktree root (Popen when ``wait`` is False)."""
+def cli(*args, timeout=60, wait=True, cwd=ROOT):
+    """``python -m descend train ...`` in ``cwd`` (Popen when ``wait`` is False)."""
     cmd = [sys.executable, "-m", "descend", "train", *map(str, args), "--quiet"]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     if not wait:
-        return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+        return subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def weights(run_dir):
@@ -69,13 +69,16 @@ def test_nproc_1_2_3_reach_the_same_weights(tmp_path):
     config = write_config(tmp_path)
     assert main(["train", str(config), "--quiet", "--nproc", "1", "--out", str(tmp_path / "n1")]) == 0
     reference = weights(tmp_path / "n1")
-    for n in (2, 3):
-        run = cli(config, "--nproc", n, "--out", tmp_path / f"n{n}")
+    (tmp_path / "cwd").mkdir()
+    for n in (2, 3):       # 3: the default folder runs/<time>-<name>, whose name every rank takes from rank 0
+        run = cli(config, "--nproc", n, *(["--out", tmp_path / "n2"] if n == 2 else []), cwd=tmp_path / "cwd")
         assert run.returncode == 0, run.stdout + run.stderr
         assert run.stdout.count("run folder:") == 1          # rank 0 alone reports
-        assert_same_weights(weights(tmp_path / f"n{n}"), reference)
-        assert (tmp_path / f"n{n}" / "report.html").is_file()
-        assert '"done"' in (tmp_path / f"n{n}" / "status.json").read_text()
+        folder = tmp_path / "n2" if n == 2 else next((tmp_path / "cwd" / "runs").iterdir())
+        assert_same_weights(weights(folder), reference)
+        assert (folder / "report.html").is_file() and (folder / "history.csv").is_file()
+        assert '"done"' in (folder / "status.json").read_text()
+    assert len(list((tmp_path / "cwd" / "runs").iterdir())) == 1
 
 
 def test_nproc_batchnorm_is_synced_so_the_process_count_does_not_matter(tmp_path):
@@ -88,16 +91,6 @@ def test_nproc_batchnorm_is_synced_so_the_process_count_does_not_matter(tmp_path
     one, three = weights(tmp_path / "n1"), weights(tmp_path / "n3")
     assert any("running_mean" in k for k in one)               # the model does have BatchNorm
     assert_same_weights(three, one)
-
-
-def test_nproc_default_run_folder_is_agreed_across_ranks(tmp_path):
-    config = write_config(tmp_path, epochs=1)
-    run = subprocess.run([sys.executable, "-m", "descend", "train", str(config), "--quiet", "--nproc", "2"],
-                         cwd=tmp_path, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True,
-                         text=True, timeout=60)
-    assert run.returncode == 0, run.stdout + run.stderr
-    folders = list((tmp_path / "runs").iterdir())
-    assert len(folders) == 1 and (folders[0] / "model.safetensors").is_file()
 
 
 def _rank_pid(out, rank):
@@ -116,7 +109,7 @@ def _rank_pid(out, rank):
 
 
 def test_nproc_lost_rank_fails_fast_and_resume_reaches_the_uninterrupted_weights(tmp_path):
-    epochs = 60
+    epochs = 40
     config = write_config(tmp_path, epochs=epochs)
     out = tmp_path / "killed"
     proc = cli(config, "--nproc", 2, "--out", out, wait=False)
