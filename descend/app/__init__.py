@@ -31,7 +31,7 @@ from .factories import (as_targets, build_augmentation, build_loaders, build_los
 from .run_folder import default_run_dir, load_run, read_history, write_history
 from .callbacks import HistoryWriter, build_callbacks
 from .report import write_plots_and_report
-from .training import RunResult, run_training, summarise
+from .training import RunResult, launched_world_size, run_training, summarise
 from .inspect import compare_runs, evaluate_run, format_runs_table, list_runs, predict_run
 from .lr_find import lr_find_config
 from .playground import SURFACES, run_playground, trajectory
@@ -41,6 +41,6 @@ __all__ = ["ConfigError", "Registry", "OPTIMIZERS", "SCHEDULES", "PRESETS", "ACT
            "DATA_SOURCES", "resolve_config", "prepare_data", "build_model", "build_loss", "build_optimizer",
            "build_scheduler", "build_loaders", "build_augmentation", "as_targets", "task_metrics",
            "default_run_dir", "load_run", "read_history", "write_history", "HistoryWriter", "build_callbacks",
-           "write_plots_and_report", "RunResult", "run_training", "summarise", "evaluate_run", "predict_run",
+           "write_plots_and_report", "RunResult", "launched_world_size", "run_training", "summarise", "evaluate_run", "predict_run",
            "list_runs", "format_runs_table", "compare_runs", "lr_find_config", "SURFACES", "run_playground",
            "trajectory", "generate_text"]

@@ -6,6 +6,12 @@ augmentation) and the callbacks of :mod:`descend.app.callbacks`, trains with a
 :class:`descend.train.Trainer`, and writes the run folder (:mod:`descend.app.run_folder`) and its report
 (:mod:`descend.app.report`). ``resume=RUN_DIR`` continues an interrupted run from its last checkpoint
 with the run's own ``config.toml`` and reaches the same weights as an uninterrupted run.
+
+Under MPI (``mpiexec -n N``, or ``descend train --nproc N``) every process calls ``run_training``: it joins
+the process group (``descend.distributed.init_process_group("mpi")``), the run folder is rank 0's,
+BatchNorm layers become :class:`descend.nn.SyncBatchNorm`, the Trainer shards each global batch of
+``data.batch_size`` rows, and rank 0 alone writes the folder. The weights equal the one-process run's
+to float32 rounding.
 """
 
 from __future__ import annotations
@@ -17,10 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import distributed as dist
+from ..distributed import data_parallel as dp
+from ..nn import SyncBatchNorm
 from .config import load_config
 from ..io import ReportContext
 from ..random import manual_seed
-from ..train import EarlyStopping, MLflowLogger, Trainer
+from ..train import Callback, EarlyStopping, MLflowLogger, Trainer
 from .callbacks import build_callbacks
 from .errors import ConfigError
 from .factories import (as_targets, build_augmentation, build_loaders, build_loss, build_model, build_optimizer,
@@ -30,7 +39,75 @@ from .run_folder import (CHECKPOINT_DIR, CONFIG_FILE, HISTORY_FILE, LAST_CHECKPO
                          default_run_dir, read_status, save_model, write_config, write_history, write_status,
                          write_summary)
 
-__all__ = ["RunResult", "run_training", "summarise"]
+__all__ = ["RunResult", "run_training", "summarise", "launched_world_size"]
+
+#: Variables an MPI launcher sets in each process it starts: Open MPI's, then MPICH/Hydra's.
+_LAUNCHER_SIZE_VARS = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE")
+
+
+def launched_world_size() -> int:
+    """How many processes the MPI launcher that started this one started (1 when not under ``mpiexec``).
+
+    Read from what the launcher tells each process (Open MPI's ``OMPI_COMM_WORLD_SIZE``, MPICH's
+    ``PMI_SIZE``), so it is known without importing mpi4py."""
+    import os
+    for name in _LAUNCHER_SIZE_VARS:
+        value = os.environ.get(name, "")
+        if value.isdigit():
+            return int(value)
+    return 1
+
+
+def _join_mpi() -> bool:
+    """Join the process group when started by an MPI launcher with more than one process; whether this run
+    is data-parallel (a group of more than one process, joined here or by the caller)."""
+    if not dist.is_initialized() and launched_world_size() > 1:
+        if not dist.is_available():
+            raise RuntimeError("this process was started by mpiexec with several processes but mpi4py is "
+                               "missing; install the distributed extra: pip install 'descend[distributed]'")
+        dist.init_process_group("mpi")
+    return dp.is_data_parallel()
+
+
+def _agree_on_folder(out: Path) -> Path:
+    """Rank 0's run folder on every process (a broadcast; also a barrier after every rank's checks)."""
+    raw = np.zeros(4096, np.uint8)
+    if dist.get_rank() == 0:
+        text = str(out).encode()
+        if len(text) >= raw.size:
+            raise ValueError(f"--out: the run folder's path is {len(text)} bytes long; give one under 4096")
+        raw[:len(text)] = np.frombuffer(text, np.uint8)
+    dist.broadcast(raw, 0)
+    return Path(bytes(raw).rstrip(b"\0").decode())
+
+
+class _Muted(Callback):
+    """Stands in, on a rank other than 0, for a callback that only logs elsewhere (TensorBoard, MLflow): it
+    takes the callback's class name, so a checkpoint holding that callback's state resumes on every rank."""
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+
+def _rank_zero_callbacks(callbacks) -> list:
+    """The callbacks of a rank other than 0: the same ones, writing no file (the Trainer itself already
+    silences its own file and console writers there)."""
+    from ..diagnose.guard import DivergenceGuard
+    from ..diagnose.health import HealthMonitor
+    from ..train import TensorBoard
+    from .callbacks import HistoryWriter
+    kept = []
+    for cb in callbacks:
+        if isinstance(cb, HistoryWriter):
+            continue
+        if isinstance(cb, HealthMonitor):
+            cb.path = None                          # records kept in memory only
+        elif isinstance(cb, DivergenceGuard):
+            cb.checkpoint = cb.event_path = None    # still rolls back and stops, as rank 0 does
+        elif isinstance(cb, (TensorBoard, MLflowLogger)):
+            cb = type(type(cb).__name__, (_Muted,), {})()
+        kept.append(cb)
+    return kept
 
 
 @dataclass
@@ -75,12 +152,16 @@ def run_training(config=None, out=None, resume=None, overrides=(), progress: boo
     last finished epoch (its checkpoint kept) and returns a result with ``interrupted=True``.
     """
     start = time.perf_counter()
+    parallel = _join_mpi()
+    lead = not parallel or dist.get_rank() == 0
     if resume is not None:
         cfg, out, ckpt = _resume_config(resume, config, overrides)
     else:
         cfg = resolve_config(config, overrides)
         ckpt = None
         out = Path(out) if out is not None else default_run_dir(cfg)
+        if parallel:
+            out = _agree_on_folder(out)
         if (out / CHECKPOINT_DIR / LAST_CHECKPOINT).exists():
             raise FileExistsError(f"{out} already holds a run; resume it with --resume {out} or choose "
                                   f"another --out")
@@ -91,15 +172,22 @@ def run_training(config=None, out=None, resume=None, overrides=(), progress: boo
     manual_seed(cfg["seed"])
     model = build_model(cfg["model"], splits.input_shape, splits.num_outputs,
                         per_step=splits.task == "language-model")
-    out.mkdir(parents=True, exist_ok=True)
+    if parallel:     # every rank has checked the config and data (and read the checkpoint) before rank 0 writes
+        model = SyncBatchNorm.convert_sync_batchnorm(model)
+        dist.barrier()
+    if lead:
+        out.mkdir(parents=True, exist_ok=True)
     try:
-        write_status(out, "running")
-        result = _train(cfg, out, ckpt, splits, scaler, model, progress, callbacks, start)
+        if lead:
+            write_status(out, "running")
+        result = _train(cfg, out, ckpt, splits, scaler, model, progress, callbacks, start, lead)
     except BaseException as exc:
-        _record_failure(out, exc)
+        if lead:
+            _record_failure(out, exc)
         raise
     s = result.summary
-    write_status(out, "interrupted" if result.interrupted else "diverged" if s.get("diverged") else "done",
+    if lead:
+        write_status(out, "interrupted" if result.interrupted else "diverged" if s.get("diverged") else "done",
                  s.get("divergence"))
     return result
 
@@ -117,14 +205,17 @@ def _record_failure(out, exc) -> None:
             write_status(out, "failed", f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
 
 
-def _train(cfg, out, ckpt, splits, scaler, model, progress, callbacks, start) -> RunResult:
-    write_config(out, cfg)
+def _train(cfg, out, ckpt, splits, scaler, model, progress, callbacks, start, lead=True) -> RunResult:
+    if lead:
+        write_config(out, cfg)
     train_loader, val_data = build_loaders(cfg, splits)
     optimizer = build_optimizer(cfg["optimizer"], model.parameters())
     scheduler, interval = build_scheduler(cfg, optimizer, math.ceil(len(train_loader)
                                                                     / cfg["train"]["accumulate_batches"]))
     augmentation = build_augmentation(cfg)
     all_callbacks = build_callbacks(cfg, out, progress, val_data is not None) + list(callbacks)
+    if not lead:
+        all_callbacks = _rank_zero_callbacks(all_callbacks)
     t = cfg["train"]
     trainer = Trainer(model, build_loss(splits.task), optimizer, scheduler=scheduler,
                       metrics=task_metrics(splits.task), callbacks=all_callbacks, seed=cfg["seed"],
@@ -134,7 +225,7 @@ def _train(cfg, out, ckpt, splits, scaler, model, progress, callbacks, start) ->
     history = trainer.fit(train_loader, val_data, epochs=t["epochs"], checkpoint_dir=out / CHECKPOINT_DIR,
                           resume_from=ckpt)
     interrupted = bool(getattr(history, "interrupted", False))
-    if history.epochs:
+    if history.epochs and lead:
         write_history(history, out / HISTORY_FILE)
 
     ctx = ReportContext(out=out, config=cfg, data=splits, model=model, trainer=trainer, history=history)
@@ -148,6 +239,8 @@ def _train(cfg, out, ckpt, splits, scaler, model, progress, callbacks, start) ->
         summary["diverged"] = True
         summary["divergence"] = f"the training loss became {summary['train_loss']} (NaN/inf stop)"
     ctx.summary = summary
+    if not lead:
+        return RunResult(out=out, config=cfg, summary=summary, history=history, model=model, interrupted=interrupted)
     if not interrupted:
         save_model(out / MODEL_FILE, model, splits, scaler)
     write_summary(out, summary)
