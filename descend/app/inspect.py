@@ -25,7 +25,8 @@ from .errors import ConfigError
 from .factories import prepare_data
 from .run_folder import CONFIG_FILE, HISTORY_FILE, SUMMARY_FILE, STATUS_FILE, load_run, read_history, read_status
 
-__all__ = ["evaluate_run", "predict_run", "list_runs", "format_runs_table", "compare_runs"]
+__all__ = ["evaluate_run", "predict_run", "list_runs", "format_runs_table", "compare_runs",
+           "compare_histories"]
 
 
 def _standardize(meta, x):
@@ -223,11 +224,17 @@ def format_runs_table(rows: list[dict]) -> str:
     return "\n".join("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in table)
 
 
-def compare_runs(run_dirs, output=None, metric: str = "loss") -> Path:
-    """Overlay ``metric`` (and its ``val_`` version when both exist and metric is unprefixed) of several runs
-    in one PNG; returns its path (default ``compare.png`` beside the first run)."""
-    from ..io import plots
-    runs = {}
+def compare_histories(run_dirs, metric: str = "loss") -> tuple[dict, list]:
+    """The data ``compare_runs`` draws: ``({label: {column: [float, ...]}}, [columns])``.
+
+    The columns are ``metric`` and, when ``metric`` has no ``val_`` prefix and a run recorded it,
+    ``val_<metric>`` (training solid, validation dashed in the plot). A run is labelled by its config
+    ``name`` (from its ``config.toml``) when set, else by its folder's name; two runs sharing a label
+    get their folder's name added.
+    """
+    if isinstance(run_dirs, (str, Path)) or not run_dirs:
+        raise ValueError(f"run_dirs must be a non-empty list of run folders, got {run_dirs!r}")
+    loaded = []
     for d in run_dirs:
         d = Path(d)
         if not (d / HISTORY_FILE).is_file():
@@ -236,14 +243,42 @@ def compare_runs(run_dirs, output=None, metric: str = "loss") -> Path:
         if metric not in cols:
             raise KeyError(f"run {d.name} has no {metric!r} column; it has {', '.join(cols)}")
         cols.pop("epoch", None)  # history.csv counts from 1; the plots number epochs 1..n themselves
-        name = d.name
+        loaded.append((d, _run_label(d), cols))
+    labels = [label for _, label, _ in loaded]
+    runs = {}
+    for d, label, cols in loaded:
+        name = label if labels.count(label) == 1 or label == d.name else f"{label} ({d.name})"
         while name in runs:
             name += "'"
         runs[name] = cols
+    columns = [metric]
+    val = f"val_{metric}"
+    if not metric.startswith("val_") and any(val in cols for cols in runs.values()):
+        columns.append(val)
+    return runs, columns
+
+
+def compare_runs(run_dirs, output=None, metric: str = "loss") -> Path:
+    """Overlay ``metric`` and its validation twin ``val_<metric>`` (when recorded and ``metric`` is
+    unprefixed) of several runs in one PNG, training solid and validation dashed, one colour per run
+    labelled by its name (:func:`compare_histories`); returns its path (default ``compare.png`` beside
+    the first run)."""
+    from ..io import plots
+    runs, columns = compare_histories(run_dirs, metric)
     output = Path(output) if output else Path(run_dirs[0]).parent / "compare.png"
     if output.suffix.lower() != ".png":
         raise ValueError(f"--output {str(output)!r}: the overlay is a PNG; end the name with .png")
-    return Path(plots.compare(runs, metric=metric, path=output))
+    return Path(plots.compare(runs, metric=metric, metrics=columns, path=output))
+
+
+def _run_label(d: Path) -> str:
+    """A run's config ``name`` when its config.toml sets one, else the folder's name."""
+    try:
+        import tomllib
+        name = tomllib.loads((d / CONFIG_FILE).read_text(encoding="utf-8")).get("name", "")
+    except (OSError, ValueError):
+        return d.name
+    return name if isinstance(name, str) and name.strip() else d.name
 
 
 def _number(v) -> float:

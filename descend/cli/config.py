@@ -33,6 +33,22 @@ def run_show(args) -> int:
 
 
 def run_check(args) -> int:
-    check_config(args.file, args.set)
+    user = _read_toml(args.file)
+    if isinstance(user, dict) and isinstance(user.get("tune"), dict):   # a `descend tune` config
+        from ..tune import parse_tune
+        table = user.pop("tune")
+        parse_tune(table, check_config(user, args.set))
+    else:
+        check_config(args.file, args.set)
     print(f"{args.file}: ok")
     return 0
+
+
+def _read_toml(path):
+    """The file's TOML as a dict, or None where it cannot be read (check_config then reports why)."""
+    import tomllib
+    from pathlib import Path
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None

@@ -23,7 +23,7 @@ from matplotlib.ticker import MaxNLocator
 
 from .atomic import atomic_write_bytes
 
-__all__ = ["plot_loss", "plot_metrics", "plot_lr", "plot_confusion_matrix", "compare", "plot_lines",
+__all__ = ["plot_loss", "plot_metrics", "plot_lr", "plot_confusion_matrix", "compare", "compare_figure", "plot_lines",
            "plot_contour", "figure_to_png", "save_figure", "new_figure"]
 
 FIGSIZE = (6.4, 4.0)
@@ -185,20 +185,43 @@ def plot_lr(lrs, path=None, *, logy: bool | None = None, xlabel: str = "step", t
     return save_figure(fig, path)
 
 
-def compare(runs: dict, metric: str = "val_loss", path=None, *, title: str | None = None, logy: bool = False,
-            figsize=FIGSIZE, dpi: int = DPI):
-    """Overlay one metric from several runs: ``runs`` maps a run name to its history."""
+_RUN_STYLES = ("-", "--", ":", "-.")
+
+
+def compare_figure(runs: dict, metrics=("val_loss",), *, title: str | None = None, logy: bool = False,
+                   figsize=FIGSIZE, dpi: int = DPI):
+    """The overlay as a ``Figure``: for run i (colour ``C{i}``) one line per column of ``metrics``
+    (line style ``-``, ``--``, ``:``, ``-.`` in that order), labelled ``"<run> <column>"``.
+
+    ``runs`` maps a run name to its history. The first metric must exist in every run; the others
+    are drawn where a run recorded them (a run without validation data has no ``val_loss``).
+    """
     if not isinstance(runs, dict) or not runs:
         raise ValueError("compare needs a non-empty dict run name -> history")
+    metrics = [metrics] if isinstance(metrics, str) else list(metrics)
+    if not metrics or not all(isinstance(m, str) for m in metrics) or len(metrics) > len(_RUN_STYLES):
+        raise ValueError(f"metrics must be 1 to {len(_RUN_STYLES)} column names, got {metrics!r}")
     fig, ax = new_figure(figsize, dpi)
     for i, (name, history) in enumerate(runs.items()):
         epochs, cols = _columns(history)
-        _require(cols, [metric], f"compare: run {name!r}")
-        y = cols[metric]
-        ax.plot(_x_for(epochs, len(y)), y, color=f"C{i % 10}", label=str(name))
+        _require(cols, metrics[:1], f"compare: run {name!r}")
+        for style, metric in zip(_RUN_STYLES, metrics):
+            if metric in cols:
+                y = cols[metric]
+                label = str(name) if len(metrics) == 1 else f"{name} {metric}"
+                ax.plot(_x_for(epochs, len(y)), y, color=f"C{i % 10}", linestyle=style, label=label)
     if logy:
         ax.set_yscale("log")
-    style_axes(ax, title or f"{metric} by run", "epoch", metric)
+    style_axes(ax, title or f"{' / '.join(metrics)} by run", "epoch", " / ".join(metrics))
+    return fig
+
+
+def compare(runs: dict, metric: str = "val_loss", path=None, *, metrics=None, title: str | None = None,
+            logy: bool = False, figsize=FIGSIZE, dpi: int = DPI):
+    """Overlay one metric (or several: ``metrics``, e.g. ``["loss", "val_loss"]``, solid then dashed)
+    from several runs in one PNG; ``runs`` maps a run name to its history (see :func:`compare_figure`)."""
+    fig = compare_figure(runs, [metric] if metrics is None else metrics, title=title, logy=logy,
+                         figsize=figsize, dpi=dpi)
     return save_figure(fig, path)
 
 
