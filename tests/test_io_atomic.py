@@ -125,3 +125,13 @@ def test_bad_arguments_give_clear_errors(tmp_path):
         atomic_write_text(tmp_path / "f", b"bytes")
     with pytest.raises(TypeError, match="PathLike"):
         atomic_write_bytes(3, b"x")
+
+
+def test_unused_path_numbers_a_taken_name_from_two(tmp_path):
+    from descend.io import unused_path
+    base = tmp_path / "run"
+    assert unused_path(base) == base
+    base.mkdir()
+    assert unused_path(base) == tmp_path / "run-2"
+    (tmp_path / "run-2").mkdir()
+    assert unused_path(base) == tmp_path / "run-3"

@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 
 from .config import load_config, to_toml
-from ..io import atomic_write_json, atomic_write_text, load, save
+from ..io import atomic_write_json, atomic_write_text, load, save, unused_path
 from ..io.records import as_rows, read_history_csv, write_history_csv
 from .models import build_model
 
@@ -53,12 +53,7 @@ def default_run_dir(config: dict, root="runs") -> Path:
                                        else config["data"]["name"],
                                        "layers" if config["model"]["layers"] else config["model"]["preset"]])
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
-    base = Path(root) / f"{datetime.now():%Y%m%d-%H%M%S}-{safe}"
-    path, i = base, 1
-    while path.exists():
-        i += 1
-        path = base.with_name(f"{base.name}-{i}")
-    return path
+    return unused_path(Path(root) / f"{datetime.now():%Y%m%d-%H%M%S}-{safe}")
 
 
 def history_rows(history) -> list[dict]:

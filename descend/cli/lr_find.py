@@ -27,12 +27,8 @@ def default_out(kind: str, root="runs"):
     from datetime import datetime
     from pathlib import Path
 
-    base = Path(root) / f"{kind}-{datetime.now():%Y%m%d-%H%M%S}"
-    path, i = base, 1
-    while path.exists():
-        i += 1
-        path = base.with_name(f"{base.name}-{i}")
-    return path
+    from ..io import unused_path
+    return unused_path(Path(root) / f"{kind}-{datetime.now():%Y%m%d-%H%M%S}")
 
 
 def run(args) -> int:

@@ -5,7 +5,7 @@ self-contained HTML reports.
 ``import descend`` stays fast.
 """
 
-from .atomic import atomic_open, atomic_path, atomic_write_bytes, atomic_write_json, atomic_write_text
+from .atomic import atomic_open, atomic_path, atomic_write_bytes, atomic_write_json, atomic_write_text, unused_path
 from .checkpoint import CheckpointError, load, save
 from .records import (append_jsonl, as_columns, as_rows, read_history_csv, read_jsonl, write_history_csv,
                       write_jsonl)
@@ -14,7 +14,7 @@ from .report import Report, ReportContext, ReportSection
 _PLOT_NAMES = {"plot_loss", "plot_metrics", "plot_lr", "plot_confusion_matrix", "compare", "plot_lines",
                "plot_contour", "figure_to_png", "save_figure", "new_figure"}
 
-__all__ = ["atomic_open", "atomic_path", "atomic_write_bytes", "atomic_write_json", "atomic_write_text",
+__all__ = ["unused_path", "atomic_open", "atomic_path", "atomic_write_bytes", "atomic_write_json", "atomic_write_text",
            "CheckpointError", "load", "save", "append_jsonl", "as_columns", "as_rows", "read_history_csv",
            "read_jsonl", "write_history_csv", "write_jsonl", "Report", "ReportContext", "ReportSection",
            *sorted(_PLOT_NAMES)]

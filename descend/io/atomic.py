@@ -22,7 +22,7 @@ import secrets
 import stat
 from pathlib import Path
 
-__all__ = ["atomic_path", "atomic_open", "atomic_write_bytes", "atomic_write_text", "atomic_write_json"]
+__all__ = ["atomic_path", "atomic_open", "atomic_write_bytes", "atomic_write_text", "atomic_write_json", "unused_path"]
 
 
 def _fsync_path(path: Path) -> None:
@@ -155,3 +155,14 @@ def atomic_write_json(path, obj, indent: int | None = 2) -> Path:
     except (TypeError, ValueError) as exc:
         raise type(exc)(f"cannot write {str(path)!r} as JSON: {exc}") from exc
     return atomic_write_text(path, text + "\n")
+
+
+def unused_path(base) -> Path:
+    """``base`` if nothing exists there yet, else the first of ``base-2``, ``base-3``, … that is free (for
+    new run and output folders named by their start time, which two runs in one second would share)."""
+    base = Path(base)
+    path, i = base, 1
+    while path.exists():
+        i += 1
+        path = base.with_name(f"{base.name}-{i}")
+    return path

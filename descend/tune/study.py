@@ -33,7 +33,7 @@ import numpy as np
 
 from ..app import run_training
 from ..app.config import ConfigError, check_config, default_config, flatten, get_key, set_key
-from ..io import atomic_write_json
+from ..io import atomic_write_json, unused_path
 from .pruning import PruningCallback
 from .results import TuneResult, write_results
 from .space import TuneSettings, apply_params, parse_tune
@@ -219,12 +219,7 @@ def _stop_at(total: int):
 
 # ------------------------------------------------------------------------------------------- the study
 def default_out() -> Path:
-    base = Path("runs") / f"tune-{datetime.now():%Y%m%d-%H%M%S}"
-    path, i = base, 1
-    while path.exists():
-        i += 1
-        path = base.with_name(f"{base.name}-{i}")
-    return path
+    return unused_path(Path("runs") / f"tune-{datetime.now():%Y%m%d-%H%M%S}")
 
 
 def _finished(study) -> list:
