@@ -45,7 +45,7 @@ def _activation(activation, owner):
 
 
 class _FeedForwardLayer(Module):
-    """What both layers share: the feed-forward block and the checks of d_model / nhead."""
+    """What both layers share: the self-attention block, the feed-forward block and the checks of d_model / nhead."""
 
     def _build_ff(self, d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps, batch_first,
                   norm_first, bias, dtype, norms):
@@ -62,6 +62,11 @@ class _FeedForwardLayer(Module):
         for i in range(1, norms + 1):
             setattr(self, f"dropout{i}", Dropout(dropout))
         self.activation = _activation(activation, owner)
+
+    def _sa_block(self, x, mask, key_padding_mask, is_causal):
+        x = self.self_attn(x, x, x, attn_mask=mask, key_padding_mask=key_padding_mask, need_weights=False,
+                           is_causal=is_causal)[0]
+        return self.dropout1(x)
 
     def _ff_block(self, x, last_dropout):
         return last_dropout(self.linear2(self.dropout(self.activation(self.linear1(x)))))
@@ -80,11 +85,6 @@ class TransformerEncoderLayer(_FeedForwardLayer):
                                             dtype=dtype)
         self._build_ff(d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps, batch_first, norm_first,
                        bias, dtype, norms=2)
-
-    def _sa_block(self, x, mask, key_padding_mask, is_causal):
-        x = self.self_attn(x, x, x, attn_mask=mask, key_padding_mask=key_padding_mask, need_weights=False,
-                           is_causal=is_causal)[0]
-        return self.dropout1(x)
 
     def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal=False):
         x = src
@@ -110,11 +110,6 @@ class TransformerDecoderLayer(_FeedForwardLayer):
                                                  batch_first=batch_first, dtype=dtype)
         self._build_ff(d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps, batch_first, norm_first,
                        bias, dtype, norms=3)
-
-    def _sa_block(self, x, mask, key_padding_mask, is_causal):
-        x = self.self_attn(x, x, x, attn_mask=mask, key_padding_mask=key_padding_mask, need_weights=False,
-                           is_causal=is_causal)[0]
-        return self.dropout1(x)
 
     def _mha_block(self, x, mem, mask, key_padding_mask, is_causal):
         x = self.multihead_attn(x, mem, mem, attn_mask=mask, key_padding_mask=key_padding_mask, need_weights=False,
