@@ -258,9 +258,7 @@ class Trainer:
                 output, loss = self._parallel_step(x, y)
                 self._optimizer_step()
             else:
-                output = self.model(x)
-                loss = self.loss_fn(output, y)
-                objective = loss if self.l1 == 0 else loss + l1_penalty(self.params, self.l1)
+                output, loss, objective = self._forward_loss(x, y)
                 if self.accumulate_batches == 1:
                     self.optimizer.zero_grad()
                     objective.backward()
@@ -306,6 +304,13 @@ class Trainer:
         self._call("on_epoch_end", epoch, logs)
         return logs, completed
 
+    def _forward_loss(self, x, y):
+        """(output, loss, objective) of one batch: the model's output, the loss, and the loss plus the L1
+        penalty when one is asked for (what backward is called on)."""
+        output = self.model(x)
+        loss = self.loss_fn(output, y)
+        return output, loss, (loss if self.l1 == 0 else loss + l1_penalty(self.params, self.l1))
+
     def _parallel_step(self, x, y):
         """Forward and backward of this rank's shard of the global batch (x, y), weighted by its share n_r/b,
         gradients summed over processes: the global batch's mean-loss gradient (descend.distributed.data_parallel).
@@ -323,9 +328,7 @@ class Trainer:
                              "or SyncBatchNorm); use batches of at least world-size rows (drop_last=True)")
         with (no_sync() if no_sync is not None else contextlib.nullcontext()):
             if n_r:
-                output = self.model(xs)
-                loss = self.loss_fn(output, ys)
-                objective = loss if self.l1 == 0 else loss + l1_penalty(self.params, self.l1)
+                output, loss, objective = self._forward_loss(xs, ys)
                 (objective * (n_r / b)).backward()
                 out, value = output.data, float(loss.data)
             else:
