@@ -50,6 +50,17 @@ class Tensor(ConversionMethods):
         if requires_grad:
             self.requires_grad_(True)
 
+    @property
+    def array(self):
+        """The NumPy array holding this tensor's values (shared, no copy): descend's own code reads and writes
+        storage through this attribute. (Transitional alias of ``data`` until ``data`` becomes PyTorch's
+        storage-sharing tensor.)"""
+        return self.data
+
+    @array.setter
+    def array(self, value):
+        self.data = value
+
     @classmethod
     def from_array(cls, array, requires_grad=False):
         """A tensor around ``array`` as it is: no copy, no dtype conversion, no checks — the constructor for
