@@ -14,7 +14,8 @@ def _parser() -> argparse.ArgumentParser:
                                 description="Benchmark descend against PyTorch on the same workloads.")
     p.add_argument("--workloads", default=None,
                    help="comma-separated: W1,W2,W3,W4,W5 (W5 = W5-mlp and W5-cnn), W6 (LSTM), "
-                        "W7 (Transformer encoder); default all")
+                        "W7 (Transformer encoder), W8 (CIFAR CNN), W9 (LayerNorm+GELU MLP), W10 (ResNet), "
+                        "SWEEP (batch-size sweep S-mlp-B, S-cnn-B); default all")
     p.add_argument("--steps", type=int, default=None, help="timed steps per run (default: per workload)")
     p.add_argument("--repeat", type=int, default=5, help="timed runs per framework; the best is reported (default 5)")
     p.add_argument("--warmup", type=int, default=5, help="untimed steps before timing")

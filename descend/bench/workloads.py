@@ -3,8 +3,10 @@
 A workload is a list of layer specs — ``("linear", in, out)``, ``("conv", in, out, k)``, ``("relu",)``,
 ``("maxpool", k)``, ``("bn1d", c)``, ``("dropout", p)``, ``("flatten",)``, ``("lstm", in, hidden)`` (batch-first,
 the last step's output), ``("encoder", d_model, nhead, ff, layers)`` (a post-LN batch-first
-``TransformerEncoder``, dropout 0) and ``("meanpool",)`` (the mean over steps) — plus the batch size, the input
-shape, the optimiser and whether it trains. :func:`build_descend` and :func:`build_torch` turn a spec
+``TransformerEncoder``, dropout 0), ``("meanpool",)`` (the mean over steps), ``("conv", in, out, k, padding)``,
+``("bn2d", c)``, ``("layernorm", d)``, ``("gelu",)``, ``("block", c)`` (a ResNet basic block: conv3×3-BN-ReLU-
+conv3×3-BN plus the identity, then ReLU) and ``("avgpool",)`` (adaptive average to 1×1, flattened) — plus the
+batch size, the input shape, the optimiser and whether it trains. :func:`build_descend` and :func:`build_torch` turn a spec
 into a ``Sequential`` of the same layer sequence, so their state-dict keys are identical and torch's initial
 weights can be copied into descend with ``load_state_dict``.
 
@@ -22,13 +24,14 @@ __all__ = ["Workload", "WORKLOADS", "resolve", "make_batches", "build_descend", 
            "make_descend_step", "make_torch_step", "matmul_flops"]
 
 NUM_CLASSES = 10
+SWEEP_BATCHES = (1, 8, 32, 128, 512)
 DROPOUT_P = 0.2
 
 
 @dataclass(frozen=True)
 class Workload:
     """One benchmark: ``layers`` (specs), ``batch``, per-sample ``input_shape``, ``optimizer`` ('adam',
-    'sgd_nesterov' or None for inference), ``steps`` (default timed steps) and a description."""
+    'adamw', 'sgd_nesterov' or None for inference), ``steps`` (default timed steps) and a description."""
 
     name: str
     description: str
@@ -47,10 +50,19 @@ class Workload:
 
     @property
     def is_mlp(self) -> bool:
-        return all(spec[0] not in ("conv", "maxpool", "lstm", "encoder") for spec in self.layers)
+        return all(spec[0] in ("linear", "relu", "gelu", "bn1d", "layernorm", "dropout", "flatten")
+                   for spec in self.layers)
 
 
 _MLP_784_512_256_10 = (("linear", 784, 512), ("relu",), ("linear", 512, 256), ("relu",), ("linear", 256, 10))
+_CIFAR_CNN = (("conv", 3, 32, 3, 1), ("bn2d", 32), ("relu",), ("conv", 32, 32, 3, 1), ("bn2d", 32), ("relu",),
+              ("maxpool", 2), ("conv", 32, 64, 3, 1), ("bn2d", 64), ("relu",), ("conv", 64, 64, 3, 1), ("bn2d", 64),
+              ("relu",), ("maxpool", 2), ("conv", 64, 128, 3, 1), ("bn2d", 128), ("relu",), ("maxpool", 2),
+              ("flatten",), ("linear", 128 * 4 * 4, 10))
+_LN_GELU_MLP = ((("linear", 256, 512),) + (("linear", 512, 512), ("layernorm", 512), ("gelu",)) * 4
+                + (("linear", 512, 10),))
+_RESNET = (("conv", 3, 32, 3, 1), ("bn2d", 32), ("relu",), ("maxpool", 2), ("block", 32), ("block", 32),
+           ("block", 32), ("avgpool",), ("linear", 32, 10))
 _CNN = (("conv", 1, 32, 3), ("relu",), ("maxpool", 2), ("conv", 32, 64, 3), ("relu",), ("maxpool", 2),
         ("flatten",), ("linear", 64 * 5 * 5, 128), ("relu",), ("linear", 128, 10))
 
@@ -76,6 +88,20 @@ WORKLOADS = {w.name: w for w in (
              "32 steps, Linear(10), Adam, batch 32",
              (("linear", 32, 64), ("encoder", 64, 4, 256, 2), ("meanpool",), ("linear", 64, 10)), 32, (32, 32),
              "adam", 20, tags=("TRANSFORMER",)),
+    Workload("W8", "CIFAR-sized CNN: five conv3x3 (padding 1; 32-32-64-64-128) each with BatchNorm2d and ReLU, "
+             "three maxpool2, Linear(2048->10), 3x32x32, Adam, batch 128", _CIFAR_CNN, 128, (3, 32, 32), "adam", 6,
+             tags=("CIFAR",)),
+    Workload("W9", "MLP 256->512, four blocks Linear(512)-LayerNorm-GELU, Linear(10), AdamW, batch 256",
+             _LN_GELU_MLP, 256, (256,), "adamw", 60, tags=("LN",)),
+    Workload("W10", "ResNet: conv3x3(3->32)-BN-ReLU-maxpool2, three basic blocks (32 channels, 16x16), "
+             "global average pool, Linear(10), 3x32x32, SGD Nesterov momentum 0.9, batch 64",
+             _RESNET, 64, (3, 32, 32), "sgd_nesterov", 10, lr=0.01, tags=("RESNET",)),
+) + tuple(
+    Workload(f"S-mlp-{b}", f"batch-size sweep: W1's MLP at batch {b}", _MLP_784_512_256_10, b, (784,), "adam",
+             max(20, 9600 // b), tags=("SWEEP",)) for b in SWEEP_BATCHES
+) + tuple(
+    Workload(f"S-cnn-{b}", f"batch-size sweep: W3's CNN at batch {b}", _CNN, b, (1, 28, 28), "adam",
+             max(6, 1600 // b), tags=("SWEEP",)) for b in SWEEP_BATCHES
 )}
 
 
@@ -116,7 +142,7 @@ def matmul_flops(workload: Workload) -> float:
 
 # ---------------------------------------------------------------------------------------------- builders
 def _sequence_modules(nn):
-    """The LSTM-last-step and mean-over-steps modules, defined on ``nn.Module`` of either framework."""
+    """The LSTM-last-step, mean-over-steps and ResNet basic-block modules, on ``nn.Module`` of either framework."""
     class LastStepLSTM(nn.Module):
         def __init__(self, input_size, hidden_size):
             super().__init__()
@@ -128,14 +154,31 @@ def _sequence_modules(nn):
     class MeanOverSteps(nn.Module):
         def forward(self, x):
             return x.mean(dim=1)
-    return LastStepLSTM, MeanOverSteps
+
+    class BasicBlock(nn.Module):
+        def __init__(self, channels):
+            super().__init__()
+            self.conv1 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+            self.bn1 = nn.BatchNorm2d(channels)
+            self.relu = nn.ReLU()
+            self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+            self.bn2 = nn.BatchNorm2d(channels)
+
+        def forward(self, x):
+            return self.relu(self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x))))) + x)
+    return LastStepLSTM, MeanOverSteps, BasicBlock
 
 
 def _build(nn, workload: Workload, dropout_p: float | None):
     """The workload's layers from ``nn`` (descend's or PyTorch's: the class names and arguments agree)."""
     makers = {
         "linear": lambda spec: nn.Linear(spec[1], spec[2]),
-        "conv": lambda spec: nn.Conv2d(spec[1], spec[2], spec[3]),
+        "conv": lambda spec: nn.Conv2d(spec[1], spec[2], spec[3], padding=spec[4] if len(spec) > 4 else 0),
+        "bn2d": lambda spec: nn.BatchNorm2d(spec[1]),
+        "layernorm": lambda spec: nn.LayerNorm(spec[1]),
+        "gelu": lambda spec: nn.GELU(),
+        "block": lambda spec: basic_block(spec[1]),
+        "avgpool": lambda spec: nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten()),
         "relu": lambda spec: nn.ReLU(),
         "maxpool": lambda spec: nn.MaxPool2d(spec[1]),
         "bn1d": lambda spec: nn.BatchNorm1d(spec[1]),
@@ -147,7 +190,7 @@ def _build(nn, workload: Workload, dropout_p: float | None):
             enable_nested_tensor=False),
         "meanpool": lambda spec: mean_pool(),
     }
-    last_step, mean_pool = _sequence_modules(nn)
+    last_step, mean_pool, basic_block = _sequence_modules(nn)
     layers = []
     for spec in workload.layers:
         if spec[0] not in makers:  # pragma: no cover - the specs above are fixed
@@ -190,6 +233,8 @@ def _make_step(workload: Workload, model, nn, optim, no_grad, output):
     loss_fn = nn.CrossEntropyLoss()
     if workload.optimizer == "adam":
         opt = optim.Adam(model.parameters(), lr=workload.lr)
+    elif workload.optimizer == "adamw":
+        opt = optim.AdamW(model.parameters(), lr=workload.lr)
     else:
         opt = optim.SGD(model.parameters(), lr=workload.lr, momentum=workload.momentum, nesterov=True)
 

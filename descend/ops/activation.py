@@ -7,7 +7,8 @@ import math
 import numpy as np
 from scipy import special
 
-from .. import buffers
+from .. import buffers, kernels
+from ..kernels import activation as gelu_kernels
 from ..autograd import is_grad_enabled
 from ..tensor import record
 
@@ -111,12 +112,16 @@ def tanh(a):
 
 
 def gelu(a, approximate="none"):
-    """GELU(x) = x Φ(x) (Hendrycks & Gimpel, 2016), Φ the standard normal CDF.
+    """GELU(x) = x Φ(x) (Hendrycks & Gimpel, 2016), Φ the standard normal CDF (float32: one compiled pass each
+    way, :mod:`descend.kernels.activation`).
 
     ``approximate='tanh'``: 0.5 x (1 + tanh(√(2/π)(x + 0.044715 x³))), as in PyTorch.
     Exact derivative: Φ(x) + x φ(x).
     """
     x = a.data
+    if approximate == "none" and x.dtype == np.float32 and kernels.enabled():
+        out, cdf, gauss = gelu_kernels.gelu_forward(x)
+        return record(out, (a,), lambda g: (gelu_kernels.gelu_backward(g, x, cdf, gauss),), "gelu")
     if approximate == "none":
         cdf = 0.5 * (1.0 + special.erf(x * _INV_SQRT_2))
         out = x * cdf

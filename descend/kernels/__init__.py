@@ -1,0 +1,113 @@
+"""Compiled kernels: the few loops NumPy cannot express as one pass, compiled with Numba.
+
+A NumPy expression such as ``0.5 * x * (1 + erf(x / √2))`` makes one full pass over memory per operation and
+runs on one core. A kernel here does the same arithmetic in a single pass over the data, split over the
+machine's cores for large arrays. Every kernel has a NumPy counterpart in the op that calls it (the code the
+op ran before the kernel existed), which is used when Numba is not importable or kernels are switched off
+(:func:`disabled`); the tests run both and compare them with PyTorch.
+
+Compilation is lazy and cached: nothing of Numba is imported until an op first calls a kernel, and the
+machine code is written to Numba's cache (``__pycache__`` beside this package, or the user cache folder when
+that is read-only), so only the first run on a machine pays the compile time (about a second per kernel);
+later processes load it in milliseconds.
+
+Kernels are ordinary functions of NumPy arrays written as loops, decorated with :func:`kernel`. A kernel
+whose outer loop is ``prange`` runs that loop on all cores when its first argument has at least
+``parallel_from`` elements, and serially below (a parallel launch costs a few microseconds, more than a
+small array's whole loop).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import types
+
+__all__ = ["kernel", "enabled", "available", "disabled", "Kernel", "prange"]
+
+#: The parallel loop of a kernel. Plain ``range`` until a kernel compiles, when it becomes ``numba.prange``
+#: in the kernel's module (so importing a kernel module never imports Numba).
+prange = range
+
+_local = threading.local()
+_numba = None            # the numba module once imported, False when it cannot be
+_import_lock = threading.Lock()
+
+#: A kernel's first argument must have this many elements for the parallel version to run.
+PARALLEL_FROM = 1 << 15
+
+
+def _load_numba():
+    global _numba
+    if _numba is None:
+        with _import_lock:
+            if _numba is None:
+                try:
+                    import numba
+                    _numba = numba
+                except Exception:  # pragma: no cover - Numba missing or broken on this platform
+                    _numba = False
+    return _numba
+
+
+def available() -> bool:
+    """Whether Numba can be imported here (importing it on first call)."""
+    return bool(_load_numba())
+
+
+def enabled() -> bool:
+    """Whether ops use compiled kernels now: Numba is available and no :func:`disabled` block is active in
+    this thread."""
+    return not getattr(_local, "off", False) and available()
+
+
+@contextlib.contextmanager
+def disabled():
+    """Run the ops' NumPy code instead of the compiled kernels inside this block (this thread only)."""
+    previous = getattr(_local, "off", False)
+    _local.off = True
+    try:
+        yield
+    finally:
+        _local.off = previous
+
+
+class Kernel:
+    """A lazily compiled kernel: ``k(*arrays)`` compiles on first use (serial and, for ``parallel=True``, a
+    parallel version) and runs the one suited to the size of the first argument."""
+
+    __slots__ = ("function", "parallel", "parallel_from", "_serial", "_parallel", "__name__")
+
+    def __init__(self, function, parallel: bool, parallel_from: int):
+        self.function, self.parallel, self.parallel_from = function, parallel, parallel_from
+        self._serial = self._parallel = None
+        self.__name__ = function.__name__
+
+    def _compile(self, parallel: bool):
+        numba = _load_numba()
+        if not numba:
+            raise RuntimeError(f"kernel {self.__name__} needs Numba, which cannot be imported; check "
+                               "descend.kernels.enabled() before calling a kernel")
+        function = self.function
+        function.__globals__["prange"] = numba.prange
+        if not parallel:  # a separate function object, so the two versions have separate cache entries
+            function = types.FunctionType(function.__code__, function.__globals__, function.__name__ + "_serial",
+                                          function.__defaults__, function.__closure__)
+            function.__qualname__ = self.function.__qualname__ + "_serial"
+        return numba.njit(function, cache=True, nogil=True, parallel=parallel, error_model="numpy")
+
+    def __call__(self, *args):
+        if self.parallel and args[0].size >= self.parallel_from:
+            if self._parallel is None:
+                self._parallel = self._compile(True)
+            return self._parallel(*args)
+        if self._serial is None:
+            self._serial = self._compile(False)
+        return self._serial(*args)
+
+
+def kernel(function=None, *, parallel: bool = False, parallel_from: int = PARALLEL_FROM):
+    """Decorator: ``function`` (a loop over NumPy arrays in Numba's subset of Python) as a :class:`Kernel`."""
+    if function is None:
+        return lambda f: Kernel(f, parallel, parallel_from)
+    return Kernel(function, parallel, parallel_from)

@@ -1,0 +1,95 @@
+"""Activation kernels (float32): GELU forward and backward.
+
+GELU(x) = x Φ(x), with the standard normal CDF written through the complementary error function so that
+both tails keep their relative precision:
+
+    Φ(x) = h(x) for x < 0,   Φ(x) = 1 − h(x) for x ≥ 0,   h(x) = ½ erfc(|x|/√2) = ½ t Q(t) E(x),
+
+where E(x) = exp(−x²/2), t = 1 / (1 + z/2) with z = |x|/√2 (so t ∈ (0, 1]), and Q(t) = erfc(z) e^{z²} / t
+is a smooth function of t (Q(0) = 1/(2√π)) replaced by a degree-10 polynomial, fitted for this module by
+weighted least squares on [0, 1] (relative error 1.2·10⁻⁸ in float64; evaluated in float32, the result's
+relative error stays below 3·10⁻⁷, float32's own few ulps).
+
+No transcendental function is evaluated inside the loops, so they vectorise; E(x) comes from NumPy's
+(vectorised) ``exp``. The backward pass uses the exact derivative
+
+    d/dx [x Φ(x)] = Φ(x) + x φ(x),   φ(x) = E(x) / √(2π),
+
+with the Φ and E the forward pass stored.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import buffers
+from . import kernel, prange
+
+__all__ = ["gelu_forward", "gelu_backward"]
+
+_INV_SQRT_2 = np.float32(1.0 / math.sqrt(2.0))
+_INV_SQRT_2PI = np.float32(1.0 / math.sqrt(2.0 * math.pi))
+_HALF = np.float32(0.5)
+_ONE = np.float32(1.0)
+# Q(t) ≈ Σ c_k t^k, k = 0 … 10
+_Q0, _Q1, _Q2, _Q3, _Q4, _Q5, _Q6, _Q7, _Q8, _Q9, _Q10 = (np.float32(c) for c in (
+    2.8209479524e-01, 2.8209374998e-01, 2.4688466392e-01, 1.7531503379e-01, 9.3467852302e-02,
+    -5.9229945079e-02, 1.3221675510e-01, -4.5502726645e-01, 4.9373855411e-01, -2.3475350274e-01,
+    4.3199314422e-02))
+
+
+@kernel(parallel=True)
+def _half_square(x, out):
+    """out = −x²/2 (the exponent of E)."""
+    for i in prange(x.size):
+        out[i] = -_HALF * x[i] * x[i]
+
+
+@kernel(parallel=True)
+def _gelu_from_gauss(x, gauss, out, cdf):
+    """out = x Φ(x), cdf = Φ(x), given gauss = E(x) = exp(−x²/2)."""
+    for i in prange(x.size):
+        v = x[i]
+        t = _ONE / (_ONE + _HALF * abs(v) * _INV_SQRT_2)
+        q = _Q10
+        q = q * t + _Q9
+        q = q * t + _Q8
+        q = q * t + _Q7
+        q = q * t + _Q6
+        q = q * t + _Q5
+        q = q * t + _Q4
+        q = q * t + _Q3
+        q = q * t + _Q2
+        q = q * t + _Q1
+        q = q * t + _Q0
+        h = _HALF * t * q * gauss[i]
+        phi = h if v < 0 else _ONE - h
+        cdf[i] = phi
+        out[i] = v * phi
+
+
+def gelu_forward(x: np.ndarray):
+    """(x Φ(x), Φ(x), E(x)) for a float32 array ``x`` (any shape; contiguous copies are made if needed)."""
+    flat = np.ascontiguousarray(x).reshape(-1)
+    gauss = buffers.empty(flat.shape, flat.dtype)
+    _half_square(flat, gauss)
+    np.exp(gauss, out=gauss)
+    out, cdf = buffers.empty(flat.shape, flat.dtype), buffers.empty(flat.shape, flat.dtype)
+    _gelu_from_gauss(flat, gauss, out, cdf)
+    return out.reshape(x.shape), cdf, gauss
+
+
+@kernel(parallel=True)
+def _gelu_grad(g, x, cdf, gauss, out):
+    for i in prange(g.size):
+        out[i] = g[i] * (cdf[i] + x[i] * gauss[i] * _INV_SQRT_2PI)
+
+
+def gelu_backward(g: np.ndarray, x: np.ndarray, cdf: np.ndarray, gauss: np.ndarray) -> np.ndarray:
+    """g (Φ(x) + x φ(x)) from the forward pass's ``cdf`` and ``gauss`` (flat float32)."""
+    gf = np.ascontiguousarray(g, dtype=np.float32).reshape(-1)
+    out = buffers.empty(gf.shape, gf.dtype)
+    _gelu_grad(gf, np.ascontiguousarray(x).reshape(-1), cdf, gauss, out)
+    return out.reshape(g.shape)
