@@ -23,7 +23,7 @@ import contextlib
 import threading
 import types
 
-__all__ = ["kernel", "enabled", "available", "disabled", "Kernel", "prange"]
+__all__ = ["kernel", "enabled", "available", "disabled", "thread_count", "Kernel", "prange"]
 
 #: The parallel loop of a kernel. Plain ``range`` until a kernel compiles, when it becomes ``numba.prange``
 #: in the kernel's module (so importing a kernel module never imports Numba).
@@ -76,10 +76,11 @@ class Kernel:
     """A lazily compiled kernel: ``k(*arrays)`` compiles on first use (serial and, for ``parallel=True``, a
     parallel version) and runs the one suited to the size of the first argument."""
 
-    __slots__ = ("function", "parallel", "parallel_from", "_serial", "_parallel", "__name__")
+    __slots__ = ("function", "parallel", "parallel_from", "reassociate", "_serial", "_parallel", "__name__")
 
-    def __init__(self, function, parallel: bool, parallel_from: int):
+    def __init__(self, function, parallel: bool, parallel_from: int, reassociate: bool = False):
         self.function, self.parallel, self.parallel_from = function, parallel, parallel_from
+        self.reassociate = reassociate
         self._serial = self._parallel = None
         self.__name__ = function.__name__
 
@@ -94,20 +95,41 @@ class Kernel:
             function = types.FunctionType(function.__code__, function.__globals__, function.__name__ + "_serial",
                                           function.__defaults__, function.__closure__)
             function.__qualname__ = self.function.__qualname__ + "_serial"
-        return numba.njit(function, cache=True, nogil=True, parallel=parallel, error_model="numpy")
+        # reassociation lets sums vectorise (several partial sums, added at the end); NaN and infinity keep
+        # their IEEE meaning (no 'nnan'/'ninf' flags)
+        fastmath = {"reassoc", "contract"} if self.reassociate else False
+        return numba.njit(function, cache=True, nogil=True, parallel=parallel, error_model="numpy",
+                          fastmath=fastmath)
 
     def __call__(self, *args):
         if self.parallel and args[0].size >= self.parallel_from:
-            if self._parallel is None:
-                self._parallel = self._compile(True)
-            return self._parallel(*args)
+            return self.run_parallel(*args)
+        return self.run_serial(*args)
+
+    def run_parallel(self, *args):
+        """The parallel version (its ``prange`` loop split over the cores), whatever the sizes."""
+        if self._parallel is None:
+            self._parallel = self._compile(True)
+        return self._parallel(*args)
+
+    def run_serial(self, *args):
+        """The serial version (``prange`` as ``range``)."""
         if self._serial is None:
             self._serial = self._compile(False)
         return self._serial(*args)
 
 
-def kernel(function=None, *, parallel: bool = False, parallel_from: int = PARALLEL_FROM):
-    """Decorator: ``function`` (a loop over NumPy arrays in Numba's subset of Python) as a :class:`Kernel`."""
+def thread_count() -> int:
+    """Threads a parallel kernel uses (Numba's count, the machine's cores by default); 1 without Numba."""
+    numba = _load_numba()
+    return numba.get_num_threads() if numba else 1
+
+
+def kernel(function=None, *, parallel: bool = False, parallel_from: int = PARALLEL_FROM, reassociate: bool = False):
+    """Decorator: ``function`` (a loop over NumPy arrays in Numba's subset of Python) as a :class:`Kernel`.
+
+    ``reassociate=True`` lets the compiler reorder additions (so a sum runs as several vectorised partial
+    sums): its rounding then differs from a left-to-right sum by float32's usual few ulps."""
     if function is None:
-        return lambda f: Kernel(f, parallel, parallel_from)
-    return Kernel(function, parallel, parallel_from)
+        return lambda f: Kernel(f, parallel, parallel_from, reassociate)
+    return Kernel(function, parallel, parallel_from, reassociate)

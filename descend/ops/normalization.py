@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend
+from .. import backend, kernels
+from ..kernels import normalization as norm_kernels
 from ..tensor import Tensor, record
 
 
@@ -125,7 +126,8 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
 
     μ and var (biased) are taken per sample over those dimensions; ``weight`` γ and ``bias`` β have shape
     ``normalized_shape``. Backward with gh = g·γ:  dx = (1/σ)·(gh − mean(gh) − x̂·mean(gh·x̂)),
-    dγ = Σ_batch g·x̂, dβ = Σ_batch g.
+    dγ = Σ_batch g·x̂, dβ = Σ_batch g. Float32: one compiled pass over each row each way
+    (:mod:`descend.kernels.normalization`).
     """
     x = input if isinstance(input, Tensor) else Tensor.from_array(backend.as_array(input))
     xd = x.data
@@ -143,6 +145,10 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
         if p is not None and p.data.shape != normalized_shape:
             raise ValueError(f"layer_norm: {label} has shape {p.data.shape}, expected normalized_shape "
                              f"{normalized_shape}")
+    parents = (x,) + tuple(p for p in (weight, bias) if p is not None)
+    if xd.dtype == np.float32 and kernels.enabled() and all(
+            p is None or p.data.dtype == np.float32 for p in (weight, bias)):
+        return _layer_norm_compiled(x, xd, normalized_shape, weight, bias, eps, parents)
     axes = tuple(range(xd.ndim - k, xd.ndim))
     batch_axes = tuple(range(xd.ndim - k))
     mean = xd.mean(axis=axes, keepdims=True)
@@ -154,7 +160,6 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
     out = x_hat if gamma is None else x_hat * gamma
     if bias is not None:
         out = out + bias.data
-    parents = (x,) + tuple(p for p in (weight, bias) if p is not None)
 
     def backward(g):
         gx = None
@@ -175,6 +180,26 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
         return tuple(grads)
 
     return record(out.astype(xd.dtype, copy=False), parents, backward, "layer_norm")
+
+
+def _layer_norm_compiled(x, xd, normalized_shape, weight, bias, eps, parents):
+    """:func:`layer_norm` through the compiled row kernels (:mod:`descend.kernels.normalization`)."""
+    d = int(np.prod(normalized_shape))
+    x2 = np.ascontiguousarray(xd).reshape(-1, d)
+    gamma = None if weight is None else weight.data
+    out, x_hat, inv_std = norm_kernels.layer_norm_forward(x2, gamma, None if bias is None else bias.data, eps)
+
+    def backward(g):
+        gx, d_gamma, d_beta = norm_kernels.layer_norm_backward(g.reshape(-1, d), x_hat, inv_std, gamma,
+                                                               x.requires_grad)
+        grads = [None if gx is None else gx.reshape(xd.shape)]
+        if weight is not None:
+            grads.append(d_gamma.reshape(normalized_shape) if weight.requires_grad else None)
+        if bias is not None:
+            grads.append(d_beta.reshape(normalized_shape) if bias.requires_grad else None)
+        return tuple(grads)
+
+    return record(out.reshape(xd.shape), parents, backward, "layer_norm")
 
 
 __all__ = ["batch_norm", "layer_norm"]

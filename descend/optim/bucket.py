@@ -180,6 +180,7 @@ class Bucket:
         t = int(self.steps[0])
         fused = self.fused
         args = fused.prepare(h, t) if fused is not None else None
+        kargs = fused.kernel_args(h, t, self.dtype) if hasattr(fused, "kernel_args") else None
         c0 = {name: float(v[0]) for name, v in self.scalars.items()}
         c = c0
         dtype = self.dtype
@@ -188,6 +189,9 @@ class Bucket:
             if len(pieces) == 1:  # one parameter fills the chunk: update it in place
                 i, lo, hi, _ = pieces[0]
                 g = grads[i][lo:hi]
+                if kargs is not None and g.dtype == dtype:  # the compiled step: θ updated in one pass
+                    fused.step_in_place(g, pv, s, kargs)
+                    continue
                 if args is not None and g.dtype == dtype:  # the fused step reads the gradient where it lies
                     u = fused.apply(g, s, t, tmp, args)
                 else:
@@ -234,6 +238,7 @@ class Bucket:
             self.steps[i] += 1
             t = int(self.steps[i])
             args = fused.prepare(h, t) if fused is not None else None
+            kargs = fused.kernel_args(h, t, dtype) if hasattr(fused, "kernel_args") else None
             c0 = {name: float(v[i]) for name, v in self.scalars.items()}
             c = c0
             base, size, flat = self.offsets[i], g.size, self.flats[i]
@@ -242,6 +247,9 @@ class Bucket:
                 a, b = base + lo, base + hi
                 s = {k: v[a:b] for k, v in self.state.items()}
                 tmp, pv = self.tmp[:hi - lo], flat[lo:hi]
+                if kargs is not None and g.dtype == dtype:
+                    fused.step_in_place(g[lo:hi], pv, s, kargs)
+                    continue
                 if args is not None and g.dtype == dtype:
                     u = fused.apply(g[lo:hi], s, t, tmp, args)
                 else:

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import kernels
+from ..kernels import optim as optim_kernels
+
 from .basic_rules import AddDecayedWeights, ScaleByLearningRate
 from .checks import check_betas, check_closed_unit, check_nonneg
 from .rule import Rule
@@ -110,7 +113,8 @@ class ScaleByAdam(Rule):
         body = chain[:-1]
         if sum(r is self for r in body) != 1 or any(r is not self and type(r) is not AddDecayedWeights for r in body):
             return None
-        return FusedAdam(self, [r for r in body if r is not self], chain[-1])
+        before = body[:[r is self for r in body].index(True)]
+        return FusedAdam(self, [r for r in body if r is not self], chain[-1], coupled=list(before))
 
 
 class FusedAdam:
@@ -119,8 +123,35 @@ class FusedAdam:
     gradient ``g`` (only read), as (m/s₁)/tmp with tmp from ``_denominator`` for −η: 10 array passes
     (2 + 3 for the moments, 4 for u, 1 for the caller's θ ← θ + u)."""
 
-    def __init__(self, adam, decays, lr):
+    def __init__(self, adam, decays, lr, coupled=None):
         self.adam, self.decays, self.lr = adam, decays, lr
+        # decays placed before scale_by_adam are coupled (L2 on the gradient), after it decoupled (AdamW)
+        self.coupled = list(decays) if coupled is None else coupled
+
+    def kernel_args(self, h, t, dtype):
+        """The scalars of :func:`descend.kernels.optim.adam_step` for this step, or None when the compiled
+        step does not apply (kernels off, not float32, or an lr decay)."""
+        if np.dtype(dtype) != np.float32 or not kernels.enabled():
+            return None
+        if self.lr.k_decay is not None and float(h[self.lr.k_decay]) != 0.0:
+            return None
+        adam = self.adam
+        b1, b2 = (float(b) for b in h[adam.k_betas])
+        lr, eps = float(h[self.lr.k_lr]), float(h[adam.k_eps])
+        s1, s2 = adam.scales.get("exp_avg", 1.0), adam.scales.get("exp_avg_sq", 1.0)
+        wd_c = sum(float(h[d.k_wd]) for d in self.decays if d in self.coupled)
+        wd_d = sum(float(h[d.k_wd]) for d in self.decays if d not in self.coupled)
+        k = (1.0 - b1 ** t) / (-lr * s1) if lr != 0.0 else None
+        if k is None:
+            return None
+        f = np.float32
+        return (f(b1), f((1.0 - b1) / s1), f(b2), f((1.0 - b2) / s2),
+                f(s2 ** 0.5 / (1.0 - b2 ** t) ** 0.5 * k), f(eps * k), f(wd_c), f(lr * wd_d), adam.amsgrad)
+
+    def step_in_place(self, g, theta, s, args) -> None:
+        """θ ← θ + u for the flat float32 views ``g``, ``theta`` and state ``s`` in one compiled pass."""
+        vmax = s["max_exp_avg_sq"] if self.adam.amsgrad else s["exp_avg_sq"]
+        optim_kernels.adam_step(g, theta, s["exp_avg"], s["exp_avg_sq"], vmax, *args)
 
     def prepare(self, h, t):
         """(η, β₁, β₂, ε) for this step, or None when a decay or the lr decay is on (the chain runs instead)."""

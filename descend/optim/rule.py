@@ -34,9 +34,12 @@ step count t ≥ 1 and the scratch array.
 **Fused steps.** A rule may own a faster form of a whole chain: ``fuse(chain)`` returns an object with
 ``prepare(h, t)`` (the step's numbers, or None when the fused form does not apply this step) and
 ``apply(g, s, t, tmp, args)`` (the update u for gradient ``g``, only read, returned in ``tmp``; None
-for no change). :class:`~descend.optim.moment_rules.ScaleByAdam` fuses [add_decayed_weights…] scale_by_adam [add_decayed_weights…]
-scale_by_learning_rate when every decay is 0 and there is no lr decay. The optimiser asks each rule of
-its chain and knows no rule by name.
+for no change). It may also offer a compiled step over a whole parameter range: ``kernel_args(h, t,
+dtype)`` (its numbers, or None) and ``step_in_place(g, theta, s, args)`` (θ updated in place), which the
+engine prefers where a chunk holds one parameter. :class:`~descend.optim.moment_rules.ScaleByAdam` fuses
+[add_decayed_weights…] scale_by_adam [add_decayed_weights…] scale_by_learning_rate when every decay is 0
+and there is no lr decay, and compiles it (:mod:`descend.kernels.optim`, decays included) for float32.
+The optimiser asks each rule of its chain and knows no rule by name.
 """
 
 from __future__ import annotations
