@@ -16,6 +16,9 @@ from threadpoolctl import threadpool_limits
 # pytest runs on two workers (-n 2) on two cores: one BLAS thread per worker, or OpenBLAS threads thrash.
 torch.set_num_threads(1)
 threadpool_limits(1)
+if descend.kernels.available():  # the compiled kernels' parallel loops likewise (tests/test_kernels.py uses 2)
+    import numba
+    numba.set_num_threads(1)
 
 
 @pytest.fixture

@@ -34,6 +34,7 @@ import numpy as np
 from .. import buffers
 from ..autograd import is_grad_enabled
 from ..tensor import Tensor, record
+from . import conv_winograd
 from ._util import operand
 from .activation import relu_gradient, relu_in_place
 
@@ -153,6 +154,8 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, relu: bool):
                          f"{(ph, pw)} and dilation {(dh, dw)} (output would be {(ho, wo)}); pad more or use a "
                          "smaller kernel")
 
+    if conv_winograd.applies(xd, w, (sh, sw), (dh, dw)):
+        return _conv2d_winograd(x, weight, bias, xd, w, (ph, pw), (ho, wo), relu)
     xm = batch_innermost(xd)                                    # (C, H, W, N)
     if ph or pw:
         xp = buffers.zeros((c, h + 2 * ph, wd + 2 * pw, n), xm.dtype)
@@ -212,6 +215,39 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, relu: bool):
             gw = np.ascontiguousarray(gw.transpose(0, 3, 1, 2))
         if need_x:
             gx = gxp[:, ph:ph + h, pw:pw + wd].transpose(3, 0, 1, 2)
+        return (gx, gw) if bias is None else (gx, gw, gb)
+
+    return record(out, parents, backward, "conv2d_relu" if relu else "conv2d")
+
+
+def _conv2d_winograd(x, weight, bias, xd, w, padding, out_size, relu: bool):
+    """The node of :func:`_conv2d` computed by Winograd F(2×2, 3×3) (:mod:`descend.ops.conv_winograd`)."""
+    (ph, pw), (ho, wo) = padding, out_size
+    n, c, h, wd = xd.shape
+    o = w.shape[0]
+    xp = conv_winograd.pad_to_tiles(batch_innermost(xd), ph, pw, ho, wo)
+    out_m, u = conv_winograd.forward(xp, w, ho, wo)
+    if bias is not None:
+        out_m.reshape(o, -1)[...] += bias.data[:, None]
+    out = out_m.transpose(3, 0, 1, 2)
+    parents = (x, weight) if bias is None else (x, weight, bias)
+    need_w, need_x = weight.requires_grad, x.requires_grad
+    need_b = bias is not None and bias.requires_grad
+    positive, out_dtype = None, out.dtype
+    if relu:
+        positive = relu_in_place(out, is_grad_enabled() and (need_w or need_x or need_b))
+    if not (need_x or need_w or need_b) or not is_grad_enabled():
+        xp = None
+    del x, xd
+
+    def backward(g):
+        if positive is not None:
+            g = relu_gradient(g, positive, out_dtype)
+        g4 = batch_innermost(g)                                 # (O, Hₒ, Wₒ, N)
+        gb = g4.reshape(o, -1).sum(axis=1) if need_b else None
+        gx, gw = conv_winograd.backward(g4, xp, u, need_w, need_x, ph, pw, h, wd)
+        if gx is not None:
+            gx = gx.transpose(3, 0, 1, 2)
         return (gx, gw) if bias is None else (gx, gw, gb)
 
     return record(out, parents, backward, "conv2d_relu" if relu else "conv2d")

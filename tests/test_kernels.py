@@ -1,0 +1,201 @@
+"""The compiled kernels (descend.kernels) against PyTorch, against float64 and against the NumPy path they
+replace, on sizes where they engage — serial and parallel versions, one and two threads."""
+
+import numba
+import numpy as np
+import pytest
+import torch
+
+import descend
+import descend.nn.functional as F
+from descend import kernels, nn
+
+pytestmark = pytest.mark.skipif(not kernels.available(), reason="Numba is not importable here")
+
+
+@pytest.fixture(params=[1, 2], ids=["1-thread", "2-threads"])
+def threads(request):
+    before = numba.get_num_threads()
+    numba.set_num_threads(request.param)
+    yield request.param
+    numba.set_num_threads(before)
+
+
+def _both_paths(fn):
+    """fn() with the kernels on, then inside kernels.disabled() (the NumPy path)."""
+    on = fn()
+    with kernels.disabled():
+        off = fn()
+    return on, off
+
+
+# ---------------------------------------------------------------------------------------------- switch
+def test_disabled_switches_the_kernels_off_in_this_thread_only():
+    assert kernels.enabled()
+    with kernels.disabled():
+        assert not kernels.enabled()
+        with kernels.disabled():
+            assert not kernels.enabled()
+        assert not kernels.enabled()
+    assert kernels.enabled()
+
+
+def test_a_kernel_runs_its_serial_and_parallel_versions_alike():
+    from descend.kernels.activation import gelu_forward
+    x = np.random.default_rng(0).standard_normal(kernels.PARALLEL_FROM + 7).astype(np.float32)
+    big, _, _ = gelu_forward(x)            # parallel version (at least PARALLEL_FROM elements)
+    small = np.concatenate([gelu_forward(x[i:i + 1000])[0] for i in range(0, x.size, 1000)])  # serial
+    np.testing.assert_array_equal(big, small)
+
+
+# ---------------------------------------------------------------------------------------------- GELU
+@pytest.mark.parametrize("scale", [1.0, 4.0])
+def test_gelu_kernel_matches_torch_values_and_gradient(threads, scale):
+    x = (scale * np.random.default_rng(1).standard_normal((96, 700))).astype(np.float32)
+    g = np.random.default_rng(2).standard_normal(x.shape).astype(np.float32)
+    d = descend.tensor(x, requires_grad=True)
+    y = F.gelu(d)
+    y.backward(descend.tensor(g))
+    t = torch.tensor(x, requires_grad=True)
+    ty = torch.nn.functional.gelu(t)
+    ty.backward(torch.tensor(g))
+    # atol: PyTorch's float32 GELU loses relative precision in the lower tail (1 + erf(x/√2) cancels), ours
+    # does not (next test)
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-6, atol=1e-5)
+    np.testing.assert_allclose(d.grad.numpy(), t.grad.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_gelu_kernel_keeps_relative_precision_in_both_tails():
+    """Φ(x) = ½ erfc(−x/√2) with erfc from a relative-precision fit: within 3e-6 of float64's value for |x| up
+    to 9 (the bound is float32's rounding of x² inside exp(−x²/2)), where 0.5·(1 + erf(x/√2)) in float32 has
+    lost every digit for x ≤ −5.5."""
+    from scipy.special import ndtr
+    x = np.linspace(-9, 9, 20001).astype(np.float32)
+    y = F.gelu(descend.tensor(x)).numpy().astype(np.float64)
+    exact = x.astype(np.float64) * ndtr(x.astype(np.float64))
+    nonzero = exact != 0
+    assert np.max(np.abs(y[nonzero] / exact[nonzero] - 1)) < 3e-6
+    small = nonzero & (np.abs(x) <= 4)
+    assert np.max(np.abs(y[small] / exact[small] - 1)) < 5e-7
+
+
+def test_gelu_kernel_gives_the_numpy_paths_nan_infinities_and_signed_zeros():
+    x = np.concatenate([np.array([np.nan, np.inf, -np.inf, 0.0, -0.0], np.float32), np.zeros(40000, np.float32)])
+    on, off = _both_paths(lambda: F.gelu(descend.tensor(x)).numpy()[:5])
+    np.testing.assert_array_equal(on, off)  # nan, inf (x·Φ(x) → ∞; PyTorch's kernel gives nan), nan, 0, −0
+    assert np.signbit(on[4]) and not np.signbit(on[3])
+
+
+# ---------------------------------------------------------------------------------------------- LayerNorm
+@pytest.mark.parametrize("shape,normalized", [((64, 33, 48), (48,)), ((300, 512), (512,)), ((8, 6, 10, 12), (10, 12))])
+def test_layer_norm_kernel_matches_torch(threads, shape, normalized):
+    rng = np.random.default_rng(3)
+    x = (3 * rng.standard_normal(shape) + 2).astype(np.float32)
+    w = rng.standard_normal(normalized).astype(np.float32)
+    b = rng.standard_normal(normalized).astype(np.float32)
+    g = rng.standard_normal(shape).astype(np.float32)
+    ours = [descend.tensor(a, requires_grad=True) for a in (x, w, b)]
+    y = F.layer_norm(ours[0], normalized, ours[1], ours[2])
+    y.backward(descend.tensor(g))
+    ref = [torch.tensor(a, requires_grad=True) for a in (x, w, b)]
+    ty = torch.nn.functional.layer_norm(ref[0], normalized, ref[1], ref[2])
+    ty.backward(torch.tensor(g))
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-5, atol=2e-5)
+    rows = int(np.prod(shape[:len(shape) - len(normalized)]))
+    for o, r, tol in zip(ours, ref, (2e-5, 3e-6 * rows, 3e-6 * rows)):  # dγ, dβ: sums over the rows
+        np.testing.assert_allclose(o.grad.numpy(), r.grad.numpy(), rtol=1e-4, atol=tol)
+
+
+def test_layer_norm_kernel_without_affine_and_without_input_gradient():
+    x = np.random.default_rng(4).standard_normal((200, 128)).astype(np.float32)
+    y = F.layer_norm(descend.tensor(x), (128,))
+    np.testing.assert_allclose(y.numpy(), torch.nn.functional.layer_norm(torch.tensor(x), (128,)).numpy(),
+                               rtol=1e-5, atol=2e-5)
+    layer = nn.LayerNorm(128)
+    layer(descend.tensor(x)).sum().backward()       # the input needs no gradient: only dγ, dβ
+    np.testing.assert_allclose(layer.bias.grad.numpy(), np.full(128, 200.0), rtol=1e-6)
+
+
+# ---------------------------------------------------------------------------------------------- Adam
+@pytest.mark.parametrize("name,kwargs", [
+    ("Adam", {"lr": 1e-2}), ("Adam", {"lr": 1e-2, "weight_decay": 0.1}), ("Adam", {"lr": 1e-3, "amsgrad": True}),
+    ("AdamW", {"lr": 1e-2}), ("AdamW", {"lr": 1e-2, "weight_decay": 0.3, "betas": (0.8, 0.99)}),
+])
+def test_compiled_adam_step_matches_torch_and_the_numpy_path(threads, name, kwargs):
+    rng = np.random.default_rng(5)
+    w0 = rng.standard_normal((300, 257)).astype(np.float32)
+    grads = [rng.standard_normal(w0.shape).astype(np.float32) for _ in range(30)]
+
+    def run():
+        p = descend.tensor(w0.copy(), requires_grad=True)
+        opt = getattr(descend.optim, name)([p], **kwargs)
+        for g in grads:
+            p.grad = descend.tensor(g)
+            opt.step()
+        return p.numpy()
+
+    on, off = _both_paths(run)
+    t = torch.tensor(w0.copy(), requires_grad=True)
+    opt = getattr(torch.optim, name)([t], **kwargs)
+    for g in grads:
+        t.grad = torch.tensor(g)
+        opt.step()
+    np.testing.assert_allclose(on, t.detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(on, off, rtol=1e-6, atol=1e-7)
+
+
+# ---------------------------------------------------------------------------------------------- Winograd
+WINOGRAD_CASES = [  # (C, O, H, W, N, padding, bias)
+    (16, 8, 9, 7, 3, 1, True), (16, 16, 8, 8, 4, 0, False), (32, 24, 11, 12, 2, 2, True), (24, 40, 5, 5, 5, 1, False),
+]
+
+
+@pytest.mark.parametrize("case", WINOGRAD_CASES)
+def test_winograd_conv_matches_torch_forward_and_gradients(threads, case):
+    c, o, h, w, n, p, bias = case
+    rng = np.random.default_rng(6)
+    ours = nn.Conv2d(c, o, 3, padding=p, bias=bias)
+    ref = torch.nn.Conv2d(c, o, 3, padding=p, bias=bias)
+    ours.load_state_dict({k: v.detach().numpy() for k, v in ref.state_dict().items()})
+    x = rng.standard_normal((n, c, h, w)).astype(np.float32)
+    dx, tx = descend.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    y, ty = ours(dx), ref(tx)
+    g = rng.standard_normal(ty.shape).astype(np.float32)
+    y.backward(descend.tensor(g))
+    ty.backward(torch.tensor(g))
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-4, atol=2e-5)
+    np.testing.assert_allclose(dx.grad.numpy(), tx.grad.numpy(), rtol=1e-4, atol=2e-5)
+    np.testing.assert_allclose(ours.weight.grad.numpy(), ref.weight.grad.numpy(), rtol=1e-4, atol=1e-4)
+    if bias:
+        np.testing.assert_allclose(ours.bias.grad.numpy(), ref.bias.grad.numpy(), rtol=1e-4, atol=1e-4)
+
+
+def _conv_f64(x, w, p):
+    """The convolution of (N, C, H, W) x with (O, C, 3, 3) w in float64, by its definition."""
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (p, p), (p, p)))
+    ho, wo = xp.shape[2] - 2, xp.shape[3] - 2
+    return sum(np.einsum("oc,nchw->nohw", w[:, :, u, v].astype(np.float64), xp[:, :, u:u + ho, v:v + wo])
+               for u in range(3) for v in range(3))
+
+
+def test_winograd_rounding_error_against_float64_is_float32_sized():
+    """Winograd adds rounding (its transforms sum up to 16 terms): measured against float64 it stays within 3× the
+    error of the direct im2col product, and below 1e-6 of the output's scale."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((8, 64, 16, 16)).astype(np.float32)
+    w = (rng.standard_normal((64, 64, 3, 3)) / np.sqrt(9 * 64)).astype(np.float32)
+    exact = _conv_f64(x, w, 1)
+    run = lambda: F.conv2d(descend.tensor(x), descend.tensor(w), padding=1).numpy()  # noqa: E731
+    wino, direct = _both_paths(run)
+    scale = np.abs(exact).max()
+    err_wino, err_direct = np.abs(wino - exact).max() / scale, np.abs(direct - exact).max() / scale
+    assert err_wino < 1e-6 and err_wino < 3 * err_direct, (err_wino, err_direct)
+
+
+def test_winograd_conv_relu_fusion_equals_the_unfused_pair():
+    rng = np.random.default_rng(8)
+    x = descend.tensor(rng.standard_normal((4, 16, 10, 10)).astype(np.float32))
+    w = descend.tensor(rng.standard_normal((16, 16, 3, 3)).astype(np.float32) * 0.1)
+    b = descend.tensor(rng.standard_normal(16).astype(np.float32))
+    from descend.ops.conv import conv2d_relu
+    np.testing.assert_array_equal(conv2d_relu(x, w, b, padding=1).numpy(), F.conv2d(x, w, b, padding=1).relu().numpy())
