@@ -123,7 +123,8 @@ def run_benchmarks(workloads=None, steps: int | None = None, repeat: int = 5, wa
         for wl in selected:
             n = steps if steps is not None else wl.steps
             entry = {"name": wl.name, "description": wl.description, "batch": wl.batch, "train": wl.train}
-            entry["check"] = check_workload(wl, check_steps)
+            entry["check"] = check_workload(wl, check_steps if wl.check_steps is None else min(check_steps,
+                                                                                          wl.check_steps))
             entry["speed"] = speed_workload(wl, n, repeat, warmup)
             if memory:
                 entry["memory"] = {fw: measure.peak_memory(wl.name, fw, memory_steps, n_threads)

@@ -154,7 +154,7 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, relu: bool):
                          f"{(ph, pw)} and dilation {(dh, dw)} (output would be {(ho, wo)}); pad more or use a "
                          "smaller kernel")
 
-    if conv_winograd.applies(xd, w, (sh, sw), (dh, dw)):
+    if conv_winograd.applies(xd, w, (sh, sw), (ph, pw), (dh, dw)):
         return _conv2d_winograd(x, weight, bias, xd, w, (ph, pw), (ho, wo), relu)
     xm = batch_innermost(xd)                                    # (C, H, W, N)
     if ph or pw:

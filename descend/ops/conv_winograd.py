@@ -14,17 +14,46 @@ import numpy as np
 from .. import buffers, kernels
 from ..kernels import winograd as K
 
-__all__ = ["applies", "forward", "backward", "MIN_CHANNELS"]
+__all__ = ["applies", "forward", "backward", "MIN_CHANNELS", "MIN_TILES"]
 
 #: Input channels from which the Winograd route is taken (measured on the benchmark CNNs; see docs/bench.md).
 MIN_CHANNELS = 16
+#: Tiles (2×2 output blocks over the batch) from which it is taken: below, the 16 products are too small.
+MIN_TILES = 1024
+#: The share of computed outputs a route may discard (measured: an 11×11 output, 19 % discarded, ran
+#: slower than im2col; even sizes discard nothing).
+MAX_WASTE = 0.1
 
 
-def applies(x: np.ndarray, w: np.ndarray, stride, dilation) -> bool:
+def applies(x: np.ndarray, w: np.ndarray, stride, padding, dilation) -> bool:
     """Whether conv2d of ``x`` (N, C, H, W) with ``w`` (O, C, kh, kw) takes the Winograd route."""
     return (w.shape[2] == 3 and w.shape[3] == 3 and tuple(stride) == (1, 1) and tuple(dilation) == (1, 1)
             and x.dtype == np.float32 and w.dtype == np.float32 and x.shape[1] >= MIN_CHANNELS
-            and kernels.enabled())
+            and _tiles_fit(x.shape, w.shape, padding) and kernels.enabled())
+
+
+def _tiles_fit(x_shape, w_shape, padding) -> bool:
+    """Enough tiles for the products, and whole tiles wasting at most :data:`MAX_WASTE` of the outputs
+    (an odd output size computes a last half tile and drops it)."""
+    n, _, h, w = x_shape
+    ho, wo = h + 2 * padding[0] - 2, w + 2 * padding[1] - 2
+    if ho < 1 or wo < 1:
+        return False
+    th, tw = K.tiles(ho), K.tiles(wo)
+    return n * th * tw >= MIN_TILES and 4 * th * tw <= (1 + MAX_WASTE) * ho * wo
+
+
+#: Elements between the 16 planes of a transformed-tile array written by a kernel. The kernels write the 16
+#: planes at once; planes a power of two of bytes apart fall into the same cache sets and evict each other
+#: (measured: a 4× slower transform), so they are laid 64 bytes further apart.
+_PLANE_GAP = 16
+
+
+def _planes(rows: int, cols: int) -> np.ndarray:
+    """A (16, rows, cols) float32 array from a recycled buffer, planes :data:`_PLANE_GAP` elements apart."""
+    plane = rows * cols + _PLANE_GAP
+    flat = buffers.empty((16 * plane,), np.float32)
+    return np.lib.stride_tricks.as_strided(flat, (16, rows, cols), (plane * 4, cols * 4, 4), writeable=True)
 
 
 def pad_to_tiles(xm: np.ndarray, ph: int, pw: int, ho: int, wo: int) -> np.ndarray:
@@ -47,7 +76,7 @@ def forward(xp: np.ndarray, w: np.ndarray, ho: int, wo: int) -> tuple:
     th, tw = K.tiles(ho), K.tiles(wo)
     t = th * tw * n
     u = K.weight_transform(w)
-    v = K.input_transform(xp, th, tw, buffers.empty((16, c, t), np.float32))
+    v = K.input_transform(xp, th, tw, _planes(c, t))
     m = np.matmul(u, v, out=buffers.empty((16, o, t), np.float32))
     del v
     out = K.output_transform(m, th, tw, buffers.empty((o, ho, wo, n), np.float32))
@@ -62,10 +91,10 @@ def backward(g4: np.ndarray, xp: np.ndarray, u: np.ndarray, need_w: bool, need_x
     c = xp.shape[0]
     th, tw = K.tiles(ho), K.tiles(wo)
     t = th * tw * n
-    dm = K.output_grad_transform(g4, th, tw, buffers.empty((16, o, t), np.float32))
+    dm = K.output_grad_transform(g4, th, tw, _planes(o, t))
     gw = gx = None
     if need_w:
-        v = K.input_transform(xp, th, tw, buffers.empty((16, c, t), np.float32))
+        v = K.input_transform(xp, th, tw, _planes(c, t))
         du = np.matmul(dm, v.transpose(0, 2, 1))
         del v
         gw = K.weight_grad(du, o, c)

@@ -57,10 +57,15 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     n = xd.size // C if C else 0
     bshape = (1, C) + (1,) * (xd.ndim - 2)
 
+    if training and n <= 1:
+        raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input of "
+                         f"shape {xd.shape}; use a larger batch, or call model.eval()")
+    if training and xd.ndim >= 3 and xd.dtype == np.float32 and kernels.enabled() and all(
+            p is None or p.data.dtype == np.float32 for p in (weight, bias)):
+        view = norm_kernels.channel_view(xd)
+        if view is not None:
+            return _batch_norm_compiled(x, xd, view, running_mean, running_var, weight, bias, momentum, eps)
     if training:
-        if n <= 1:
-            raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input of "
-                             f"shape {xd.shape}; use a larger batch, or call model.eval()")
         mean = xd.mean(axis=axes, keepdims=True)
         centred = xd - mean
         var = (centred * centred).mean(axis=axes, keepdims=True)
@@ -119,6 +124,48 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         return tuple(grads)
 
     return record(out.astype(xd.dtype, copy=False), parents, backward, "batch_norm")
+
+
+def _update_running(running_mean, running_var, momentum, mean, var, n):
+    """running ← (1 − momentum)·running + momentum·batch statistic (the variance unbiased), in place."""
+    if running_mean is None and running_var is None:
+        return
+    if momentum is None or not 0.0 <= momentum <= 1.0:
+        raise ValueError(f"batch_norm: momentum must be in [0, 1], got {momentum!r}")
+    rm, rv = _array(running_mean), _array(running_var)
+    if rm is not None:
+        rm *= 1 - momentum
+        rm += (momentum * mean).astype(rm.dtype, copy=False)
+    if rv is not None:
+        rv *= 1 - momentum
+        rv += (momentum * var * (n / (n - 1))).astype(rv.dtype, copy=False)
+
+
+def _batch_norm_compiled(x, xd, view, running_mean, running_var, weight, bias, momentum, eps):
+    """Training-mode :func:`batch_norm` through the compiled per-channel kernels, keeping the input's layout
+    (batch-innermost or row-major; :func:`descend.kernels.normalization.channel_view`)."""
+    x3, order = view
+    inverse = tuple(np.argsort(order))
+    laid_out = tuple(xd.shape[i] for i in order)
+    mean, var, inv_std = norm_kernels.batch_norm_train(x3, eps)
+    _update_running(running_mean, running_var, momentum, mean.astype(np.float64), var.astype(np.float64),
+                    x3.shape[0] * x3.shape[2])
+    gamma = None if weight is None else weight.data
+    out3 = norm_kernels.batch_norm_apply(x3, mean, inv_std, gamma, None if bias is None else bias.data)
+    out = out3.reshape(laid_out).transpose(inverse)
+    parents = (x,) + tuple(p for p in (weight, bias) if p is not None)
+
+    def backward(g):
+        g3 = np.ascontiguousarray(g.transpose(order), dtype=np.float32).reshape(x3.shape)
+        gx3, d_gamma, d_beta = norm_kernels.batch_norm_backward(g3, x3, mean, inv_std, gamma, x.requires_grad)
+        grads = [None if gx3 is None else gx3.reshape(laid_out).transpose(inverse)]
+        if weight is not None:
+            grads.append(d_gamma if weight.requires_grad else None)
+        if bias is not None:
+            grads.append(d_beta if bias.requires_grad else None)
+        return tuple(grads)
+
+    return record(out, parents, backward, "batch_norm")
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-5):
