@@ -199,3 +199,47 @@ def test_winograd_conv_relu_fusion_equals_the_unfused_pair():
     b = descend.tensor(rng.standard_normal(16).astype(np.float32))
     from descend.ops.conv import conv2d_relu
     np.testing.assert_array_equal(conv2d_relu(x, w, b, padding=1).numpy(), F.conv2d(x, w, b, padding=1).relu().numpy())
+
+
+# ---------------------------------------------------------------------------------------------- BatchNorm
+@pytest.mark.parametrize("layout", ["row-major", "batch-innermost"])
+@pytest.mark.parametrize("shape", [(16, 8, 5, 7), (32, 24, 12, 12)])
+def test_batch_norm_kernel_matches_torch_in_both_layouts(threads, layout, shape):
+    rng = np.random.default_rng(9)
+    x = (2 * rng.standard_normal(shape) + 1).astype(np.float32)
+    g = rng.standard_normal(shape).astype(np.float32)
+    ref = torch.nn.BatchNorm2d(shape[1])
+    with torch.no_grad():
+        ref.weight.uniform_(0.5, 1.5)
+        ref.bias.uniform_(-1, 1)
+    ours = nn.BatchNorm2d(shape[1])
+    ours.load_state_dict({k: v.detach().numpy().copy() for k, v in ref.state_dict().items()})
+    arr = x if layout == "row-major" else np.ascontiguousarray(x.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+    dx, tx = descend.Tensor.from_array(arr, requires_grad=True), torch.tensor(x, requires_grad=True)
+    y, ty = ours(dx), ref(tx)
+    assert y.numpy().strides == arr.strides  # the output keeps the input's layout
+    y.backward(descend.tensor(g))
+    ty.backward(torch.tensor(g))
+    n = shape[0] * shape[2] * shape[3]
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(dx.grad.numpy(), tx.grad.numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(ours.weight.grad.numpy(), ref.weight.grad.numpy(), rtol=1e-4, atol=3e-6 * n)
+    np.testing.assert_allclose(ours.bias.grad.numpy(), ref.bias.grad.numpy(), rtol=1e-4, atol=3e-6 * n)
+    np.testing.assert_allclose(ours.running_mean.numpy(), ref.running_mean.numpy(), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(ours.running_var.numpy(), ref.running_var.numpy(), rtol=1e-6, atol=1e-7)
+
+
+def test_batch_norm_kernel_equals_the_numpy_path_and_eval_mode_is_unchanged():
+    rng = np.random.default_rng(10)
+    x = rng.standard_normal((8, 12, 6, 6)).astype(np.float32)
+    weight = rng.standard_normal(x.shape).astype(np.float32)
+
+    def run():
+        layer = nn.BatchNorm2d(12)
+        xt = descend.tensor(x, requires_grad=True)
+        (layer(xt) * descend.tensor(weight)).sum().backward()
+        return xt.grad.numpy(), layer.running_var.numpy(), layer.eval()(descend.tensor(x)).numpy()
+
+    on, off = _both_paths(run)
+    for a, b in zip(on, off):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
