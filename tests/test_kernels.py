@@ -243,3 +243,28 @@ def test_batch_norm_kernel_equals_the_numpy_path_and_eval_mode_is_unchanged():
     on, off = _both_paths(run)
     for a, b in zip(on, off):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_relu_fusion_equals_the_pair_and_matches_torch(training):
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((16, 8, 9, 9)).astype(np.float32)
+    x[0, 0, 0, :3] = [np.nan, -0.0, 0.0]
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    model = nn.Sequential(nn.BatchNorm2d(8), nn.ReLU())
+    pair = nn.Sequential(nn.BatchNorm2d(8))
+    ref = torch.nn.Sequential(torch.nn.BatchNorm2d(8), torch.nn.ReLU())
+    for m in (model, pair, ref):
+        m.train(training)
+    xs = [descend.tensor(x, requires_grad=True) for _ in range(2)]
+    fused, unfused = model(xs[0]), pair(xs[1]).relu()
+    np.testing.assert_array_equal(fused.numpy(), unfused.numpy())      # NaN and signed zeros included
+    assert fused.grad_fn.name() == ("BatchNormReluBackward" if training else "ReluBackward")
+    fused.backward(descend.tensor(g))
+    unfused.backward(descend.tensor(g))
+    np.testing.assert_allclose(xs[0].grad.numpy(), xs[1].grad.numpy(), rtol=1e-6, atol=1e-7, equal_nan=True)
+    clean = rng.standard_normal(x.shape).astype(np.float32)
+    d, t = descend.tensor(clean, requires_grad=True), torch.tensor(clean, requires_grad=True)
+    model(d).backward(descend.tensor(g))
+    ref(t).backward(torch.tensor(g))
+    np.testing.assert_allclose(d.grad.numpy(), t.grad.numpy(), rtol=1e-4, atol=1e-5)

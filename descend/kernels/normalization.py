@@ -122,21 +122,27 @@ def _bn_stats(x3, mean, var):
 
 
 @kernel(parallel=True, parallel_from=2)
-def _bn_apply(x3, shift, scale, out3):
-    """out = x·scale[c] + shift[c] per channel (the affine form of (x − μ)·r·γ + β)."""
+def _bn_apply(x3, shift, scale, out3, relu):
+    """out = x·scale[c] + shift[c] per channel (the affine form of (x − μ)·r·γ + β), then max(0, ·) when
+    ``relu`` (NaN and −0 kept, as np.maximum(y, 0) keeps them)."""
     a_count, c_count, b_count = x3.shape
+    zero = np.float32(0.0)
     for c in prange(c_count):
         k = scale[c]
         h = shift[c]
         for a in range(a_count):
             for b in range(b_count):
-                out3[a, c, b] = x3[a, c, b] * k + h
+                y = x3[a, c, b] * k + h
+                if relu and y < zero:
+                    y = zero
+                out3[a, c, b] = y
 
 
 @kernel(parallel=True, parallel_from=2, reassociate=True)
-def _bn_grad_sums(g3, x3, mean, sum_g, sum_gx):
-    """Per channel: Σg and Σ g·(x − μ)."""
+def _bn_grad_sums(g3, x3, mean, sum_g, sum_gx, out3, relu):
+    """Per channel: Σg and Σ g·(x − μ); with ``relu``, g is first zeroed where the fused output is ≤ 0."""
     a_count, c_count, b_count = x3.shape
+    zero = np.float32(0.0)
     for c in prange(c_count):
         mu = mean[c]
         s1 = np.float32(0.0)
@@ -144,6 +150,8 @@ def _bn_grad_sums(g3, x3, mean, sum_g, sum_gx):
         for a in range(a_count):
             for b in range(b_count):
                 gv = g3[a, c, b]
+                if relu and out3[a, c, b] <= zero:
+                    gv = zero
                 s1 += gv
                 s2 += gv * (x3[a, c, b] - mu)
         sum_g[c] = s1
@@ -151,9 +159,10 @@ def _bn_grad_sums(g3, x3, mean, sum_g, sum_gx):
 
 
 @kernel(parallel=True, parallel_from=2)
-def _bn_grad_input(g3, x3, mean, k_g, k_x, k_0, gx3):
-    """gx = k_g[c]·g − k_x[c]·(x − μ) − k_0[c] per channel."""
+def _bn_grad_input(g3, x3, mean, k_g, k_x, k_0, gx3, out3, relu):
+    """gx = k_g[c]·g − k_x[c]·(x − μ) − k_0[c] per channel (g masked as in :func:`_bn_grad_sums`)."""
     a_count, c_count, b_count = x3.shape
+    zero = np.float32(0.0)
     for c in prange(c_count):
         mu = mean[c]
         kg = k_g[c]
@@ -161,7 +170,10 @@ def _bn_grad_input(g3, x3, mean, k_g, k_x, k_0, gx3):
         k0 = k_0[c]
         for a in range(a_count):
             for b in range(b_count):
-                gx3[a, c, b] = kg * g3[a, c, b] - kx * (x3[a, c, b] - mu) - k0
+                gv = g3[a, c, b]
+                if relu and out3[a, c, b] <= zero:
+                    gv = zero
+                gx3[a, c, b] = kg * gv - kx * (x3[a, c, b] - mu) - k0
 
 
 def channel_view(x: np.ndarray):
@@ -186,22 +198,26 @@ def batch_norm_train(x3, eps):
     return mean, var, (np.float32(1.0) / np.sqrt(var + np.float32(eps))).astype(np.float32)
 
 
-def batch_norm_apply(x3, mean, inv_std, gamma, beta):
-    """y = (x − μ)·r·γ + β as x·k + h per channel, into a recycled (A, C, B) buffer."""
+def batch_norm_apply(x3, mean, inv_std, gamma, beta, relu: bool = False):
+    """y = (x − μ)·r·γ + β as x·k + h per channel (max(0, y) with ``relu``), into a recycled (A, C, B)
+    buffer."""
     k = inv_std if gamma is None else (inv_std * gamma).astype(np.float32)
     h = -mean * k if beta is None else (beta - mean * k).astype(np.float32)
     out3 = buffers.empty(x3.shape, np.float32)
-    _bn_apply(x3, np.ascontiguousarray(h, np.float32), np.ascontiguousarray(k, np.float32), out3)
+    _bn_apply(x3, np.ascontiguousarray(h, np.float32), np.ascontiguousarray(k, np.float32), out3, relu)
     return out3
 
 
-def batch_norm_backward(g3, x3, mean, inv_std, gamma, need_x):
+def batch_norm_backward(g3, x3, mean, inv_std, gamma, need_x, relu_out=None):
     """(dx as (A, C, B) or None, Σ g·x̂ (= dγ), Σg (= dβ)) of training-mode batch norm:
-    dx = (γr/n)·(n·g − Σg − x̂·Σ(g·x̂)) with x̂ = (x − μ)·r, as k_g·g − k_x·(x − μ) − k_0."""
+    dx = (γr/n)·(n·g − Σg − x̂·Σ(g·x̂)) with x̂ = (x − μ)·r, as k_g·g − k_x·(x − μ) − k_0. With
+    ``relu_out`` (the fused max(0, BN) output), g is ReLU's gradient g·[out > 0] first."""
+    relu = relu_out is not None
+    out3 = relu_out if relu else g3
     c = x3.shape[1]
     n = x3.shape[0] * x3.shape[2]
     sum_g, sum_gxc = np.empty(c, np.float32), np.empty(c, np.float32)
-    _bn_grad_sums(g3, x3, mean, sum_g, sum_gxc)
+    _bn_grad_sums(g3, x3, mean, sum_g, sum_gxc, out3, relu)
     sum_gx = (sum_gxc * inv_std).astype(np.float32)             # Σ g·x̂
     gx3 = None
     if need_x:
@@ -210,5 +226,5 @@ def batch_norm_backward(g3, x3, mean, inv_std, gamma, need_x):
         k_x = (scale * inv_std * sum_gx / n).astype(np.float32)  # γr · r·Σ(g x̂)/n
         k_0 = (scale * sum_g / n).astype(np.float32)
         gx3 = buffers.empty(x3.shape, np.float32)
-        _bn_grad_input(g3, x3, mean, k_g, k_x, k_0, gx3)
+        _bn_grad_input(g3, x3, mean, k_g, k_x, k_0, gx3, out3, relu)
     return gx3, sum_gx, sum_g

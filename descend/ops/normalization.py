@@ -30,8 +30,16 @@ def _param_tensor(t):
     return Tensor.from_array(backend.as_array(t))
 
 
+def batch_norm_relu(input, running_mean, running_var, weight=None, bias=None, training: bool = False,
+                    momentum: float = 0.1, eps: float = 1e-5):
+    """max(0, batch_norm(...)) as one node where the compiled training-mode kernels apply (values bit for bit
+    those of ``relu(batch_norm(...))``, which it computes otherwise); see :meth:`BatchNorm2d.fuse_next
+    <descend.nn.BatchNorm2d.fuse_next>`."""
+    return batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps, _relu=True)
+
+
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training: bool = False,
-               momentum: float = 0.1, eps: float = 1e-5):
+               momentum: float = 0.1, eps: float = 1e-5, *, _relu: bool = False):
     """Batch normalisation (Ioffe & Szegedy 2015) of x (N, C, *) per channel C.
 
     ``training=True``: μ and var are the batch statistics over N and the spatial axes, and the running
@@ -64,7 +72,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             p is None or p.data.dtype == np.float32 for p in (weight, bias)):
         view = norm_kernels.channel_view(xd)
         if view is not None:
-            return _batch_norm_compiled(x, xd, view, running_mean, running_var, weight, bias, momentum, eps)
+            return _batch_norm_compiled(x, xd, view, running_mean, running_var, weight, bias, momentum, eps, _relu)
+    if _relu:
+        from .activation import relu
+        return relu(batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps))
     if training:
         mean = xd.mean(axis=axes, keepdims=True)
         centred = xd - mean
@@ -141,7 +152,7 @@ def _update_running(running_mean, running_var, momentum, mean, var, n):
         rv += (momentum * var * (n / (n - 1))).astype(rv.dtype, copy=False)
 
 
-def _batch_norm_compiled(x, xd, view, running_mean, running_var, weight, bias, momentum, eps):
+def _batch_norm_compiled(x, xd, view, running_mean, running_var, weight, bias, momentum, eps, relu=False):
     """Training-mode :func:`batch_norm` through the compiled per-channel kernels, keeping the input's layout
     (batch-innermost or row-major; :func:`descend.kernels.normalization.channel_view`)."""
     x3, order = view
@@ -151,13 +162,14 @@ def _batch_norm_compiled(x, xd, view, running_mean, running_var, weight, bias, m
     _update_running(running_mean, running_var, momentum, mean.astype(np.float64), var.astype(np.float64),
                     x3.shape[0] * x3.shape[2])
     gamma = None if weight is None else weight.data
-    out3 = norm_kernels.batch_norm_apply(x3, mean, inv_std, gamma, None if bias is None else bias.data)
+    out3 = norm_kernels.batch_norm_apply(x3, mean, inv_std, gamma, None if bias is None else bias.data, relu)
     out = out3.reshape(laid_out).transpose(inverse)
     parents = (x,) + tuple(p for p in (weight, bias) if p is not None)
 
     def backward(g):
         g3 = np.ascontiguousarray(g.transpose(order), dtype=np.float32).reshape(x3.shape)
-        gx3, d_gamma, d_beta = norm_kernels.batch_norm_backward(g3, x3, mean, inv_std, gamma, x.requires_grad)
+        gx3, d_gamma, d_beta = norm_kernels.batch_norm_backward(g3, x3, mean, inv_std, gamma, x.requires_grad,
+                                                                out3 if relu else None)
         grads = [None if gx3 is None else gx3.reshape(laid_out).transpose(inverse)]
         if weight is not None:
             grads.append(d_gamma if weight.requires_grad else None)
@@ -165,7 +177,7 @@ def _batch_norm_compiled(x, xd, view, running_mean, running_var, weight, bias, m
             grads.append(d_beta if bias.requires_grad else None)
         return tuple(grads)
 
-    return record(out, parents, backward, "batch_norm")
+    return record(out, parents, backward, "batch_norm_relu" if relu else "batch_norm")
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-5):
@@ -249,4 +261,4 @@ def _layer_norm_compiled(x, xd, normalized_shape, weight, bias, eps, parents):
     return record(out.reshape(xd.shape), parents, backward, "layer_norm")
 
 
-__all__ = ["batch_norm", "layer_norm"]
+__all__ = ["batch_norm", "batch_norm_relu", "layer_norm"]
