@@ -110,7 +110,13 @@ def _linear(x, weight, bias, relu: bool):
     if xd.shape[-1] != w.shape[1]:
         raise ValueError(f"{name}: input of shape {xd.shape} has {xd.shape[-1]} features but the weight of shape "
                          f"{w.shape} expects {w.shape[1]} (in_features)")
-    if xd.ndim == 2 and xd.dtype == w.dtype:
+    if xd.ndim > 2 and xd.dtype == w.dtype:
+        # (…, in) as one (rows, in) product: NumPy's matmul of a stack by a matrix runs one small product per
+        # leading index, a sequence model's (batch, steps, features) one product per sample
+        x2 = xd.reshape(-1, xd.shape[-1])
+        out = np.matmul(x2, w.T, out=buffers.empty((x2.shape[0], w.shape[0]), w.dtype))
+        out = out.reshape(xd.shape[:-1] + (w.shape[0],))
+    elif xd.ndim == 2 and xd.dtype == w.dtype:
         out = np.matmul(xd, w.T, out=buffers.empty((xd.shape[0], w.shape[0]), w.dtype))
     else:
         out = xd @ w.T
@@ -126,8 +132,12 @@ def _linear(x, weight, bias, relu: bool):
         if positive is not None:
             g = relu_gradient(g, positive, out_dtype)
         if x.requires_grad:
-            gx = (np.matmul(g, w, out=buffers.empty((g.shape[0], w.shape[1]), w.dtype))
-                  if g.ndim == 2 and g.dtype == w.dtype else g @ w)
+            if g.ndim >= 2 and g.dtype == w.dtype:
+                g2 = g.reshape(-1, g.shape[-1])
+                gx = np.matmul(g2, w, out=buffers.empty((g2.shape[0], w.shape[1]), w.dtype))
+                gx = gx.reshape(g.shape[:-1] + (w.shape[1],))
+            else:
+                gx = g @ w
         else:
             gx = None
         gw = gb = None
