@@ -19,6 +19,7 @@ from .creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, fu
 from .device import DeviceUnavailableError, device, get_default_device, set_default_device
 from .dtypes import get_default_dtype, set_default_dtype
 from .unsupported import UnsupportedError
+from .size import Size
 from . import accelerator, backends, cuda  # noqa: E402
 
 _bind(Tensor)  # operators and PyTorch-named methods, before any module builds a tensor
