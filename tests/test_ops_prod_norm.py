@@ -115,3 +115,31 @@ def test_prod_and_norm_reject_bad_arguments_in_one_line(call, error, match):
     with pytest.raises(error, match=match) as info:
         call()
     assert "\n" not in str(info.value)
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+from hypothesis.extra.numpy import array_shapes  # noqa: E402
+
+
+@settings(max_examples=30, deadline=None)
+@given(shape=array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4), data=st.data())
+def test_prod_matches_torch_for_any_shape_with_zeros(torch_check, shape, data):
+    x = np.random.default_rng(data.draw(st.integers(0, 99))).uniform(0.5, 1.5, shape).astype(np.float32)
+    x.reshape(-1)[data.draw(st.lists(st.integers(0, x.size - 1), max_size=3))] = 0.0
+    dim = data.draw(st.none() | st.integers(-len(shape), len(shape) - 1))
+    if dim is None:
+        torch_check(lambda a: a.prod(), lambda a: a.prod(), x)
+    else:
+        keep = data.draw(st.booleans())
+        torch_check(lambda a: a.prod(dim, keep), lambda a: a.prod(dim, keep), x)
+
+
+@settings(max_examples=30, deadline=None)
+@given(shape=array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4), data=st.data())
+def test_vector_norm_matches_torch_for_any_shape_and_order(torch_check, shape, data):
+    x = np.random.default_rng(data.draw(st.integers(0, 99))).standard_normal(shape).astype(np.float32)
+    ord = data.draw(st.sampled_from([2, 1, 3, 0.5, INF, -INF]))
+    dims = data.draw(st.none() | st.lists(st.integers(0, len(shape) - 1), min_size=1, unique=True).map(tuple))
+    keep = data.draw(st.booleans())
+    torch_check(lambda a: descend.linalg.vector_norm(a, ord, dims, keep),
+                lambda a: torch.linalg.vector_norm(a, ord, dims, keep), x)

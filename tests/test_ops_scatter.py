@@ -100,3 +100,21 @@ def test_scatter_rejects_bad_arguments_in_one_line(call, error, match):
     with pytest.raises(error, match=match) as info:
         call(descend.zeros(3, 5))
     assert "\n" not in str(info.value)
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+from hypothesis.extra.numpy import array_shapes  # noqa: E402
+
+
+@settings(max_examples=30, deadline=None)
+@given(shape=array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4), data=st.data())
+def test_scatter_add_matches_torch_for_any_shape_and_dim(torch_check, shape, data):
+    rng = np.random.default_rng(data.draw(st.integers(0, 99)))
+    dim = data.draw(st.integers(0, len(shape) - 1))
+    idx_shape = tuple(data.draw(st.integers(1, n)) if i != dim else data.draw(st.integers(1, 5))
+                      for i, n in enumerate(shape))
+    idx = rng.integers(0, shape[dim], idx_shape)
+    x = rng.standard_normal(shape).astype(np.float32)
+    src = rng.standard_normal(idx_shape).astype(np.float32)
+    torch_check(lambda a, s: a.scatter_add(dim, descend.tensor(idx), s),
+                lambda a, s: a.scatter_add(dim, torch.tensor(idx), s), x, src)
