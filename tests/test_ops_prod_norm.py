@@ -70,6 +70,12 @@ NORMS = {
     "matrix_norm_inf": (lambda a: descend.linalg.matrix_norm(a, INF, keepdim=True),
                         lambda a: torch.linalg.matrix_norm(a, INF, keepdim=True)),
     "matrix_norm_neg1": (lambda a: descend.linalg.matrix_norm(a, -1), lambda a: torch.linalg.matrix_norm(a, -1)),
+    "matrix_norm_spectral": (lambda a: descend.linalg.matrix_norm(a, 2), lambda a: torch.linalg.matrix_norm(a, 2)),
+    "matrix_norm_smallest_singular": (lambda a: descend.linalg.matrix_norm(a, -2, dim=(0, 2), keepdim=True),
+                                      lambda a: torch.linalg.matrix_norm(a, -2, dim=(0, 2), keepdim=True)),
+    "matrix_norm_nuclear": (lambda a: descend.linalg.matrix_norm(a, "nuc"),
+                            lambda a: torch.linalg.matrix_norm(a, "nuc")),
+    "norm_nuclear_dims": (lambda a: descend.norm(a, "nuc", dim=(2, 1)), lambda a: torch.norm(a, "nuc", dim=(2, 1))),
 }
 
 
@@ -84,7 +90,7 @@ def test_norm_passes_gradcheck(grad_check, name):
 
 
 def test_linalg_norm_of_a_matrix_with_ord_is_the_matrix_norm_as_torch():
-    for ord in (1, -1, INF, -INF, "fro"):
+    for ord in (1, -1, INF, -INF, "fro", 2, -2, "nuc"):
         d = descend.linalg.norm(descend.tensor(X), ord)
         t = torch.linalg.norm(torch.tensor(X), ord)
         np.testing.assert_allclose(d.item(), t.item(), rtol=1e-6)
@@ -104,8 +110,9 @@ def test_norm_gradient_is_zero_at_zero_and_shared_at_ties_as_torch():
 @pytest.mark.parametrize("call,error,match", [
     (lambda: descend.tensor([1, 2]).norm(), TypeError, "floating point"),
     (lambda: descend.ones(3).norm(p="nuc"), ValueError, "nuc"),
+    (lambda: descend.ones(3).norm(p="max"), ValueError, "'fro', 'nuc' or a number"),
     (lambda: descend.linalg.vector_norm(descend.ones(3), ord="fro"), ValueError, "ord must be a number"),
-    (lambda: descend.linalg.matrix_norm(descend.ones(3, 3), 2), ValueError, "singular values"),
+    (lambda: descend.linalg.matrix_norm(descend.ones(3, 3), 3), ValueError, "ord must be 'fro', 'nuc'"),
     (lambda: descend.linalg.matrix_norm(descend.ones(3)), ValueError, "at least 2"),
     (lambda: descend.ones(2, 3).prod(dim=(0, 1)), TypeError, "dim must be an int"),
     (lambda: descend.ones(2, 3).prod(dim=2), ValueError, "out of range"),

@@ -6,7 +6,9 @@ min |x_i|, 0 the count of non-zeros. Its gradient is sign(x)·|x|^(p−1) / ‖x
 sign(x) for p = 1), 0 where the norm is 0 (PyTorch's choice at the kink); for ±inf the gradient sign(x) goes
 to the extreme elements, shared equally at ties; for p = 0 it is 0.
 matrix_norm over two dims: 'fro' = the 2-norm of the entries, 1 / -1 = the max / min column sum of |x|,
-inf / -inf = the max / min row sum of |x|.
+inf / -inf = the max / min row sum of |x|, 2 / -2 = the largest / smallest singular value and 'nuc' their sum
+(from one SVD; gradients u₁v₁ᵀ, u_min v_minᵀ and U Vᵀ, which assume distinct singular values (and full
+rank for 'nuc'), as PyTorch's do).
 """
 
 from __future__ import annotations
@@ -89,7 +91,8 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
 
 
 def matrix_norm(x, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
-    """The matrix norm over the two dims ``dim``: 'fro', 1, -1, inf, -inf (as ``torch.linalg.matrix_norm``)."""
+    """The matrix norm over the two dims ``dim``: 'fro', 'nuc', 1, -1, 2, -2, inf, -inf (as
+    ``torch.linalg.matrix_norm``)."""
     _check_input("matrix_norm", x)
     dim = _dims(dim)
     if not isinstance(dim, tuple) or len(dim) != 2:
@@ -104,20 +107,44 @@ def matrix_norm(x, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
     if ord == "fro":
         return vector_norm(x, 2, (rows, cols), keepdim)
     if ord in ("nuc", 2, -2):
-        raise ValueError(f"matrix_norm: ord={ord!r} (singular values) is not supported; use 'fro', 1, -1, inf "
-                         "or -inf")
+        return _singular_norm(x, ord, rows, cols, keepdim)
     if ord in (1, -1):
         summed, reduce = cols, rows  # a column's sum runs over the rows
     elif ord in (math.inf, -math.inf):
         summed, reduce = rows, cols
     else:
-        raise ValueError(f"matrix_norm: ord must be 'fro', 1, -1, inf or -inf, got {ord!r}")
+        raise ValueError(f"matrix_norm: ord must be 'fro', 'nuc', 1, -1, 2, -2, inf or -inf, got {ord!r}")
     sums = _sum(_abs(x), dim=reduce, keepdim=True)
     ext = amax if ord > 0 else amin
     out = ext(sums, dim=summed, keepdim=True)
     if not keepdim:
         out = out.reshape([n for i, n in enumerate(out.shape) if i not in (rows, cols)])
     return out
+
+
+def _singular_norm(x, ord, rows, cols, keepdim):
+    """'nuc' = Σ σ_i, 2 = σ_max, −2 = σ_min of each matrix; gradients U Vᵀ, u₁ v₁ᵀ, u_min v_minᵀ (reduced SVD)."""
+    a = np.moveaxis(x.array, (rows, cols), (-2, -1))
+    u, sv, vt = np.linalg.svd(a, full_matrices=False)
+    if ord == "nuc":
+        val = sv.sum(axis=-1)
+    else:
+        k = 0 if ord == 2 else -1                        # NumPy sorts singular values in descending order
+        val = sv[..., k]
+    out_shape = [n for i, n in enumerate(x.shape) if i not in (rows, cols)]
+    if keepdim:
+        out_shape = [1 if i in (rows, cols) else n for i, n in enumerate(x.shape)]
+    out = val.astype(x.array.dtype, copy=False).reshape(out_shape)
+
+    def backward(g):
+        gb = g.reshape(val.shape)[..., None, None]
+        if ord == "nuc":
+            grad = gb * (u @ vt)
+        else:
+            grad = gb * (u[..., :, k, None] * vt[..., None, k, :])
+        return (np.ascontiguousarray(np.moveaxis(grad, (-2, -1), (rows, cols))).astype(x.array.dtype, copy=False),)
+
+    return record(out, (x,), backward, "norm")
 
 
 def linalg_norm(x, ord=None, dim=None, keepdim=False, *, dtype=None):
@@ -145,12 +172,16 @@ def linalg_norm(x, ord=None, dim=None, keepdim=False, *, dtype=None):
 
 def norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):
     """``torch.norm``: p='fro' (the default) or a number p is the vector p-norm over ``dim`` (every element when
-    None; 'fro' needs at most two dims); p='nuc' is not supported."""
+    None; 'fro' needs at most two dims); p='nuc' is the nuclear norm of a matrix (or over a pair of dims)."""
     if out is not None:
         raise ValueError("norm: out= is not supported; assign the result instead")
+    if p == "nuc":
+        if dim is None and input.ndim != 2:
+            raise ValueError(f"norm: p='nuc' needs a 2-D input or a pair of dims, got shape {input.shape}")
+        return matrix_norm(input, "nuc", (0, 1) if dim is None else dim, keepdim, dtype=dtype)
     if isinstance(p, str):
         if p != "fro":
-            raise ValueError(f"norm: p={p!r} is not supported; use 'fro' or a number")
+            raise ValueError(f"norm: p={p!r} is not supported; use 'fro', 'nuc' or a number")
         if dim is not None and not isinstance(dim, int) and len(dim) > 2:
             raise ValueError(f"norm: p='fro' takes at most two dims, got {dim!r}")
         p = 2
