@@ -97,3 +97,5 @@ def test_prompt_is_refused_for_a_classification_run(tmp_path, capsys):
                   "diagnose": {"monitor": False}}, out=tmp_path / "c", progress=False)
     assert main(["predict", str(tmp_path / "c"), "--prompt", "x", "-o", str(tmp_path / "p.csv")]) == 2
     assert "--prompt needs a run trained on a text file" in capsys.readouterr().err
+    assert main(["predict", str(tmp_path / "c"), "-o", str(tmp_path / "p.csv")]) == 2   # INPUT is needed there
+    assert "give the inputs to predict on" in capsys.readouterr().err
