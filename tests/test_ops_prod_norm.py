@@ -89,6 +89,13 @@ def test_norm_passes_gradcheck(grad_check, name):
     grad_check(NORMS[name][0], X3)
 
 
+def test_tensor_norm_method_takes_dtype_fourth_as_torch():
+    d = descend.tensor(X).norm(2, 1, False, descend.float64)
+    t = torch.tensor(X).norm(2, 1, False, torch.float64)
+    assert d.dtype == np.float64
+    np.testing.assert_allclose(d.numpy(), t.numpy(), rtol=1e-6)
+
+
 def test_linalg_norm_of_a_matrix_with_ord_is_the_matrix_norm_as_torch():
     for ord in (1, -1, INF, -INF, "fro", 2, -2, "nuc"):
         d = descend.linalg.norm(descend.tensor(X), ord)

@@ -16,7 +16,7 @@ from .indexing import (ceil, cumsum, flip, floor, gather, isfinite, isinf, isnan
                        sign)
 from .einsum import einsum
 from .multinomial import multinomial
-from .norm import norm
+from .norm import norm, tensor_norm
 from .prod import prod
 from .scatter import scatter, scatter_, scatter_add, scatter_add_
 from .unique import unique
@@ -55,7 +55,7 @@ def bind_tensor_methods(cls) -> None:
         "relu": relu, "leaky_relu": leaky_relu, "elu": elu, "sigmoid": sigmoid, "tanh": tanh, "gelu": gelu,
         "silu": silu,
         "scatter": scatter, "scatter_": scatter_, "scatter_add": scatter_add, "scatter_add_": scatter_add_,
-        "prod": prod, "norm": norm, "unique": unique, "multinomial": multinomial,
+        "prod": prod, "norm": tensor_norm, "unique": unique, "multinomial": multinomial,
     }
     for name, fn in {**operators, **methods}.items():
         setattr(cls, name, fn)

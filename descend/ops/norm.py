@@ -186,3 +186,9 @@ def norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):
             raise ValueError(f"norm: p='fro' takes at most two dims, got {dim!r}")
         p = 2
     return vector_norm(input, p, dim, keepdim, dtype=dtype)
+
+
+def tensor_norm(self, p="fro", dim=None, keepdim=False, dtype=None):
+    """``Tensor.norm(p='fro', dim=None, keepdim=False, dtype=None)``: :func:`norm` with the method's argument
+    order (PyTorch's method has no ``out``)."""
+    return norm(self, p, dim, keepdim, dtype=dtype)
