@@ -145,7 +145,9 @@ def _metric_rows(summary: dict, history, task) -> list[dict]:
     for base in bases:
         label = metric_label(base)
         if base == "loss":
-            label = f"Loss ({loss_name(task)}{', nats per character' if task == 'language-model' else ''})"
+            label = f"Loss ({loss_name(task)}{', nats/char' if task == 'language-model' else ''})"
+        elif base == "bits_per_char":
+            label = "Bits per character"
         row = {"metric": label}
         for split, title in SPLITS.items():
             key = f"{split}_{base}"
@@ -153,7 +155,7 @@ def _metric_rows(summary: dict, history, task) -> list[dict]:
             if value is None and split == "train" and _column(history, base):
                 value, hint = float(_column(history, base)[-1]), f"{base}, last epoch of history.csv"
             if value is not None:
-                row[title] = Cell(format_metric(key, value, task), hint=hint, numeric=True)
+                row[title] = Cell(format_metric(key, value, task, unit=False), hint=hint, numeric=True)
         rows.append(row)
     return rows
 
@@ -262,8 +264,9 @@ def _glance(s: dict, task) -> list:
 def _subtitle(ctx, task) -> str:
     s = ctx.summary
     preset = ((ctx.config or {}).get("model") or {}).get("preset")
-    path = str(((ctx.config or {}).get("data") or {}).get("path") or "")
-    parts = [f"{task_title(task, preset)} on {Path(path).name if path else s.get('data')}", f"{format_metric('epochs', s.get('epochs'))} epochs"]
+    data = (ctx.config or {}).get("data") or {}
+    name = Path(str(data["path"])).name if data.get("path") else data.get("name") or s.get("data")
+    parts = [f"{task_title(task, preset)} on {name}", f"{format_metric('epochs', s.get('epochs'))} epochs"]
     if s.get("parameters") is not None:
         parts.append(f"{format_metric('parameters', s['parameters'])} parameters")
     if isinstance(s.get("wall_time_s"), (int, float)) and math.isfinite(s["wall_time_s"]):

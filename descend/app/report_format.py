@@ -75,7 +75,7 @@ def metric_label(key: str) -> str:
 
 def format_number(x, digits: int = 4) -> str:
     """``x`` to ``digits`` significant digits, fixed-point between 1e-3 and 1e6 (thousands separated),
-    else scientific (``1.234e-05``): 0.351592 → '0.3516', 12.3456 → '12.35', 123456.7 → '123,457'."""
+    else scientific (``1.234e-5``): 0.351592 → '0.3516', 12.3456 → '12.35', 123456.7 → '123,457'."""
     if not isinstance(digits, int) or digits < 1:
         raise ValueError(f"digits must be a positive integer, got {digits!r}")
     if isinstance(x, bool) or not isinstance(x, numbers.Real):
@@ -90,7 +90,8 @@ def format_number(x, digits: int = 4) -> str:
     if 1e-3 <= abs(x) < 1e6:
         decimals = max(0, digits - 1 - math.floor(math.log10(abs(x))))
         return f"{x:,.{decimals}f}"
-    return f"{x:.{digits - 1}e}"
+    mantissa, exponent = f"{x:.{digits - 1}e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
 
 
 def format_duration(seconds) -> str:
@@ -106,10 +107,11 @@ def format_duration(seconds) -> str:
     return f"{whole // 3600} h {whole % 3600 // 60:02d} min"
 
 
-def format_metric(key: str, value, task: str | None = None) -> str:
+def format_metric(key: str, value, task: str | None = None, unit: bool = True) -> str:
     """``value`` of ``summary.json`` key ``key`` as the report shows it, with its unit (see the module
     docstring): ``("test_accuracy", 0.93036)`` → '93.04 %', ``("val_loss", 3.5477, "language-model")`` →
-    '3.548 nats/char', ``("stopped_early", False)`` → 'no', ``("val_mae", None)`` → '—'."""
+    '3.548 nats/char', ``("stopped_early", False)`` → 'no', ``("val_mae", None)`` → '—'. ``unit=False``
+    leaves off a per-character unit (for a table whose row label names it): '3.548'."""
     if value is None:
         return "—"
     if isinstance(value, bool):
@@ -128,9 +130,9 @@ def format_metric(key: str, value, task: str | None = None) -> str:
     if base == "r2":
         return f"{value:.3f}"
     if base == "bits_per_char":
-        return f"{value:.3f} bits/char"
+        return f"{value:.3f}" + (" bits/char" if unit else "")
     if base == "loss" and task == "language-model":
-        return f"{value:.3f} nats/char"
+        return f"{value:.3f}" + (" nats/char" if unit else "")
     return format_number(value)
 
 

@@ -51,7 +51,7 @@ border-bottom:1px solid #d0d7de;padding-bottom:.2rem;margin-top:2rem}h3{font-siz
 font-variant-numeric:tabular-nums;overflow-wrap:anywhere}.stat.lead{background:#ddf4ff;border-color:#54aeff}
 .stat.lead .value{font-size:1.55rem}
 .scroll{overflow-x:auto;max-width:100%;margin:.6rem 0}table{border-collapse:collapse;font-size:.9rem}
-.scroll>table{margin:0}caption{text-align:left;color:#59636e;padding:.2rem 0}
+.scroll>table{margin:0}.caption{color:#59636e;font-size:.9rem;margin-top:.6rem}.caption+.scroll{margin-top:.2rem}
 th,td{border:1px solid #d0d7de;padding:.25rem .6rem;text-align:left;vertical-align:top;overflow-wrap:break-word}
 th{background:#f6f8fa}thead th{vertical-align:bottom}td.num{text-align:right;
 font-variant-numeric:tabular-nums;white-space:nowrap}tr.best td,tr.best th{background:#dafbe1;font-weight:600}
@@ -68,6 +68,9 @@ background:#ddf4ff}.note.success{border-color:#1a7f37;background:#dafbe1}.note.w
 background:#fff8c5}.note.error{border-color:#cf222e;background:#ffebe9}
 nav ul{display:flex;flex-wrap:wrap;gap:.2rem 1.2rem;padding:0;margin:.6rem 0;list-style:none}
 footer{color:#8c959f;font-size:.8rem;margin-top:3rem}
+@media (max-width:600px){body{margin-top:1rem}h1{font-size:1.45rem}.stats{grid-template-columns:1fr 1fr}
+.stat.lead{grid-column:1/-1}.stat .value{font-size:1.05rem}.stat.lead .value{font-size:1.35rem}
+table{font-size:.82rem}th,td{padding:.2rem .4rem}}
 """
 
 
@@ -207,8 +210,8 @@ class Report:
             raise TypeError(f"kv needs a mapping, got {type(mapping).__name__}")
         rows = [f"<tr><th>{_esc(key)}</th>{_cell_html(value, float_format)}</tr>"
                 for key, value in _flatten(dict(mapping))]
-        cap = f"<caption>{_esc(caption)}</caption>" if caption else ""
-        return self._add(f"<div class=scroll><table class=kv>{cap}{''.join(rows)}</table></div>")
+        cap = f"<div class=caption>{_esc(caption)}</div>" if caption else ""
+        return self._add(f"{cap}<div class=scroll><table class=kv>{''.join(rows)}</table></div>")
 
     def table(self, rows, columns=None, caption: str | None = None, float_format: str = ".4g", *,
               headers: dict | None = None, highlight=(), row_headers: bool = False) -> "Report":
@@ -235,8 +238,8 @@ class Report:
                 tag = "th" if row_headers and j == 0 else "td"
                 cells.append(_cell_html(r[c], float_format, tag) if c in r else f"<{tag}></{tag}>")
             body.append(f"<tr{' class=best' if i in marked else ''}>{''.join(cells)}</tr>")
-        cap = f"<caption>{_esc(caption)}</caption>" if caption else ""
-        return self._add(f"<div class=scroll><table>{cap}<thead><tr>{head}</tr></thead>"
+        cap = f"<div class=caption>{_esc(caption)}</div>" if caption else ""
+        return self._add(f"{cap}<div class=scroll><table><thead><tr>{head}</tr></thead>"
                          f"<tbody>{''.join(body)}</tbody></table></div>")
 
     def stats(self, items, lead: bool = False) -> "Report":
