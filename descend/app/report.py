@@ -37,7 +37,8 @@ _SEQUENCE_PRESETS = ("rnn", "lstm", "gru", "transformer")
 _LEGEND = {"loss": "training", "val_loss": "validation", "accuracy": "training", "val_accuracy": "validation",
            "mae": "training", "val_mae": "validation", "r2": "training", "val_r2": "validation"}
 _RUN_FACTS = ("epochs", "parameters", "train_samples", "train_time_s", "wall_time_s", "stopped_early",
-              "interrupted", "diverged", "divergence")
+              "interrupted", "diverged")
+_WARNING_WORDS = ("NaN", "Interrupted", "Diagnosis:", "diverged")      # a note holding one is a warning
 
 
 def collect_sections(ctx: ReportContext, parts=()) -> None:
@@ -163,7 +164,7 @@ def _metric_rows(summary: dict, history, task) -> list[dict]:
 def _facts(summary: dict, ctx) -> dict:
     facts = {}
     for key in _RUN_FACTS:
-        if key in summary and (key not in ("diverged", "divergence") or summary[key]):
+        if key in summary and (key != "diverged" or summary[key]):
             text = format_metric(key, summary[key])
             if key == "stopped_early" and summary[key]:
                 text += f" (patience {ctx.config['train']['early_stopping_patience']})"
@@ -183,27 +184,34 @@ def _toml_text(value) -> str:
 
 
 def _configuration(report: Report, cfg: dict) -> None:
-    """The config as one small table per TOML table, side by side; a default value is greyed."""
+    """The settings that differ from the defaults as one table, then every setting (folded away) as one
+    small table per TOML table, side by side, the defaults greyed."""
     try:
         defaults = default_config()
     except Exception:       # informative only
         defaults = {}
     groups = {"run": {k: v for k, v in cfg.items() if not isinstance(v, dict)}}
     groups.update({k: v for k, v in cfg.items() if isinstance(v, dict)})
-    report.text("Every setting of the run, as config.toml holds it; greyed values are the defaults.")
-    report.html("<div class=grid>")
+    changed, tables = {}, {}
     for group, table in groups.items():
         base = defaults if group == "run" else defaults.get(group, {})
         cells = {}
         for key, value in table.items():
-            if isinstance(value, dict):
-                value = json.dumps(value)
-            cells[key] = Cell(_toml_text(value), hint=key if group == "run" else f"{group}.{key}",
-                              muted=key in base and base[key] == table[key])
-        report.html("<div>")
-        report.kv(cells, caption=group if group == "run" else f"[{group}]")
-        report.html("</div>")
-    report.html("</div>")
+            dotted = key if group == "run" else f"{group}.{key}"
+            default = key in base and base[key] == value
+            cells[key] = Cell(_toml_text(value), hint=dotted, muted=default)
+            if not default:
+                changed[dotted] = Cell(_toml_text(value), hint=f"default: {_toml_text(base[key])}"
+                                       if key in base else "no default")
+        tables[group] = cells
+    if changed:
+        report.kv(changed, caption="Settings that differ from the defaults (as in config.toml)")
+    else:
+        report.text("Every setting is the default.")
+    report.html("<details><summary>Every setting (greyed: the default)</summary><div class=grid>")
+    for group, cells in tables.items():
+        report.html("<div>").kv(cells, caption=group if group == "run" else f"[{group}]").html("</div>")
+    report.html("</div></details>")
 
 
 # ------------------------------------------------------------------------------------------- the report
@@ -224,10 +232,13 @@ def write_plots_and_report(ctx: ReportContext, callbacks=()) -> Path:
     report.table(_metric_rows(s, ctx.history, task), columns=["metric", *SPLITS.values()], row_headers=True,
                  headers={"metric": ""}, caption="Metrics at the end of training")
     report.html("</div><div>").kv(_facts(s, ctx), caption="The run").html("</div></div>")
-    if ctx.notes:
+    notes = list(ctx.notes)
+    if s.get("divergence") and not any("diverged" in n for n in notes):
+        notes.insert(0, f"Training {s['divergence']}.")
+    if notes:
         report.section("Notes")
-        for note in ctx.notes:
-            report.note(note, level="warning" if "NaN" in note or "Interrupted" in note else "info")
+        for note in notes:
+            report.note(note, level="warning" if any(w in note for w in _WARNING_WORDS) else "info")
     report.section("Curves")
     if lr_text:
         report.note(lr_text, level="info")
@@ -266,7 +277,8 @@ def _subtitle(ctx, task) -> str:
     preset = ((ctx.config or {}).get("model") or {}).get("preset")
     data = (ctx.config or {}).get("data") or {}
     name = Path(str(data["path"])).name if data.get("path") else data.get("name") or s.get("data")
-    parts = [f"{task_title(task, preset)} on {name}", f"{format_metric('epochs', s.get('epochs'))} epochs"]
+    epochs = s.get("epochs")
+    parts = [f"{task_title(task, preset)} on {name}", f"{format_metric('epochs', epochs)} epoch{'' if epochs == 1 else 's'}"]
     if s.get("parameters") is not None:
         parts.append(f"{format_metric('parameters', s['parameters'])} parameters")
     if isinstance(s.get("wall_time_s"), (int, float)) and math.isfinite(s["wall_time_s"]):

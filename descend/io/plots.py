@@ -170,6 +170,8 @@ def _pairs_figure(epochs, names, cols, title, ylabel, logy, figsize, dpi, labels
     if logy:
         ax.set_yscale("log")
     style_axes(ax, title, "epoch", ylabel)
+    if epochs is not None and len(epochs) == 1 or all(len(cols[n]) == 1 for n in names):
+        ax.set_xticks(_x_for(epochs, 1))          # one epoch: one tick, not a fractional axis around it
     return fig
 
 
@@ -298,7 +300,7 @@ def plot_confusion_matrix(cm, path=None, *, class_names=None, normalize: bool = 
                 label = f"{int(counts[i, j])}" if is_int else f"{counts[i, j]:.3g}"
                 if normalize:
                     label += f"\n{100 * frac[i, j]:.0f}%"
-                ax.text(j, i, label, ha="center", va="center", fontsize=8 if k <= 12 else 6,
+                ax.text(j, i, label, ha="center", va="center", fontsize=14 if k <= 4 else 8 if k <= 12 else 6,
                         color="white" if shown[i, j] > threshold else "black")
     ax.set_title(title)
     ax.set_xlabel("predicted")

@@ -67,7 +67,7 @@ border:1px solid #eee}figcaption{color:#59636e;font-size:.9rem}
 background:#ddf4ff}.note.success{border-color:#1a7f37;background:#dafbe1}.note.warning{border-color:#9a6700;
 background:#fff8c5}.note.error{border-color:#cf222e;background:#ffebe9}
 nav ul{display:flex;flex-wrap:wrap;gap:.2rem 1.2rem;padding:0;margin:.6rem 0;list-style:none}
-footer{color:#8c959f;font-size:.8rem;margin-top:3rem}
+footer{color:#8c959f;font-size:.8rem;margin-top:3rem}details{margin:.8rem 0}summary{cursor:pointer;color:#0969da}
 @media (max-width:600px){body{margin-top:1rem}h1{font-size:1.45rem}.stats{grid-template-columns:1fr 1fr}
 .stat.lead{grid-column:1/-1}.stat .value{font-size:1.05rem}.stat.lead .value{font-size:1.35rem}
 table{font-size:.82rem}th,td{padding:.2rem .4rem}}

@@ -43,6 +43,11 @@ def _value_text(v) -> str:
     return str(v)
 
 
+def _short(x) -> str:
+    """A range bound as written in a config: 0.0001, 0.03, 1e-5 (3 significant digits)."""
+    return f"{x:.3g}".replace("e-0", "e-").replace("e+0", "e")
+
+
 def trial_table(rows: list[dict], s: TuneSettings, best_number: int | None) -> tuple[list, dict, list]:
     """(rows of :class:`descend.io.Cell`, column headers, indices of the best row) for the trials table."""
     params = [d.key for d in s.space]
@@ -81,8 +86,7 @@ def _space_rows(s: TuneSettings) -> list[dict]:
             values = ", ".join(json.dumps(c) for c in d.choices)
             scale = "one of"
         else:
-            values = f"{_value_text(d.low)} to {_value_text(d.high)}" + (f", step {_value_text(d.step)}"
-                                                                          if d.step is not None else "")
+            values = f"{_short(d.low)} to {_short(d.high)}" + (f", step {_short(d.step)}" if d.step is not None else "")
             scale = "log" if d.log else "linear"
         rows.append({"parameter": d.key, "type": d.type, "values": values, "scale": scale})
     return rows
@@ -123,8 +127,9 @@ def write_tune_report(path, *, title: str, s: TuneSettings, rows: list, counts: 
         rep.section("Importances").kv({k: Cell(f"{100 * v:.1f} %", hint=k, numeric=True)
                                        for k, v in importances.items()},
                                       caption="share of the metric's variance each parameter explains (fANOVA)")
-    rep.section("Study settings")
-    settings = {k: v for k, v in s.to_dict().items() if k != "space"}
-    rep.kv({k: Cell(_value_text(v), hint=f"tune.{k}") for k, v in {**settings, "storage": storage}.items()})
+    rep.section("Study settings").html("<div class=row><div>")
     rep.table(_space_rows(s), caption="search space")
+    settings = {k: v for k, v in s.to_dict().items() if k != "space"}
+    rep.html("</div><div>").kv({k: Cell(_value_text(v), hint=f"tune.{k}") for k, v in
+                                {**settings, "storage": storage}.items()}, caption="[tune]").html("</div></div>")
     return rep.save(path)
