@@ -5,7 +5,7 @@ headline metric at a glance), the final metrics (one row per metric, one column 
 :mod:`descend.app.report_format`), notes, the curves side by side (loss named by the task's loss,
 accuracy or the regression metrics, the learning rate, or a sentence when it was constant), the confusion
 matrix (classification), the model summary, then the sections contributed by the parts that own them,
-then the configuration (grouped by table, the defaults greyed). A contribution is a
+then the configuration (the settings that differ from the defaults; every setting folded away). A contribution is a
 :class:`descend.io.ReportSection` added to ``ctx.sections`` (and notes to ``ctx.notes``) by any callback
 of the run that defines ``report_sections(ctx)``, ``ctx`` a :class:`descend.io.ReportContext` — e.g.
 ``descend.diagnose.HealthMonitor`` adds the training-health diagnosis. There is no global hook list.
