@@ -278,7 +278,8 @@ def _subtitle(ctx, task) -> str:
     data = (ctx.config or {}).get("data") or {}
     name = Path(str(data["path"])).name if data.get("path") else data.get("name") or s.get("data")
     epochs = s.get("epochs")
-    parts = [f"{task_title(task, preset)} on {name}", f"{format_metric('epochs', epochs)} epoch{'' if epochs == 1 else 's'}"]
+    parts = [f"{task_title(task, preset)} on {name}",
+             f"{format_metric('epochs', epochs)} epoch{'' if epochs == 1 else 's'}"]
     if s.get("parameters") is not None:
         parts.append(f"{format_metric('parameters', s['parameters'])} parameters")
     if isinstance(s.get("wall_time_s"), (int, float)) and math.isfinite(s["wall_time_s"]):

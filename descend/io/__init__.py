@@ -11,7 +11,7 @@ from .records import (append_jsonl, as_columns, as_rows, read_history_csv, read_
                       write_jsonl)
 from .report import Cell, Report, ReportContext, ReportSection
 
-_PLOT_NAMES = {"plot_loss", "plot_metrics", "plot_lr", "plot_confusion_matrix", "compare", "plot_lines",
+_PLOT_NAMES = {"plot_loss", "plot_metrics", "curves_figure", "plot_lr", "plot_confusion_matrix", "compare", "plot_lines",
                "plot_contour", "figure_to_png", "save_figure", "new_figure"}
 
 __all__ = ["unused_path", "atomic_open", "atomic_path", "atomic_write_bytes", "atomic_write_json", "atomic_write_text",

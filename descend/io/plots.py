@@ -23,8 +23,8 @@ from matplotlib.ticker import MaxNLocator
 
 from .atomic import atomic_write_bytes
 
-__all__ = ["plot_loss", "plot_metrics", "curves_figure", "plot_lr", "plot_confusion_matrix", "compare", "compare_figure", "plot_lines",
-           "plot_contour", "figure_to_png", "save_figure", "new_figure"]
+__all__ = ["plot_loss", "plot_metrics", "curves_figure", "plot_lr", "plot_confusion_matrix", "compare", "compare_figure",
+           "plot_lines", "plot_contour", "figure_to_png", "save_figure", "new_figure"]
 
 FIGSIZE = (6.4, 4.0)
 DPI = 100

@@ -48,7 +48,8 @@ border-bottom:1px solid #d0d7de;padding-bottom:.2rem;margin-top:2rem}h3{font-siz
 .stats{display:grid;grid-template-columns:repeat(auto-fill,minmax(12.5rem,1fr));gap:.6rem;margin:.8rem 0}
 .stat{border:1px solid #d0d7de;border-radius:8px;padding:.45rem .8rem;background:#f6f8fa}
 .stat .label{font-size:.8rem;color:#59636e}.stat .value{font-size:1.2rem;font-weight:600;
-font-variant-numeric:tabular-nums;overflow-wrap:anywhere}.stat.lead{background:#ddf4ff;border-color:#54aeff;grid-column:span 2}
+font-variant-numeric:tabular-nums;overflow-wrap:anywhere}
+.stat.lead{background:#ddf4ff;border-color:#54aeff;grid-column:span 2}
 .stat.lead .value{font-size:1.55rem}
 .scroll{overflow-x:auto;max-width:100%;margin:.6rem 0}table{border-collapse:collapse;font-size:.9rem}
 .scroll>table{margin:0}.caption{color:#59636e;font-size:.9rem;margin-top:.6rem}.caption+.scroll{margin-top:.2rem}
