@@ -146,6 +146,18 @@ def _leaves_at_first_use(order):
     return sorted(order, key=lambda item: item.seq if type(item) is Node else first_use.get(id(item), 0) - 0.5)
 
 
+_at_end: list = []   # callbacks queued (queue_callback) for the end of the backward running now
+
+
+def queue_callback(callback) -> None:
+    """Call ``callback()`` once the backward pass running now has finished (from a gradient hook: e.g.
+    DistributedDataParallel waits there for the allreduces its hooks started). PyTorch:
+    ``Variable._execution_engine.queue_callback``."""
+    if not callable(callback):
+        raise TypeError(f"queue_callback needs a callable, got {callback!r}")
+    _at_end.append(callback)
+
+
 def run_backward(root, grad=None, retain_graph: bool = False) -> None:
     """Backpropagate from ``root``: accumulate d(root)/d(leaf), weighted by ``grad``, into each leaf's ``.grad``.
 
@@ -171,6 +183,8 @@ def run_backward(root, grad=None, retain_graph: bool = False) -> None:
                              "they must be equal")
     start = root._node or root
     hooked = grad_hooks.active()
+    if hooked:
+        _at_end.clear()   # left by a backward that raised
     order = _topological_order(start) if not hooked else _leaves_at_first_use(_topological_order(start))
     grads = {id(start): grad}
     take, peek = grads.pop, grads.get
@@ -202,6 +216,11 @@ def run_backward(root, grad=None, retain_graph: bool = False) -> None:
             item.freed = True
             if hooked:
                 grad_hooks.node_freed(item)
+    if _at_end:
+        callbacks = list(_at_end)
+        _at_end.clear()
+        for callback in callbacks:
+            callback()
 
 
 def _accumulate_hooked_leaf(tensor, g) -> None:

@@ -67,7 +67,14 @@ def train(mode):
     reference = model(mode)  # rank-0 seeded weights, loaded on every rank so the start is known
     net = model(mode)
     net.load_state_dict(reference.state_dict()) if rank == 0 else None
-    ddp = DistributedDataParallel(net)
+    ddp = DistributedDataParallel(net, bucket_cap_mb=1e-4 if mode == "buckets" else None)
+    started_early = []   # per allreduce DDP starts: was the first layer's gradient still missing?
+    all_reduce = dist.all_reduce
+
+    def recording(tensor, *args, **kwargs):
+        started_early.append(net[0].weight.grad is None)
+        return all_reduce(tensor, *args, **kwargs)
+    dist.all_reduce = recording
     opt = descend.optim.SGD(ddp.parameters(), lr=0.1, momentum=0.9)
     loss_fn = nn.CrossEntropyLoss()
     x, y = data()
@@ -86,7 +93,10 @@ def train(mode):
         else:
             loss_fn(ddp(descend.tensor(xb)), descend.tensor(yb)).backward()
         opt.step()
+    dist.all_reduce = all_reduce
     state = {k: np.asarray(v) for k, v in ddp.state_dict().items()}
+    if mode == "buckets" and size > 1:   # 4 buckets per step (one per parameter), the first 3 during backward
+        state["early"] = np.array(started_early).reshape(STEPS, -1).sum(axis=0)
     gathered = [np.zeros_like(state["module.0.weight"]) for _ in range(size)]
     dist.all_gather(gathered, np.ascontiguousarray(state["module.0.weight"]))
     state["spread"] = np.array(max(float(np.abs(g - gathered[0]).max()) for g in gathered))
@@ -200,7 +210,7 @@ if __name__ == "__main__":
     elif mode == "kill":
         train(mode)
     else:  # "train": every training mode in one launch
-        states = {f"{m}/{k}": v for m in ("mlp", "bn", "accumulate") for k, v in train(m).items()}
+        states = {f"{m}/{k}": v for m in ("mlp", "bn", "accumulate", "buckets") for k, v in train(m).items()}
         if dist.get_rank() == 0:
             np.savez(out, **states)
     dist.destroy_process_group()

@@ -58,10 +58,11 @@ def test_collectives_give_the_reduced_broadcast_and_gathered_values(tmp_path, n)
     assert r["gather"] == [[k, 10 * k] for k in range(n)]
 
 
-@pytest.mark.parametrize("mode", ["mlp", "bn", "accumulate"])
+@pytest.mark.parametrize("mode", ["mlp", "bn", "accumulate", "buckets"])
 def test_ddp_on_1_2_3_processes_ends_with_the_same_weights(trained, mode):
-    """MLP; MLP with BatchNorm through SyncBatchNorm (running statistics included); no_sync accumulation."""
-    keys = [k for k in trained[1] if k.startswith(mode + "/") and not k.endswith("spread")]
+    """MLP; MLP with BatchNorm through SyncBatchNorm (running statistics included); no_sync accumulation;
+    one bucket per parameter (allreduces started during backward)."""
+    keys = [k for k in trained[1] if k.startswith(mode + "/") and not k.endswith(("spread", "early"))]
     assert len(keys) >= 4
     for n in (2, 3):
         assert float(trained[n][f"{mode}/spread"]) == 0.0      # every rank holds the same weights
@@ -69,6 +70,13 @@ def test_ddp_on_1_2_3_processes_ends_with_the_same_weights(trained, mode):
             np.testing.assert_allclose(trained[n][k], trained[1][k], rtol=1e-5, atol=1e-6, err_msg=f"{k}, n={n}")
     moved = max(float(np.abs(trained[1][k]).max()) for k in keys)
     assert moved > 0.05   # the weights did train (a do-nothing run would match trivially)
+
+
+def test_ddp_starts_a_buckets_allreduce_during_backward_once_its_gradients_are_in(trained):
+    """Buckets in reverse order: 2.bias, 2.weight, 0.bias, 0.weight; all but the last start before backward
+    has reached the first layer's weight."""
+    for n in (2, 3):
+        np.testing.assert_array_equal(trained[n]["buckets/early"], [15, 15, 15, 0])
 
 
 def test_accumulating_with_no_sync_matches_one_full_batch_step(trained):

@@ -100,3 +100,16 @@ def test_hook_registration_errors_match_torchs():
         (tx * 2).register_post_accumulate_grad_hook(lambda t: None)
     with pytest.raises(TypeError, match="callable"):
         x.register_hook(3)
+
+
+def test_a_callback_queued_from_a_hook_runs_once_after_backward_has_finished():
+    descend.manual_seed(0)
+    net = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1))
+    seen = []
+    handle = net[2].weight.register_post_accumulate_grad_hook(
+        lambda t: descend.autograd.queue_callback(lambda: seen.append(net[0].weight.grad is not None)))
+    with pytest.raises(TypeError, match="callable"):
+        descend.autograd.queue_callback(None)
+    net(descend.tensor(np.ones((2, 3), np.float32))).sum().backward()
+    assert seen == [True]          # it ran after the first layer's gradient was in place, once
+    handle.remove()
