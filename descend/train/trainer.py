@@ -78,6 +78,11 @@ class Trainer:
       the small batches). A group never spans epochs: the last, partial group of an epoch steps with the mean
       over its own samples (as the last, smaller batch of a ``k×`` loader would). Clipping, the
       ``on_after_backward`` hook and per-batch schedules act once per optimiser step.
+
+    Under MPI with several processes (``descend.distributed``) ``fit`` is data-parallel by itself: each
+    process takes its shard of every batch, gradients are summed once per optimiser step, dropout and
+    augmentation draw from per-rank streams, and a Ctrl-C on any process stops all after the same batch
+    (:mod:`descend.train.parallel`, docs/distributed.md).
     """
 
     def __init__(self, model, loss, optimizer, scheduler=None, metrics=(), callbacks=(), seed=None,
