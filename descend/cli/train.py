@@ -94,8 +94,10 @@ def _supervise(proc) -> tuple:
     prints the resume line); a second Ctrl-C sends SIGINT (mpiexec ends the job now). SIGTERM and SIGHUP
     are passed on to mpiexec, which ends the job."""
     import signal
+    import threading
     forwarded = {}
-    for sig in (getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)):
+    names = ("SIGTERM", "SIGHUP") if threading.current_thread() is threading.main_thread() else ()
+    for sig in (getattr(signal, name) for name in names if hasattr(signal, name)):
         forwarded[sig] = signal.signal(sig, lambda signum, frame: proc.send_signal(signum))
     interrupts = 0
     try:
@@ -104,7 +106,7 @@ def _supervise(proc) -> tuple:
                 return proc.wait(), interrupts > 0
             except KeyboardInterrupt:
                 interrupts += 1
-                proc.send_signal(signal.SIGUSR1 if interrupts == 1 else signal.SIGINT)
+                proc.send_signal(getattr(signal, "SIGUSR1", signal.SIGINT) if interrupts == 1 else signal.SIGINT)
     finally:
         for sig, previous in forwarded.items():
             signal.signal(sig, previous)
