@@ -9,6 +9,13 @@ import descend
 from descend import grad_hooks, nn
 
 
+@pytest.fixture(autouse=True)
+def collect_hooked_tensors():
+    """Hooks that refer back to their tensor make cycles: collect them, so later tests run the plain walk."""
+    yield
+    gc.collect()
+
+
 def pair(shape, seed):
     a = np.random.default_rng(seed).normal(size=shape)
     return descend.tensor(a, requires_grad=True, dtype="float64"), torch.tensor(a, requires_grad=True)
