@@ -37,7 +37,7 @@ class Tensor(ConversionMethods):
     data int64 (labels and indices).
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_node", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "_node", "_hooks", "__weakref__")  # _hooks: descend.grad_hooks
     __array_ufunc__ = None  # NumPy defers to our reflected operators, so ``2 * x`` and ``arr + x`` stay Tensors
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
@@ -219,6 +219,17 @@ class Tensor(ConversionMethods):
             raise ValueError("backward(create_graph=True): higher-order gradients are not supported; see "
                              "docs/from-pytorch.md")
         run_backward(self, gradient, bool(retain_graph))
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` each time backward computes this tensor's gradient; a Tensor it returns replaces
+        the gradient. Returns a handle (``handle.remove()``). See :mod:`descend.grad_hooks`."""
+        from .grad_hooks import register_hook
+        return register_hook(self, hook)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """(A leaf.) Call ``hook(tensor)`` each time backward has accumulated into ``.grad``. Returns a handle."""
+        from .grad_hooks import register_post_accumulate_grad_hook
+        return register_post_accumulate_grad_hook(self, hook)
 
     def zero_grad(self) -> None:
         self.grad = None
