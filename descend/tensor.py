@@ -14,19 +14,8 @@ import numpy as np
 from . import backend
 from .autograd import Node, _GradMode, run_backward
 from .conversions import ConversionMethods
+from .size import Size, ShapeCount, sizes  # noqa: F401  (sizes: re-exported, creation and conversions use it)
 from .unsupported import unsupported
-
-
-class _Size(int):
-    """Element count that is also callable: ``x.size`` (NumPy) is an int, ``x.size()`` (PyTorch) the shape."""
-
-    def __new__(cls, count, shape):
-        obj = super().__new__(cls, count)
-        obj._shape = shape
-        return obj
-
-    def __call__(self, dim=None):
-        return self._shape if dim is None else self._shape[dim]
 
 
 class Tensor(ConversionMethods):
@@ -103,8 +92,9 @@ class Tensor(ConversionMethods):
 
     # ---------------------------------------------------------------- properties
     @property
-    def shape(self):
-        return self.array.shape
+    def shape(self) -> Size:
+        """The sizes of the dimensions, a :class:`~descend.Size` (a tuple); ``self.array.shape`` is the plain one."""
+        return _new_size(Size, self.array.shape)
 
     @property
     def dtype(self):
@@ -116,7 +106,7 @@ class Tensor(ConversionMethods):
 
     @property
     def size(self):
-        return _Size(self.array.size, self.array.shape)
+        return ShapeCount(self.array.size, self.array.shape)
 
     def numel(self) -> int:
         return self.array.size
@@ -441,6 +431,7 @@ def attach(data, parents, backward, name: str) -> Tensor:
 
 
 _new_tensor = object.__new__
+_new_size = tuple.__new__
 
 
 def _grad_error(value, own) -> Exception:
@@ -495,17 +486,3 @@ class GradFn:
 
     def __hash__(self):
         return hash(id(self.node))
-
-
-def sizes(size) -> tuple:
-    """A shape from PyTorch's size arguments: ints as varargs, or one tuple/list (``randn(2, 3)``,
-    ``randn((2, 3))``)."""
-    if len(size) == 1 and isinstance(size[0], (tuple, list)):
-        size = size[0]
-    try:
-        shape = tuple(int(n.__index__()) for n in size)
-    except (AttributeError, TypeError):
-        raise TypeError(f"size must be integers, as varargs or one tuple, got {size!r}") from None
-    if any(n < 0 for n in shape):
-        raise ValueError(f"size must be non-negative, got {shape}")
-    return shape
