@@ -14,6 +14,7 @@ from .ops import bind_tensor_methods as _bind
 from .functions import *  # noqa: F401,F403  (max, mm, allclose, inference_mode, ...: PyTorch's module-level forms)
 from .random import get_rng_state, manual_seed, set_rng_state
 from .tensor import Tensor
+from .size import Size
 from .creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, linspace, ones,
                        ones_like, rand, rand_like, randint, randn, randn_like, randperm, tensor, zeros, zeros_like)
 from .device import DeviceUnavailableError, device, get_default_device, set_default_device

@@ -134,10 +134,20 @@ def test_dynamic_net_loss_falls(tmp_path):
 
 
 @pytest.mark.xfail(strict=True, reason="the stored tutorial assigns a float to .grad (`a.grad = 0.`), which "
-                                       "PyTorch 2.13 rejects with a TypeError too; descend accepts it and "
-                                       "fails at the next backward (docs/from-pytorch.md)")
+                                       "PyTorch 2.13 and descend both reject with the same TypeError "
+                                       "(docs/from-pytorch.md)")
 def test_polynomial_autograd_runs(tmp_path):
     falls(series(POLY_LOSS, run_ok("polynomial_autograd", tmp_path)))
+
+
+def test_polynomial_autograd_stops_at_the_float_grad_with_torchs_type_error(tmp_path):
+    """Both frameworks stop the tutorial at ``a.grad = 0.`` with PyTorch's message."""
+    for backend in ("descend", "torch"):
+        workdir = tmp_path / backend
+        workdir.mkdir()
+        code, out = run("polynomial_autograd", workdir=workdir, backend=backend)
+        assert code != 0 and "TypeError: assigned grad expected to be a Tensor or None but got grad of type " \
+            "float" in out, (backend, out[-2000:])
 
 
 # ---------------------------------------------------------------------------------------------------

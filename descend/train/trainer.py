@@ -331,7 +331,7 @@ class Trainer:
             scale = np.float32(1.0 / group_size)
             for p in self.params:
                 if p.grad is not None:
-                    p.grad.data *= scale
+                    p.grad.array *= scale
         self._call("on_after_backward", self)
         if self.clip_grad_norm is not None:
             clip_grad_norm_(self.params, self.clip_grad_norm)
@@ -365,10 +365,10 @@ class Trainer:
                     x, y = self._split(data_batch)
                     output = self.model(x)
                     n = len(y)
-                    total += float(self.loss_fn(output, y).data) * n
+                    total += float(self.loss_fn(output, y).array) * n
                     count += n
                     for m in metrics:
-                        m.update(output.data, y.data)
+                        m.update(output.array, y.array)
         finally:
             self._call("on_evaluate_end", self)
             self.model.train(was_training)
@@ -390,7 +390,7 @@ class Trainer:
             with no_grad():
                 for batch in loader:
                     x = batch[0] if isinstance(batch, (tuple, list)) else batch
-                    outputs.append(np.asarray(self.model(x).data))
+                    outputs.append(np.asarray(self.model(x).array))
         finally:
             self._call("on_evaluate_end", self)
             self.model.train(was_training)
