@@ -362,8 +362,8 @@ def test_positional_encoding_and_encoder_stack_match_on_other_sequence_lengths()
         np.testing.assert_allclose(sess.run(None, {"input": x})[0], descend_out(model, x), atol=1e-5, rtol=1e-5)
 
 
-def test_multihead_attention_alone_has_no_export():
-    with pytest.raises(donnx.ExportError, match=r"^model \(MultiheadAttention\) has no ONNX export"):
+def test_multihead_attention_alone_needs_its_three_inputs():
+    with pytest.raises(TypeError, match=r"example_input does not fit MultiheadAttention.forward\(query, key"):
         donnx.build_model_proto(nn.MultiheadAttention(8, 2), sequences(8)(2))
 
 
