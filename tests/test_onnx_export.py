@@ -330,9 +330,10 @@ def test_recurrent_export_runs_on_other_sequence_lengths():
     np.testing.assert_allclose(session(buf.getvalue()).run(None, {"input": x})[0], want, atol=1e-5)
 
 
-def test_lstm_with_projection_has_no_export():
-    with pytest.raises(donnx.ExportError, match=r"^model \(LSTM\): proj_size=2 has no ONNX export$"):
-        donnx.build_model_proto(nn.LSTM(5, 4, proj_size=2), sequences()(2))
+def test_lstm_with_projection_exports_as_scan_loops_and_matches():
+    proto = check_outputs(nn.LSTM(5, 4, proj_size=2, bidirectional=True), sequences())
+    ops = {n.op_type for n in proto.graph.node}
+    assert "Scan" in ops and "LSTM" not in ops
 
 
 ENCODER_LAYERS = [{}, {"norm_first": True}, {"activation": "gelu"}, {"batch_first": True},

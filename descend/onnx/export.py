@@ -7,8 +7,9 @@ transformers, recurrent layers with states) in the ``CALLS`` tables of ``attenti
 ``sequence``, which take ``forward``'s bound arguments (:mod:`descend.onnx.signature`). Containers (Sequential,
 Residual, the transformer stacks) convert their children in order. The example input is run through each layer
 as it is converted, so every layer sees its real input shape. A module whose class has no converter (or a
-subclass that overrides ``forward``) stops the export :class:`ExportError` naming its path, e.g. ``model.3 (MyLayer)``; nothing is written then.
-The graph is checked with ``onnx.checker.check_model(full_check=True)`` before it is written atomically.
+subclass that overrides ``forward``) stops the export with a one-line :class:`ExportError` naming its path,
+e.g. ``model.3 (MyLayer)``; nothing is written then. The graph is checked with
+``onnx.checker.check_model(full_check=True)`` before it is written atomically.
 """
 
 from __future__ import annotations

@@ -75,7 +75,8 @@ class GraphBuilder:
 
     def const(self, array, hint: str, dtype=None) -> str:
         """An initializer holding ``array`` (cast to the model's float dtype unless ``dtype`` is given)."""
-        arr = np.ascontiguousarray(np.asarray(array, dtype=self.dtype if dtype is None else dtype))
+        arr = np.asarray(array, dtype=self.dtype if dtype is None else dtype)
+        arr = np.ascontiguousarray(arr) if arr.ndim else arr      # a 0-d array stays a scalar
         name = self.fresh(hint)
         self.initializers.append(numpy_helper.from_array(arr, name))
         return name

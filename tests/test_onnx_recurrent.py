@@ -1,0 +1,102 @@
+"""ONNX export of recurrent layers beyond one input: initial states as graph inputs (``h0``, ``(h0, c0)``) or
+Constants, final states as outputs, unbatched (T, F) input and LSTM ``proj_size``, each over several layers
+and both directions; the full checker passes and onnxruntime equals descend's eval output within 1e-5 on
+several batch sizes and sequence lengths."""
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx", reason="onnx is not installed (pip install 'descend[onnx]')")
+ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (the test extra)")
+
+from descend import nn  # noqa: E402
+import descend.onnx as donnx  # noqa: E402
+from onnx_helpers import check_inputs, dims  # noqa: E402
+
+SIZES = [(3, 7), (1, 2), (5, 11)]      # (batch, T)
+LAYERS = [(nn.RNN, {}), (nn.RNN, {"nonlinearity": "relu", "num_layers": 2, "bidirectional": True}),
+          (nn.GRU, {"num_layers": 2}), (nn.GRU, {"bidirectional": True, "batch_first": True, "bias": False}),
+          (nn.LSTM, {}), (nn.LSTM, {"num_layers": 3, "bidirectional": True}), (nn.LSTM, {"batch_first": True}),
+          (nn.LSTM, {"proj_size": 3}), (nn.LSTM, {"proj_size": 2, "num_layers": 2, "bidirectional": True}),
+          (nn.LSTM, {"proj_size": 3, "batch_first": True, "bias": False})]
+IDS = [f"{c.__name__}-{kw}" for c, kw in LAYERS]
+
+
+def randn(rng, *shape):
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+def states(rng, m, n, unbatched=False):
+    LD = m.num_layers * m.num_directions
+    shape = (LD, m.proj_size or m.hidden_size) if unbatched else (LD, n, m.proj_size or m.hidden_size)
+    h0 = randn(rng, *shape)
+    if m.mode != "LSTM":
+        return h0
+    return h0, randn(rng, *shape[:-1], m.hidden_size)
+
+
+def inputs(m, with_states, unbatched=False, seed=0):
+    rng = np.random.default_rng(seed)
+
+    def make(n, t):
+        x = randn(rng, t, 5) if unbatched else (randn(rng, n, t, 5) if m.batch_first else randn(rng, t, n, 5))
+        return (x, states(rng, m, n, unbatched)) if with_states else x
+    return make
+
+
+@pytest.mark.parametrize("cls, kw", LAYERS, ids=IDS)
+def test_recurrent_layer_with_initial_states_as_graph_inputs_matches(cls, kw):
+    m = cls(5, 4, **kw)
+    proto = check_inputs(m, inputs(m, True), SIZES)
+    lstm = cls is nn.LSTM
+    assert [i.name for i in proto.graph.input] == (["input", "h0", "c0"] if lstm else ["input", "h0"])
+    assert [o.name for o in proto.graph.output] == (["output", "h_n", "c_n"] if lstm else ["output", "h_n"])
+    LD = m.num_layers * m.num_directions
+    assert dims(proto.graph.input[1]) == [LD, "batch", m.proj_size or 4]
+    assert dims(proto.graph.output[1]) == [LD, "batch", m.proj_size or 4]
+
+
+@pytest.mark.parametrize("cls, kw", LAYERS, ids=IDS)
+def test_recurrent_layer_without_states_matches_on_other_lengths(cls, kw):
+    m = cls(5, 4, **kw)
+    proto = check_inputs(m, inputs(m, False), SIZES)
+    want = ["batch", "seq", 5] if kw.get("batch_first") else ["seq", "batch", 5]
+    assert dims(proto.graph.input[0]) == want
+
+
+@pytest.mark.parametrize("cls, kw", [LAYERS[1], LAYERS[3], LAYERS[5], LAYERS[8]], ids=[IDS[i] for i in (1, 3, 5, 8)])
+@pytest.mark.parametrize("with_states", [False, True])
+def test_unbatched_sequence_exports_as_torch_shapes(cls, kw, with_states):
+    m = cls(5, 4, **kw)
+    proto = check_inputs(m, inputs(m, with_states, unbatched=True), SIZES)
+    assert dims(proto.graph.input[0]) == ["seq", 5]
+    assert len(dims(proto.graph.output[1])) == 2
+
+
+def test_initial_states_as_constants_are_stored():
+    m = nn.GRU(5, 4, num_layers=2)
+    h0 = randn(np.random.default_rng(3), 2, 3, 4)
+    rng = np.random.default_rng(4)
+    proto = check_inputs(m, lambda n, t: (randn(rng, t, n, 5), donnx.Constant(h0)), [(3, 7), (3, 2)])
+    assert [i.name for i in proto.graph.input] == ["input"]
+    assert dims(proto.graph.input[0]) == ["seq", 3, 5]
+
+
+def test_recurrent_layer_inside_a_sequential_still_exports():
+    model = nn.Sequential(nn.Linear(5, 5), nn.LSTM(5, 4, proj_size=2, batch_first=True))
+    rng = np.random.default_rng(5)
+    proto = check_inputs(model, lambda n, t: randn(rng, n, t, 5), SIZES)
+    assert [o.name for o in proto.graph.output] == ["output", "output_1", "output_2"]
+
+
+def test_lstm_states_must_be_a_pair_as_in_descend():
+    x = np.zeros((4, 2, 5), np.float32)
+    with pytest.raises(TypeError, match=r"hx must be a tuple \(h0, c0\)"):
+        donnx.build_model_proto(nn.LSTM(5, 4), (x, np.zeros((1, 2, 4), np.float32)))
+
+
+@pytest.mark.parametrize("cell", [nn.RNNCell(5, 4), nn.LSTMCell(5, 4), nn.GRUCell(5, 4)], ids=repr)
+def test_recurrent_cells_have_no_export_and_name_the_layer(cell):
+    model = nn.Sequential(nn.Linear(5, 5), cell)
+    with pytest.raises(donnx.ExportError, match=rf"^model.1 \({type(cell).__name__}\) has no ONNX export"):
+        donnx.build_model_proto(model, np.zeros((2, 5), np.float32))
