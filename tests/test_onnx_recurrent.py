@@ -95,8 +95,40 @@ def test_lstm_states_must_be_a_pair_as_in_descend():
         donnx.build_model_proto(nn.LSTM(5, 4), (x, np.zeros((1, 2, 4), np.float32)))
 
 
-@pytest.mark.parametrize("cell", [nn.RNNCell(5, 4), nn.LSTMCell(5, 4), nn.GRUCell(5, 4)], ids=repr)
-def test_recurrent_cells_have_no_export_and_name_the_layer(cell):
-    model = nn.Sequential(nn.Linear(5, 5), cell)
-    with pytest.raises(donnx.ExportError, match=rf"^model.1 \({type(cell).__name__}\) has no ONNX export"):
+CELLS = [(nn.RNNCell, {}), (nn.RNNCell, {"nonlinearity": "relu", "bias": False}), (nn.GRUCell, {}),
+         (nn.GRUCell, {"bias": False}), (nn.LSTMCell, {}), (nn.LSTMCell, {"bias": False})]
+
+
+@pytest.mark.parametrize("cls, kw", CELLS, ids=[f"{c.__name__}-{kw}" for c, kw in CELLS])
+@pytest.mark.parametrize("with_state", [False, True])
+@pytest.mark.parametrize("unbatched", [False, True])
+def test_recurrent_cell_step_matches_onnxruntime(cls, kw, with_state, unbatched):
+    m = cls(5, 4, **kw)
+    rng = np.random.default_rng(6)
+
+    def make(n, t):
+        shape = (lambda f: (f,)) if unbatched else (lambda f: (n, f))
+        x = randn(rng, *shape(5))
+        if not with_state:
+            return x
+        h = randn(rng, *shape(4))
+        return x, ((h, randn(rng, *shape(4))) if cls is nn.LSTMCell else h)
+    proto = check_inputs(m, make, SIZES)
+    lstm = cls is nn.LSTMCell
+    assert [i.name for i in proto.graph.input] == ["input", "h0", "c0"][:(1 + with_state * (1 + lstm))]
+    assert [o.name for o in proto.graph.output] == (["h_1", "c_1"] if lstm else ["output"])
+    assert dims(proto.graph.input[0]) == ([5] if unbatched else ["batch", 5])
+
+
+def test_sync_batchnorm_exports_in_inference_form():
+    layer = nn.SyncBatchNorm(3)
+    layer.running_mean.array[...] = [0.5, -1.0, 2.0]
+    layer.running_var.array[...] = [1.5, 0.25, 4.0]
+    rng = np.random.default_rng(7)
+    check_inputs(layer, lambda n, t: randn(rng, n, 3, 6), SIZES)
+
+
+def test_module_list_has_no_export_and_names_the_layer():
+    model = nn.Sequential(nn.Linear(5, 5), nn.ModuleList([nn.ReLU()]))
+    with pytest.raises(donnx.ExportError, match=r"^model.1 \(ModuleList\) has no ONNX export"):
         donnx.build_model_proto(model, np.zeros((2, 5), np.float32))

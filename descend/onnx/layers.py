@@ -176,7 +176,7 @@ def embedding(g, m, x, path, convert):
 CONVERTERS = {
     nn.Linear: linear, nn.Conv2d: conv2d, nn.MaxPool2d: max_pool2d, nn.AvgPool2d: avg_pool2d,
     nn.AdaptiveAvgPool2d: adaptive_avg_pool2d, nn.BatchNorm1d: batch_norm, nn.BatchNorm2d: batch_norm,
-    nn.BatchNorm3d: batch_norm,
+    nn.BatchNorm3d: batch_norm, nn.SyncBatchNorm: batch_norm,
     nn.LayerNorm: layer_norm, nn.Dropout: identity, nn.Dropout2d: identity, nn.Identity: identity,
     nn.ReLU: _simple("Relu"), nn.LeakyReLU: _simple("LeakyRelu", alpha=lambda m: m.negative_slope),
     nn.ELU: _simple("Elu", alpha=lambda m: m.alpha), nn.Sigmoid: _simple("Sigmoid"), nn.Tanh: _simple("Tanh"),

@@ -140,3 +140,42 @@ def _onnx_layers(g, m, x, h0, c0, batched, path):
 
 
 CALLS = {nn.RNN: recurrent, nn.LSTM: recurrent, nn.GRU: recurrent}
+
+
+CELL_MODE = {nn.LSTMCell: "LSTM", nn.GRUCell: "GRU"}
+
+
+def cell(g, m, args, path, convert):
+    """RNNCell / LSTMCell / GRUCell ``forward(input, hx=None)``: the ONNX RNN / LSTM / GRU op over one time
+    step (input (N, F) → (1, N, F), states (N, H) → (1, N, H)), its final state(s) squeezed back."""
+    from .attention import run_call
+    x, hx = args["input"], args["hx"]
+    mode = CELL_MODE.get(type(m)) or ("RNN_TANH" if m.nonlinearity == "tanh" else "RNN_RELU")
+    lstm = mode == "LSTM"
+    out = run_call(m, x, hx)
+    batched = x.example.ndim == 2
+    lead = [0] if batched else [0, 1]
+    H = m.hidden_size
+    w = _reorder(m.weight_ih.array, mode, H)[None]
+    r = _reorder(m.weight_hh.array, mode, H)[None]
+    if m.bias:
+        b = np.concatenate([_reorder(m.bias_ih.array, mode, H), _reorder(m.bias_hh.array, mode, H)])[None]
+    else:
+        b = np.zeros((1, 2 * w.shape[1]), w.dtype)
+    given = [] if hx is None else (list(hx) if lstm else [hx])
+    states = [g.unsqueeze(g.name_of(h, f"{path}.state"), lead, path) for h in given]
+    attrs = {"hidden_size": H}
+    if mode.startswith("RNN"):
+        attrs["activations"] = ["Tanh" if mode == "RNN_TANH" else "Relu"]
+    if mode == "GRU":
+        attrs["linear_before_reset"] = 1
+    ins = [g.unsqueeze(x.name, lead, path), g.const(w, f"{path}.W"), g.const(r, f"{path}.R"),
+           g.const(b, f"{path}.B"), "", *states]
+    while ins[-1] == "":
+        ins.pop()
+    outs = g.node(ONNX_OP[mode], ins, path, n_outputs=3 if lstm else 2, **attrs)
+    h = Value(g.squeeze(outs[1], lead, path), out[0] if lstm else out)
+    return (h, Value(g.squeeze(outs[2], lead, path), out[1])) if lstm else h
+
+
+CALLS.update({nn.RNNCell: cell, nn.LSTMCell: cell, nn.GRUCell: cell})

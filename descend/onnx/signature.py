@@ -23,7 +23,7 @@ import numpy as np
 from .. import nn
 from .graph import Constant, ExportError, Value
 
-SEQ, MASK, KPM, STATE, WEIGHTS = "seq", "mask", "kpm", "state", "weights"
+SEQ, MASK, KPM, STATE, WEIGHTS, ROW = "seq", "mask", "kpm", "state", "weights", "row"
 
 _MHA = {"query": (SEQ, "tgt_seq"), "key": (SEQ, "src_seq"), "value": (SEQ, "src_seq"),
         "attn_mask": (MASK, "tgt_seq", "src_seq"), "key_padding_mask": (KPM, "src_seq")}
@@ -48,6 +48,7 @@ ROLES = {
     nn.Transformer: (_TRANSFORMER, [(SEQ, "tgt_seq")], {"src_mask": "src_is_causal", "tgt_mask": "tgt_is_causal",
                                                         "memory_mask": "memory_is_causal"}),
     nn.RNNBase: (_RNN, [(SEQ, "seq"), (STATE,), (STATE,)], {}),
+    **{cls: ({"input": (ROW,), "hx": (ROW,)}, [(ROW,), (ROW,)], {}) for cls in (nn.RNNCell, nn.LSTMCell, nn.GRUCell)},
 }
 
 
@@ -133,7 +134,7 @@ def bind(model, example_input, kwargs=None):
 
 
 def _default_name(model, param, i, in_tuple):
-    if isinstance(model, nn.RNNBase) and param == "hx":
+    if isinstance(model, (nn.RNNBase, nn.RNNCell, nn.LSTMCell, nn.GRUCell)) and param == "hx":
         return ("h0", "c0")[i] if in_tuple else "h0"
     return f"{param}_{i}" if in_tuple else param
 
@@ -144,6 +145,8 @@ def output_names(model, n: int) -> list:
         return ["output"]
     if isinstance(model, nn.RNNBase) and n in (2, 3):
         return ["output", "h_n", "c_n"][:n]
+    if isinstance(model, nn.LSTMCell) and n == 2:
+        return ["h_1", "c_1"]
     if isinstance(model, nn.MultiheadAttention) and n == 2:
         return ["output", "attn_weights"]
     return ["output"] + [f"output_{i}" for i in range(1, n)]
@@ -176,6 +179,8 @@ def _axes_of(role, ndim, batch_first):
         return {0: "batch", 1: role[1]} if ndim == 2 else {0: role[1]}
     if kind == STATE:
         return {1: "batch"} if ndim == 3 else {}
+    if kind == ROW:
+        return {0: "batch"} if ndim == 2 else {}
     # attention weights: (N, L, S), (N, H, L, S) or unbatched (L, S) / (H, L, S)
     return ({3: {0: "batch", 1: "tgt_seq", 2: "src_seq"}, 4: {0: "batch", 2: "tgt_seq", 3: "src_seq"},
              2: {0: "tgt_seq", 1: "src_seq"}}).get(ndim, {})
