@@ -87,6 +87,7 @@ def test_recurrent_layer_inside_a_sequential_still_exports():
     rng = np.random.default_rng(5)
     proto = check_inputs(model, lambda n, t: randn(rng, n, t, 5), SIZES)
     assert [o.name for o in proto.graph.output] == ["output", "output_1", "output_2"]
+    assert [dims(o) for o in proto.graph.output] == [["batch", "seq", 2], [1, "batch", 2], [1, "batch", 4]]
 
 
 def test_lstm_states_must_be_a_pair_as_in_descend():
@@ -132,3 +133,32 @@ def test_module_list_has_no_export_and_names_the_layer():
     model = nn.Sequential(nn.Linear(5, 5), nn.ModuleList([nn.ReLU()]))
     with pytest.raises(donnx.ExportError, match=r"^model.1 \(ModuleList\) has no ONNX export"):
         donnx.build_model_proto(model, np.zeros((2, 5), np.float32))
+
+
+def sequence_preset(name, **model):
+    from descend.app import resolve_config
+    return resolve_config({"model": {"preset": name, **model}})["model"]
+
+
+@pytest.mark.parametrize("preset, model", [("rnn", {"hidden": [6]}), ("lstm", {"hidden": [6, 5]}),
+                                           ("gru", {"hidden": [4]}), ("transformer", {"hidden": [8], "heads": 2}),
+                                           ("transformer", {"hidden": [8, 8], "heads": 2, "norm_first": True})])
+@pytest.mark.parametrize("tokens", [False, True])
+def test_sequence_presets_export_for_classification_and_language_models(preset, model, tokens):
+    from descend.app import build_model
+    cfg = sequence_preset(preset, **model)
+    net = build_model(cfg, (12,), 9, per_step=True) if tokens else build_model(cfg, (12, 3), 4)
+    rng = np.random.default_rng(8)
+
+    def make(n, t):
+        return rng.integers(0, 9, (n, t)).astype(np.int64) if tokens else randn(rng, n, t, 3)
+    proto = check_inputs(net, make, [(3, 12), (1, 5), (6, 9)])
+    assert dims(proto.graph.input[0])[:2] == ["batch", "seq"]
+    assert dims(proto.graph.output[0]) == (["batch", "seq", 9] if tokens else ["batch", 4])
+
+
+def test_bidirectional_recurrent_block_keeps_both_directions_last_states():
+    from descend.app.sequence import RecurrentBlock
+    block = RecurrentBlock("gru", 3, 4, num_layers=2, bidirectional=True)
+    rng = np.random.default_rng(9)
+    check_inputs(nn.Sequential(block, nn.Linear(8, 2)), lambda n, t: randn(rng, n, t, 3), SIZES)

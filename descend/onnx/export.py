@@ -2,7 +2,7 @@
 
 Design: the exporter walks the module tree, not the autograd graph. Each module class with an export has a
 converter that appends the ONNX nodes for that layer in eval mode: layers of one input in the ``CONVERTERS``
-tables of :mod:`descend.onnx.layers`, ``transformer`` and ``preprocess``, layers of several inputs (attention,
+tables of :mod:`descend.onnx.layers`, ``transformer``, ``preprocess`` and ``app_blocks``, layers of several inputs (attention,
 transformers, recurrent layers with states) in the ``CALLS`` tables of ``attention``, ``transformer`` and
 ``sequence``, which take ``forward``'s bound arguments (:mod:`descend.onnx.signature`). Containers (Sequential,
 Residual, the transformer stacks) convert their children in order. The example input is run through each layer
@@ -21,13 +21,13 @@ import os
 import numpy as np
 
 from .graph import Constant, ExportError, GraphBuilder, Value, value_info
-from . import attention, layers, preprocess, sequence, signature, transformer
+from . import app_blocks, attention, layers, preprocess, sequence, signature, transformer
 
 DEFAULT_OPSET = 17
 
 
 def _tables():
-    leaf = {**layers.CONVERTERS, **transformer.CONVERTERS, **preprocess.CONVERTERS}
+    leaf = {**layers.CONVERTERS, **transformer.CONVERTERS, **preprocess.CONVERTERS, **app_blocks.CONVERTERS}
     calls = {**attention.CALLS, **transformer.CALLS, **sequence.CALLS}
     return leaf, calls
 

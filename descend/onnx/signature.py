@@ -78,7 +78,7 @@ def causal_constants(model, bound) -> set:
 
 def split_example(example_input, kwargs):
     """``example_input`` (and ``kwargs``) as the positional and keyword arguments of ``forward``."""
-    if isinstance(example_input, (tuple, list)):
+    if isinstance(example_input, tuple):
         args = list(example_input)
         kw = dict(args.pop()) if args and isinstance(args[-1], dict) else {}
     else:
@@ -96,7 +96,7 @@ def _entry(v, label, slots):
     """A converter argument for one example entry; every tensor becomes a placeholder Value in ``slots``."""
     if isinstance(v, (Constant, Value)) or v is None or isinstance(v, (bool, int, float, str)):
         return v
-    if isinstance(v, (tuple, list)):
+    if isinstance(v, tuple):
         return tuple(_entry(item, f"{label}[{i}]", slots) for i, item in enumerate(v))
     arr = np.asarray(getattr(v, "array", v))
     if arr.dtype.kind not in "fiub" or arr.ndim == 0:
@@ -157,6 +157,9 @@ def sequence_layout(model):
     an attention layer, a positional encoding, or a Sequential holding one: its first); None otherwise."""
     if isinstance(model, nn.Sequential):
         return next((lay for lay in map(sequence_layout, model) if lay is not None), None)
+    from ..app.sequence import RecurrentBlock, SequenceTransformer
+    if isinstance(model, (RecurrentBlock, SequenceTransformer)):
+        return True
     if isinstance(model, (nn.RNNBase, nn.SinusoidalPositionalEncoding, nn.LearnedPositionalEncoding,
                           nn.MultiheadAttention, nn.Transformer)):
         return model.batch_first
@@ -186,19 +189,49 @@ def _axes_of(role, ndim, batch_first):
              2: {0: "tgt_seq", 1: "src_seq"}}).get(ndim, {})
 
 
+def _first_layer(model):
+    """The innermost first child of a Sequential (None for any other model)."""
+    if not isinstance(model, nn.Sequential) or not len(model):
+        return None
+    first = model[0]
+    return _first_layer(first) if isinstance(first, nn.Sequential) else first
+
+
+def _last_layer(model):
+    """The innermost last child of a Sequential (None for any other model)."""
+    if not isinstance(model, nn.Sequential) or not len(model):
+        return None
+    last = model[len(model) - 1]
+    return _last_layer(last) if isinstance(last, nn.Sequential) else last
+
+
+def _container_axes(model, layout, slots, outs) -> list:
+    """Default axes of a model without roles (a single layer, or a Sequential): axis 0 ``batch``; 3-D
+    sequences of a sequence model ``seq`` and ``batch``; the (N, T) token windows of a Sequential starting
+    with the app's TokenEmbedding ``batch`` and ``seq``; the final states of a Sequential ending in a
+    recurrent layer as that layer's."""
+    def generic(ndim):
+        if ndim == 0:
+            return {}
+        if layout is not None and ndim == 3:
+            return {0: "batch", 1: "seq"} if layout else {0: "seq", 1: "batch"}
+        return {0: "batch"}
+    first, last = _first_layer(model), _last_layer(model)
+    tokens = layout is not None and type(first).__name__ == "TokenEmbedding"
+    ins = [{0: "batch", 1: "seq"} if tokens and v.example.ndim == 2 else generic(v.example.ndim) for _, v in slots]
+    out_roles = roles_of(last)[1] if last is not None and len(outs) > 1 and roles_of(last) else None
+    if out_roles is not None:
+        bf = getattr(last, "batch_first", False)
+        return ins + [_axes_of(out_roles[i], o.example.ndim, bf) for i, o in enumerate(outs)]
+    return ins + [generic(o.example.ndim) for o in outs]
+
+
 def default_axes(model, bound, slots, outs) -> list:
     """The default symbolic axes of the graph inputs (``slots``) then outputs (``outs``), one dict each."""
     spec = roles_of(model)
     layout = sequence_layout(model)
     if spec is None:
-        def generic(ndim, position):
-            if ndim == 0:
-                return {}
-            if layout is not None and ndim == 3:
-                return {0: "batch", 1: "seq"} if layout else {0: "seq", 1: "batch"}
-            return {0: "batch"}
-        return [generic(v.example.ndim, -1) for _, v in slots] + [generic(o.example.ndim, i)
-                                                                   for i, o in enumerate(outs)]
+        return _container_axes(model, layout, slots, outs)
     params, out_roles, _ = spec
     unbatched = False
     first = bound.get(next(iter(params)))
