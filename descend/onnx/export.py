@@ -1,12 +1,13 @@
 """``descend.onnx.export``: write a descend model as an ONNX file, in the shape of ``torch.onnx.export``.
 
 Design: the exporter walks the module tree, not the autograd graph. Each module class with an export has a
-converter that appends the ONNX nodes for that layer in eval mode: layers of one input in the ``CONVERTERS``
-tables of :mod:`descend.onnx.layers`, ``transformer``, ``preprocess`` and ``app_blocks``, layers of several inputs (attention,
-transformers, recurrent layers with states) in the ``CALLS`` tables of ``attention``, ``transformer`` and
-``sequence``, which take ``forward``'s bound arguments (:mod:`descend.onnx.signature`). Containers (Sequential,
-Residual, the transformer stacks) convert their children in order. The example input is run through each layer
-as it is converted, so every layer sees its real input shape. A module whose class has no converter (or a
+converter that appends the ONNX nodes for that layer in eval mode: layers of one input in the
+``CONVERTERS`` tables of :mod:`descend.onnx.layers`, ``transformer``, ``preprocess`` and ``app_blocks``,
+layers of several inputs (attention, transformers, recurrent layers and cells with states) in the ``CALLS``
+tables of ``attention``, ``transformer`` and ``sequence``, which take ``forward``'s bound arguments
+(:mod:`descend.onnx.signature`). Containers (Sequential, Residual, the transformer stacks) convert their
+children in order. The example input is run through each layer as it is converted, so every layer sees its
+real input shape. A module whose class has no converter (or a
 subclass that overrides ``forward``) stops the export with a one-line :class:`ExportError` naming its path,
 e.g. ``model.3 (MyLayer)``; nothing is written then. The graph is checked with
 ``onnx.checker.check_model(full_check=True)`` before it is written atomically.
