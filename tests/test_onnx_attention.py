@@ -13,7 +13,7 @@ ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (t
 
 from descend import nn  # noqa: E402
 import descend.onnx as donnx  # noqa: E402
-from onnx_helpers import check_inputs, dims, session  # noqa: E402
+from onnx_helpers import check_inputs, descend_outputs, dims, session  # noqa: E402
 
 SIZES = [(3, 5, 4), (1, 2, 7), (6, 9, 3)]      # (batch, L, S)
 
@@ -261,3 +261,24 @@ def test_export_with_kwargs_like_torch():
     sess = session(buf.getvalue())
     assert [o.name for o in sess.get_outputs()] == ["output"]
     assert [i.name for i in sess.get_inputs()] == ["query", "key", "value"]
+
+
+def test_docs_export_md_several_inputs_example_runs_on_other_lengths(tmp_path, monkeypatch):
+    import pathlib
+    import re
+    text = (pathlib.Path(__file__).parent.parent / "docs" / "export.md").read_text()
+    block = re.findall(r"```python\n(.*?)```", text, re.S)[1]
+    monkeypatch.chdir(tmp_path)
+    namespace = {"np": np, "descend": __import__("descend")}
+    exec(compile(block, "docs/export.md", "exec"), namespace)
+    rng = np.random.default_rng(13)
+    sess = session(str(tmp_path / "attn.onnx"))
+    out = sess.run(None, {"query": randn(rng, 3, 4, 16), "key": randn(rng, 3, 9, 8), "value": randn(rng, 3, 9, 8),
+                          "key_padding_mask": np.zeros((3, 9), bool)})
+    assert out[0].shape == (3, 4, 16) and out[1].shape == (3, 4, 9)
+    model = namespace["model"].eval()
+    src, tgt = randn(rng, 11, 3, 16), randn(rng, 4, 3, 16)
+    got = session(str(tmp_path / "transformer.onnx")).run(None, {"src": src, "tgt": tgt})[0]
+    want = descend_outputs(model, (src, tgt, {"tgt_mask": nn.Transformer.generate_square_subsequent_mask(4),
+                                              "tgt_is_causal": True}))[0]
+    np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-5)
