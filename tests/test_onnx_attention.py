@@ -282,3 +282,18 @@ def test_docs_export_md_several_inputs_example_runs_on_other_lengths(tmp_path, m
     want = descend_outputs(model, (src, tgt, {"tgt_mask": nn.Transformer.generate_square_subsequent_mask(4),
                                               "tgt_is_causal": True}))[0]
     np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("opset", [18, 21])
+def test_newer_opsets_take_reduction_axes_as_inputs_and_still_match(opset):
+    m = nn.MultiheadAttention(8, 2, batch_first=True)
+
+    def make(n, L, S, rng=np.random.default_rng(14)):
+        kpm = rng.random((n, S)) < 0.3
+        kpm[0] = True
+        return randn(rng, n, L, 8), randn(rng, n, S, 8), randn(rng, n, S, 8), {"key_padding_mask": kpm,
+                                                                               "need_weights": False}
+    proto = check_inputs(m, make, SIZES, opset_version=opset)
+    assert proto.opset_import[0].version == opset
+    check_inputs(nn.MultiheadAttention(8, 2), lambda n, L, S, rng=np.random.default_rng(15): (
+        randn(rng, L, n, 8), randn(rng, S, n, 8), randn(rng, S, n, 8)), SIZES, opset_version=opset)

@@ -22,28 +22,8 @@ import math
 import numpy as np
 
 from .. import nn
-from .graph import Constant, Value, example_of
-from .layers import run_eval
-
-
-def run_call(fn, *args, **kwargs):
-    """``fn(*args, **kwargs)`` in no_grad mode with every Value / Constant replaced by its example Tensor;
-    returns the result with Tensors turned into arrays (tuples kept)."""
-    from ..autograd import no_grad
-    from ..tensor import Tensor
-
-    def wrap(item):
-        ex = example_of(item)
-        if isinstance(ex, tuple):
-            return tuple(wrap(i) for i in item)
-        return Tensor.from_array(np.ascontiguousarray(ex)) if isinstance(ex, np.ndarray) else ex
-
-    def unwrap(out):
-        if isinstance(out, tuple):
-            return tuple(unwrap(o) for o in out)
-        return out.array if hasattr(out, "array") else out
-    with no_grad():
-        return unwrap(fn(*[wrap(a) for a in args], **{k: wrap(v) for k, v in kwargs.items()}))
+from .graph import Constant, Value, elem_type, example_of
+from .layers import run_call
 
 
 def additive(g, mask, hint):
@@ -56,13 +36,9 @@ def additive(g, mask, hint):
         return g.node("Where", [name, g.const(-np.inf, f"{hint}.neg_inf"), g.const(0.0, f"{hint}.zero")], hint)
     if dtype.kind != "f":
         raise TypeError(f"{hint}: attention masks must be boolean or floating, got dtype {dtype}")
-    return name if dtype == g.dtype or isinstance(mask, Constant) else g.node(
-        "Cast", [name], hint, to=int(_elem(g.dtype)))
-
-
-def _elem(dtype):
-    from .graph import elem_type
-    return elem_type(dtype)
+    if dtype == g.dtype or isinstance(mask, Constant):      # a Constant is stored in the model's dtype
+        return name
+    return g.node("Cast", [name], hint, to=int(elem_type(g.dtype)))
 
 
 def causal_bias(g, q_seq, k_seq, hint):
@@ -149,8 +125,8 @@ def attention(g, m, query, key, value, path, attn_mask=None, key_padding_mask=No
     scores = g.node("MatMul", [g.node("Mul", [q, g.const(1.0 / math.sqrt(d), f"{path}.scale")], path), k], path)
     dead = None
     if bias is not None and not need_weights:
-        neg = g.node("Cast", [g.node("IsInf", [bias], path, detect_positive=0)], path, to=int(_elem(g.dtype)))
-        dead = g.node("Cast", [g.reduce("ReduceMin", neg, [-1], path)], path, to=int(_elem(np.bool_)))
+        neg = g.node("Cast", [g.node("IsInf", [bias], path, detect_positive=0)], path, to=int(elem_type(g.dtype)))
+        dead = g.node("Cast", [g.reduce("ReduceMin", neg, [-1], path)], path, to=int(elem_type(np.bool_)))
         bias = g.node("Where", [dead, g.const(0.0, f"{path}.zero"), bias], path)
     if bias is not None:
         scores = g.node("Add", [scores, bias], path)
@@ -207,4 +183,4 @@ def cross_attention(g, m, x, memory, path, mask=None, key_padding_mask=None, is_
 
 
 CALLS = {nn.MultiheadAttention: mha}
-__all__ = ["attention", "mha", "self_attention", "cross_attention", "run_call", "run_eval", "CALLS"]
+__all__ = ["attention", "mha", "self_attention", "cross_attention", "CALLS"]

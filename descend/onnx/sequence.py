@@ -19,6 +19,7 @@ import numpy as np
 
 from .. import nn
 from .graph import ExportError, Value
+from .layers import run_call
 
 GATE_ORDER = {"LSTM": [0, 3, 1, 2], "GRU": [1, 0, 2], "RNN_TANH": [0], "RNN_RELU": [0]}
 ONNX_OP = {"LSTM": "LSTM", "GRU": "GRU", "RNN_TANH": "RNN", "RNN_RELU": "RNN"}
@@ -68,7 +69,6 @@ def _layer_state(g, state, k, D, L, hint):
 def recurrent(g, m, args, path, convert):
     """``forward(input, hx=None)``: one ONNX RNN/LSTM/GRU per layer (an LSTM with ``proj_size`` as a Scan,
     :mod:`descend.onnx.projection`), the given states sliced per layer."""
-    from .attention import run_call
     x, hx = args["input"], args["hx"]
     if not isinstance(x, Value):
         raise ExportError(f"{path} ({type(m).__name__}): the input must be a tensor, got {type(x).__name__}")
@@ -148,7 +148,6 @@ CELL_MODE = {nn.LSTMCell: "LSTM", nn.GRUCell: "GRU"}
 def cell(g, m, args, path, convert):
     """RNNCell / LSTMCell / GRUCell ``forward(input, hx=None)``: the ONNX RNN / LSTM / GRU op over one time
     step (input (N, F) → (1, N, F), states (N, H) → (1, N, H)), its final state(s) squeezed back."""
-    from .attention import run_call
     x, hx = args["input"], args["hx"]
     mode = CELL_MODE.get(type(m)) or ("RNN_TANH" if m.nonlinearity == "tanh" else "RNN_RELU")
     lstm = mode == "LSTM"

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from .. import nn
 from ..ops.activation import gelu, relu
-from .attention import cross_attention, run_call, self_attention
+from .attention import cross_attention, self_attention
 from .graph import ExportError, Value
-from .layers import run_eval
+from .layers import run_call, run_eval
 
 
 def _activation(m, path):
