@@ -53,11 +53,12 @@ def test_multihead_attention_with_separate_query_key_value_matches_onnxruntime(k
 def test_multihead_attention_on_unbatched_input_matches():
     m = nn.MultiheadAttention(8, 4, kdim=6, vdim=6)
 
-    def make(n, L, S, rng=np.random.default_rng(1)):
-        return randn(rng, L, 8), randn(rng, S, 6), randn(rng, S, 6), {"average_attn_weights": n % 2 == 0}
+    def make(avg, L, S, rng=np.random.default_rng(1)):
+        return randn(rng, L, 8), randn(rng, S, 6), randn(rng, S, 6), {"average_attn_weights": avg}
     for avg in (True, False):
-        proto = check_inputs(m, lambda n, L, S: make(2 - avg, L, S), [(1, 5, 4), (1, 3, 8)])
+        proto = check_inputs(m, lambda n, L, S: make(avg, L, S), [(1, 5, 4), (1, 3, 8)])
         assert dims(proto.graph.input[0]) == ["tgt_seq", 8]
+        assert dims(proto.graph.output[1]) == (["tgt_seq", "src_seq"] if avg else [4, "tgt_seq", "src_seq"])
 
 
 def masks(rng, kind, n, L, S, heads=2):

@@ -240,10 +240,14 @@ def default_axes(model, bound, slots, outs) -> list:
     owner = {id(v): p for p, item in bound.items() for v in (item if isinstance(item, tuple) else (item,))}
 
     def axes(role, arr):
+        if not role:
+            return {}
         nd = arr.ndim
-        if role[0] == MASK and unbatched and nd == 3:
+        if unbatched and role[0] == MASK and nd == 3:            # (heads, L, S)
             return {1: role[1], 2: role[2]}
-        return _axes_of(role, nd, layout) if role else {}
+        if unbatched and role[0] == WEIGHTS and nd == 3:
+            return {1: "tgt_seq", 2: "src_seq"}
+        return _axes_of(role, nd, layout)
     fixed = set()
     rebuilt = causal_constants(model, bound)
     for p, item in bound.items():
