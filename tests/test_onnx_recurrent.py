@@ -162,3 +162,11 @@ def test_bidirectional_recurrent_block_keeps_both_directions_last_states():
     block = RecurrentBlock("gru", 3, 4, num_layers=2, bidirectional=True)
     rng = np.random.default_rng(9)
     check_inputs(nn.Sequential(block, nn.Linear(8, 2)), lambda n, t: randn(rng, n, t, 3), SIZES)
+
+
+def test_packed_sequence_input_has_no_export_and_says_what_to_pass():
+    import descend
+    from descend.nn.utils.rnn import pack_padded_sequence
+    packed = pack_padded_sequence(descend.tensor(np.zeros((4, 2, 3), np.float32)), [4, 2])
+    with pytest.raises(TypeError, match=r"is a PackedSequence, which has no ONNX export; pass the padded batch"):
+        donnx.build_model_proto(nn.GRU(3, 2), packed)

@@ -78,7 +78,7 @@ def causal_constants(model, bound) -> set:
 
 def split_example(example_input, kwargs):
     """``example_input`` (and ``kwargs``) as the positional and keyword arguments of ``forward``."""
-    if isinstance(example_input, tuple):
+    if isinstance(example_input, tuple) and not hasattr(example_input, "_fields"):   # not a PackedSequence
         args = list(example_input)
         kw = dict(args.pop()) if args and isinstance(args[-1], dict) else {}
     else:
@@ -96,6 +96,9 @@ def _entry(v, label, slots):
     """A converter argument for one example entry; every tensor becomes a placeholder Value in ``slots``."""
     if isinstance(v, (Constant, Value)) or v is None or isinstance(v, (bool, int, float, str)):
         return v
+    if hasattr(v, "_fields"):
+        raise TypeError(f"example_input {label} is a {type(v).__name__}, which has no ONNX export; pass the padded "
+                        "batch (pad_packed_sequence) instead")
     if isinstance(v, tuple):
         return tuple(_entry(item, f"{label}[{i}]", slots) for i, item in enumerate(v))
     arr = np.asarray(getattr(v, "array", v))
