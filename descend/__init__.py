@@ -14,11 +14,13 @@ from .ops import bind_tensor_methods as _bind
 from .functions import *  # noqa: F401,F403  (max, mm, allclose, inference_mode, ...: PyTorch's module-level forms)
 from .random import get_rng_state, manual_seed, set_rng_state
 from .tensor import Tensor
+from .size import Size
 from .creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, linspace, ones,
                        ones_like, rand, rand_like, randint, randn, randn_like, randperm, tensor, zeros, zeros_like)
 from .device import DeviceUnavailableError, device, get_default_device, set_default_device
 from .dtypes import get_default_dtype, set_default_dtype
 from .unsupported import UnsupportedError
+from .size import Size
 from . import accelerator, backends, cuda  # noqa: E402
 
 _bind(Tensor)  # operators and PyTorch-named methods, before any module builds a tensor

@@ -17,7 +17,7 @@ import sys
 
 import numpy as np
 
-from . import layout
+from . import grad_hooks, layout
 
 
 class _GradMode:
@@ -79,10 +79,11 @@ class Node:
     in PyTorch, rather than held until backward.
 
     ``seq`` numbers nodes in creation order. An operation's inputs always exist before its output, so
-    sorting nodes by ``seq`` is a topological order of any graph.
+    sorting nodes by ``seq`` is a topological order of any graph. ``hooks`` (unset unless a
+    :mod:`descend.grad_hooks` hook is registered on the tensor it computed) holds that tensor's hooks.
     """
 
-    __slots__ = ("inputs", "backward", "name", "freed", "seq")
+    __slots__ = ("inputs", "backward", "name", "freed", "seq", "hooks")
 
     def __init__(self, parents, backward, name):
         self.inputs = tuple((p._node or p) if p.requires_grad else None for p in parents)
@@ -132,6 +133,31 @@ def _topological_order(root):
     return leaves
 
 
+def _leaves_at_first_use(order):
+    """``order`` (leaves, then nodes by ``seq``) with each leaf moved to just before the first node that
+    uses it: the reverse walk then reaches a leaf as soon as its gradient is complete (after its earliest
+    use is back-propagated), so post-accumulate hooks fire during backward, not all at its end."""
+    first_use = {}
+    for item in order:
+        if type(item) is Node:
+            for parent in item.inputs:
+                if parent is not None and type(parent) is not Node:
+                    first_use.setdefault(id(parent), item.seq)
+    return sorted(order, key=lambda item: item.seq if type(item) is Node else first_use.get(id(item), 0) - 0.5)
+
+
+_at_end: list = []   # callbacks queued (queue_callback) for the end of the backward running now
+
+
+def queue_callback(callback) -> None:
+    """Call ``callback()`` once the backward pass running now has finished (from a gradient hook: e.g.
+    DistributedDataParallel waits there for the allreduces its hooks started). PyTorch:
+    ``Variable._execution_engine.queue_callback``."""
+    if not callable(callback):
+        raise TypeError(f"queue_callback needs a callable, got {callback!r}")
+    _at_end.append(callback)
+
+
 def run_backward(root, grad=None, retain_graph: bool = False) -> None:
     """Backpropagate from ``root``: accumulate d(root)/d(leaf), weighted by ``grad``, into each leaf's ``.grad``.
 
@@ -156,7 +182,10 @@ def run_backward(root, grad=None, retain_graph: bool = False) -> None:
             raise ValueError(f"backward(): grad has shape {grad.shape} but the tensor has shape {data.shape}; "
                              "they must be equal")
     start = root._node or root
-    order = _topological_order(start)
+    hooked = grad_hooks.active()
+    if hooked:
+        _at_end.clear()   # left by a backward that raised
+    order = _topological_order(start) if not hooked else _leaves_at_first_use(_topological_order(start))
     grads = {id(start): grad}
     take, peek = grads.pop, grads.get
     del grad
@@ -166,9 +195,14 @@ def run_backward(root, grad=None, retain_graph: bool = False) -> None:
         g = take(id(item), None)
         if type(item) is not Node:
             if g is not None:
-                _accumulate_leaf(item, g)
+                if hooked:
+                    _accumulate_hooked_leaf(item, g)
+                else:
+                    _accumulate_leaf(item, g)
             continue
         if g is not None:
+            if hooked and getattr(item, "hooks", None):
+                g = grad_hooks.apply(item.hooks, g, np.shape(g))
             for parent, pg in zip(item.inputs, item.backward(g)):
                 if pg is None or parent is None:
                     continue
@@ -180,6 +214,29 @@ def run_backward(root, grad=None, retain_graph: bool = False) -> None:
             item.inputs = ()
             item.backward = None
             item.freed = True
+            if hooked:
+                grad_hooks.node_freed(item)
+    if _at_end:
+        callbacks = list(_at_end)
+        _at_end.clear()
+        for callback in callbacks:
+            callback()
+
+
+def _accumulate_hooked_leaf(tensor, g) -> None:
+    """``_accumulate_leaf`` between the leaf's ``register_hook`` hooks (which may replace ``g``) and its
+    post-accumulate hooks."""
+    pre, post = grad_hooks.leaf_hooks(tensor)
+    walk_g = g
+    if pre:
+        g = grad_hooks.apply(pre, g, np.shape(g))
+    # the walk's own gradient is also referenced from here (one more reference than _accumulate_leaf expects)
+    extra = 1 if g is walk_g else 0
+    del walk_g
+    _accumulate_leaf(tensor, g, extra)
+    if post:
+        for hook in list(post.values()):
+            hook(tensor)
 
 
 #: References to a gradient array that only :func:`run_backward` holds, seen from inside
@@ -190,7 +247,7 @@ _UNSHARED_REFS = 3
 _Tensor = None  # descend.tensor.Tensor, bound on first use (tensor.py imports this module)
 
 
-def _accumulate_leaf(tensor, g) -> None:
+def _accumulate_leaf(tensor, g, extra_refs: int = 0) -> None:
     global _Tensor
     data = tensor.array
     if type(g) is not np.ndarray or g.shape != data.shape:  # a NumPy scalar, or a 0-d gradient for a 1-element leaf
@@ -199,7 +256,7 @@ def _accumulate_leaf(tensor, g) -> None:
     if grad is None:
         if _Tensor is None:
             from .tensor import Tensor as _Tensor
-        if g.dtype == data.dtype and g.flags.writeable and _unshared(g):
+        if g.dtype == data.dtype and g.flags.writeable and _unshared(g, extra_refs):
             # a fresh array that nothing else refers to: the leaf can own it as it is, without a copy
             tensor.grad = _Tensor.from_array(g)
         else:
@@ -208,12 +265,12 @@ def _accumulate_leaf(tensor, g) -> None:
         grad.array += g
 
 
-def _unshared(g) -> bool:
+def _unshared(g, extra_refs: int = 0) -> bool:
     """Whether only the walk refers to ``g``'s memory: ``g`` owns it, or is a full view of a fresh array that
     only ``g`` refers to, and nothing but the walk holds ``g``. The view case is how a gradient laid out as
     its transpose arrives (dL/dW of a Linear layer, ``(xᵀ g)ᵀ``: see :mod:`descend.layout`); the leaf can
     then own it as it is, keeping the weight's memory order, without a copy."""
-    if sys.getrefcount(g) > _UNSHARED_REFS + 1:  # + this function's own argument
+    if sys.getrefcount(g) > _UNSHARED_REFS + 1 + extra_refs:  # + this function's own argument
         return False
     base = g.base
     if base is None:

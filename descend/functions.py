@@ -13,10 +13,12 @@ from .autograd import set_grad_enabled
 from .ops import (abs, add, amax, amin, argsort, cat, chunk, clip, cos, div, exp, flatten, log, log_softmax,
                   logsumexp, max, maximum, mean, min, minimum, narrow, neg, permute, pow, relu,
                   reshape, sigmoid, sin, softmax, sort, split, sqrt, squeeze, stack, std, sub, sum, t, tanh, topk,
-                  transpose, tril, triu, unsqueeze, var, where)
+                  transpose, tril, triu, unsqueeze, var)
+from .ops import einsum, multinomial, norm, prod, scatter, scatter_add, unique  # noqa: F401
 from .ops import (ceil, cumsum, flip, floor, gather, isfinite, isinf, isnan, masked_fill, nonzero,  # noqa: F401
                   round, sign)
 from .ops import matmul as _matmul
+from .ops import where as _where
 from .ops import mul as _mul
 from .tensor import Tensor
 
@@ -50,6 +52,19 @@ def _write_out(name, result, out):
                          f"{getattr(out, 'shape', type(out).__name__)}")
     out.array[...] = result.array
     return out
+
+
+def where(condition, input=None, other=None):
+    """``input`` where ``condition`` holds, else ``other`` (broadcast; see :func:`descend.ops.arithmetic.where`);
+    with the condition alone, the indices of its non-zero elements, one int64 tensor per dimension
+    (``nonzero(condition, as_tuple=True)``), as PyTorch's one-argument ``torch.where``."""
+    if input is None and other is None:
+        if not isinstance(condition, Tensor):
+            raise TypeError(f"where(condition) takes a tensor, got {type(condition).__name__}")
+        return nonzero(condition, as_tuple=True)
+    if input is None or other is None:
+        raise TypeError("where takes a condition alone, or a condition, input and other")
+    return _where(condition, input, other)
 
 
 def square(input):
@@ -162,5 +177,5 @@ __all__ = [
     "relu", "reshape", "set_num_threads", "sigmoid", "sin", "softmax", "sort", "split", "sqrt", "squeeze",
     "stack", "std", "sub", "sum", "t", "tanh", "topk", "transpose", "tril", "triu", "unsqueeze", "var", "where",
     "ceil", "cumsum", "flip", "floor", "gather", "isfinite", "isinf", "isnan", "masked_fill", "nonzero", "round",
-    "sign", "square",
+    "sign", "square", "einsum", "multinomial", "norm", "prod", "scatter", "scatter_add", "unique",
 ]

@@ -1,10 +1,10 @@
 """The Tensor: an array, its gradient, and the node of the graph that produced it.
 
-A :class:`Tensor` wraps a NumPy array (``.data``). Operations on tensors that require grad record a
-:class:`~descend.autograd.Node`; ``loss.backward()`` walks those nodes in reverse and accumulates
-gradients into the ``.grad`` of every leaf tensor with ``requires_grad=True``. The interface follows
-PyTorch's (``x.sum(dim=1, keepdim=True)``, ``x.relu()``, ``x.detach()``) and NumPy's (``axis``,
-``keepdims``, ``np.asarray(x)``).
+A :class:`Tensor` wraps a NumPy array (``.array``; ``.data`` is PyTorch's tensor sharing that storage).
+Operations on tensors that require grad record a :class:`~descend.autograd.Node`; ``loss.backward()``
+walks those nodes in reverse and accumulates gradients into the ``.grad`` of every leaf tensor with
+``requires_grad=True``. The interface follows PyTorch's (``x.sum(dim=1, keepdim=True)``, ``x.relu()``,
+``x.detach()``) and NumPy's (``axis``, ``keepdims``, ``np.asarray(x)``).
 """
 
 from __future__ import annotations
@@ -14,19 +14,8 @@ import numpy as np
 from . import backend
 from .autograd import Node, _GradMode, run_backward
 from .conversions import ConversionMethods
+from .size import Size, ShapeCount, sizes  # noqa: F401  (sizes: re-exported, creation and conversions use it)
 from .unsupported import unsupported
-
-
-class _Size(int):
-    """Element count that is also callable: ``x.size`` (NumPy) is an int, ``x.size()`` (PyTorch) the shape."""
-
-    def __new__(cls, count, shape):
-        obj = super().__new__(cls, count)
-        obj._shape = shape
-        return obj
-
-    def __call__(self, dim=None):
-        return self._shape if dim is None else self._shape[dim]
 
 
 class Tensor(ConversionMethods):
@@ -37,29 +26,57 @@ class Tensor(ConversionMethods):
     data int64 (labels and indices).
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_node", "__weakref__")
+    __slots__ = ("array", "_grad", "requires_grad", "_node", "_hooks", "__weakref__")  # _hooks: descend.grad_hooks
     __array_ufunc__ = None  # NumPy defers to our reflected operators, so ``2 * x`` and ``arr + x`` stay Tensors
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
         if isinstance(data, Tensor):
-            data = data.data
-        self.data = backend.as_array(data, dtype)
-        self.grad = None
+            data = data.array
+        self.array = backend.as_array(data, dtype)
+        self._grad = None
         self._node = None
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
 
-    @property
-    def array(self):
-        """The NumPy array holding this tensor's values (shared, no copy): descend's own code reads and writes
-        storage through this attribute. (Transitional alias of ``data`` until ``data`` becomes PyTorch's
-        storage-sharing tensor.)"""
-        return self.data
+    # ``array`` (a slot) is the NumPy array holding the values: descend's own code reads and writes storage
+    # through it. ``data`` below is PyTorch's view of the same storage as a tensor.
 
-    @array.setter
-    def array(self, value):
-        self.data = value
+    @property
+    def data(self) -> "Tensor":
+        """PyTorch's ``Tensor.data``: a tensor sharing this one's storage, ``requires_grad=False`` and outside
+        the graph (a leaf), so ``p.data.mul_(0.5)``, ``p.data[0] = 1`` or ``p.data.copy_(t)`` change ``p``
+        without the in-place-on-a-leaf error and without recording anything. ``p.data = t`` makes ``p`` hold
+        ``t``'s storage (any shape or dtype, as PyTorch allows). The NumPy array itself is ``.array``."""
+        return Tensor.from_array(self.array)
+
+    @data.setter
+    def data(self, value):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"Variable data has to be a tensor, but got {_type_name(value)} (to set the values "
+                            "from an array, use x.data = descend.tensor(a) or x.array = a)")
+        self.array = value.array
+
+    @property
+    def grad(self):
+        """The gradient accumulated by ``backward()`` (a Tensor of this tensor's shape and dtype), or None.
+
+        Assigning checks as PyTorch does: a Tensor or None (TypeError otherwise), of this tensor's shape and
+        dtype (RuntimeError otherwise)."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None:
+            new = value.array if isinstance(value, Tensor) else None
+            own = self.array
+            if new is None or new.shape != own.shape or new.dtype != own.dtype:
+                raise _grad_error(value, own)
+        self._grad = value
+
+    @grad.deleter
+    def grad(self):
+        self._grad = None
 
     @classmethod
     def from_array(cls, array, requires_grad=False):
@@ -67,34 +84,35 @@ class Tensor(ConversionMethods):
         code that made the array itself (operations, layers, loaders). Users want :func:`descend.tensor`
         (copies, float32 by default) or :func:`descend.from_numpy` (shares memory, checks the array)."""
         t = cls.__new__(cls)
-        t.data = array
-        t.grad = None
+        t.array = array
+        t._grad = None
         t._node = None
         t.requires_grad = requires_grad
         return t
 
     # ---------------------------------------------------------------- properties
     @property
-    def shape(self):
-        return self.data.shape
+    def shape(self) -> Size:
+        """The sizes of the dimensions, a :class:`~descend.Size` (a tuple); ``self.array.shape`` is the plain one."""
+        return _new_size(Size, self.array.shape)
 
     @property
     def dtype(self):
-        return self.data.dtype
+        return self.array.dtype
 
     @property
     def ndim(self):
-        return self.data.ndim
+        return self.array.ndim
 
     @property
     def size(self):
-        return _Size(self.data.size, self.data.shape)
+        return ShapeCount(self.array.size, self.array.shape)
 
     def numel(self) -> int:
-        return self.data.size
+        return self.array.size
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     @property
     def T(self):
@@ -105,15 +123,15 @@ class Tensor(ConversionMethods):
         return self._node is None
 
     def __len__(self):
-        if self.data.ndim == 0:
+        if self.array.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self.array.shape[0]
 
     def __repr__(self):
-        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        body = np.array2string(self.array, separator=", ", prefix="tensor(")
         extra = ""
-        if self.data.dtype != backend.DEFAULT_FLOAT:
-            extra += f", dtype={self.data.dtype}"
+        if self.array.dtype != backend.DEFAULT_FLOAT:
+            extra += f", dtype={self.array.dtype}"
         if self._node is not None:
             extra += f", grad_fn=<{GradFn(self._node).name()}>"
         elif self.requires_grad:
@@ -121,9 +139,9 @@ class Tensor(ConversionMethods):
         return f"tensor({body}{extra})"
 
     def __array__(self, dtype=None, copy=None):
-        if dtype is not None and dtype != self.data.dtype:
-            return self.data.astype(dtype)
-        return self.data
+        if dtype is not None and dtype != self.array.dtype:
+            return self.array.astype(dtype)
+        return self.array
 
     def __iter__(self):
         for i in range(len(self)):
@@ -132,10 +150,10 @@ class Tensor(ConversionMethods):
     __hash__ = object.__hash__
 
     def __bool__(self):
-        if self.data.size != 1:
-            raise ValueError(f"the truth value of a tensor of shape {self.data.shape} is ambiguous; "
+        if self.array.size != 1:
+            raise ValueError(f"the truth value of a tensor of shape {self.array.shape} is ambiguous; "
                              "use .any() or .all()")
-        return bool(self.data)
+        return bool(self.array)
 
     def __float__(self):
         return float(self.item())
@@ -151,23 +169,23 @@ class Tensor(ConversionMethods):
 
     def numpy(self) -> np.ndarray:
         """The underlying array (shared memory, as PyTorch's ``.numpy()``)."""
-        return self.data
+        return self.array
 
     def __format__(self, spec):
         """``format(t, '.2f')`` formats a 0-d tensor's value (as PyTorch); other tensors take no spec."""
-        if self.data.ndim == 0:
+        if self.array.ndim == 0:
             return format(self.item(), spec)
         if spec:
-            raise TypeError(f"format spec {spec!r} applies to 0-d tensors; this one has shape {self.data.shape} "
+            raise TypeError(f"format spec {spec!r} applies to 0-d tensors; this one has shape {self.array.shape} "
                             "(format t.item() or each element)")
         return str(self)
 
     def __index__(self):
         """A 0-d integer tensor used as an index (``items[t]``, ``range(t)``)."""
-        if self.data.ndim != 0 or self.data.dtype.kind not in "iu":
-            raise TypeError(f"only 0-d integer tensors can be used as an index, not a {self.data.dtype} tensor of "
-                            f"shape {self.data.shape}")
-        return int(self.data)
+        if self.array.ndim != 0 or self.array.dtype.kind not in "iu":
+            raise TypeError(f"only 0-d integer tensors can be used as an index, not a {self.array.dtype} tensor of "
+                            f"shape {self.array.shape}")
+        return int(self.array)
 
     @property
     def grad_fn(self):
@@ -181,24 +199,24 @@ class Tensor(ConversionMethods):
         raise unsupported("Tensor", "torch.Tensor", name, self)
 
     def item(self):
-        if self.data.size != 1:
-            raise ValueError(f"item() needs a tensor with one element, but this one has shape {self.data.shape}")
-        return self.data.reshape(()).item()
+        if self.array.size != 1:
+            raise ValueError(f"item() needs a tensor with one element, but this one has shape {self.array.shape}")
+        return self.array.reshape(()).item()
 
     def tolist(self):
-        return self.data.tolist()
+        return self.array.tolist()
 
     def detach(self) -> "Tensor":
         """A tensor sharing this one's data, outside the graph."""
-        return Tensor.from_array(self.data)
+        return Tensor.from_array(self.array)
 
     def clone(self) -> "Tensor":
         from .ops.arithmetic import clone
         return clone(self)
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
-        if requires_grad and self.data.dtype.kind != "f":
-            raise TypeError(f"only floating-point tensors can require grad, but this one is {self.data.dtype}; "
+        if requires_grad and self.array.dtype.kind != "f":
+            raise TypeError(f"only floating-point tensors can require grad, but this one is {self.array.dtype}; "
                             "create it with float data or dtype='float32'")
         if not requires_grad and self._node is not None:
             raise RuntimeError("requires_grad can only be switched off on a leaf tensor; use .detach() instead")
@@ -220,8 +238,19 @@ class Tensor(ConversionMethods):
                              "docs/from-pytorch.md")
         run_backward(self, gradient, bool(retain_graph))
 
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` each time backward computes this tensor's gradient; a Tensor it returns replaces
+        the gradient. Returns a handle (``handle.remove()``). See :mod:`descend.grad_hooks`."""
+        from .grad_hooks import register_hook
+        return register_hook(self, hook)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """(A leaf.) Call ``hook(tensor)`` each time backward has accumulated into ``.grad``. Returns a handle."""
+        from .grad_hooks import register_post_accumulate_grad_hook
+        return register_post_accumulate_grad_hook(self, hook)
+
     def zero_grad(self) -> None:
-        self.grad = None
+        self._grad = None
 
     def astype(self, dtype) -> "Tensor":
         from .ops.arithmetic import cast
@@ -235,7 +264,7 @@ class Tensor(ConversionMethods):
 
     def _inplace(self, other, what, fn):
         self._check_inplace(what)
-        fn(self.data, other.data if isinstance(other, Tensor) else other, out=self.data, casting="same_kind")
+        fn(self.array, other.array if isinstance(other, Tensor) else other, out=self.array, casting="same_kind")
         return self
 
     def __iadd__(self, other):
@@ -265,51 +294,51 @@ class Tensor(ConversionMethods):
 
     def clamp_(self, min=None, max=None) -> "Tensor":
         self._check_inplace("clamp_")
-        np.clip(self.data, min, max, out=self.data)
+        np.clip(self.array, min, max, out=self.array)
         return self
 
     def normal_(self, mean=0.0, std=1.0, *, generator=None) -> "Tensor":
         """Fill with draws from N(mean, std²) (descend's generator unless ``generator``), in place."""
         self._check_inplace("normal_")
-        self.data[...] = _rng(generator).normal(mean, std, self.data.shape)
+        self.array[...] = _rng(generator).normal(mean, std, self.array.shape)
         return self
 
     def uniform_(self, a=0.0, b=1.0, *, generator=None) -> "Tensor":
         """Fill with draws from U[a, b), in place."""
         self._check_inplace("uniform_")
-        self.data[...] = _rng(generator).uniform(a, b, self.data.shape)
+        self.array[...] = _rng(generator).uniform(a, b, self.array.shape)
         return self
 
     def __setitem__(self, index, value):
         """``x[index] = value`` writes into the data, outside the graph (like the other in-place updates)."""
         self._check_inplace("item assignment")
         if isinstance(index, tuple):
-            index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
+            index = tuple(i.array if isinstance(i, Tensor) else i for i in index)
         elif isinstance(index, Tensor):
-            index = index.data
-        self.data[index] = value.data if isinstance(value, Tensor) else value
+            index = index.array
+        self.array[index] = value.array if isinstance(value, Tensor) else value
 
     def zero_(self) -> "Tensor":
         self._check_inplace("zero_")
-        self.data[...] = 0
+        self.array[...] = 0
         return self
 
     def fill_(self, value) -> "Tensor":
         self._check_inplace("fill_")
-        self.data[...] = value
+        self.array[...] = value
         return self
 
     def copy_(self, other) -> "Tensor":
         self._check_inplace("copy_")
-        src = other.data if isinstance(other, Tensor) else np.asarray(other)
-        if src.shape != self.data.shape:
-            np.broadcast_to(src, self.data.shape)  # raises with both shapes when they do not fit
-        self.data[...] = src
+        src = other.array if isinstance(other, Tensor) else np.asarray(other)
+        if src.shape != self.array.shape:
+            np.broadcast_to(src, self.array.shape)  # raises with both shapes when they do not fit
+        self.array[...] = src
         return self
 
     # ---------------------------------------------------------------- comparisons (not differentiable)
     def _compare(self, other, fn):
-        return Tensor.from_array(np.asarray(fn(self.data, other.data if isinstance(other, Tensor) else other)))
+        return Tensor.from_array(np.asarray(fn(self.array, other.array if isinstance(other, Tensor) else other)))
 
     def __eq__(self, other):
         return self._compare(other, np.equal)
@@ -334,12 +363,12 @@ class Tensor(ConversionMethods):
 
     def equal(self, other) -> bool:
         """True when ``other`` has this shape and the same elements."""
-        other = np.asarray(other.data if isinstance(other, Tensor) else other)
-        return self.data.shape == other.shape and bool(np.array_equal(self.data, other))
+        other = np.asarray(other.array if isinstance(other, Tensor) else other)
+        return self.array.shape == other.shape and bool(np.array_equal(self.array, other))
 
     def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
         """|self − other| ≤ atol + rtol·|other| everywhere (broadcasting)."""
-        return bool(np.allclose(self.data, np.asarray(other.data if isinstance(other, Tensor) else other),
+        return bool(np.allclose(self.array, np.asarray(other.array if isinstance(other, Tensor) else other),
                                 rtol=rtol, atol=atol, equal_nan=equal_nan))
 
     def __ne__(self, other):
@@ -369,14 +398,14 @@ class Tensor(ConversionMethods):
         axis = dim if dim is not None else axis
         keep = bool(keepdims if keepdims is not None else keepdim)
         if axis is None and keep:
-            return Tensor.from_array(np.asarray(fn(self.data), dtype=np.int64).reshape((1,) * self.data.ndim))
-        return Tensor.from_array(np.asarray(fn(self.data, axis=axis, keepdims=keep), dtype=np.int64))
+            return Tensor.from_array(np.asarray(fn(self.array), dtype=np.int64).reshape((1,) * self.array.ndim))
+        return Tensor.from_array(np.asarray(fn(self.array, axis=axis, keepdims=keep), dtype=np.int64))
 
     def any(self):
-        return bool(np.any(self.data))
+        return bool(np.any(self.array))
 
     def all(self):
-        return bool(np.all(self.data))
+        return bool(np.all(self.array))
 
 
 def record(data, parents, backward, name: str) -> Tensor:
@@ -388,8 +417,8 @@ def record(data, parents, backward, name: str) -> Tensor:
     if type(data) is not np.ndarray:
         data = np.asarray(data)
     t = _new_tensor(Tensor)
-    t.data = data
-    t.grad = None
+    t.array = data
+    t._grad = None
     if _GradMode.enabled:
         for p in parents:
             if p.requires_grad:
@@ -405,14 +434,34 @@ def attach(data, parents, backward, name: str) -> Tensor:
     """Like :func:`record` for a caller that already knows grad mode is on and some parent requires grad
     (the fast path of the binary operations); ``data`` must be an ndarray."""
     t = _new_tensor(Tensor)
-    t.data = data
-    t.grad = None
+    t.array = data
+    t._grad = None
     t.requires_grad = True
     t._node = Node(parents, backward, name)
     return t
 
 
 _new_tensor = object.__new__
+_new_size = tuple.__new__
+
+
+def _grad_error(value, own) -> Exception:
+    """PyTorch's error for ``x.grad = value`` when ``value`` is not a Tensor of ``own``'s shape and dtype."""
+    if not isinstance(value, Tensor):
+        return TypeError(f"assigned grad expected to be a Tensor or None but got grad of type {_type_name(value)} "
+                         "(wrap it: x.grad = descend.tensor(g, dtype=x.dtype))")
+    new = value.array
+    if new.shape != own.shape:
+        return RuntimeError(f"attempting to assign a gradient of size '{list(new.shape)}' to a tensor of size "
+                            f"'{list(own.shape)}'. Please ensure that the gradient and the tensor are the same size")
+    return RuntimeError(f"attempting to assign a gradient with dtype '{new.dtype}' to a tensor with dtype "
+                        f"'{own.dtype}'; the gradient must have the tensor's dtype (convert it: g.to(x.dtype))")
+
+
+def _type_name(value) -> str:
+    """``float``, ``list``, ``numpy.ndarray``: a type as PyTorch's messages name it."""
+    cls = type(value)
+    return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
 
 
 def _rng(generator):
@@ -421,7 +470,7 @@ def _rng(generator):
 
 
 def _scaled(other, alpha):
-    return (other.data if isinstance(other, Tensor) else np.asarray(other)) * alpha
+    return (other.array if isinstance(other, Tensor) else np.asarray(other)) * alpha
 
 
 class GradFn:
@@ -448,17 +497,3 @@ class GradFn:
 
     def __hash__(self):
         return hash(id(self.node))
-
-
-def sizes(size) -> tuple:
-    """A shape from PyTorch's size arguments: ints as varargs, or one tuple/list (``randn(2, 3)``,
-    ``randn((2, 3))``)."""
-    if len(size) == 1 and isinstance(size[0], (tuple, list)):
-        size = size[0]
-    try:
-        shape = tuple(int(n.__index__()) for n in size)
-    except (AttributeError, TypeError):
-        raise TypeError(f"size must be integers, as varargs or one tuple, got {size!r}") from None
-    if any(n < 0 for n in shape):
-        raise ValueError(f"size must be non-negative, got {shape}")
-    return shape

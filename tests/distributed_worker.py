@@ -3,7 +3,10 @@
 Modes: ``collectives`` (rank 0 writes what each collective gave as JSON), ``train`` (trains an MLP, an MLP
 with SyncBatchNorm, and the MLP with no_sync gradient accumulation, data-parallel on fixed global
 batches; rank 0 writes the final state dicts as ``mode/key`` to an npz), ``kill`` (rank 1 kills itself at
-step 3 of a training loop), ``hang`` (rank 1 sleeps; rank 0's allreduce has a 2 s timeout), ``trainer`` (descend.Trainer fit; rank 0 writes weights and history).
+step 3 of a training loop), ``hang`` (rank 1 sleeps; rank 0's allreduce has a 2 s timeout), ``trainer`` (descend.Trainer fit; rank 0 writes weights and history),
+``trainer-accumulate`` (the same with accumulate_batches=2, counting the gradient allreduces), ``streams``
+(dropout and augmentation; every rank writes its dropout masks and augmentation draws, rank 0 the
+weights), ``interrupt`` (rank 1 sends itself SIGINT during the third epoch; every rank writes how it ended).
 """
 
 import json
@@ -64,7 +67,14 @@ def train(mode):
     reference = model(mode)  # rank-0 seeded weights, loaded on every rank so the start is known
     net = model(mode)
     net.load_state_dict(reference.state_dict()) if rank == 0 else None
-    ddp = DistributedDataParallel(net)
+    ddp = DistributedDataParallel(net, bucket_cap_mb=1e-4 if mode == "buckets" else None)
+    started_early = []   # per allreduce DDP starts: was the first layer's gradient still missing?
+    all_reduce = dist.all_reduce
+
+    def recording(tensor, *args, **kwargs):
+        started_early.append(net[0].weight.grad is None)
+        return all_reduce(tensor, *args, **kwargs)
+    dist.all_reduce = recording
     opt = descend.optim.SGD(ddp.parameters(), lr=0.1, momentum=0.9)
     loss_fn = nn.CrossEntropyLoss()
     x, y = data()
@@ -83,15 +93,23 @@ def train(mode):
         else:
             loss_fn(ddp(descend.tensor(xb)), descend.tensor(yb)).backward()
         opt.step()
+    dist.all_reduce = all_reduce
     state = {k: np.asarray(v) for k, v in ddp.state_dict().items()}
+    if mode == "buckets" and size > 1:   # 4 buckets per step (one per parameter), the first 3 during backward
+        state["early"] = np.array(started_early).reshape(STEPS, -1).sum(axis=0)
     gathered = [np.zeros_like(state["module.0.weight"]) for _ in range(size)]
     dist.all_gather(gathered, np.ascontiguousarray(state["module.0.weight"]))
     state["spread"] = np.array(max(float(np.abs(g - gathered[0]).max()) for g in gathered))
     return state
 
 
-def trainer(out):
-    """descend.Trainer on 22 samples in batches of 10 (the last has 2 rows: with 3 processes one gets none)."""
+def trainer(out, accumulate=1):
+    """descend.Trainer on 22 samples in batches of 10 (the last has 2 rows: with 3 processes one gets none);
+    ``accumulate=2``: one optimiser step per two batches (the last group of an epoch has one batch)."""
+    from descend.distributed import data_parallel
+    allreduces = []
+    summed = data_parallel.sum_gradients
+    data_parallel.sum_gradients = lambda params: (allreduces.append(1), summed(params))
     rng = np.random.default_rng(2)
     x = rng.normal(size=(22, 5)).astype(np.float32)
     y = rng.integers(0, 3, size=22)
@@ -100,12 +118,72 @@ def trainer(out):
     opt = descend.optim.Adam(net.parameters(), lr=0.01)
     log = f"{out}.rank{dist.get_rank()}.csv"
     t = descend.Trainer(net, nn.CrossEntropyLoss(), opt, metrics=["accuracy"], batch_size=10, seed=3,
-                        callbacks=[descend.train.CSVLogger(log)])
+                        callbacks=[descend.train.CSVLogger(log)], accumulate_batches=accumulate)
     history = t.fit((x, y), epochs=3)
+    data_parallel.sum_gradients = summed
     if dist.get_rank() == 0:
         state = {k: np.asarray(v) for k, v in net.state_dict().items()}
         state["loss"], state["accuracy"] = np.array(history["loss"]), np.array(history["accuracy"])
+        if dist.get_world_size() > 1:
+            state["allreduces"] = np.array(len(allreduces))
         np.savez(out, **state)
+
+
+class Probe(nn.Module):
+    """Identity that records which entries are zero in training mode (after Tanh: the dropped ones)."""
+
+    def __init__(self, masks):
+        super().__init__()
+        self.masks = masks
+
+    def forward(self, x):
+        if self.training:
+            self.masks.append(x.array == 0)
+        return x
+
+
+def streams(out):
+    """Dropout and augmentation under the Trainer: 40 samples, batches of 10, 2 epochs."""
+    rank = dist.get_rank()
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(40, 5)).astype(np.float32)
+    y = rng.integers(0, 3, size=40)
+    masks, draws = [], []
+
+    def augment(batch, generator):
+        noise = generator.normal(size=batch.shape).astype(np.float32)
+        draws.append(noise)
+        return batch + 0.1 * noise
+    descend.manual_seed(7)
+    net = nn.Sequential(nn.Linear(5, 32), nn.Tanh(), nn.Dropout(0.5), Probe(masks), nn.Linear(32, 3))
+    opt = descend.optim.SGD(net.parameters(), lr=0.1)
+    t = descend.Trainer(net, nn.CrossEntropyLoss(), opt, batch_size=10, seed=3, augmentation=augment)
+    t.fit((x, y), epochs=2)
+    np.savez(f"{out}.rank{rank}.npz", masks=np.stack(masks), draws=np.stack(draws))
+    if rank == 0:
+        np.savez(out, **{k: np.asarray(v) for k, v in net.state_dict().items()})
+
+
+class SelfInterrupt(descend.train.Callback):
+    """Rank 1 sends itself SIGINT (a Ctrl-C) after batch 1 of the third epoch (two completed)."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        if dist.get_rank() == 1 and self.trainer.epoch == 1 and batch == 1:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def interrupt(out):
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(40, 5)).astype(np.float32)
+    y = rng.integers(0, 3, size=40)
+    net = nn.Sequential(nn.Linear(5, 16), nn.Tanh(), nn.Linear(16, 3))
+    t = descend.Trainer(net, nn.CrossEntropyLoss(), descend.optim.SGD(net.parameters(), lr=0.1), batch_size=10,
+                        seed=3, callbacks=[SelfInterrupt()])
+    history = t.fit((x, y), epochs=50)
+    weight = np.ascontiguousarray(net.state_dict()["0.weight"])
+    with open(f"{out}.rank{dist.get_rank()}.json", "w") as f:
+        json.dump({"interrupted": bool(getattr(history, "interrupted", False)), "epochs": len(history.epochs),
+                   "weight_sum": float(weight.astype(np.float64).sum())}, f)
 
 
 if __name__ == "__main__":
@@ -123,10 +201,16 @@ if __name__ == "__main__":
         collectives(out)
     elif mode == "trainer":
         trainer(out)
+    elif mode == "trainer-accumulate":
+        trainer(out, accumulate=2)
+    elif mode == "streams":
+        streams(out)
+    elif mode == "interrupt":
+        interrupt(out)
     elif mode == "kill":
         train(mode)
     else:  # "train": every training mode in one launch
-        states = {f"{m}/{k}": v for m in ("mlp", "bn", "accumulate") for k, v in train(m).items()}
+        states = {f"{m}/{k}": v for m in ("mlp", "bn", "accumulate", "buckets") for k, v in train(m).items()}
         if dist.get_rank() == 0:
             np.savez(out, **states)
     dist.destroy_process_group()

@@ -53,6 +53,31 @@ def test_mnist1d_arrays_are_the_package_defaults_cached(tmp_path):
     np.testing.assert_array_equal(again["x"], a["x"])
 
 
+def test_mnist1d_config_cache_dir_is_where_the_data_is_read_and_written(tmp_path, monkeypatch):
+    from descend.app import prepare_data
+    default = tmp_path / "default-cache"
+    monkeypatch.setattr("descend.data.mnist1d.cache_dir", lambda: default)
+    mine = tmp_path / "my-cache"
+    mine.mkdir()
+    rng = np.random.default_rng(0)     # a stand-in file there: the loader must read it, not the default folder
+    fake = {"x": rng.standard_normal((50, 40)), "y": np.arange(50) % 10, "x_test": rng.standard_normal((20, 40)),
+            "y_test": np.arange(20) % 10}
+    np.savez(mine / "mnist1d.npz", **fake)
+    splits, _ = prepare_data(resolve_config({"data": {"name": "mnist1d", "cache_dir": str(mine)}}))
+    np.testing.assert_allclose(splits.x_test[:, :, 0], fake["x_test"].astype(np.float32))
+    assert len(splits.x_train) + len(splits.x_val) == 50 and not default.exists()
+
+
+def test_mnist1d_is_generated_into_the_config_cache_dir(tmp_path, monkeypatch):
+    pytest.importorskip("mnist1d")
+    from descend.app import prepare_data
+    default = tmp_path / "default-cache"
+    monkeypatch.setattr("descend.data.mnist1d.cache_dir", lambda: default)
+    splits, _ = prepare_data(resolve_config({"data": {"name": "mnist1d", "cache_dir": str(tmp_path / "c")}}))
+    assert (tmp_path / "c" / "mnist1d.npz").is_file() and not default.exists()
+    assert splits.x_test.shape == (1000, 40, 1)
+
+
 def test_mnist1d_generation_leaves_numpy_global_state_alone(tmp_path):
     np.random.seed(7)
     expected = np.random.rand()

@@ -315,7 +315,8 @@ def test_conv_relu_pool_frees_the_convolution_and_relu_outputs_during_the_forwar
     assert refs[0]() is None and refs[1]() is None
     out.sum().backward()
     tw = torch.tensor(w.array, requires_grad=True)
-    torch.nn.functional.max_pool2d(torch.relu(torch.nn.functional.conv2d(torch.tensor(x.array), tw)), 2).sum().backward()
+    tx = torch.tensor(x.array)
+    torch.nn.functional.max_pool2d(torch.relu(torch.nn.functional.conv2d(tx, tw)), 2).sum().backward()
     np.testing.assert_allclose(w.grad.array, tw.grad.numpy(), rtol=1e-5, atol=1e-5)
 
 

@@ -155,3 +155,36 @@ def test_nproc_without_mpi4py_is_a_one_line_error(tmp_path, monkeypatch, capsys)
 def test_nproc_must_be_positive(tmp_path, capsys):
     assert main(["train", str(write_config(tmp_path)), "--nproc", "0"]) == 2
     assert "--nproc must be a positive" in capsys.readouterr().err
+
+
+def test_nproc_ctrl_c_stops_every_process_with_one_line_130_and_resume_reaches_the_whole_run(tmp_path):
+    """With TensorBoard on, which only rank 0 runs: the other ranks resume without it."""
+    config = write_config(tmp_path, epochs=40)
+    config.write_text(config.read_text() + "[log]\ntensorboard = true\n")
+    out = tmp_path / "stopped"
+    cmd = [sys.executable, "-m", "descend", "train", str(config), "--nproc", "2", "--out", str(out), "--quiet"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 40
+        while not (out / "checkpoints" / "last.safetensors").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert proc.poll() is None, "the run ended before it could be interrupted"
+        os.killpg(proc.pid, signal.SIGINT)      # a Ctrl-C: SIGINT to the terminal's foreground process group
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, stderr
+    assert "interrupted after epoch" in lines[0] and f"descend train --resume {out} --nproc 2" in lines[0]
+    assert '"interrupted"' in (out / "status.json").read_text()
+    assert not (out / "model.safetensors").exists()
+    assert _rank_pid(out, 0) is None and _rank_pid(out, 1) is None       # no process left behind
+
+    resumed = cli("--resume", out, "--nproc", 2)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert main(["train", str(config), "--quiet", "--out", str(tmp_path / "whole")]) == 0
+    assert_same_weights(weights(out), weights(tmp_path / "whole"))

@@ -134,10 +134,20 @@ def test_dynamic_net_loss_falls(tmp_path):
 
 
 @pytest.mark.xfail(strict=True, reason="the stored tutorial assigns a float to .grad (`a.grad = 0.`), which "
-                                       "PyTorch 2.13 rejects with a TypeError too; descend accepts it and "
-                                       "fails at the next backward (docs/from-pytorch.md)")
+                                       "PyTorch 2.13 and descend both reject with the same TypeError "
+                                       "(docs/from-pytorch.md)")
 def test_polynomial_autograd_runs(tmp_path):
     falls(series(POLY_LOSS, run_ok("polynomial_autograd", tmp_path)))
+
+
+def test_polynomial_autograd_stops_at_the_float_grad_with_torchs_type_error(tmp_path):
+    """Both frameworks stop the tutorial at ``a.grad = 0.`` with PyTorch's message."""
+    for backend in ("descend", "torch"):
+        workdir = tmp_path / backend
+        workdir.mkdir()
+        code, out = run("polynomial_autograd", workdir=workdir, backend=backend)
+        assert code != 0 and "TypeError: assigned grad expected to be a Tensor or None but got grad of type " \
+            "float" in out, (backend, out[-2000:])
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -175,6 +185,31 @@ def test_time_sequence_prediction_lstm_cells_fit_sine_waves(tmp_path):
     descend.save(np.sin(x / 20.0), tmp_path / "descend" / "traindata.pt")
     out = run_ok("time_sequence_prediction_train", tmp_path, argv=["--steps", "2", "--device", "cpu"])
     falls(series(r"^test loss: " + FLOAT, out))
+
+
+# ---------------------------------------------------------------------------------------------------
+# written for the corpus: the tensor functions of a bigram language model
+
+def test_bigram_program_counts_exactly_as_torch_and_its_network_reaches_torchs_loss(tmp_path):
+    """unique / where / scatter_add_ / prod give the count model's NLL and a word's probability as PyTorch
+    does (deterministic: 1e-5); the one-hot (scatter_) einsum network trained 200 full-batch steps from
+    random weights (descend's generator, not PyTorch's) ends within 0.01 of PyTorch's loss, near the count
+    model's; multinomial samples use only the vocabulary's letters."""
+    results = {}
+    for backend in ("descend", "torch"):
+        out = run_ok("bigram_tensor_ops", tmp_path, backend=backend)
+        losses = series(r"^step \d+ loss " + FLOAT, out)
+        assert len(losses) == 9 and all(b < a for a, b in zip(losses, losses[1:])), losses
+        results[backend] = dict(
+            nll=series(r"count model: nll " + FLOAT, out)[0], word=series(r"p\(first word\) = " + FLOAT, out)[0],
+            boundaries=series(r"word boundaries: " + FLOAT, out)[0], final=series(r"final loss " + FLOAT, out)[0],
+            samples=re.search(r"^samples: (.*)$", out, re.M).group(1))
+    ours, theirs = results["descend"], results["torch"]
+    assert ours["boundaries"] == theirs["boundaries"] == 101
+    assert ours["nll"] == pytest.approx(theirs["nll"], abs=1e-5)
+    assert ours["word"] == pytest.approx(theirs["word"], rel=1e-4)
+    assert abs(ours["final"] - theirs["final"]) < 0.01 and ours["final"] < ours["nll"] + 0.05, (ours, theirs)
+    assert set(ours["samples"]) <= set("abcdefghijklmnopqrstuvwxyz ") and len(ours["samples"].split()) >= 1
 
 
 # ---------------------------------------------------------------------------------------------------

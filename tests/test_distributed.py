@@ -58,10 +58,11 @@ def test_collectives_give_the_reduced_broadcast_and_gathered_values(tmp_path, n)
     assert r["gather"] == [[k, 10 * k] for k in range(n)]
 
 
-@pytest.mark.parametrize("mode", ["mlp", "bn", "accumulate"])
+@pytest.mark.parametrize("mode", ["mlp", "bn", "accumulate", "buckets"])
 def test_ddp_on_1_2_3_processes_ends_with_the_same_weights(trained, mode):
-    """MLP; MLP with BatchNorm through SyncBatchNorm (running statistics included); no_sync accumulation."""
-    keys = [k for k in trained[1] if k.startswith(mode + "/") and not k.endswith("spread")]
+    """MLP; MLP with BatchNorm through SyncBatchNorm (running statistics included); no_sync accumulation;
+    one bucket per parameter (allreduces started during backward)."""
+    keys = [k for k in trained[1] if k.startswith(mode + "/") and not k.endswith(("spread", "early"))]
     assert len(keys) >= 4
     for n in (2, 3):
         assert float(trained[n][f"{mode}/spread"]) == 0.0      # every rank holds the same weights
@@ -69,6 +70,13 @@ def test_ddp_on_1_2_3_processes_ends_with_the_same_weights(trained, mode):
             np.testing.assert_allclose(trained[n][k], trained[1][k], rtol=1e-5, atol=1e-6, err_msg=f"{k}, n={n}")
     moved = max(float(np.abs(trained[1][k]).max()) for k in keys)
     assert moved > 0.05   # the weights did train (a do-nothing run would match trivially)
+
+
+def test_ddp_starts_a_buckets_allreduce_during_backward_once_its_gradients_are_in(trained):
+    """Buckets in reverse order: 2.bias, 2.weight, 0.bias, 0.weight; all but the last start before backward
+    has reached the first layer's weight."""
+    for n in (2, 3):
+        np.testing.assert_array_equal(trained[n]["buckets/early"], [15, 15, 15, 0])
 
 
 def test_accumulating_with_no_sync_matches_one_full_batch_step(trained):
@@ -109,3 +117,55 @@ def test_trainer_on_1_2_3_processes_gives_the_same_weights_and_history_and_rank_
     for n in (2, 3):
         for k, v in results[1].items():
             np.testing.assert_allclose(results[n][k], v, rtol=1e-5, atol=1e-6, err_msg=f"{k}, n={n}")
+
+
+def test_trainer_accumulating_batches_on_2_3_processes_matches_1_with_one_allreduce_per_step(tmp_path):
+    """accumulate_batches=2 over batches of 10, 10, 2: steps on (10+10) rows and on the last 2 rows."""
+    results = {}
+    for n in (1, 2, 3):
+        out = tmp_path / f"n{n}.npz"
+        run = launch(n, "trainer-accumulate", out)
+        assert run.returncode == 0, run.stdout + run.stderr
+        results[n] = dict(np.load(out))
+    plain = launch(1, "trainer", tmp_path / "plain.npz")
+    assert plain.returncode == 0, plain.stdout + plain.stderr
+    plain = dict(np.load(tmp_path / "plain.npz"))
+    assert np.abs(plain["0.weight"] - results[1]["0.weight"]).max() > 1e-3   # accumulation did change the run
+    for n in (2, 3):
+        assert int(results[n].pop("allreduces")) == 2 * 3                   # 2 optimiser steps x 3 epochs
+        for k, v in results[1].items():
+            np.testing.assert_allclose(results[n][k], v, rtol=1e-5, atol=1e-6, err_msg=f"{k}, n={n}")
+
+
+def test_dropout_and_augmentation_draw_per_rank_streams_and_a_rerun_is_bit_identical(tmp_path):
+    runs = []
+    for name in ("a", "b"):
+        out = tmp_path / f"{name}.npz"
+        run = launch(2, "streams", out)
+        assert run.returncode == 0, run.stdout + run.stderr
+        ranks = [dict(np.load(f"{out}.rank{r}.npz")) for r in (0, 1)]
+        runs.append((dict(np.load(out)), ranks))
+    (weights_a, ranks_a), (weights_b, ranks_b) = runs
+    masks0, masks1 = ranks_a[0]["masks"], ranks_a[1]["masks"]
+    assert masks0.shape == masks1.shape == (8, 5, 32)                 # 4 batches x 2 epochs, 5 rows per rank
+    assert 0.35 < masks0.mean() < 0.65                                 # dropout p = 0.5 did drop
+    assert (masks0 != masks1).mean() > 0.3                             # independent masks on the two ranks
+    assert (ranks_a[0]["draws"] != ranks_a[1]["draws"]).all()          # and independent augmentation draws
+    assert (masks0[:4] != masks0[4:]).mean() > 0.3                     # a new stream each epoch
+    for r in (0, 1):
+        np.testing.assert_array_equal(ranks_a[r]["masks"], ranks_b[r]["masks"])
+        np.testing.assert_array_equal(ranks_a[r]["draws"], ranks_b[r]["draws"])
+    assert weights_a.keys() == weights_b.keys()
+    for k in weights_a:
+        np.testing.assert_array_equal(weights_a[k], weights_b[k], err_msg=k)   # bit for bit
+
+
+def test_a_ctrl_c_on_one_process_stops_every_process_after_the_same_batch(tmp_path):
+    start = time.monotonic()
+    run = launch(2, "interrupt", tmp_path / "i", timeout=60)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert time.monotonic() - start < 30
+    ends = [json.loads((tmp_path / f"i.rank{r}.json").read_text()) for r in (0, 1)]
+    assert ends[0]["interrupted"] and ends[1]["interrupted"]
+    assert ends[0]["epochs"] == ends[1]["epochs"] == 2            # the third epoch was cut short
+    assert ends[0]["weight_sum"] == ends[1]["weight_sum"]         # stopped after the same step

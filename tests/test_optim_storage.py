@@ -78,8 +78,8 @@ def test_rebinding_p_data_is_used_from_then_on_in_any_memory_order():
 def test_rebinding_p_data_to_an_unusable_array_raises_one_line(array, match):
     p = descend.tensor(np.ones(4, np.float32), requires_grad=True)
     opt = optim.SGD([p], lr=0.1)
+    p.grad = descend.tensor(np.ones(4, np.float32))  # before the rebinding: grad assignment checks the shape
     p.array = array
-    p.grad = descend.tensor(np.ones(4, np.float32))
     with pytest.raises(ValueError, match=match) as info:
         opt.step()
     assert "\n" not in str(info.value)

@@ -21,6 +21,8 @@ class HistoryWriter(Callback):
     """Rewrites the run folder's ``history.csv`` atomically after every epoch (a crash loses no finished
     epoch)."""
 
+    rank_zero_only = True   # under MPI rank 0 alone writes the run folder
+
     def __init__(self, path):
         self.path = Path(path)
 
@@ -30,28 +32,36 @@ class HistoryWriter(Callback):
             write_history(history, self.path)
 
 
-def build_callbacks(cfg: dict, out, progress: bool, has_val: bool = True) -> list:
-    """The callbacks of a run writing to the folder ``out``, in the order the trainer calls them."""
+def build_callbacks(cfg: dict, out, progress: bool, has_val: bool = True, lead: bool = True) -> list:
+    """The callbacks of a run writing to the folder ``out``, in the order the trainer calls them.
+
+    ``lead=False`` gives those of a data-parallel process other than rank 0: the same callbacks that steer
+    training (NaN stop, early stopping, the health monitor and divergence guard, keeping their records in
+    memory; the weight average), none that only reports (the best checkpoint, the history file,
+    TensorBoard, MLflow, the progress bar: ``rank_zero_only``), and no file written."""
+    if not isinstance(lead, bool):
+        raise TypeError(f"build_callbacks: lead must be True (rank 0 or one process) or False, got {lead!r}")
     out = Path(out)
     callbacks = [train.TerminateOnNaN()]
     patience = cfg["train"]["early_stopping_patience"]
     if patience:
         callbacks.append(train.EarlyStopping(monitor="val_loss", mode="min", patience=patience,
                                              restore_best_weights=True))
-    if has_val:   # best.safetensors: the weights of the lowest val_loss (last.safetensors is the trainer's)
+    if has_val and lead:   # best.safetensors: the weights of the lowest val_loss (last.safetensors is the trainer's)
         callbacks.append(train.ModelCheckpoint(out / CHECKPOINT_DIR / BEST_CHECKPOINT, monitor="val_loss",
                                                mode="min", save_best_only=True))
-    callbacks.append(HistoryWriter(out / HISTORY_FILE))
+    if lead:
+        callbacks.append(HistoryWriter(out / HISTORY_FILE))
     diag = cfg.get("diagnose", {})
     if diag.get("monitor"):   # training health (descend.diagnose)
-        callbacks.append(HealthMonitor(every=diag["every"], path=out / HEALTH_FILE))
-    if diag.get("guard"):
-        callbacks.append(DivergenceGuard(checkpoint=out / CHECKPOINT_DIR / LAST_GOOD_CHECKPOINT,
-                                         event_path=out / EVENT_FILE))
+        callbacks.append(HealthMonitor(every=diag["every"], path=out / HEALTH_FILE if lead else None))
+    if diag.get("guard"):     # on every rank it rolls back and stops alike; rank 0 alone writes its files
+        callbacks.append(DivergenceGuard(checkpoint=out / CHECKPOINT_DIR / LAST_GOOD_CHECKPOINT if lead else None,
+                                         event_path=out / EVENT_FILE if lead else None))
     ema = cfg["train"].get("ema_decay", 0.0)
     if ema:                 # after EarlyStopping: the average is what the run keeps
         callbacks.append(train.EMA(decay=ema))
-    log = cfg.get("log", {})
+    log = cfg.get("log", {}) if lead else {}
     if log.get("tensorboard") or log.get("mlflow"):
         from .config import flatten
 
@@ -60,6 +70,6 @@ def build_callbacks(cfg: dict, out, progress: bool, has_val: bool = True) -> lis
             callbacks.append(train.TensorBoard(out / TENSORBOARD_DIR, hparams=params))
         if log.get("mlflow"):
             callbacks.append(train.MLflowLogger(log["mlflow"], run_name=out.name, params=params))
-    if progress:
+    if progress and lead:
         callbacks.append(train.ProgressBar())
     return callbacks

@@ -98,8 +98,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
                           "share one size)", low=1),
         "skip_bad_files": Key(False, "bool", "image folders: skip corrupt or non-image files with a warning "
                               "instead of stopping"),
-        "cache_dir": Key("", "str", "image folders: where the decoded images are cached (empty: "
-                         "~/.cache/descend/image-folders)"),
+        "cache_dir": Key("", "str", "image folders and mnist1d: where the decoded images (the generated "
+                         "MNIST-1D) are cached (empty: ~/.cache/descend/image-folders, ~/.cache/descend)"),
         "task": Key("auto", "str", "data.path only: what the labels mean: {names_or} (auto: integer labels "
                     "are classes, real-valued ones regression targets; a mix, or text labels, is reported)",
                     choices=("auto", "classification", "regression")),

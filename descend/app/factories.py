@@ -47,6 +47,8 @@ def prepare_data(config: dict):
     kwargs = dict(val_fraction=d["val_fraction"], test_fraction=d["test_fraction"], seed=seed)
     if not d["path"] and not _accepts(DATA_SOURCES.get(d["name"]), "test_fraction"):
         del kwargs["test_fraction"]          # a data set with its own test split (fashion-mnist)
+    if not d["path"] and d["cache_dir"] and _accepts(DATA_SOURCES.get(d["name"]), "cache_dir"):
+        kwargs["cache_dir"] = d["cache_dir"]  # a generated data set cached on disk (mnist1d)
     if d["path"] and Path(d["path"]).suffix.lower() == ".csv":
         kwargs["label_column"] = d["label_column"]
     if d["path"] and Path(d["path"]).suffix.lower() in TEXT_SUFFIXES:

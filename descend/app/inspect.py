@@ -138,15 +138,23 @@ def _read_inputs(path, cfg, input_shape) -> np.ndarray:
     return x
 
 
-def predict_run(run_dir, inputs, output, progress=None) -> Path:
+def predict_run(run_dir, inputs, output, progress=None, prompt=None) -> Path:
     """Predict with a run's final model; write ``output`` (.csv or .npz). Classification writes the class
     ``prediction`` and ``probabilities`` (softmax); regression writes the predicted values. ``progress``: a
     function of the number of inputs returning an object with ``update(n)`` / ``close()``, told of every
-    batch of 512 (or None)."""
+    batch of 512 (or None). A language-model run reads a text file ``inputs`` or the string ``prompt``
+    instead and writes the next-character predictions (:func:`descend.app.predict_text.predict_text`)."""
     output = Path(output)
     if output.suffix.lower() not in (".csv", ".npz"):
         raise ValueError(f"--output {str(output)!r}: use a .csv or .npz file name")
     cfg, model, meta = load_run(run_dir)
+    if meta["task"] == "language-model":
+        from .predict_text import predict_text
+        return predict_text(run_dir, inputs, output, prompt)[0]
+    if prompt is not None:
+        raise ValueError(f"--prompt needs a run trained on a text file; {str(run_dir)!r} is a {meta['task']} run")
+    if inputs is None:
+        raise ValueError("give the inputs to predict on: a .npz (array 'x') or a .csv of features")
     x = _standardize(meta, _read_inputs(inputs, cfg, meta["input_shape"]))
     out = _forward(model, x, progress=progress(len(x)) if progress is not None else None)
     arrays = {}

@@ -29,7 +29,7 @@ from ..nn import SyncBatchNorm
 from .config import load_config
 from ..io import ReportContext
 from ..random import manual_seed
-from ..train import Callback, EarlyStopping, MLflowLogger, Trainer
+from ..train import EarlyStopping, MLflowLogger, Trainer
 from .callbacks import build_callbacks
 from .errors import ConfigError
 from .factories import (as_targets, build_augmentation, build_loaders, build_loss, build_model, build_optimizer,
@@ -79,35 +79,6 @@ def _agree_on_folder(out: Path) -> Path:
         raw[:len(text)] = np.frombuffer(text, np.uint8)
     dist.broadcast(raw, 0)
     return Path(bytes(raw).rstrip(b"\0").decode())
-
-
-class _Muted(Callback):
-    """Stands in, on a rank other than 0, for a callback that only logs elsewhere (TensorBoard, MLflow): it
-    takes the callback's class name, so a checkpoint holding that callback's state resumes on every rank."""
-
-    def load_state_dict(self, state: dict) -> None:
-        pass
-
-
-def _rank_zero_callbacks(callbacks) -> list:
-    """The callbacks of a rank other than 0: the same ones, writing no file (the Trainer itself already
-    silences its own file and console writers there)."""
-    from ..diagnose.guard import DivergenceGuard
-    from ..diagnose.health import HealthMonitor
-    from ..train import TensorBoard
-    from .callbacks import HistoryWriter
-    kept = []
-    for cb in callbacks:
-        if isinstance(cb, HistoryWriter):
-            continue
-        if isinstance(cb, HealthMonitor):
-            cb.path = None                          # records kept in memory only
-        elif isinstance(cb, DivergenceGuard):
-            cb.checkpoint = cb.event_path = None    # still rolls back and stops, as rank 0 does
-        elif isinstance(cb, (TensorBoard, MLflowLogger)):
-            cb = type(type(cb).__name__, (_Muted,), {})()
-        kept.append(cb)
-    return kept
 
 
 @dataclass
@@ -213,9 +184,7 @@ def _train(cfg, out, ckpt, splits, scaler, model, progress, callbacks, start, le
     scheduler, interval = build_scheduler(cfg, optimizer, math.ceil(len(train_loader)
                                                                     / cfg["train"]["accumulate_batches"]))
     augmentation = build_augmentation(cfg)
-    all_callbacks = build_callbacks(cfg, out, progress, val_data is not None) + list(callbacks)
-    if not lead:
-        all_callbacks = _rank_zero_callbacks(all_callbacks)
+    all_callbacks = build_callbacks(cfg, out, progress, val_data is not None, lead=lead) + list(callbacks)
     t = cfg["train"]
     trainer = Trainer(model, build_loss(splits.task), optimizer, scheduler=scheduler,
                       metrics=task_metrics(splits.task), callbacks=all_callbacks, seed=cfg["seed"],

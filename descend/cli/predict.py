@@ -11,9 +11,15 @@ def add_parser(sub) -> None:
                        description="Run a trained model on new inputs: a .npz (array 'x', or the first array) "
                                    "or a .csv of feature columns (header row; a label column named as in the "
                                    "run's config is ignored). Writes predictions (and class probabilities for "
-                                   "classification) to --output, .csv or .npz.")
+                                   "classification) to --output, .csv or .npz. A language-model run (trained on "
+                                   "a text file) reads a text file or --prompt TEXT and writes, for every "
+                                   "character, the likeliest next character and the probability of the actual "
+                                   "one; it prints the text's loss in nats and bits per character.")
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run folder written by `descend train`")
-    p.add_argument("input", metavar="INPUT", help="inputs: .npz or .csv")
+    p.add_argument("input", metavar="INPUT", nargs="?", default=None,
+                   help="inputs: .npz or .csv (a .txt file for a language-model run)")
+    p.add_argument("--prompt", default=None, metavar="TEXT",
+                   help="language-model runs: the text to predict on, instead of INPUT")
     p.add_argument("--output", "-o", required=True, metavar="FILE", help="where to write: .csv or .npz")
     p.add_argument("--no-progress", action="store_true", help="no progress line on stderr (shown from "
                    f"{PROGRESS_FROM} inputs on)")
@@ -26,7 +32,16 @@ def _progress(total):
 
 
 def run(args) -> int:
-    from ..app import predict_run
-    path = predict_run(args.run_dir, args.input, args.output, progress=None if args.no_progress else _progress)
+    from ..app import load_run, predict_run
+    if load_run(args.run_dir)[2]["task"] == "language-model":
+        from ..app.predict_text import predict_text
+        path, summary = predict_text(args.run_dir, args.input, args.output, args.prompt)
+        print(path)
+        if summary["loss"] is not None:
+            print(f"{summary['characters']} characters: {summary['loss']:.4f} nats/char, "
+                  f"{summary['bits_per_char']:.4f} bits/char")
+        return 0
+    path = predict_run(args.run_dir, args.input, args.output, progress=None if args.no_progress else _progress,
+                       prompt=args.prompt)
     print(path)
     return 0

@@ -74,12 +74,42 @@ def _launch(args) -> int:
     env = dict(os.environ, **{name: "1" for name in THREAD_VARS})
     if hasattr(os, "geteuid") and os.geteuid() == 0:   # Open MPI refuses root without these
         env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
-    status = subprocess.run(cmd, env=env).returncode
+    status, interrupted = _supervise(subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL,
+                                                      start_new_session=True))
+    if interrupted:
+        return 130
     if status != 0 and status not in (2, 3, 130):
         print(f"descend: error: the {args.nproc}-process run ended with status {status} (mpiexec's message "
               f"above names the process that failed or was lost); continue it with descend train --resume "
               f"RUN_DIR", file=sys.stderr)
     return 128 - status if status < 0 else status
+
+
+def _supervise(proc) -> tuple:
+    """Wait for the mpiexec ``proc`` (started in a session of its own, so that a Ctrl-C reaches this process
+    only); returns (its exit status, whether it was interrupted).
+
+    Open MPI's mpiexec ends every process at once on SIGINT, but forwards SIGUSR1 to them; so a first
+    Ctrl-C sends SIGUSR1, which each process takes as its Ctrl-C (all stop after the same batch, rank 0
+    prints the resume line); a second Ctrl-C sends SIGINT (mpiexec ends the job now). SIGTERM and SIGHUP
+    are passed on to mpiexec, which ends the job."""
+    import signal
+    import threading
+    forwarded = {}
+    names = ("SIGTERM", "SIGHUP") if threading.current_thread() is threading.main_thread() else ()
+    for sig in (getattr(signal, name) for name in names if hasattr(signal, name)):
+        forwarded[sig] = signal.signal(sig, lambda signum, frame: proc.send_signal(signum))
+    interrupts = 0
+    try:
+        while True:
+            try:
+                return proc.wait(), interrupts > 0
+            except KeyboardInterrupt:
+                interrupts += 1
+                proc.send_signal(getattr(signal, "SIGUSR1", signal.SIGINT) if interrupts == 1 else signal.SIGINT)
+    finally:
+        for sig, previous in forwarded.items():
+            signal.signal(sig, previous)
 
 
 def run(args) -> int:
@@ -99,8 +129,14 @@ def run(args) -> int:
 
 def _run_rank(args) -> int:
     """One process of an MPI run: a failure on one rank aborts the whole job (the others would wait in
-    their next collective forever) after its one-line message; only rank 0 prints the result."""
+    their next collective forever) after its one-line message; only rank 0 prints the result. SIGUSR1
+    (what mpiexec forwards; ``--nproc`` sends it on Ctrl-C) counts as a Ctrl-C: under the Trainer every
+    process stops after the same batch, and an interrupted run's processes exit 0 (so that mpiexec adds
+    no failure report of its own) after rank 0's one-line resume message."""
+    import signal
     from .errors import report_failure
+    if hasattr(signal, "SIGUSR1"):
+        signal.signal(signal.SIGUSR1, lambda signum, frame: signal.raise_signal(signal.SIGINT))
     try:
         status = _train(args)
     except BaseException as exc:
@@ -117,7 +153,7 @@ def _run_rank(args) -> int:
 
 def _train(args) -> int:
     from ..app import run_training
-    from ..distributed import get_rank, is_initialized
+    from ..distributed import get_rank, get_world_size, is_initialized
     if args.resume and (args.config or args.set):
         raise ValueError("--resume continues a run with its own config.toml; drop CONFIG and --set")
     config = args.config if args.config else {}
@@ -126,15 +162,17 @@ def _train(args) -> int:
     s = result.summary
     metrics = ", ".join(f"{k} {s[k]:.4f}" for k in ("test_accuracy", "test_loss", "val_accuracy", "val_loss",
                                                      "test_r2", "val_r2") if isinstance(s.get(k), float))
-    if is_initialized() and get_rank() != 0:
-        return 130 if result.interrupted else 3 if s.get("diverged") else 0
+    parallel = is_initialized() and get_world_size() > 1
+    if parallel and get_rank() != 0:
+        return 3 if s.get("diverged") and not result.interrupted else 0
     if result.interrupted:
         if s["epochs"] == 0 or not (result.out / "checkpoints" / "last.safetensors").is_file():
             print("interrupted before the first epoch finished; nothing to resume", file=sys.stderr)
         else:
-            print(f"interrupted after epoch {s['epochs']}; resume with: descend train --resume {result.out}",
+            nproc = f" --nproc {get_world_size()}" if parallel else ""
+            print(f"interrupted after epoch {s['epochs']}; resume with: descend train --resume {result.out}{nproc}",
                   file=sys.stderr)
-        return 130
+        return 0 if parallel else 130
     if s.get("diverged"):
         print(f"descend: error: training {s['divergence']}; the run folder {result.out} keeps the last good "
               f"weights. The learning rate is probably too high: find one with `descend lr-find` (same config) "

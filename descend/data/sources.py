@@ -196,11 +196,11 @@ def load_fashion_mnist(path: str = FASHION_MNIST_DIR, val_fraction: float = 0.1,
                            class_names=FASHION_MNIST_CLASSES)
 
 
-def load_mnist1d(val_fraction: float = 0.1, seed: int = 0, cache=None) -> DataSplits:
+def load_mnist1d(val_fraction: float = 0.1, seed: int = 0, cache_dir=None) -> DataSplits:
     """MNIST-1D at the ``mnist1d`` package's defaults: 4000 training and 1000 test sequences of 40 steps
     and one feature ``(N, 40, 1)``, 10 classes; the validation part is split (stratified) off the training
-    sequences. ``cache``: the folder of ``mnist1d.npz`` (default: the user's cache folder)."""
-    a = mnist1d_arrays(cache)
+    sequences. ``cache_dir``: the folder of ``mnist1d.npz`` (default: the user's cache folder)."""
+    a = mnist1d_arrays(cache_dir)
     return _carve("mnist1d", a["x"], a["y"], None, None, a["x_test"], a["y_test"], val_fraction, 0.0, seed,
                   "classification", class_names=[str(d) for d in range(10)])
 

@@ -37,35 +37,52 @@ def diagnose_run(run_dir) -> list:
     return diagnose(*load_run_health(run_dir))
 
 
+def _legend_beside(ax, fontsize=8):
+    """A legend to the right of the axes (constrained layout makes room), so it hides no curve; whole
+    steps on the x axis."""
+    from matplotlib.ticker import MaxNLocator
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(frameon=False, fontsize=fontsize, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+
+
 def plot_gradient_flow(records, path=None):
     """Gradient norm per layer against the step, log y (PNG bytes, or written to ``path``)."""
     from ..io.plots import new_figure, save_figure, style_axes
-    fig, ax = new_figure()
+    fig, ax = new_figure(figsize=(6.4, 3.6), dpi=120)
     for i, (layer, (_, steps, values, kind)) in enumerate(layer_series(records, "grad_norm").items()):
         ok = np.isfinite(values) & (values > 0)
-        ax.plot(steps[ok], values[ok], color=f"C{i % 10}", label=f"{layer} ({kind})", linewidth=1)
+        ax.plot(steps[ok], values[ok], color=f"C{i % 10}", label=f"{layer} ({kind})", linewidth=1.2)
     ax.set_yscale("log")
-    style_axes(ax, "Gradient flow", "step", "gradient norm ‖∇θ‖", legend_fontsize=7)
+    style_axes(ax, "Gradient flow", "step", "gradient norm ‖∇θ‖", legend=False)
+    _legend_beside(ax)
     return save_figure(fig, path)
 
 
 def plot_activations(records, path=None):
-    """Activation mean and std per watched module against the step, and the dead/saturated fractions."""
+    """Activation mean and std per watched module against the step, and (when a module has any) the
+    dead-ReLU / saturated fractions in a second panel."""
     from ..io.plots import new_figure, save_figure, style_axes
-    fig, (ax, ax2) = new_figure(figsize=(6.4, 6.0), nrows=2)
+    fractions = [(f"{layer} ({kind}) {column}", steps, v)
+                 for column in ("dead", "saturated")
+                 for layer, (_, steps, v, kind) in layer_series(records, column).items()]
+    if fractions:
+        fig, (ax, ax2) = new_figure(figsize=(6.4, 5.6), dpi=120, nrows=2)
+    else:
+        fig, ax = new_figure(figsize=(6.4, 3.6), dpi=120)
     means, stds = layer_series(records, "act_mean"), layer_series(records, "act_std")
     for i, (layer, (_, steps, m, kind)) in enumerate(means.items()):
         s = stds[layer][2] if layer in stds else np.zeros_like(m)
-        ax.plot(steps, m, color=f"C{i % 10}", label=f"{layer} ({kind})", linewidth=1)
-        ax.plot(steps, s, color=f"C{i % 10}", linestyle="--", linewidth=1)
-    style_axes(ax, "Activations: mean (solid) and std (dashed)", "step", "", legend_fontsize=6)
-    j = 0
-    for column, label in (("dead", "dead"), ("saturated", "saturated")):
-        for layer, (_, steps, v, kind) in layer_series(records, column).items():
-            ax2.plot(steps, v, color=f"C{j % 10}", label=f"{layer} {label}", linewidth=1)
-            j += 1
-    ax2.set_ylim(-0.02, 1.02)
-    style_axes(ax2, "Dead ReLU / saturated fraction", "step", "", legend_fontsize=6)
+        ax.plot(steps, m, color=f"C{i % 10}", label=f"{layer} ({kind})", linewidth=1.2)
+        ax.plot(steps, s, color=f"C{i % 10}", linestyle="--", linewidth=1.2)
+    style_axes(ax, "Activations: mean (solid), std (dashed)", "step", "activation", legend=False)
+    _legend_beside(ax)
+    if fractions:
+        for j, (label, steps, v) in enumerate(fractions):
+            ax2.plot(steps, v, color=f"C{j % 10}", label=label, linewidth=1.2)
+        ax2.set_ylim(-0.02, 1.02)
+        style_axes(ax2, "Dead ReLU / saturated fraction", "step", "fraction of units", legend=False)
+        _legend_beside(ax2)
     return save_figure(fig, path)
 
 
@@ -81,10 +98,16 @@ def health_sections(ctx, records, event=None) -> None:
         images.append(("Gradient flow: gradient norm per layer (log scale)",
                        plot_gradient_flow(records, pdir / "gradient_flow.png")))
         images.append(("Activation statistics", plot_activations(records, pdir / "activations.png")))
-    rows = [{"severity": f.severity, "finding": f.name, "layers": ", ".join(map(str, f.layers)),
-             "message": f.message, "remedies": "; ".join(f.remedies)} for f in findings] or None
-    ctx.sections.append(ReportSection("Training health (descend doctor)", text=format_findings(findings),
-                                      images=images, rows=rows))
+    rows = [{"severity": f.severity, "finding": f.name.replace("_", " "), "layers": ", ".join(map(str, f.layers)),
+             "what was seen": f.message, "what to try": "; ".join(f.remedies)} for f in findings] or None
+    worst = max((f.level for f in findings), default=0)
+    problems = [f.name.replace("_", " ") for f in findings if f.level > 0]
+    if worst == 0:
+        lead = ("success", format_findings(findings).splitlines()[0])
+    else:
+        lead = ("error" if worst == 2 else "warning",
+                f"{len(problems)} problem{'s' if len(problems) > 1 else ''} found: {', '.join(problems)} (below).")
+    ctx.sections.append(ReportSection("Training health (descend doctor)", lead=lead, images=images, rows=rows))
     for f in findings:
         if f.level >= 2:
             ctx.notes.append(f"Diagnosis: {f.name}: {f.message}")

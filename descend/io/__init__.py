@@ -9,14 +9,14 @@ from .atomic import atomic_open, atomic_path, atomic_write_bytes, atomic_write_j
 from .checkpoint import CheckpointError, load, save
 from .records import (append_jsonl, as_columns, as_rows, read_history_csv, read_jsonl, write_history_csv,
                       write_jsonl)
-from .report import Report, ReportContext, ReportSection
+from .report import Cell, Report, ReportContext, ReportSection
 
-_PLOT_NAMES = {"plot_loss", "plot_metrics", "plot_lr", "plot_confusion_matrix", "compare", "plot_lines",
+_PLOT_NAMES = {"plot_loss", "plot_metrics", "curves_figure", "plot_lr", "plot_confusion_matrix", "compare", "plot_lines",
                "plot_contour", "figure_to_png", "save_figure", "new_figure"}
 
 __all__ = ["unused_path", "atomic_open", "atomic_path", "atomic_write_bytes", "atomic_write_json", "atomic_write_text",
            "CheckpointError", "load", "save", "append_jsonl", "as_columns", "as_rows", "read_history_csv",
-           "read_jsonl", "write_history_csv", "write_jsonl", "Report", "ReportContext", "ReportSection",
+           "read_jsonl", "write_history_csv", "write_jsonl", "Cell", "Report", "ReportContext", "ReportSection",
            *sorted(_PLOT_NAMES)]
 
 

@@ -23,8 +23,8 @@ from matplotlib.ticker import MaxNLocator
 
 from .atomic import atomic_write_bytes
 
-__all__ = ["plot_loss", "plot_metrics", "plot_lr", "plot_confusion_matrix", "compare", "compare_figure", "plot_lines",
-           "plot_contour", "figure_to_png", "save_figure", "new_figure"]
+__all__ = ["plot_loss", "plot_metrics", "curves_figure", "plot_lr", "plot_confusion_matrix", "compare", "compare_figure",
+           "plot_lines", "plot_contour", "figure_to_png", "save_figure", "new_figure"]
 
 FIGSIZE = (6.4, 4.0)
 DPI = 100
@@ -116,20 +116,32 @@ def style_axes(ax, title, xlabel, ylabel, legend=True, legend_fontsize=None):
 
 
 # --------------------------------------------------------------------------------------- curves
-def plot_loss(history, path=None, *, title: str = "Loss", logy: bool = False, figsize=FIGSIZE, dpi: int = DPI):
+def plot_loss(history, path=None, *, title: str = "Loss", logy: bool = False, ylabel: str = "loss",
+              labels: dict | None = None, figsize=FIGSIZE, dpi: int = DPI):
     """Training and validation loss per epoch: every column whose name contains 'loss'
-    (``loss`` solid, ``val_loss`` dashed in the same colour)."""
+    (``loss`` solid, ``val_loss`` dashed in the same colour). ``ylabel`` names the loss (e.g.
+    "cross-entropy"); ``labels`` maps a column to its legend text (default: the column's name)."""
     epochs, cols = _columns(history)
     names = [n for n in cols if "loss" in n]
     if not names:
         raise KeyError(f"plot_loss: history has no loss column; it recorded {sorted(cols)}")
-    return _pairs_figure(epochs, names, cols, path, title, "loss", logy, figsize, dpi)
+    fig = _pairs_figure(epochs, names, cols, title, ylabel, logy, figsize, dpi, labels)
+    return save_figure(fig, path)
 
 
 def plot_metrics(history, path=None, *, metrics=None, title: str = "Metrics", logy: bool = False,
+                 ylabel: str = "value", labels: dict | None = None, percent: bool = False,
                  figsize=FIGSIZE, dpi: int = DPI):
     """Metric curves per epoch (default: every column that is not a loss, ``lr``, ``time`` or ``epoch``);
-    a metric and its ``val_`` version share a colour (train solid, validation dashed)."""
+    a metric and its ``val_`` version share a colour (train solid, validation dashed). ``labels`` maps a
+    column to its legend text; ``percent=True`` shows fractions in [0, 1] as percentages on the y axis."""
+    return save_figure(curves_figure(history, metrics, title=title, logy=logy, ylabel=ylabel, labels=labels,
+                                     percent=percent, figsize=figsize, dpi=dpi), path)
+
+
+def curves_figure(history, metrics=None, *, title: str = "Metrics", ylabel: str = "value", labels: dict | None = None,
+                  percent: bool = False, logy: bool = False, figsize=FIGSIZE, dpi: int = DPI):
+    """The ``Figure`` :func:`plot_metrics` draws (so a caller can add to it, e.g. a second y axis)."""
     epochs, cols = _columns(history)
     if metrics is None:
         names = [n for n in cols if "loss" not in n and n not in _NON_METRICS]
@@ -138,10 +150,14 @@ def plot_metrics(history, path=None, *, metrics=None, title: str = "Metrics", lo
     else:
         names = [metrics] if isinstance(metrics, str) else list(metrics)
         _require(cols, names, "plot_metrics")
-    return _pairs_figure(epochs, names, cols, path, title, "value", logy, figsize, dpi)
+    fig = _pairs_figure(epochs, names, cols, title, ylabel, logy, figsize, dpi, labels)
+    if percent:
+        from matplotlib.ticker import PercentFormatter
+        fig.axes[0].yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
+    return fig
 
 
-def _pairs_figure(epochs, names, cols, path, title, ylabel, logy, figsize, dpi):
+def _pairs_figure(epochs, names, cols, title, ylabel, logy, figsize, dpi, labels=None):
     fig, ax = new_figure(figsize, dpi)
     colours = {}
     for name in names:
@@ -150,11 +166,13 @@ def _pairs_figure(epochs, names, cols, path, title, ylabel, logy, figsize, dpi):
             colours[base] = f"C{len(colours) % 10}"
         y = cols[name]
         ax.plot(_x_for(epochs, len(y)), y, color=colours[base], linestyle="--" if name.startswith("val_") else "-",
-                marker="o" if len(y) <= 30 else None, markersize=3, label=name)
+                marker="o" if len(y) <= 30 else None, markersize=3, label=(labels or {}).get(name, name))
     if logy:
         ax.set_yscale("log")
     style_axes(ax, title, "epoch", ylabel)
-    return save_figure(fig, path)
+    if epochs is not None and len(epochs) == 1 or all(len(cols[n]) == 1 for n in names):
+        ax.set_xticks(_x_for(epochs, 1))          # one epoch: one tick, not a fractional axis around it
+    return fig
 
 
 def plot_lr(lrs, path=None, *, logy: bool | None = None, xlabel: str = "step", title: str = "Learning rate",
@@ -282,7 +300,7 @@ def plot_confusion_matrix(cm, path=None, *, class_names=None, normalize: bool = 
                 label = f"{int(counts[i, j])}" if is_int else f"{counts[i, j]:.3g}"
                 if normalize:
                     label += f"\n{100 * frac[i, j]:.0f}%"
-                ax.text(j, i, label, ha="center", va="center", fontsize=8 if k <= 12 else 6,
+                ax.text(j, i, label, ha="center", va="center", fontsize=14 if k <= 4 else 8 if k <= 12 else 6,
                         color="white" if shown[i, j] > threshold else "black")
     ax.set_title(title)
     ax.set_xlabel("predicted")

@@ -12,9 +12,9 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
         from exc
 
 from .export import DEFAULT_OPSET, build_model_proto, converter_for, export
-from .graph import ExportError
+from .graph import Constant, ExportError
 from .load import OnnxModule, load
 from .preprocess import Standardize
 
-__all__ = ["export", "build_model_proto", "converter_for", "ExportError", "DEFAULT_OPSET", "Standardize", "load",
-           "OnnxModule"]
+__all__ = ["export", "build_model_proto", "converter_for", "ExportError", "Constant", "DEFAULT_OPSET", "Standardize",
+           "load", "OnnxModule"]

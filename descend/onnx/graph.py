@@ -29,6 +29,33 @@ class ExportError(ValueError):
     """A model (or one of its layers) that cannot be written as ONNX; the message names the layer path."""
 
 
+class Constant:
+    """An entry of ``example_input`` that is baked into the graph as a constant instead of becoming a graph
+    input, e.g. ``Constant(mask)`` for an ``attn_mask`` fixed at export (a causal mask given with the
+    ``is_causal`` hint is rebuilt from the sequence length at run time, so the lengths stay symbolic)."""
+
+    def __init__(self, value):
+        arr = np.asarray(getattr(value, "array", value))
+        if arr.dtype.kind not in "fiub":
+            raise TypeError(f"Constant needs a numeric or boolean Tensor or array, got dtype {arr.dtype}")
+        self.array = arr
+
+    def __repr__(self) -> str:
+        return f"Constant(shape={self.array.shape}, dtype={self.array.dtype})"
+
+
+def example_of(item):
+    """The example array of a converter argument: a :class:`Value`'s example, a :class:`Constant`'s array, or
+    the item itself (None, a Python number or flag)."""
+    if isinstance(item, Value):
+        return item.example
+    if isinstance(item, Constant):
+        return item.array
+    if isinstance(item, tuple):
+        return tuple(example_of(i) for i in item)
+    return item
+
+
 class GraphBuilder:
     """Collects nodes and initializers; ``node`` returns the name of the node's (first) output."""
 
@@ -48,7 +75,8 @@ class GraphBuilder:
 
     def const(self, array, hint: str, dtype=None) -> str:
         """An initializer holding ``array`` (cast to the model's float dtype unless ``dtype`` is given)."""
-        arr = np.ascontiguousarray(np.asarray(array, dtype=self.dtype if dtype is None else dtype))
+        arr = np.asarray(array, dtype=self.dtype if dtype is None else dtype)
+        arr = np.ascontiguousarray(arr) if arr.ndim else arr      # a 0-d array stays a scalar
         name = self.fresh(hint)
         self.initializers.append(numpy_helper.from_array(arr, name))
         return name
@@ -56,6 +84,26 @@ class GraphBuilder:
     def ints(self, values, hint: str) -> str:
         """An int64 initializer (shapes, axes, indices)."""
         return self.const(np.asarray(values, dtype=np.int64), hint, dtype=np.int64)
+
+    def name_of(self, item, hint: str) -> str:
+        """The graph name of a :class:`Value` or :class:`Constant` (a float constant takes the model's dtype,
+        a boolean or integer one keeps its own)."""
+        if isinstance(item, Value):
+            return item.name
+        arr = item.array if isinstance(item, Constant) else np.asarray(item)
+        return self.const(arr, hint, dtype=None if arr.dtype.kind == "f" else arr.dtype)
+
+    def reduce(self, op: str, x: str, axes, hint: str, keepdims: int = 1) -> str:
+        """``op`` (ReduceMean, ReduceMin, ...) over ``axes``: an attribute up to opset 17, an input from 18."""
+        if self.opset >= 18:
+            return self.node(op, [x, self.ints(list(axes), f"{hint}.axes")], hint, keepdims=keepdims)
+        return self.node(op, [x], hint, axes=list(axes), keepdims=keepdims)
+
+    def unsqueeze(self, x: str, axes, hint: str) -> str:
+        return self.node("Unsqueeze", [x, self.ints(list(axes), f"{hint}.axes")], hint)
+
+    def squeeze(self, x: str, axes, hint: str) -> str:
+        return self.node("Squeeze", [x, self.ints(list(axes), f"{hint}.axes")], hint)
 
     def node(self, op: str, inputs, hint: str, n_outputs: int = 1, **attrs):
         """Append an ``op`` node; returns its output name (or a list of names when ``n_outputs > 1``)."""

@@ -25,7 +25,7 @@ import numpy as np
 
 from .. import nn
 from ..ops.conv import pair
-from .graph import ExportError, Value
+from .graph import ExportError, Value, example_of
 
 
 def run_eval(module, example):
@@ -35,6 +35,26 @@ def run_eval(module, example):
     with no_grad():
         out = module(Tensor.from_array(np.ascontiguousarray(example)))
     return out.array if hasattr(out, "array") else out
+
+
+def run_call(fn, *args, **kwargs):
+    """``fn(*args, **kwargs)`` in no_grad mode with every Value / Constant replaced by its example Tensor;
+    returns the result with Tensors turned into arrays (tuples kept)."""
+    from ..autograd import no_grad
+    from ..tensor import Tensor
+
+    def wrap(item):
+        ex = example_of(item)
+        if isinstance(ex, tuple):
+            return tuple(wrap(i) for i in item)
+        return Tensor.from_array(np.ascontiguousarray(ex)) if isinstance(ex, np.ndarray) else ex
+
+    def unwrap(out):
+        if isinstance(out, tuple):
+            return tuple(unwrap(o) for o in out)
+        return out.array if hasattr(out, "array") else out
+    with no_grad():
+        return unwrap(fn(*[wrap(a) for a in args], **{k: wrap(v) for k, v in kwargs.items()}))
 
 
 def _leaf(g, m, x, hint, op, inputs=None, **attrs):
@@ -176,7 +196,7 @@ def embedding(g, m, x, path, convert):
 CONVERTERS = {
     nn.Linear: linear, nn.Conv2d: conv2d, nn.MaxPool2d: max_pool2d, nn.AvgPool2d: avg_pool2d,
     nn.AdaptiveAvgPool2d: adaptive_avg_pool2d, nn.BatchNorm1d: batch_norm, nn.BatchNorm2d: batch_norm,
-    nn.BatchNorm3d: batch_norm,
+    nn.BatchNorm3d: batch_norm, nn.SyncBatchNorm: batch_norm,
     nn.LayerNorm: layer_norm, nn.Dropout: identity, nn.Dropout2d: identity, nn.Identity: identity,
     nn.ReLU: _simple("Relu"), nn.LeakyReLU: _simple("LeakyRelu", alpha=lambda m: m.negative_slope),
     nn.ELU: _simple("Elu", alpha=lambda m: m.alpha), nn.Sigmoid: _simple("Sigmoid"), nn.Tanh: _simple("Tanh"),

@@ -1,12 +1,16 @@
 """``descend.onnx.load(path)``: an ONNX file as a descend module that runs its graph with descend ops.
 
-:class:`OnnxModule` keeps every float initializer as a trainable ``Parameter`` (``p0``, ``p1``, ... in graph
-order; ``onnx_names`` maps them back) and, in ``forward``, evaluates the nodes in order with descend's
+:class:`OnnxModule` keeps every finite float initializer as a trainable ``Parameter`` (``p0``, ``p1``, ... in
+graph order; ``onnx_names`` maps them back) and, in ``forward``, evaluates the nodes in order with descend's
 differentiable ops, so a loaded model can be evaluated, fine-tuned or exported again. Integer initializers
-(shapes, axes) stay constants. The ops understood are those :func:`descend.onnx.export` writes: Gemm, MatMul,
-Add, Sub, Mul, Div, Conv, MaxPool, AveragePool, GlobalAveragePool, BatchNormalization, LayerNormalization,
-Relu, LeakyRelu, Elu, Sigmoid, Tanh, Softmax, LogSoftmax, Erf, Flatten, Reshape, Identity, Gather, Transpose,
-Shape, Slice, Unsqueeze, Concat, RNN, LSTM, GRU. Any other op raises a one-line error naming the node.
+(shapes, axes) and non-finite ones (the −∞ of masks, which training must not touch) stay constants. The ops
+understood are those :func:`descend.onnx.export` writes: Gemm, MatMul, Add, Sub, Mul, Div, Conv, MaxPool,
+AveragePool, GlobalAveragePool, BatchNormalization, LayerNormalization, Relu, LeakyRelu, Elu, Sigmoid, Tanh,
+Softmax, LogSoftmax, Erf, Flatten, Reshape, Identity, Gather, Transpose, Shape, Slice, Unsqueeze, Concat, RNN,
+LSTM, GRU (with initial states), and those of masks, several inputs,
+``proj_size`` and the sequence blocks (:mod:`descend.onnx.load_ops`: Where, Range, Greater, IsInf, Cast, Pad,
+Expand, Squeeze, ReduceMean, ReduceMin, ConstantOfShape, Split, Scan, Gather on any axis). Any other op raises
+a one-line error naming the node. A graph may have several inputs: ``forward`` takes them in order.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from ..ops.recurrent import recurrent_sequence
 from ..ops.reduction import log_softmax, softmax
 from ..tensor import Tensor
 from .graph import ExportError
+from .load_ops import run_more
 from .sequence import GATE_ORDER
 
 
@@ -73,6 +78,13 @@ def _slice(x, starts, ends, axes=None, steps=None):
     return x[tuple(index)]
 
 
+def _row(state, d):
+    """Direction d's initial state (N, H) of an ONNX (D, N, H) state, or None."""
+    if state is None:
+        return None
+    return state[d] if isinstance(state, Tensor) else Tensor.from_array(np.ascontiguousarray(_np(state)[d]))
+
+
 def _recurrent(node, at, args):
     op = node.op_type
     x, w, r = args[0], _np(args[1]), _np(args[2])
@@ -89,6 +101,8 @@ def _recurrent(node, at, args):
     def torch_rows(m):
         return np.concatenate([m[g * H:(g + 1) * H] for g in back], axis=0)
 
+    h0 = args[5] if len(args) > 5 else None
+    c0 = args[6] if len(args) > 6 else None
     outs, hs, cs = [], [], []
     direction = at.get("direction", b"forward")
     direction = direction.decode() if isinstance(direction, bytes) else direction
@@ -98,7 +112,7 @@ def _recurrent(node, at, args):
         if b is not None:
             b_ih, b_hh = torch_rows(b[d, :gh]), torch_rows(b[d, gh:])
         reverse = direction == "reverse" or (direction == "bidirectional" and d == 1)
-        out, h_n, c_n = recurrent_sequence(mode, x, None, None, Tensor.from_array(torch_rows(w[d])),
+        out, h_n, c_n = recurrent_sequence(mode, x, _row(h0, d), _row(c0, d), Tensor.from_array(torch_rows(w[d])),
                                            Tensor.from_array(torch_rows(r[d])),
                                            None if b_ih is None else Tensor.from_array(b_ih),
                                            None if b_hh is None else Tensor.from_array(b_hh), None, reverse, None)
@@ -113,7 +127,7 @@ def _recurrent(node, at, args):
     return results
 
 
-def _run_node(node, args):
+def _run_node(node, args, run_graph):
     op, at = node.op_type, _attrs(node)
     if op in ("Add", "Sub", "Mul", "Div"):
         a, b = args
@@ -165,7 +179,8 @@ def _run_node(node, args):
         shape = [x.shape[i] if s == 0 else s for i, s in enumerate(shape)]
         return x.reshape(*shape)
     if op == "Transpose":
-        return args[0].permute(*at.get("perm", list(range(args[0].ndim))[::-1]))
+        perm = at.get("perm", list(range(args[0].ndim))[::-1])
+        return args[0].permute(*perm) if isinstance(args[0], Tensor) else np.transpose(args[0], perm)
     if op == "Shape":
         shape = np.asarray(args[0].shape, dtype=np.int64)
         return shape[at.get("start", 0):at.get("end", len(shape))]
@@ -173,19 +188,20 @@ def _run_node(node, args):
         return _slice(*args)
     if op == "Unsqueeze":
         out = args[0]
-        for a in sorted(int(v) % (out.ndim + len(_np(args[1]))) for v in _np(args[1]).tolist()):
-            out = out.unsqueeze(a)
+        axes = np.ravel(_np(args[1])).tolist()
+        for a in sorted(int(v) % (out.ndim + len(axes)) for v in axes):
+            out = out.unsqueeze(a) if isinstance(out, Tensor) else np.expand_dims(out, a)
         return out
     if op == "Concat":
+        if not any(isinstance(a, Tensor) for a in args):
+            return np.concatenate([np.asarray(a) for a in args], axis=at["axis"])
         return concatenate(list(args), axis=at["axis"])
-    if op == "Gather":
+    if op == "Gather" and at.get("axis", 0) == 0 and isinstance(args[0], Tensor) and _np(args[1]).ndim:
         from ..nn.embedding import embedding
-        if at.get("axis", 0) != 0:
-            raise ValueError("Gather is supported on axis 0 only")
         return embedding(_np(args[1]).astype(np.int64), args[0])
     if op in ("RNN", "LSTM", "GRU"):
         return _recurrent(node, at, args)
-    raise KeyError(op)
+    return run_more(node, at, args, run_graph)
 
 
 class OnnxModule(Module):
@@ -201,7 +217,7 @@ class OnnxModule(Module):
         object.__setattr__(self, "_constants", {})
         for init in graph.initializer:
             arr = numpy_helper.to_array(init)
-            if arr.dtype.kind == "f":
+            if arr.dtype.kind == "f" and np.all(np.isfinite(arr)):   # −∞ of masks: a constant, never trained
                 attr = f"p{len(self.onnx_names)}"
                 self.register_parameter(attr, Parameter(arr.copy()))
                 self.onnx_names[attr] = init.name
@@ -214,30 +230,46 @@ class OnnxModule(Module):
                 raise ExportError(f"node {where!r} ({node.op_type}) has no descend equivalent; descend.onnx.load "
                                   "reads the ops descend.onnx.export writes")
 
-    def forward(self, x):
+    def forward(self, *inputs):
+        if len(inputs) != len(self.input_names):
+            raise ValueError(f"this ONNX graph takes {len(self.input_names)} input"
+                             f"{'s' if len(self.input_names) > 1 else ''} ({', '.join(self.input_names)}), "
+                             f"got {len(inputs)}")
         env = dict(self._constants)
         env.update({onnx: getattr(self, attr) for attr, onnx in self.onnx_names.items()})
-        env[self.input_names[0]] = x if isinstance(x, Tensor) else Tensor.from_array(np.asarray(x))
-        for node in self._nodes:
-            args = [env[n] if n else None for n in node.input]
-            try:
-                out = _run_node(node, args)
-            except (ValueError, TypeError, KeyError) as exc:
-                raise ValueError(f"node {node.name or node.output[0]!r} ({node.op_type}): {exc}") from None
-            outs = out if isinstance(out, list) else [out]
-            env.update(zip(node.output, outs))
+        for name, x in zip(self.input_names, inputs):
+            env[name] = x if isinstance(x, Tensor) else Tensor.from_array(np.asarray(x))
+        _run_nodes(self._nodes, env)
         results = [env[n] for n in self.output_names]
         return results[0] if len(results) == 1 else tuple(results)
 
 
+def _run_nodes(nodes, env):
+    """Evaluate ``nodes`` in order, reading and writing the name → value dict ``env``."""
+    def run_graph(graph, bindings):      # a subgraph (Scan's body) sees the outer values
+        inner = {**env, **bindings}
+        _run_nodes(graph.node, inner)
+        return [inner[o.name] for o in graph.output]
+    for node in nodes:
+        args = [env[n] if n else None for n in node.input]
+        try:
+            out = _run_node(node, args, run_graph)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ValueError(f"node {node.name or node.output[0]!r} ({node.op_type}): {exc}") from None
+        outs = out if isinstance(out, list) else [out]
+        env.update(zip(node.output, outs))
+
+
 SUPPORTED_OPS = frozenset("""Gemm MatMul Add Sub Mul Div Conv MaxPool AveragePool GlobalAveragePool BatchNormalization
 LayerNormalization Relu LeakyRelu Elu Sigmoid Tanh Softmax LogSoftmax Erf Flatten Reshape Identity Gather Transpose
-Shape Slice Unsqueeze Concat RNN LSTM GRU""".split())
+Shape Slice Unsqueeze Concat RNN LSTM GRU Where Range Greater Equal Not IsInf Cast Pad Expand Squeeze ReduceMean
+ReduceMin ConstantOfShape Split Scan""".split())
 
 
 def load(path) -> OnnxModule:
     """The ONNX model at ``path`` (a file name, bytes, or a binary file object) as an :class:`OnnxModule`
-    in eval mode, with one input; its ``forward`` returns one Tensor, or a tuple for several outputs."""
+    in eval mode; its ``forward`` takes the graph's inputs in order and returns one Tensor, or a tuple for
+    several outputs."""
     import onnx
     if isinstance(path, (bytes, bytearray)):
         proto = onnx.load_from_string(bytes(path))
@@ -245,6 +277,4 @@ def load(path) -> OnnxModule:
         proto = onnx.load(path)
     else:
         raise TypeError(f"path must be a file name, bytes or a binary file object, got {type(path).__name__}")
-    if len(proto.graph.input) != 1:
-        raise ValueError(f"descend.onnx.load reads graphs with one input, this one has {len(proto.graph.input)}")
     return OnnxModule(proto).eval()

@@ -14,6 +14,12 @@ from .shape import (broadcast_to, cat, chunk, concatenate, contiguous, expand, e
 from .sorting import argsort, sort, topk
 from .indexing import (ceil, cumsum, flip, floor, gather, isfinite, isinf, isnan, masked_fill, nonzero, repeat, round,
                        sign)
+from .einsum import einsum
+from .multinomial import multinomial
+from .norm import norm, tensor_norm
+from .prod import prod
+from .scatter import scatter, scatter_, scatter_add, scatter_add_
+from .unique import unique
 
 
 def _reflected(fn):
@@ -48,6 +54,8 @@ def bind_tensor_methods(cls) -> None:
         "sign": sign, "floor": floor, "ceil": ceil, "round": round,
         "relu": relu, "leaky_relu": leaky_relu, "elu": elu, "sigmoid": sigmoid, "tanh": tanh, "gelu": gelu,
         "silu": silu,
+        "scatter": scatter, "scatter_": scatter_, "scatter_add": scatter_add, "scatter_add_": scatter_add_,
+        "prod": prod, "norm": tensor_norm, "unique": unique, "multinomial": multinomial,
     }
     for name, fn in {**operators, **methods}.items():
         setattr(cls, name, fn)
@@ -64,4 +72,5 @@ __all__ = [
     "reshape", "squeeze", "stack", "swapaxes", "transpose", "unsqueeze", "tril", "triu", "split", "chunk", "narrow",
     "t", "view_as", "contiguous", "sort", "argsort", "topk", "gather", "repeat", "flip", "cumsum", "masked_fill",
     "nonzero", "isnan", "isfinite", "isinf", "sign", "floor", "ceil", "round",
+    "einsum", "multinomial", "norm", "prod", "scatter", "scatter_", "scatter_add", "scatter_add_", "unique",
 ]

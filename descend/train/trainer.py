@@ -33,19 +33,16 @@ from .. import random as drandom
 from ..distributed import data_parallel as dp
 from ..autograd import no_grad
 from ..nn.functional import l1_penalty
-from ..nn.sync_batchnorm import SyncBatchNorm
 from ..nn.utils import clip_grad_norm_
 from ..tensor import Tensor
-from .callbacks import CSVLogger, JSONLinesLogger, ModelCheckpoint, ProgressBar
 from .callbacks.base import Callback
 from .history import History
+from .parallel import parallel_step, seed_rank_streams, stop_requests
 from .metrics import get_metric
 
 CHECKPOINT_FORMAT = "descend.trainer"
 CHECKPOINT_VERSION = 1
 LAST_CHECKPOINT = "last.safetensors"
-#: under MPI with several processes these callbacks (they write files or the console) run on rank 0 only
-RANK_ZERO_ONLY = (CSVLogger, JSONLinesLogger, ModelCheckpoint, ProgressBar)
 
 
 def _is_plateau(scheduler) -> bool:
@@ -81,6 +78,11 @@ class Trainer:
       the small batches). A group never spans epochs: the last, partial group of an epoch steps with the mean
       over its own samples (as the last, smaller batch of a ``k×`` loader would). Clipping, the
       ``on_after_backward`` hook and per-batch schedules act once per optimiser step.
+
+    Under MPI with several processes (``descend.distributed``) ``fit`` is data-parallel by itself: each
+    process takes its shard of every batch, gradients are summed once per optimiser step, dropout and
+    augmentation draw from per-rank streams, and a Ctrl-C on any process stops all after the same batch
+    (:mod:`descend.train.parallel`, docs/distributed.md).
     """
 
     def __init__(self, model, loss, optimizer, scheduler=None, metrics=(), callbacks=(), seed=None,
@@ -142,9 +144,10 @@ class Trainer:
         # independent streams for shuffling and augmentation, derived from the seed (or from descend's
         # default generator, so descend.manual_seed alone also makes a run reproducible)
         root = seed if seed is not None else int(drandom.default_generator().integers(2**63))
-        shuffle_seq, augment_seq = np.random.SeedSequence(root).spawn(2)
+        shuffle_seq, augment_seq, ranks_seq = np.random.SeedSequence(root).spawn(3)
         self._shuffle_seed = int(shuffle_seq.generate_state(1, np.uint64)[0] >> np.uint64(1))
         self.augment_generator = np.random.default_rng(augment_seq)
+        self._rank_seed = int(ranks_seq.generate_state(1, np.uint64)[0] >> np.uint64(1))  # under MPI: per rank
 
         self.params = [p for p in model.parameters() if p.requires_grad]
         self.history = History()
@@ -179,10 +182,14 @@ class Trainer:
                          f"{type(batch).__name__} of length {len(batch) if hasattr(batch, '__len__') else '?'}")
 
     # ------------------------------------------------------------------ callbacks
+    def _follower(self) -> bool:
+        """Whether this is a data-parallel process other than rank 0 (it runs no ``rank_zero_only`` callback)."""
+        return self._parallel and dp.get_rank() != 0
+
     def _call(self, hook, *args):
-        quiet = self._parallel and dp.get_rank() != 0
+        quiet = self._follower()
         for cb in self.callbacks:
-            if not (quiet and isinstance(cb, RANK_ZERO_ONLY)):
+            if not (quiet and cb.rank_zero_only):
                 getattr(cb, hook)(*args)
 
     # ------------------------------------------------------------------ the loop
@@ -202,11 +209,9 @@ class Trainer:
         self.epochs = int(epochs)
         self.checkpoint_dir = None if checkpoint_dir is None else os.fspath(checkpoint_dir)
         self._parallel = dp.is_data_parallel()
-        if self._parallel and self.accumulate_batches != 1:
-            raise ValueError(f"accumulate_batches = {self.accumulate_batches} is not supported under MPI yet; the global "
-                             "batch is already split across processes: raise the batch size instead, or use 1")
         if self._parallel:  # every process draws rank 0's batches (it then takes its shard of each)
             self._shuffle_seed = dp.broadcast_seed(self._shuffle_seed)
+            self._rank_seed = dp.broadcast_seed(self._rank_seed)
         self.train_loader = self._loader(train_data, self.shuffle, self._shuffle_seed)
         val_loader = None if val_data is None else self._loader(val_data, False)
         state = self._read_checkpoint(resume_from) if resume_from is not None else None
@@ -226,23 +231,27 @@ class Trainer:
             self._restore(state)
         if self._parallel:
             dp.broadcast_module(self.model)
-        logs = {}
+        self._logs = {}
+        self._stop = stop_requests()   # under MPI a SIGINT is a stop request all processes honour together
         try:
-            for epoch in range(self.start_epoch, self.epochs):
-                if self.stop_training:
-                    break
-                logs, completed = self._run_epoch(epoch, val_loader)
-                if self.stop_training:
-                    self.history.stopped_epoch = epoch
-                if completed and self.checkpoint_dir is not None and not (self._parallel and dp.get_rank()):
-                    self.save_checkpoint(os.path.join(self.checkpoint_dir, LAST_CHECKPOINT))
+            with (self._stop if self._parallel else contextlib.nullcontext()):
+                for epoch in range(self.start_epoch, self.epochs):
+                    if self.stop_training:
+                        break
+                    self._logs, completed = self._run_epoch(epoch, val_loader)
+                    if self.stop_training:
+                        self.history.stopped_epoch = epoch
+                    if completed and self.checkpoint_dir is not None and not self._follower():
+                        self.save_checkpoint(os.path.join(self.checkpoint_dir, LAST_CHECKPOINT))
         except KeyboardInterrupt:
             self.history.interrupted = True
-        self._call("on_train_end", logs)
+        self._call("on_train_end", self._logs)
         return self.history
 
     def _run_epoch(self, epoch, val_loader):
         """One epoch of training, then validation; returns (logs, whether every batch ran)."""
+        if self._parallel:
+            seed_rank_streams(self._rank_seed, epoch, self.augment_generator)
         self._call("on_epoch_begin", epoch, {})
         start = time.perf_counter()
         self.model.train()
@@ -252,31 +261,33 @@ class Trainer:
         for batch, data in enumerate(self.train_loader):
             x, y = self._split(data)
             self._call("on_train_batch_begin", batch, {})
-            if self.augmentation is not None:
-                x = Tensor.from_array(np.asarray(self.augmentation(x.array, self.augment_generator)))
-            if self._parallel:
-                output, loss = self._parallel_step(x, y)
+            stop, k = False, self.accumulate_batches
+            if self._parallel:   # this rank's shard, augmented with this rank's stream
+                if group == 0:
+                    self.optimizer.zero_grad()
+                output, loss, stop = parallel_step(self, x, y, k > 1, self._stop.requested)
+            else:
+                if self.augmentation is not None:
+                    x = Tensor.from_array(np.asarray(self.augmentation(x.array, self.augment_generator)))
+                output, loss, objective = self._forward_loss(x, y)
+                if k == 1 or group == 0:
+                    self.optimizer.zero_grad()
+                (objective if k == 1 else objective * float(len(y))).backward()  # Σ nᵢ·∇Lᵢ, ÷ Σ nᵢ at the step
+            if k == 1:
                 self._optimizer_step()
             else:
-                output, loss, objective = self._forward_loss(x, y)
-                if self.accumulate_batches == 1:
-                    self.optimizer.zero_grad()
-                    objective.backward()
-                    self._optimizer_step()
-                else:
-                    if group == 0:
-                        self.optimizer.zero_grad()
-                    (objective * float(len(y))).backward()    # Σ nᵢ·∇Lᵢ, divided by Σ nᵢ at the step
-                    group += len(y)
-                    if (batch + 1) % self.accumulate_batches == 0:
-                        self._optimizer_step(group)
-                        group = 0
+                group += len(y)
+                if (batch + 1) % k == 0:
+                    self._optimizer_step(group)
+                    group = 0
             value, n = float(getattr(loss, "array", loss)), len(y)
             total += value * n
             count += n
             for m in self.metrics:
                 m.update(output.array, y.array)
             self._call("on_train_batch_end", batch, {"loss": value, "size": n})
+            if stop:         # a process was interrupted: every process stops after this same batch
+                raise KeyboardInterrupt
             if self.stop_training:
                 completed = batch + 1 == len(self.train_loader) if hasattr(self.train_loader, "__len__") else False
                 break
@@ -311,35 +322,11 @@ class Trainer:
         loss = self.loss_fn(output, y)
         return output, loss, (loss if self.l1 == 0 else loss + l1_penalty(self.params, self.l1))
 
-    def _parallel_step(self, x, y):
-        """Forward and backward of this rank's shard of the global batch (x, y), weighted by its share n_r/b,
-        gradients summed over processes: the global batch's mean-loss gradient (descend.distributed.data_parallel).
-        Returns the global batch's outputs (gathered) and mean loss."""
-        b = len(y)
-        part = dp.shard_slice(b)
-        xs, ys = x[part], y[part]
-        self.optimizer.zero_grad()
-        n_r = part.stop - part.start
-        no_sync = getattr(self.model, "no_sync", None)  # a DistributedDataParallel model: the sum is done here
-        if b < dp.get_world_size() and (no_sync is not None or any(isinstance(m, SyncBatchNorm)
-                                                                   for m in self.model.modules())):
-            raise ValueError(f"a training batch of {b} rows leaves some of the {dp.get_world_size()} processes "
-                             "without rows, and this model communicates in its forward (DistributedDataParallel "
-                             "or SyncBatchNorm); use batches of at least world-size rows (drop_last=True)")
-        with (no_sync() if no_sync is not None else contextlib.nullcontext()):
-            if n_r:
-                output, loss, objective = self._forward_loss(xs, ys)
-                (objective * (n_r / b)).backward()
-                out, value = output.array, float(loss.array)
-            else:
-                out, value = None, 0.0
-        dp.sum_gradients(self.params)
-        (total,) = dp.global_sum(value * n_r)
-        return Tensor.from_array(dp.gather_rows(out, dp.shard_sizes(b))), total / b
-
     def _optimizer_step(self, group_size: int = 0) -> None:
         """Hook, clip, step, per-batch schedule; with accumulation first divide the summed gradients by the
-        group's sample count."""
+        group's sample count. Under MPI the gradients are first summed over processes (one allreduce)."""
+        if self._parallel:
+            dp.sum_gradients(self.params)
         if group_size:
             scale = np.float32(1.0 / group_size)
             for p in self.params:
@@ -421,7 +408,8 @@ class Trainer:
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
-            "callbacks": [{"class": type(cb).__name__, "state": cb.state_dict()} for cb in self.callbacks],
+            "callbacks": [{"class": type(cb).__name__, "state": cb.state_dict(),
+                           "rank_zero_only": bool(cb.rank_zero_only)} for cb in self.callbacks],
             "history": self.history.state_dict(),
             "rng": {"default": drandom.get_rng_state(),
                     "augment": drandom.generator_state(self.augment_generator)},
@@ -452,7 +440,8 @@ class Trainer:
 
     def _restore(self, state: dict) -> None:
         # a saved callback state goes to the callback of the same class (the k-th saved one of a class to the
-        # k-th of that class here); stateless callbacks (a progress bar) may differ between the runs
+        # k-th of that class here); stateless callbacks (a progress bar) may differ between the runs, and a
+        # data-parallel process other than rank 0 may lack rank 0's reporting (rank_zero_only) callbacks
         mine: dict[str, list] = {}
         for cb in self.callbacks:
             mine.setdefault(type(cb).__name__, []).append(cb)
@@ -463,7 +452,7 @@ class Trainer:
             used[name] = k + 1
             if k < len(mine.get(name, ())):
                 pairs.append((mine[name][k], saved["state"]))
-            elif saved["state"]:
+            elif saved["state"] and not (saved.get("rank_zero_only") and self._follower()):
                 raise ValueError(f"the checkpoint holds the state of callback {name} (number {k + 1} of that "
                                  f"class) but this trainer has callbacks {[type(c).__name__ for c in self.callbacks]}; "
                                  "resume with the same stateful callbacks (EarlyStopping, ModelCheckpoint...)")

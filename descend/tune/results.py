@@ -4,7 +4,7 @@
     best.toml       the best trial's complete config (no [tune] table): `descend train best.toml` reproduces it
     plots/          history.png (value per trial, best so far), importance.png (fANOVA parameter
                     importances), slices.png (value against each parameter), parallel.png (coordinates)
-    report.html     best trial, trials table, plots and the study settings
+    report.html     best trial, trials table, plots and the study settings (:mod:`descend.tune.report`)
 
 The plots are drawn with matplotlib from the trials table (Optuna's own matplotlib views need pyplot).
 Only COMPLETE trials carry a final metric; pruned trials show their last reported value in the history.
@@ -22,7 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from ..app.config import to_toml
-from ..io import Report, atomic_write_text
+from ..app.report_format import metric_label
+from ..io import atomic_write_text
+from .report import write_tune_report
 from .space import TuneSettings, apply_params
 from .storage import open_storage, redact
 
@@ -151,7 +153,7 @@ def plot_history(rows, s: TuneSettings, path):
         for n in pruned:
             ax.axvline(n, color="0.8", lw=0.8, zorder=0)
         ax.plot([], [], color="0.8", label="pruned")
-    ax.set(xlabel="trial", ylabel=s.metric, title="Optimisation history")
+    ax.set(xlabel="trial", ylabel=metric_label(s.metric).lower(), title="Optimisation history")
     if done or pruned:
         ax.legend(loc="best", fontsize=8)
     return save_figure(fig, path)
@@ -193,9 +195,11 @@ def plot_slices(rows, s: TuneSettings, path):
         if labels is not None:
             ax.set_xticks(range(len(labels)), labels, rotation=30, fontsize=7)
         elif d.log:
+            from matplotlib.ticker import NullFormatter
             ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(NullFormatter())     # the minor labels overlap on a narrow panel
         ax.set_xlabel(d.key, fontsize=8)
-    axes[0].set_ylabel(s.metric)
+    axes[0].set_ylabel(metric_label(s.metric).lower())
     fig.suptitle("Slices (colour: trial number)")
     return save_figure(fig, path)
 
@@ -229,7 +233,7 @@ def plot_parallel(rows, s: TuneSettings, path):
             ax.plot(range(len(ticks)), line, color=cmap(float(g)), alpha=0.8, lw=1.2)
     ax.set_xticks(range(len(ticks)), ticks, rotation=20, fontsize=8)
     ax.set_yticks([0, 1], ["low", "high"])
-    ax.set_title("Parallel coordinates (yellow: best; each axis scaled to its range, log axes in log10)")
+    ax.set_title("Parallel coordinates")
     return save_figure(fig, path)
 
 
@@ -262,33 +266,23 @@ def write_results(study_name: str, url: str, base: dict, settings: TuneSettings,
         return TuneResult(best_cfg, best_value, s.metric, s.direction, best_number, best_params, out,
                           study_name, url, counts, notes)
     pdir = out / "plots"
-    images = [("Optimisation history", plot_history(rows, s, pdir / "history.png"))]
+    images = [("Optimisation history: the metric of each trial and the best so far",
+               plot_history(rows, s, pdir / "history.png"), False)]
     imp, why = importances(study, s)
     if imp:
-        images.append(("Parameter importances (fANOVA)", plot_importance(imp, pdir / "importance.png")))
+        images.append(("Parameter importances (fANOVA)", plot_importance(imp, pdir / "importance.png"), False))
     else:
         notes.append(why[0].upper() + why[1:] + ".")
     if counts.get("COMPLETE"):
-        images.append(("Slices", plot_slices(rows, s, pdir / "slices.png")))
-        images.append(("Parallel coordinates", plot_parallel(rows, s, pdir / "parallel.png")))
-    rep = Report(f"descend tune: {out.name}", subtitle=f"study {study_name}: {len(rows)} trials "
-                 f"({', '.join(f'{v} {k.lower()}' for k, v in sorted(counts.items()))}), method {s.method}, "
-                 f"{s.direction} {s.metric}")
-    rep.section("Best trial")
-    if best is not None:
-        rep.kv({"trial": best_number, s.metric: best_value, **best_params,
-                "run folder": best.user_attrs.get("run_dir", "")})
-        rep.note("Retrain it with `descend train best.toml`.", level="success")
-    for note in notes:
-        rep.note(note, level="warning")
-    rep.section("Trials").table(rows)
-    rep.section("Plots")
-    for caption, png in images:
-        rep.image(png, caption=caption)
-    if imp:
-        rep.section("Importances").kv(imp)
-    rep.section("Study settings").kv({**s.to_dict(), "storage": _safe_url(url)})
-    rep.save(out / "report.html")
+        images.append(("Slices: the metric against each parameter", plot_slices(rows, s, pdir / "slices.png"),
+                       len(s.space) > 2))
+        images.append(("Parallel coordinates: one line per complete trial, yellow the best; each axis scaled to "
+                       "its range (log axes in log10)", plot_parallel(rows, s, pdir / "parallel.png"),
+                       len(s.space) > 2))
+    name = base.get("name") if isinstance(base.get("name"), str) and base.get("name") else out.name
+    write_tune_report(out / "report.html", title=f"Tuning {name}", s=s, rows=rows, counts=counts, best=best,
+                      best_params=best_params, notes=notes, images=images, importances=imp, study_name=study_name,
+                      storage=_safe_url(url))
     return TuneResult(best_cfg, best_value, s.metric, s.direction, best_number, best_params, out, study_name,
                       _safe_url(url), counts, notes)
 

@@ -5,24 +5,28 @@ Each process then runs forward and backward on its own shard of the global batch
 every parameter's gradient in place, the gradients are averaged over the N processes,
 g ← (1/N) Σ_r g_r, so ``optimizer.step()`` makes the same update everywhere and the weights stay equal.
 
-The averaging is bucketed, as PyTorch's: parameters (in reverse registration order, the order backward
-produces them) are packed into contiguous float buffers of at most ``bucket_cap_mb`` MiB (25 by default);
-each bucket is packed, allreduced (one MPI call) and unpacked in turn. descend's autograd accumulates leaf gradients only at the end of its walk and has no
-per-parameter hooks, so a bucket cannot start during backward: the reduction runs right after it. The
-end of backward is detected without any hook in autograd: the module's outputs pass through an identity
-operation that also depends on a one-element *sentinel* leaf created for this forward; the walk reaches
-that leaf after every parameter behind the outputs, and its gradient arriving triggers the reduction.
+The averaging is bucketed and overlapped with backward, as PyTorch's: parameters (in reverse registration
+order, about the order backward produces them) are packed into contiguous float buffers of at most
+``bucket_cap_mb`` MiB (25 by default). Each parameter has a post-accumulate-grad hook
+(:mod:`descend.grad_hooks`); when every gradient of a bucket is in place the bucket is packed and its
+allreduce started (MPI ``Iallreduce``), in bucket order on every process (MPI wants collectives in the
+same order everywhere), while backward goes on with the earlier layers. At the end of backward
+(``autograd.queue_callback``) the last bucket and any not yet started (parameters without a gradient
+this time count as zero) are reduced with blocking calls, the started ones waited for, and all unpacked. Which backward averages is marked by
+the forward: the module's outputs pass through an identity operation that also depends on a one-element
+*sentinel* leaf; the walk reaches it first, and its gradient arriving arms the hooks for this backward.
 (A parameter used in the loss directly, outside the wrapped module, is not averaged.)
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 
 import numpy as np
 
 from ... import distributed as dist
-from ...autograd import Function, is_grad_enabled
+from ...autograd import Function, is_grad_enabled, queue_callback
 from ...tensor import Tensor
 from ..module import Module
 
@@ -112,6 +116,11 @@ class DistributedDataParallel(Module):
         object.__setattr__(self, "_flat", [np.empty(sum(p.array.size for p in b), b[0].array.dtype)
                                            for b in self._bucket_list])
         world = dist.get_world_size()
+        object.__setattr__(self, "_armed", False)
+        if world > 1:
+            for index, bucket in enumerate(self._bucket_list):
+                for p in bucket:
+                    p.register_post_accumulate_grad_hook(functools.partial(self._grad_ready, index))
         for p in module.parameters():
             dist.broadcast(p.array, 0)
         for b in module.buffers():
@@ -138,21 +147,49 @@ class DistributedDataParallel(Module):
         out = self.module(*inputs, **kwargs)
         if self._world_size == 1 or not (self.require_backward_grad_sync and is_grad_enabled()):
             return out
-        sentinel = _BackwardSentinel(self._reduce_gradients)
+        sentinel = _BackwardSentinel(self._arm)
         return _mark(out, sentinel)
 
-    def _reduce_gradients(self) -> None:
-        """Average every parameter's gradient over processes, one allreduce per bucket."""
-        for bucket, flat in zip(self._bucket_list, self._flat):
-            offset = 0
-            for p in bucket:
-                n = p.array.size
-                if p.grad is None:
-                    flat[offset:offset + n] = 0
-                else:
-                    flat[offset:offset + n] = p.grad.array.reshape(-1)
-                offset += n
-            dist.all_reduce(flat, dist.ReduceOp.AVG)
+    def _arm(self) -> None:
+        """The sentinel's gradient arrived: this backward averages; the hooks start the buckets."""
+        if self._armed:
+            return
+        object.__setattr__(self, "_armed", True)
+        object.__setattr__(self, "_pending", [len(b) for b in self._bucket_list])
+        object.__setattr__(self, "_works", [None] * len(self._bucket_list))
+        object.__setattr__(self, "_next", 0)
+        queue_callback(self._finish)
+
+    def _grad_ready(self, index: int, param) -> None:
+        """A parameter of bucket ``index`` has its gradient: start every complete bucket, in bucket order."""
+        if not self._armed:
+            return
+        self._pending[index] -= 1
+        last = len(self._pending) - 1   # the last bucket has no backward left to overlap: _finish reduces it
+        while self._next < last and self._pending[self._next] <= 0:
+            self._start(self._next)
+
+    def _start(self, index: int, blocking: bool = False) -> None:
+        flat, offset = self._flat[index], 0
+        for p in self._bucket_list[index]:
+            n = p.array.size
+            if p.grad is None:
+                flat[offset:offset + n] = 0
+            else:
+                flat[offset:offset + n] = p.grad.array.reshape(-1)
+            offset += n
+        self._works[index] = dist.all_reduce(flat, dist.ReduceOp.AVG, async_op=not blocking)
+        object.__setattr__(self, "_next", index + 1)
+
+    def _finish(self) -> None:
+        """End of backward: reduce the buckets not started (blocking calls: nothing is left to overlap, and a
+        blocking allreduce is faster than a started one waited for), wait for the others, unpack."""
+        while self._next < len(self._bucket_list):
+            self._start(self._next, blocking=True)
+        object.__setattr__(self, "_armed", False)
+        for bucket, flat, work in zip(self._bucket_list, self._flat, self._works):
+            if work is not None:
+                work.wait()
             offset = 0
             for p in bucket:
                 n = p.array.size

@@ -13,9 +13,15 @@ class Callback:
 
     A callback with state that must survive a resume (counters, best values) returns it from
     ``state_dict()`` and takes it back in ``load_state_dict()``.
+
+    ``rank_zero_only = True`` marks a callback that only reports (writes files, the console, a tracking
+    server) and whose state does not steer training: under data parallelism (MPI, several processes) the
+    trainer calls it on rank 0 alone, and the other ranks may leave it out (they resume from rank 0's
+    checkpoint without it).
     """
 
     trainer = None
+    rank_zero_only = False
 
     def set_trainer(self, trainer) -> None:
         self.trainer = trainer

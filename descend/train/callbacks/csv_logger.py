@@ -26,6 +26,8 @@ class CSVLogger(Callback):
     while training runs. A fresh run overwrites the file unless ``append=True``; a resumed run appends.
     """
 
+    rank_zero_only = True   # writes files / the console; under MPI rank 0 alone runs it
+
     def __init__(self, filename, separator: str = ",", append: bool = False):
         self.filename = os.fspath(filename)
         self.separator = separator

@@ -27,6 +27,8 @@ class JSONLinesLogger(Callback):
     line is strict JSON. A fresh run overwrites the file unless ``append=True``; a resumed run appends.
     """
 
+    rank_zero_only = True   # writes files / the console; under MPI rank 0 alone runs it
+
     def __init__(self, filename, append: bool = False):
         self.filename = os.fspath(filename)
         self.append = bool(append)

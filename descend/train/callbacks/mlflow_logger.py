@@ -37,6 +37,8 @@ class MLflowLogger(Callback):
     continues the same run.
     """
 
+    rank_zero_only = True   # writes files / the console; under MPI rank 0 alone runs it
+
     def __init__(self, tracking_uri: str, experiment: str = "descend", run_name: str | None = None,
                  params: dict | None = None, artifact_dir=None):
         if not isinstance(tracking_uri, str) or not tracking_uri:

@@ -19,6 +19,8 @@ class ModelCheckpoint(MonitorCallback):
     to ``Trainer.fit``.
     """
 
+    rank_zero_only = True   # writes files / the console; under MPI rank 0 alone runs it
+
     def __init__(self, filepath, monitor: str = "val_loss", mode: str = "min", save_best_only: bool = True,
                  min_delta: float = 0.0, save_last=None):
         super().__init__(monitor, mode, min_delta)

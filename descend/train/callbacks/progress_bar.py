@@ -32,6 +32,8 @@ class ProgressBar(Callback):
     readable. Either way the epoch's summary line lists every logged value.
     """
 
+    rank_zero_only = True   # writes files / the console; under MPI rank 0 alone runs it
+
     def __init__(self, stream=None, refresh: float = 0.1):
         self.stream = stream
         self.refresh = float(refresh)

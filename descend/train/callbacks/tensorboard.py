@@ -42,6 +42,8 @@ class TensorBoard(Callback):
     The global step is part of the callback's state, so a resumed run continues the curves.
     """
 
+    rank_zero_only = True   # writes files / the console; under MPI rank 0 alone runs it
+
     def __init__(self, log_dir, hparams: dict | None = None, flush_secs: int = 10):
         if hparams is not None and not isinstance(hparams, dict):
             raise TypeError(f"hparams must be a dict of name -> value, got {type(hparams).__name__}")
