@@ -12,9 +12,14 @@ from descend.bench import workloads as W
 def test_resolve_selects_named_workloads_and_w5_means_both_parts():
     assert [w.name for w in W.resolve("W1,W3")] == ["W1", "W3"]
     assert [w.name for w in W.resolve("w5")] == ["W5-mlp", "W5-cnn"]
-    assert len(W.resolve(None)) == 8
-    with pytest.raises(ValueError, match="unknown workload 'W9'.*W1"):
-        W.resolve("W9")
+    assert len(W.resolve(None)) == 11 + 2 * len(W.SWEEP_BATCHES)
+    assert [w.name for w in W.resolve("cifar,ln,resnet")] == ["W8", "W9", "W10"]
+    sweep = W.resolve("sweep")
+    assert [w.batch for w in sweep] == list(W.SWEEP_BATCHES) * 2
+    assert {w.layers for w in sweep[:5]} == {W.WORKLOADS["W1"].layers}
+    assert {w.layers for w in sweep[5:]} == {W.WORKLOADS["W3"].layers}
+    with pytest.raises(ValueError, match="unknown workload 'W99'.*W1"):
+        W.resolve("W99")
 
 
 def test_matmul_flops_is_two_mnk_per_linear_times_three_for_training():
@@ -107,3 +112,11 @@ def test_sequence_workloads_lstm_and_transformer_agree_with_torch(name):
     assert result["descend_losses"][0] != result["descend_losses"][-1]      # a real, moving loss
     assert W.matmul_flops(W.WORKLOADS[name]) is None
     assert [w.name for w in W.resolve("lstm,transformer")] == ["W6", "W7"]
+
+
+@pytest.mark.parametrize("name", ["W8", "W9", "W10"])
+def test_cnn_norm_and_resnet_workloads_agree_with_torch(name):
+    wl = W.WORKLOADS[name]
+    result = runner.check_workload(wl, check_steps=wl.check_steps or 3)
+    assert result["passed"], result
+    assert result["descend_losses"][0] != result["descend_losses"][-1]      # a real, moving loss
