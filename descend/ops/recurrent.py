@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import kernels
 from ..tensor import record
 
 __all__ = ["recurrent_sequence", "scatter_rows", "MODES"]
@@ -83,6 +84,8 @@ def recurrent_sequence(mode, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, length
     bhh = None if b_hh is None else b_hh.data
     if bhh is not None and not gru:
         XP += bhh
+    if mask is None and Whr is None and dtype == np.float32 and kernels.enabled():
+        return _compiled_sequence(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, X, XP, reverse)
     Hs = np.empty((T + 1, N, P), dtype)  # carried states (masked), Hs[t] is the state before step t
     Hs[0] = 0 if h0 is None else h0.data
     Hnew = np.empty((T, N, P), dtype) if mask is not None else None
@@ -212,21 +215,9 @@ def recurrent_sequence(mode, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, length
                 dh = d @ Whh
             if direct is not None:
                 dh += direct
-        grads = {}
-        flatG = dG.reshape(T * N, G)
-        if x.requires_grad:
-            dX = (flatG @ Wih).reshape(T, N, F)
-            grads[0] = dX[rev] if reverse else dX
+        grads = _parameter_grads(x, w_ih, w_hh, b_ih, b_hh, X, dG, dHP, Hs, rev if reverse else None)
         grads[1] = dh
         grads[2] = dc
-        if w_ih.requires_grad:
-            grads[3] = flatG.T @ X.reshape(T * N, F)
-        if w_hh.requires_grad:
-            grads[4] = dHP.reshape(T * N, G).T @ Hs[:T].reshape(T * N, P)
-        if b_ih is not None:
-            grads[5] = flatG.sum(axis=0)
-        if b_hh is not None:
-            grads[6] = dHP.reshape(T * N, G).sum(axis=0)
         if Whr is not None and w_hr.requires_grad:
             grads[7] = Delta.reshape(T * N, P).T @ (A[:, :, 3 * H:] * TC).reshape(T * N, H)
         return tuple(grads.get(k) for k, p in enumerate(parents) if p is not None)
@@ -236,6 +227,78 @@ def recurrent_sequence(mode, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, length
     output = Y[:sizes[0]].reshape(T, N, P)
     h_n = Y[sizes[0]:sizes[1]].reshape(N, P)
     c_n = Y[sizes[1]:].reshape(N, H) if lstm else None
+    return output, h_n, c_n
+
+
+def _parameter_grads(x, w_ih, w_hh, b_ih, b_hh, X, dG, dHP, Hs, rev):
+    """The gradients that are single products over all steps, by parent position: dx = dG W_ih (in the
+    input's order: ``rev`` undoes a reversal), dW_ih = dGᵀ X, dW_hh = dHPᵀ h_{t−1}, db_ih = Σ dG,
+    db_hh = Σ dHP (dHP is the hidden projection's gradient: dG but for GRU)."""
+    T, N, G = dG.shape
+    flatG, flatHP = dG.reshape(T * N, G), dHP.reshape(T * N, G)
+    grads = {}
+    if x.requires_grad:
+        dX = (flatG @ w_ih.array).reshape(T, N, -1)
+        grads[0] = dX if rev is None else dX[rev]
+    if w_ih.requires_grad:
+        grads[3] = flatG.T @ X.reshape(T * N, -1)
+    if w_hh.requires_grad:
+        grads[4] = flatHP.T @ Hs[:T].reshape(T * N, -1)
+    if b_ih is not None:
+        grads[5] = flatG.sum(axis=0)
+    if b_hh is not None:
+        grads[6] = flatHP.sum(axis=0)
+    return grads
+
+
+def _compiled_sequence(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, X, XP, reverse):
+    """:func:`recurrent_sequence` through the compiled kernels of :mod:`descend.kernels.recurrent` (float32,
+    every sample of full length, no projection): the same node, outputs and gradients."""
+    from ..kernels import recurrent as compiled
+
+    T, N, _ = X.shape
+    Whh = w_hh.array
+    H = Whh.shape[1]
+    lstm, gru, relu = mode == "LSTM", mode == "GRU", mode == "RNN_RELU"
+    zeros = np.zeros((N, H), np.float32)
+    h_0 = zeros if h0 is None else h0.array
+    if lstm:
+        Hs, Cs, A, TC = compiled.lstm_forward(XP, Whh, h_0, zeros if c0 is None else c0.array)
+    elif gru:
+        bhh = np.zeros(Whh.shape[0], np.float32) if b_hh is None else b_hh.array
+        Hs, A, HPN = compiled.gru_forward(XP, Whh, bhh, h_0)
+    else:
+        Hs = compiled.rnn_forward(XP, Whh, h_0, relu)
+    out = Hs[1:][::-1] if reverse else Hs[1:]
+    parts = [out, Hs[T]] + ([Cs[T]] if lstm else [])
+    Y = np.concatenate([part.reshape(-1) for part in parts])
+    parents = (x, h0, c0, w_ih, w_hh, b_ih, b_hh)
+    present = tuple(p for p in parents if p is not None)
+    size = T * N * H
+
+    def backward(gY):
+        dout = gY[:size].reshape(T, N, H)
+        if reverse:
+            dout = dout[::-1]
+        dh = gY[size:size + N * H].reshape(N, H)
+        dc = None
+        if lstm:
+            dG, dh, dc = compiled.lstm_backward(dout, dh, gY[size + N * H:].reshape(N, H), Whh, A, TC, Cs)
+            dHP = dG
+        elif gru:
+            dG, dHP, dh = compiled.gru_backward(dout, dh, Whh, A, HPN, Hs)
+        else:
+            dG, dh = compiled.rnn_backward(dout, dh, Whh, Hs, relu)
+            dHP = dG
+        grads = _parameter_grads(x, w_ih, w_hh, b_ih, b_hh, X, dG, dHP, Hs, slice(None, None, -1) if reverse
+                                 else None)
+        grads[1], grads[2] = dh, dc
+        return tuple(grads.get(k) for k, p in enumerate(parents) if p is not None)
+
+    Y = record(Y, present, backward, mode.lower() + "_sequence")
+    output = Y[:size].reshape(T, N, H)
+    h_n = Y[size:size + N * H].reshape(N, H)
+    c_n = Y[size + N * H:].reshape(N, H) if lstm else None
     return output, h_n, c_n
 
 
