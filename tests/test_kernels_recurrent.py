@@ -103,3 +103,34 @@ def test_rational_tanh_is_within_a_few_float32_ulps():
     ulps = np.abs(y - ref) / np.spacing(np.abs(ref).astype(np.float32))
     assert ulps.max() <= 8
     assert np.abs(y).max() <= 1.0
+
+
+def test_batch_chunks_cover_the_rows_once_and_respect_the_minimum():
+    from descend.kernels.threads import MIN_CHUNK_ROWS, chunks
+    for n in (1, 3, 4, 7, 8, 9, 32, 33, 128):
+        for k in (1, 2, 3, 16):
+            parts = chunks(n, k)
+            rows = np.concatenate([np.arange(n)[p] for p in parts])
+            np.testing.assert_array_equal(rows, np.arange(n))
+            assert len(parts) <= k
+            assert len(parts) == 1 or min(p.stop - p.start for p in parts) >= MIN_CHUNK_ROWS
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
+def test_split_over_threads_gives_the_single_thread_result(kind):
+    """The batch split over 3 threads (3 chunks) and run on one thread (1 chunk) agree to float32 rounding,
+    and the BLAS thread count is restored after the call."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+    m = getattr(nn, kind)(5, 24, bidirectional=True)
+    x = RNG.standard_normal((9, 12, 5)).astype(np.float32)
+    results = []
+    for n in (1, 3):
+        with threadpool_limits(n):
+            m.zero_grad()
+            xt = descend.tensor(x, requires_grad=True)
+            out, _ = m(xt)
+            (out * out).sum().backward()
+            assert all(i["num_threads"] == n for i in threadpool_info() if i["user_api"] == "blas")
+        results.append([out.array, xt.grad.array] + [p.grad.array for p in m.parameters()])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6 * max(1.0, np.abs(b).max()))

@@ -253,8 +253,9 @@ def _parameter_grads(x, w_ih, w_hh, b_ih, b_hh, X, dG, dHP, Hs, rev):
 
 def _compiled_sequence(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, X, XP, reverse):
     """:func:`recurrent_sequence` through the compiled kernels of :mod:`descend.kernels.recurrent` (float32,
-    every sample of full length, no projection): the same node, outputs and gradients."""
-    from ..kernels import recurrent as compiled
+    every sample of full length, no projection): the same node, outputs and gradients. The batch is split
+    over the BLAS's threads (:mod:`descend.kernels.threads`), each chunk's recurrence on one thread."""
+    from ..kernels import recurrent as compiled, threads
 
     T, N, _ = X.shape
     Whh = w_hh.array
@@ -262,16 +263,25 @@ def _compiled_sequence(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, X, XP, reverse):
     lstm, gru, relu = mode == "LSTM", mode == "GRU", mode == "RNN_RELU"
     zeros = np.zeros((N, H), np.float32)
     h_0 = zeros if h0 is None else h0.array
-    if lstm:
-        Hs, Cs, A, TC = compiled.lstm_forward(XP, Whh, h_0, zeros if c0 is None else c0.array)
-    elif gru:
-        bhh = np.zeros(Whh.shape[0], np.float32) if b_hh is None else b_hh.array
-        Hs, A, HPN = compiled.gru_forward(XP, Whh, bhh, h_0)
-    else:
-        Hs = compiled.rnn_forward(XP, Whh, h_0, relu)
+    c_0 = zeros if c0 is None else c0.array
+    bhh = np.zeros(Whh.shape[0], np.float32) if b_hh is None else b_hh.array
+
+    def forward(s):
+        if lstm:
+            return compiled.lstm_forward(XP[:, s], Whh, h_0[s], c_0[s])
+        if gru:
+            return compiled.gru_forward(XP[:, s], Whh, bhh, h_0[s])
+        return (compiled.rnn_forward(XP[:, s], Whh, h_0[s], relu),)
+
+    with threads.serial_blas() as n_threads:
+        parts = threads.chunks(N, n_threads)
+        saved = threads.map_chunks(forward, parts)  # per chunk: (Hs, Cs, A, TC) / (Hs, A, HPN) / (Hs,)
+    Hs = saved[0][0] if len(parts) == 1 else np.concatenate([r[0] for r in saved], axis=1)
     out = Hs[1:][::-1] if reverse else Hs[1:]
-    parts = [out, Hs[T]] + ([Cs[T]] if lstm else [])
-    Y = np.concatenate([part.reshape(-1) for part in parts])
+    pieces = [out, Hs[T]]
+    if lstm:
+        pieces.append(np.concatenate([r[1][T] for r in saved], axis=0))
+    Y = np.concatenate([piece.reshape(-1) for piece in pieces])
     parents = (x, h0, c0, w_ih, w_hh, b_ih, b_hh)
     present = tuple(p for p in parents if p is not None)
     size = T * N * H
@@ -280,16 +290,29 @@ def _compiled_sequence(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, X, XP, reverse):
         dout = gY[:size].reshape(T, N, H)
         if reverse:
             dout = dout[::-1]
-        dh = gY[size:size + N * H].reshape(N, H)
-        dc = None
-        if lstm:
-            dG, dh, dc = compiled.lstm_backward(dout, dh, gY[size + N * H:].reshape(N, H), Whh, A, TC, Cs)
-            dHP = dG
-        elif gru:
-            dG, dHP, dh = compiled.gru_backward(dout, dh, Whh, A, HPN, Hs)
+        dh_n = gY[size:size + N * H].reshape(N, H)
+        dc_n = gY[size + N * H:].reshape(N, H) if lstm else None
+
+        def chunk_backward(k):
+            s, r = parts[k], saved[k]
+            if lstm:
+                dG, dh, dc = compiled.lstm_backward(dout[:, s], dh_n[s], dc_n[s], Whh, r[2], r[3], r[1])
+                return dG, dG, dh, dc
+            if gru:
+                dG, dHP, dh = compiled.gru_backward(dout[:, s], dh_n[s], Whh, r[1], r[2], r[0])
+                return dG, dHP, dh, None
+            dG, dh = compiled.rnn_backward(dout[:, s], dh_n[s], Whh, r[0], relu)
+            return dG, dG, dh, None
+
+        with threads.serial_blas():
+            res = threads.map_chunks(chunk_backward, list(range(len(parts))))
+        if len(res) == 1:
+            dG, dHP, dh, dc = res[0]
         else:
-            dG, dh = compiled.rnn_backward(dout, dh, Whh, Hs, relu)
-            dHP = dG
+            dG = np.concatenate([r[0] for r in res], axis=1)
+            dHP = dG if not gru else np.concatenate([r[1] for r in res], axis=1)
+            dh = np.concatenate([r[2] for r in res], axis=0)
+            dc = np.concatenate([r[3] for r in res], axis=0) if lstm else None
         grads = _parameter_grads(x, w_ih, w_hh, b_ih, b_hh, X, dG, dHP, Hs, slice(None, None, -1) if reverse
                                  else None)
         grads[1], grads[2] = dh, dc
