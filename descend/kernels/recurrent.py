@@ -89,21 +89,27 @@ def _lstm_forward(XP, WhhT, Hs, Cs, A, TC):
 def _lstm_backward(dout, dh, dc, Whh, A, TC, Cs, dG):
     T, N, G = dG.shape
     H = G // 4
+    dct = np.empty(H, np.float32)
     for t in range(T - 1, -1, -1):
         a, tc, c0, d, do = A[t], TC[t], Cs[t], dG[t], dout[t]
         for n in range(N):
+            row, s, cp, drow, dhn, dcn, don = a[n], tc[n], c0[n], d[n], dh[n], dc[n], do[n]
+            for j in range(H):  # δ = dh + dout, then dc ← dc + δ o (1 − tanh² c'), do = δ tanh c' σ'_o
+                delta = dhn[j] + don[j]
+                o = row[3 * H + j]
+                dct[j] = dcn[j] + delta * o * (_ONE - s[j] * s[j])
+                drow[3 * H + j] = delta * s[j] * o * (_ONE - o)
             for j in range(H):
-                i, f, g, o = a[n, j], a[n, H + j], a[n, 2 * H + j], a[n, 3 * H + j]
-                s = tc[n, j]
-                delta = dh[n, j] + do[n, j]
-                dct = dc[n, j] + delta * o * (_ONE - s * s)
-                d[n, j] = dct * g * i * (_ONE - i)
-                d[n, H + j] = dct * c0[n, j] * f * (_ONE - f)
-                d[n, 2 * H + j] = dct * i * (_ONE - g * g)
-                d[n, 3 * H + j] = delta * s * o * (_ONE - o)
-                dc[n, j] = dct * f
+                i = row[j]
+                drow[j] = dct[j] * row[2 * H + j] * i * (_ONE - i)
+            for j in range(H):
+                f = row[H + j]
+                drow[H + j] = dct[j] * cp[j] * f * (_ONE - f)
+                dcn[j] = dct[j] * f
+            for j in range(H):
+                g = row[2 * H + j]
+                drow[2 * H + j] = dct[j] * row[j] * (_ONE - g * g)
         np.dot(d, Whh, dh)
-
 
 @kernel
 def _gru_forward(XP, WhhT, bhh, Hs, A, HPN, hp):
@@ -113,15 +119,16 @@ def _gru_forward(XP, WhhT, bhh, Hs, A, HPN, hp):
         np.dot(Hs[t], WhhT, hp)
         xp, a, h0, h1, hpn = XP[t], A[t], Hs[t], Hs[t + 1], HPN[t]
         for n in range(N):
+            prow, xrow, arow, mrow, hp0, hp1 = hp[n], xp[n], a[n], hpn[n], h0[n], h1[n]
+            for j in range(2 * H):  # r, z
+                arow[j] = _sigmoid(xrow[j] + prow[j] + bhh[j])
+            for j in range(H):  # h W_hnᵀ + b_hn
+                mrow[j] = prow[2 * H + j] + bhh[2 * H + j]
+            for j in range(H):  # n
+                arow[2 * H + j] = _tanh(xrow[2 * H + j] + arow[j] * mrow[j])
             for j in range(H):
-                r = _sigmoid(xp[n, j] + hp[n, j] + bhh[j])
-                z = _sigmoid(xp[n, H + j] + hp[n, H + j] + bhh[H + j])
-                m = hp[n, 2 * H + j] + bhh[2 * H + j]
-                nn = _tanh(xp[n, 2 * H + j] + r * m)
-                a[n, j], a[n, H + j], a[n, 2 * H + j] = r, z, nn
-                hpn[n, j] = m
-                h1[n, j] = nn + z * (h0[n, j] - nn)
-
+                nn = arow[2 * H + j]
+                hp1[j] = nn + arow[H + j] * (hp0[j] - nn)
 
 @kernel
 def _gru_backward(dout, dh, Whh, A, HPN, Hs, dG, dHP, direct):
@@ -130,20 +137,24 @@ def _gru_backward(dout, dh, Whh, A, HPN, Hs, dG, dHP, direct):
     for t in range(T - 1, -1, -1):
         a, hpn, h0, d, dp, do = A[t], HPN[t], Hs[t], dG[t], dHP[t], dout[t]
         for n in range(N):
-            for j in range(H):
-                r, z, nn = a[n, j], a[n, H + j], a[n, 2 * H + j]
-                delta = dh[n, j] + do[n, j]
-                dn = delta * (_ONE - z) * (_ONE - nn * nn)
-                dz = delta * (h0[n, j] - nn) * z * (_ONE - z)
-                dr = dn * hpn[n, j] * r * (_ONE - r)
-                d[n, j], d[n, H + j], d[n, 2 * H + j] = dr, dz, dn
-                dp[n, j], dp[n, H + j], dp[n, 2 * H + j] = dr, dz, dn * r
-                direct[n, j] = delta * z
+            row, mrow, hrow, drow, prow, dhn, don, dirn = a[n], hpn[n], h0[n], d[n], dp[n], dh[n], do[n], direct[n]
+            for j in range(H):  # δ, dn = δ (1 − z)(1 − n²), dz = δ (h − n) σ'_z, the direct path δ z
+                delta = dhn[j] + don[j]
+                z, nn = row[H + j], row[2 * H + j]
+                drow[2 * H + j] = delta * (_ONE - z) * (_ONE - nn * nn)
+                drow[H + j] = delta * (hrow[j] - nn) * z * (_ONE - z)
+                dirn[j] = delta * z
+            for j in range(H):  # dr = dn (h W_hnᵀ + b_hn) σ'_r, and the hidden projection's dn r
+                r = row[j]
+                dn = drow[2 * H + j]
+                drow[j] = dn * mrow[j] * r * (_ONE - r)
+                prow[2 * H + j] = dn * r
+            for j in range(2 * H):
+                prow[j] = drow[j]
         np.dot(dp, Whh, dh)
         for n in range(N):
             for j in range(H):
                 dh[n, j] += direct[n, j]
-
 
 @kernel
 def _rnn_forward(XP, WhhT, Hs, relu):

@@ -19,6 +19,7 @@ last one ends.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -43,7 +44,8 @@ def _blas_libraries():
             blas = [lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas"]
         except Exception:  # pragma: no cover - threadpoolctl missing or failing on this platform
             blas = []
-        scipy_own = [lib for lib in blas if "scipy" in str(lib.filepath).replace("numpy.libs", "")]
+        # SciPy's own copy (a wheel's scipy.libs folder) where it has one, else every BLAS (a shared one)
+        scipy_own = [lib for lib in blas if "scipy" in os.path.basename(os.path.dirname(str(lib.filepath)))]
         _libraries = scipy_own or blas
     return _libraries
 
