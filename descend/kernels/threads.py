@@ -34,6 +34,7 @@ _depth = 0
 _saved: list = []
 _pool = None
 _pool_size = 0
+_pool_pid = 0       # the process the pool's threads belong to (a forked child makes its own)
 
 
 def _blas_libraries():
@@ -83,15 +84,15 @@ def chunks(n: int, threads: int) -> list:
 
 def map_chunks(function, parts: list) -> list:
     """``[function(p) for p in parts]``, the first in this thread and the rest on the pool's threads."""
-    global _pool, _pool_size
+    global _pool, _pool_size, _pool_pid
     if len(parts) == 1:
         return [function(parts[0])]
     with _lock:
-        if _pool is None or _pool_size < len(parts) - 1:
-            if _pool is not None:
+        if _pool is None or _pool_size < len(parts) - 1 or _pool_pid != os.getpid():
+            if _pool is not None and _pool_pid == os.getpid():
                 _pool.shutdown(wait=False)
             _pool = ThreadPoolExecutor(len(parts) - 1, thread_name_prefix="descend-kernels")
-            _pool_size = len(parts) - 1
+            _pool_size, _pool_pid = len(parts) - 1, os.getpid()
         pool = _pool
     futures = [pool.submit(function, p) for p in parts[1:]]
     first = function(parts[0])

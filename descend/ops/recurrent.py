@@ -20,6 +20,10 @@ LSTM's cell). dW_hh, dW_ih and dx come after the loop as single matmuls over all
 Variable lengths: ``lengths`` (one per sample) masks steps t ≥ length: the state is carried unchanged
 and the output is zero, so h_n is each sample's state at its last valid step (PyTorch's packed
 semantics). With ``reverse=True`` each sample's valid prefix is read backwards.
+
+Float32 layers without ``lengths`` or a projection run the same loops compiled
+(:mod:`descend.kernels.recurrent`, the batch split over threads by :mod:`descend.kernels.threads`) unless
+kernels are off (:func:`descend.kernels.disabled`); the code below is the fallback and the general case.
 """
 
 from __future__ import annotations
