@@ -134,3 +134,11 @@ def test_split_over_threads_gives_the_single_thread_result(kind):
         results.append([out.array, xt.grad.array] + [p.grad.array for p in m.parameters()])
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6 * max(1.0, np.abs(b).max()))
+
+
+def test_rational_tanh_keeps_nan_and_saturates_infinities():
+    """A NaN pre-activation stays NaN (so divergence shows), ±inf gives ±1 like np.tanh."""
+    x = np.array([np.nan, np.inf, -np.inf, 0.0], np.float32)
+    y = np.empty_like(x)
+    compiled.tanh_array(x, y)
+    np.testing.assert_array_equal(y, np.tanh(x))
