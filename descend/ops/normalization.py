@@ -20,7 +20,7 @@ from ..tensor import Tensor, record
 
 
 def _array(t):
-    return None if t is None else (t.data if isinstance(t, Tensor) else np.asarray(t))
+    return None if t is None else (t.array if isinstance(t, Tensor) else np.asarray(t))
 
 
 def _param_tensor(t):
@@ -39,7 +39,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     ``training=False``: the running statistics are used (a per-channel affine map; dx = g·γ/σ).
     """
     x = input if isinstance(input, Tensor) else Tensor.from_array(backend.as_array(input))
-    xd = x.data
+    xd = x.array
     if xd.ndim < 2:
         raise ValueError(f"batch_norm expects input of shape (N, C) or (N, C, ...), got shape {xd.shape}")
     if not eps > 0:
@@ -84,13 +84,13 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         inv_std = (1.0 / np.sqrt(rv.reshape(bshape) + eps)).astype(xd.dtype, copy=False)
         x_hat = (xd - rm.reshape(bshape).astype(xd.dtype, copy=False)) * inv_std
 
-    gamma = None if weight is None else weight.data.reshape(bshape)
+    gamma = None if weight is None else weight.array.reshape(bshape)
     out = x_hat if gamma is None else x_hat * gamma
     if bias is not None:
         if out is x_hat:
-            out = out + bias.data.reshape(bshape)
+            out = out + bias.array.reshape(bshape)
         else:
-            out += bias.data.reshape(bshape)
+            out += bias.array.reshape(bshape)
     parents = (x,) + tuple(p for p in (weight, bias) if p is not None)
 
     def backward(g):
@@ -112,9 +112,9 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             gx = gx.astype(xd.dtype, copy=False)
         grads = [gx]
         if weight is not None:
-            grads.append(sum_gx.astype(weight.data.dtype, copy=False) if need_gamma else None)
+            grads.append(sum_gx.astype(weight.array.dtype, copy=False) if need_gamma else None)
         if bias is not None:
-            grads.append(sum_g.astype(bias.data.dtype, copy=False) if bias.requires_grad else None)
+            grads.append(sum_g.astype(bias.array.dtype, copy=False) if bias.requires_grad else None)
         return tuple(grads)
 
     return record(out.astype(xd.dtype, copy=False), parents, backward, "batch_norm")
@@ -128,7 +128,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
     dγ = Σ_batch g·x̂, dβ = Σ_batch g.
     """
     x = input if isinstance(input, Tensor) else Tensor.from_array(backend.as_array(input))
-    xd = x.data
+    xd = x.array
     if isinstance(normalized_shape, (int, np.integer)):
         normalized_shape = (int(normalized_shape),)
     normalized_shape = tuple(int(s) for s in normalized_shape)
@@ -140,8 +140,8 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
         raise ValueError(f"layer_norm: eps must be > 0, got {eps!r}")
     weight, bias = _param_tensor(weight), _param_tensor(bias)
     for label, p in (("weight", weight), ("bias", bias)):
-        if p is not None and p.data.shape != normalized_shape:
-            raise ValueError(f"layer_norm: {label} has shape {p.data.shape}, expected normalized_shape "
+        if p is not None and p.array.shape != normalized_shape:
+            raise ValueError(f"layer_norm: {label} has shape {p.array.shape}, expected normalized_shape "
                              f"{normalized_shape}")
     axes = tuple(range(xd.ndim - k, xd.ndim))
     batch_axes = tuple(range(xd.ndim - k))
@@ -150,10 +150,10 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
     var = (centred * centred).mean(axis=axes, keepdims=True)
     inv_std = 1.0 / np.sqrt(var + eps)
     x_hat = centred * inv_std
-    gamma = None if weight is None else weight.data
+    gamma = None if weight is None else weight.array
     out = x_hat if gamma is None else x_hat * gamma
     if bias is not None:
-        out = out + bias.data
+        out = out + bias.array
     parents = (x,) + tuple(p for p in (weight, bias) if p is not None)
 
     def backward(g):
