@@ -14,7 +14,8 @@ later processes load it in milliseconds.
 Kernels are ordinary functions of NumPy arrays written as loops, decorated with :func:`kernel`. A kernel
 whose outer loop is ``prange`` runs that loop on all cores when its first argument has at least
 ``parallel_from`` elements, and serially below (a parallel launch costs a few microseconds, more than a
-small array's whole loop).
+small array's whole loop). A scalar function that kernels call is decorated with :func:`helper`; it is
+compiled when a kernel of its module first compiles (and inlined into it by the compiler).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import os
 import threading
 import types
 
-__all__ = ["kernel", "enabled", "available", "disabled", "thread_count", "Kernel", "prange"]
+__all__ = ["kernel", "helper", "enabled", "available", "disabled", "thread_count", "Kernel", "prange"]
 
 #: The parallel loop of a kernel. Plain ``range`` until a kernel compiles, when it becomes ``numba.prange``
 #: in the kernel's module (so importing a kernel module never imports Numba).
@@ -97,6 +98,10 @@ class Kernel:
                                "descend.kernels.enabled() before calling a kernel")
         function = self.function
         function.__globals__["prange"] = numba.prange
+        for name, value in list(function.__globals__.items()):  # the module's helpers, compiled once
+            if isinstance(value, _Helper):
+                function.__globals__[name] = numba.njit(value.function, cache=True, nogil=True,
+                                                        error_model="numpy")
         if not parallel:  # a separate function object, so the two versions have separate cache entries
             function = types.FunctionType(function.__code__, function.__globals__, function.__name__ + "_serial",
                                           function.__defaults__, function.__closure__)
@@ -129,6 +134,23 @@ def thread_count() -> int:
     """Threads a parallel kernel uses (Numba's count, the machine's cores by default); 1 without Numba."""
     numba = _load_numba()
     return numba.get_num_threads() if numba else 1
+
+
+class _Helper:
+    """A scalar function kernels call: plain Python until a kernel of its module compiles."""
+
+    __slots__ = ("function",)
+
+    def __init__(self, function):
+        self.function = function
+
+    def __call__(self, *args):
+        return self.function(*args)
+
+
+def helper(function):
+    """Decorator: a scalar function that kernels of the same module call (compiled with them)."""
+    return _Helper(function)
 
 
 def kernel(function=None, *, parallel: bool = False, parallel_from: int = PARALLEL_FROM, reassociate: bool = False):

@@ -20,12 +20,17 @@ LSTM's cell). dW_hh, dW_ih and dx come after the loop as single matmuls over all
 Variable lengths: ``lengths`` (one per sample) masks steps t ≥ length: the state is carried unchanged
 and the output is zero, so h_n is each sample's state at its last valid step (PyTorch's packed
 semantics). With ``reverse=True`` each sample's valid prefix is read backwards.
+
+Float32 layers without ``lengths`` or a projection run the same loops compiled
+(:mod:`descend.kernels.recurrent`, the batch split over threads by :mod:`descend.kernels.threads`) unless
+kernels are off (:func:`descend.kernels.disabled`); the code below is the fallback and the general case.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from .. import kernels
 from ..tensor import record
 
 __all__ = ["recurrent_sequence", "scatter_rows", "MODES"]
@@ -83,6 +88,8 @@ def recurrent_sequence(mode, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, length
     bhh = None if b_hh is None else b_hh.array
     if bhh is not None and not gru:
         XP += bhh
+    if mask is None and Whr is None and dtype == np.float32 and kernels.enabled():
+        return _compiled_sequence(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, X, XP, reverse)
     Hs = np.empty((T + 1, N, P), dtype)  # carried states (masked), Hs[t] is the state before step t
     Hs[0] = 0 if h0 is None else h0.array
     Hnew = np.empty((T, N, P), dtype) if mask is not None else None
@@ -212,21 +219,9 @@ def recurrent_sequence(mode, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, length
                 dh = d @ Whh
             if direct is not None:
                 dh += direct
-        grads = {}
-        flatG = dG.reshape(T * N, G)
-        if x.requires_grad:
-            dX = (flatG @ Wih).reshape(T, N, F)
-            grads[0] = dX[rev] if reverse else dX
+        grads = _parameter_grads(x, w_ih, w_hh, b_ih, b_hh, X, dG, dHP, Hs, rev if reverse else None)
         grads[1] = dh
         grads[2] = dc
-        if w_ih.requires_grad:
-            grads[3] = flatG.T @ X.reshape(T * N, F)
-        if w_hh.requires_grad:
-            grads[4] = dHP.reshape(T * N, G).T @ Hs[:T].reshape(T * N, P)
-        if b_ih is not None:
-            grads[5] = flatG.sum(axis=0)
-        if b_hh is not None:
-            grads[6] = dHP.reshape(T * N, G).sum(axis=0)
         if Whr is not None and w_hr.requires_grad:
             grads[7] = Delta.reshape(T * N, P).T @ (A[:, :, 3 * H:] * TC).reshape(T * N, H)
         return tuple(grads.get(k) for k, p in enumerate(parents) if p is not None)
@@ -236,6 +231,101 @@ def recurrent_sequence(mode, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, length
     output = Y[:sizes[0]].reshape(T, N, P)
     h_n = Y[sizes[0]:sizes[1]].reshape(N, P)
     c_n = Y[sizes[1]:].reshape(N, H) if lstm else None
+    return output, h_n, c_n
+
+
+def _parameter_grads(x, w_ih, w_hh, b_ih, b_hh, X, dG, dHP, Hs, rev):
+    """The gradients that are single products over all steps, by parent position: dx = dG W_ih (in the
+    input's order: ``rev`` undoes a reversal), dW_ih = dGᵀ X, dW_hh = dHPᵀ h_{t−1}, db_ih = Σ dG,
+    db_hh = Σ dHP (dHP is the hidden projection's gradient: dG but for GRU)."""
+    T, N, G = dG.shape
+    flatG, flatHP = dG.reshape(T * N, G), dHP.reshape(T * N, G)
+    grads = {}
+    if x.requires_grad:
+        dX = (flatG @ w_ih.array).reshape(T, N, -1)
+        grads[0] = dX if rev is None else dX[rev]
+    if w_ih.requires_grad:
+        grads[3] = flatG.T @ X.reshape(T * N, -1)
+    if w_hh.requires_grad:
+        grads[4] = flatHP.T @ Hs[:T].reshape(T * N, -1)
+    if b_ih is not None:
+        grads[5] = flatG.sum(axis=0)
+    if b_hh is not None:
+        grads[6] = flatHP.sum(axis=0)
+    return grads
+
+
+def _compiled_sequence(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, X, XP, reverse):
+    """:func:`recurrent_sequence` through the compiled kernels of :mod:`descend.kernels.recurrent` (float32,
+    every sample of full length, no projection): the same node, outputs and gradients. The batch is split
+    over the BLAS's threads (:mod:`descend.kernels.threads`), each chunk's recurrence on one thread."""
+    from ..kernels import recurrent as compiled, threads
+
+    T, N, _ = X.shape
+    Whh = w_hh.array
+    H = Whh.shape[1]
+    lstm, gru, relu = mode == "LSTM", mode == "GRU", mode == "RNN_RELU"
+    zeros = np.zeros((N, H), np.float32)
+    h_0 = zeros if h0 is None else h0.array
+    c_0 = zeros if c0 is None else c0.array
+    bhh = np.zeros(Whh.shape[0], np.float32) if b_hh is None else b_hh.array
+
+    def forward(s):
+        if lstm:
+            return compiled.lstm_forward(XP[:, s], Whh, h_0[s], c_0[s])
+        if gru:
+            return compiled.gru_forward(XP[:, s], Whh, bhh, h_0[s])
+        return (compiled.rnn_forward(XP[:, s], Whh, h_0[s], relu),)
+
+    with threads.serial_blas() as n_threads:
+        parts = threads.chunks(N, n_threads)
+        saved = threads.map_chunks(forward, parts)  # per chunk: (Hs, Cs, A, TC) / (Hs, A, HPN) / (Hs,)
+    Hs = saved[0][0] if len(parts) == 1 else np.concatenate([r[0] for r in saved], axis=1)
+    out = Hs[1:][::-1] if reverse else Hs[1:]
+    pieces = [out, Hs[T]]
+    if lstm:
+        pieces.append(np.concatenate([r[1][T] for r in saved], axis=0))
+    Y = np.concatenate([piece.reshape(-1) for piece in pieces])
+    parents = (x, h0, c0, w_ih, w_hh, b_ih, b_hh)
+    present = tuple(p for p in parents if p is not None)
+    size = T * N * H
+
+    def backward(gY):
+        dout = gY[:size].reshape(T, N, H)
+        if reverse:
+            dout = dout[::-1]
+        dh_n = gY[size:size + N * H].reshape(N, H)
+        dc_n = gY[size + N * H:].reshape(N, H) if lstm else None
+
+        def chunk_backward(k):
+            s, r = parts[k], saved[k]
+            if lstm:
+                dG, dh, dc = compiled.lstm_backward(dout[:, s], dh_n[s], dc_n[s], Whh, r[2], r[3], r[1])
+                return dG, dG, dh, dc
+            if gru:
+                dG, dHP, dh = compiled.gru_backward(dout[:, s], dh_n[s], Whh, r[1], r[2], r[0])
+                return dG, dHP, dh, None
+            dG, dh = compiled.rnn_backward(dout[:, s], dh_n[s], Whh, r[0], relu)
+            return dG, dG, dh, None
+
+        with threads.serial_blas():
+            res = threads.map_chunks(chunk_backward, list(range(len(parts))))
+        if len(res) == 1:
+            dG, dHP, dh, dc = res[0]
+        else:
+            dG = np.concatenate([r[0] for r in res], axis=1)
+            dHP = dG if not gru else np.concatenate([r[1] for r in res], axis=1)
+            dh = np.concatenate([r[2] for r in res], axis=0)
+            dc = np.concatenate([r[3] for r in res], axis=0) if lstm else None
+        grads = _parameter_grads(x, w_ih, w_hh, b_ih, b_hh, X, dG, dHP, Hs, slice(None, None, -1) if reverse
+                                 else None)
+        grads[1], grads[2] = dh, dc
+        return tuple(grads.get(k) for k, p in enumerate(parents) if p is not None)
+
+    Y = record(Y, present, backward, mode.lower() + "_sequence")
+    output = Y[:size].reshape(T, N, H)
+    h_n = Y[size:size + N * H].reshape(N, H)
+    c_n = Y[size + N * H:].reshape(N, H) if lstm else None
     return output, h_n, c_n
 
 

@@ -1,0 +1,99 @@
+"""Running a compiled recurrence on every core: the batch split into chunks, one thread per chunk, each
+chunk's per-step matrix products on one BLAS thread.
+
+A recurrent layer's per-step product ((N, H) by (H, G) for a batch of N) is too small for a BLAS to
+spread over threads well: OpenBLAS at two threads takes longer than at one on such products, and on a
+busy machine many times longer (its threads spin waiting for each other). The samples of a batch are
+independent, though, so each thread can run the whole recurrence of its own share of the batch with no
+synchronisation between steps. :func:`serial_blas` holds the BLAS that compiled kernels call (SciPy's,
+through ``scipy.linalg.cython_blas``; found with threadpoolctl) to one thread for the duration of a block
+and gives back the thread count it had, which is the number of threads the caller may use;
+:func:`map_chunks` runs a function over the chunks, the first in the calling thread and the others on a
+small persistent pool. The kernels release the GIL (``nogil``), so the chunks run in parallel.
+
+The BLAS thread count is a process-wide setting: while a block is active, other threads' SciPy BLAS calls
+run on one thread too. Nested and concurrent blocks are counted, and the first count is restored when the
+last one ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+__all__ = ["serial_blas", "chunks", "map_chunks", "MIN_CHUNK_ROWS"]
+
+#: The fewest samples a chunk gets (smaller products lose more to overheads than a thread gains).
+MIN_CHUNK_ROWS = 4
+
+_lock = threading.Lock()
+_libraries = None   # threadpoolctl controllers of the BLAS kernels call (an empty list when none is found)
+_depth = 0
+_saved: list = []
+_pool = None
+_pool_size = 0
+_pool_pid = 0       # the process the pool's threads belong to (a forked child makes its own)
+
+
+def _blas_libraries():
+    global _libraries
+    if _libraries is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+            blas = [lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas"]
+        except Exception:  # pragma: no cover - threadpoolctl missing or failing on this platform
+            blas = []
+        # SciPy's own copy (a wheel's scipy.libs folder) where it has one, else every BLAS (a shared one)
+        scipy_own = [lib for lib in blas if "scipy" in os.path.basename(os.path.dirname(str(lib.filepath)))]
+        _libraries = scipy_own or blas
+    return _libraries
+
+
+@contextlib.contextmanager
+def serial_blas():
+    """Hold the kernels' BLAS to one thread inside the block; yields the thread count it had (1 when the
+    library cannot be found or controlled)."""
+    global _depth, _saved
+    libraries = _blas_libraries()
+    with _lock:
+        if _depth == 0:
+            _saved = [lib.get_num_threads() or 1 for lib in libraries]
+            for lib in libraries:
+                lib.set_num_threads(1)
+        _depth += 1
+        threads = max(_saved, default=1)
+    try:
+        yield threads
+    finally:
+        with _lock:
+            _depth -= 1
+            if _depth == 0:
+                for lib, n in zip(libraries, _saved):
+                    lib.set_num_threads(n)
+
+
+def chunks(n: int, threads: int) -> list:
+    """``n`` rows as at most ``threads`` contiguous slices of at least :data:`MIN_CHUNK_ROWS` rows each
+    (one slice when n is small), sizes differing by at most one."""
+    k = max(1, min(threads, n // MIN_CHUNK_ROWS))
+    bounds = [n * i // k for i in range(k + 1)]
+    return [slice(bounds[i], bounds[i + 1]) for i in range(k)]
+
+
+def map_chunks(function, parts: list) -> list:
+    """``[function(p) for p in parts]``, the first in this thread and the rest on the pool's threads."""
+    global _pool, _pool_size, _pool_pid
+    if len(parts) == 1:
+        return [function(parts[0])]
+    with _lock:
+        if _pool is None or _pool_size < len(parts) - 1 or _pool_pid != os.getpid():
+            if _pool is not None and _pool_pid == os.getpid():
+                _pool.shutdown(wait=False)
+            _pool = ThreadPoolExecutor(len(parts) - 1, thread_name_prefix="descend-kernels")
+            _pool_size, _pool_pid = len(parts) - 1, os.getpid()
+        pool = _pool
+    futures = [pool.submit(function, p) for p in parts[1:]]
+    first = function(parts[0])
+    return [first] + [f.result() for f in futures]
