@@ -5,7 +5,7 @@ clamp = clip  # noqa: F405
 from ..ops.loss import (binary_cross_entropy, binary_cross_entropy_with_logits, huber_loss,  # noqa: F401
                         l1_loss, mse_loss, smooth_l1_loss)
 from ..ops.class_loss import cross_entropy, nll_loss  # noqa: F401
-from ..ops.normalization import batch_norm, layer_norm  # noqa: F401
+from ..ops.normalization import batch_norm, batch_norm_relu, layer_norm  # noqa: F401
 from ..ops.conv import conv2d, conv2d_relu  # noqa: F401,E402
 from ..ops.pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d  # noqa: F401,E402
 from ..ops.dropout import dropout, dropout2d  # noqa: F401,E402
