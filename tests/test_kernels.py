@@ -15,10 +15,10 @@ pytestmark = pytest.mark.skipif(not kernels.available(), reason="Numba is not im
 
 @pytest.fixture(params=[1, 2], ids=["1-thread", "2-threads"])
 def threads(request):
-    before = numba.get_num_threads()
-    numba.set_num_threads(request.param)
+    before = kernels.thread_count()
+    kernels.set_threads(request.param)
     yield request.param
-    numba.set_num_threads(before)
+    kernels.set_threads(before)
 
 
 def _both_paths(fn):
@@ -40,7 +40,12 @@ def test_disabled_switches_the_kernels_off_in_this_thread_only():
     assert kernels.enabled()
 
 
-def test_a_kernel_runs_its_serial_and_parallel_versions_alike():
+def test_set_threads_rejects_a_bad_count():
+    with pytest.raises(ValueError, match="positive int"):
+        kernels.set_threads(0)
+
+
+def test_a_kernel_runs_its_serial_and_parallel_versions_alike(threads):
     from descend.kernels.activation import gelu_forward
     x = np.random.default_rng(0).standard_normal(kernels.PARALLEL_FROM + 7).astype(np.float32)
     big, _, _ = gelu_forward(x)            # parallel version (at least PARALLEL_FROM elements)

@@ -12,9 +12,9 @@ that is read-only), so only the first run on a machine pays the compile time (ab
 later processes load it in milliseconds.
 
 Kernels are ordinary functions of NumPy arrays written as loops, decorated with :func:`kernel`. A kernel
-whose outer loop is ``prange`` runs that loop on all cores when its first argument has at least
-``parallel_from`` elements, and serially below (a parallel launch costs a few microseconds, more than a
-small array's whole loop). A scalar function that kernels call is decorated with :func:`helper`; it is
+whose outer loop is ``prange`` runs that loop on :func:`set_threads` threads (one by default) when its first
+argument has at least ``parallel_from`` elements, and serially below (a parallel launch costs a few
+microseconds, more than a small array's whole loop). A scalar function that kernels call is decorated with :func:`helper`; it is
 compiled when a kernel of its module first compiles (and inlined into it by the compiler).
 """
 
@@ -25,7 +25,7 @@ import os
 import threading
 import types
 
-__all__ = ["kernel", "helper", "enabled", "available", "disabled", "thread_count", "Kernel", "prange"]
+__all__ = ["kernel", "helper", "enabled", "available", "disabled", "thread_count", "set_threads", "Kernel", "prange"]
 
 #: The parallel loop of a kernel. Plain ``range`` until a kernel compiles, when it becomes ``numba.prange``
 #: in the kernel's module (so importing a kernel module never imports Numba).
@@ -113,7 +113,7 @@ class Kernel:
                           fastmath=fastmath)
 
     def __call__(self, *args):
-        if self.parallel and args[0].size >= self.parallel_from:
+        if self.parallel and _threads[0] > 1 and args[0].size >= self.parallel_from:
             return self.run_parallel(*args)
         return self.run_serial(*args)
 
@@ -130,10 +130,29 @@ class Kernel:
         return self._serial(*args)
 
 
+#: Threads of the kernels' parallel loops (see :func:`set_threads`).
+_threads = [1]
+
+
 def thread_count() -> int:
-    """Threads a parallel kernel uses (Numba's count, the machine's cores by default); 1 without Numba."""
+    """Threads a parallel kernel uses now (:func:`set_threads`; 1 by default, and without Numba)."""
+    return _threads[0] if available() else 1
+
+
+def set_threads(n: int) -> None:
+    """Run the kernels' parallel loops on ``n`` threads (Numba's pool), from arrays of
+    :data:`PARALLEL_FROM` elements on; ``n = 1`` (the default) runs every kernel serially.
+
+    One thread is the default because it measured faster here: on a 2-core machine whose BLAS runs its
+    products on both cores, the BLAS threads keep spinning for a while after each product, so a kernel
+    started next on two threads waits for the second core (W8, W9, W10 and W1 steps 1–6 % slower on two
+    threads than on one; docs/kernels.md)."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"set_threads: n must be a positive int, got {n!r}")
     numba = _load_numba()
-    return numba.get_num_threads() if numba else 1
+    if numba and n > 1:
+        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    _threads[0] = n
 
 
 class _Helper:
