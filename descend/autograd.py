@@ -142,7 +142,7 @@ def run_backward(root, grad=None, retain_graph: bool = False) -> None:
             "backward() was called on a tensor that does not require grad: none of the tensors it was "
             "computed from has requires_grad=True. Create the leaves with requires_grad=True (parameters "
             "already are), and do not compute the loss inside descend.no_grad()")
-    data = root.data
+    data = root.array
     if grad is None:
         if data.size != 1:
             raise RuntimeError(
@@ -151,7 +151,7 @@ def run_backward(root, grad=None, retain_graph: bool = False) -> None:
                 f"grad= an array of shape {tuple(root.shape)}")
         grad = np.array(1, dtype=data.dtype).reshape(data.shape)
     else:
-        grad = np.array(getattr(grad, "data", grad), dtype=data.dtype)  # a copy: the caller keeps theirs
+        grad = np.array(getattr(grad, "array", grad), dtype=data.dtype)  # a copy: the caller keeps theirs
         if grad.shape != data.shape:
             raise ValueError(f"backward(): grad has shape {grad.shape} but the tensor has shape {data.shape}; "
                              "they must be equal")
@@ -192,7 +192,7 @@ _Tensor = None  # descend.tensor.Tensor, bound on first use (tensor.py imports t
 
 def _accumulate_leaf(tensor, g) -> None:
     global _Tensor
-    data = tensor.data
+    data = tensor.array
     if type(g) is not np.ndarray or g.shape != data.shape:  # a NumPy scalar, or a 0-d gradient for a 1-element leaf
         g = np.broadcast_to(np.asarray(g), data.shape)
     grad = tensor.grad
@@ -205,7 +205,7 @@ def _accumulate_leaf(tensor, g) -> None:
         else:
             tensor.grad = _Tensor.from_array(g.astype(data.dtype))  # astype copies: the leaf owns its gradient
     else:
-        grad.data += g
+        grad.array += g
 
 
 def _unshared(g) -> bool:
@@ -279,7 +279,7 @@ class Function:
 
         needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         ctx = Context(needs)
-        out = cls.forward(ctx, *(a.data if isinstance(a, Tensor) else a for a in args))
+        out = cls.forward(ctx, *(a.array if isinstance(a, Tensor) else a for a in args))
         tensor_positions = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
 
         def backward(g):
@@ -293,10 +293,10 @@ class Function:
             for i in tensor_positions:
                 gi = grads[i]
                 if gi is not None:
-                    gi = np.asarray(gi, dtype=args[i].data.dtype)
-                    if gi.shape != args[i].data.shape:
+                    gi = np.asarray(gi, dtype=args[i].array.dtype)
+                    if gi.shape != args[i].array.shape:
                         raise RuntimeError(f"{cls.__name__}.backward returned a gradient of shape {gi.shape} "
-                                           f"for input {i} of shape {args[i].data.shape}")
+                                           f"for input {i} of shape {args[i].array.shape}")
                 result.append(gi)
             return tuple(result)
 
@@ -334,17 +334,17 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     if not checked:
         raise ValueError("gradcheck: no input has requires_grad=True, so there is nothing to check")
     for i in checked:
-        if inputs[i].data.dtype != np.float64:
-            raise ValueError(f"gradcheck: input {i} is {inputs[i].data.dtype}; create it with dtype='float64' "
+        if inputs[i].array.dtype != np.float64:
+            raise ValueError(f"gradcheck: input {i} is {inputs[i].array.dtype}; create it with dtype='float64' "
                              "so finite differences are accurate")
 
     out = fn(*inputs)
     rng = np.random.default_rng(seed)
-    weight = rng.standard_normal(out.data.shape)
+    weight = rng.standard_normal(out.array.shape)
 
     def objective():
         with no_grad():
-            return float(np.sum(fn(*inputs).data * weight))
+            return float(np.sum(fn(*inputs).array * weight))
 
     for i in checked:
         inputs[i].grad = None
@@ -352,11 +352,11 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
 
     for i in checked:
         x = inputs[i]
-        if not (x.data.flags.c_contiguous or x.data.flags.f_contiguous):
-            x.data = np.ascontiguousarray(x.data)
-        analytic = np.zeros_like(x.data) if x.grad is None else x.grad.data
-        order = layout.memory_order(x.data)  # perturb the elements where they are (a transposed weight too)
-        flat = layout.flat_view(x.data)
+        if not (x.array.flags.c_contiguous or x.array.flags.f_contiguous):
+            x.array = np.ascontiguousarray(x.array)
+        analytic = np.zeros_like(x.array) if x.grad is None else x.grad.array
+        order = layout.memory_order(x.array)  # perturb the elements where they are (a transposed weight too)
+        flat = layout.flat_view(x.array)
         numeric = np.empty(flat.size)
         for j in range(flat.size):
             original = flat[j]
@@ -366,7 +366,7 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
             minus = objective()
             flat[j] = original
             numeric[j] = (plus - minus) / (2 * eps)
-        numeric = layout.from_flat(numeric, x.data.shape, order)
+        numeric = layout.from_flat(numeric, x.array.shape, order)
         bad = np.abs(analytic - numeric) > atol + rtol * np.abs(numeric)
         if bad.any():
             j = tuple(int(k) for k in np.argwhere(bad)[0])

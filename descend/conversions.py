@@ -49,15 +49,15 @@ class ConversionMethods:
     def type(self, dtype=None, non_blocking: bool = False):
         """With no argument: the tensor-type name (``'torch.FloatTensor'``); with a dtype: a cast to it."""
         if dtype is None:
-            return type_name(self.data.dtype)
+            return type_name(self.array.dtype)
         return self.astype(to_dtype(dtype))
 
     def element_size(self) -> int:
         """Bytes per element."""
-        return self.data.itemsize
+        return self.array.itemsize
 
     def is_floating_point(self) -> bool:
-        return self.data.dtype.kind == "f"
+        return self.array.dtype.kind == "f"
 
     def float(self) -> "Tensor":
         return self.astype(np.float32)
@@ -104,7 +104,7 @@ class ConversionMethods:
     def _new_filled(self, size, value, dtype, device, requires_grad):
         if device is not None:
             check_device(device)
-        dtype = self.data.dtype if dtype is None else to_dtype(dtype)
+        dtype = self.array.dtype if dtype is None else to_dtype(dtype)
         from .tensor import sizes
         return self._new(np.full(sizes(size), value, dtype=dtype), requires_grad)
 
@@ -112,6 +112,6 @@ class ConversionMethods:
         """A copy of ``data`` with this tensor's dtype (unless ``dtype``), outside the graph."""
         if device is not None:
             check_device(device)
-        dtype = self.data.dtype if dtype is None else to_dtype(dtype)
-        data = data.data if isinstance(data, ConversionMethods) else data
+        dtype = self.array.dtype if dtype is None else to_dtype(dtype)
+        data = data.array if isinstance(data, ConversionMethods) else data
         return self._new(np.array(data, dtype=dtype, copy=True), requires_grad)

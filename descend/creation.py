@@ -39,7 +39,7 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
     pass ``dtype=descend.float64``); integers become int64 and booleans stay boolean.
     """
     if isinstance(data, Tensor):
-        data = data.data
+        data = data.array
     elif isinstance(data, (list, tuple)) and data and isinstance(data[0], Tensor):
         data = [np.asarray(d) for d in data]
     return _finish(backend.as_array(data, None if dtype is None else to_dtype(dtype), copy=True), device,
@@ -53,7 +53,7 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
         check_device(device)
     if isinstance(data, Tensor) and (dtype is None or to_dtype(dtype) == data.dtype):
         return data
-    return _finish(backend.as_array(data.data if isinstance(data, Tensor) else data,
+    return _finish(backend.as_array(data.array if isinstance(data, Tensor) else data,
                                     None if dtype is None else to_dtype(dtype)), device, False)
 
 

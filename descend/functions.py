@@ -48,7 +48,7 @@ def _write_out(name, result, out):
     if not isinstance(out, Tensor) or out.shape != result.shape:
         raise ValueError(f"{name}: out must be a tensor of the result's shape {result.shape}, got "
                          f"{getattr(out, 'shape', type(out).__name__)}")
-    out.data[...] = result.data
+    out.array[...] = result.array
     return out
 
 

@@ -36,7 +36,7 @@ def collectives(out):
     work = dist.all_reduce(np.ones(4, np.float32), async_op=True)
     work.wait()
     dist.barrier()
-    result = {"sum": a.data.tolist(), "avg": avg.tolist(), "max": mx.tolist(), "bcast": b.tolist(),
+    result = {"sum": a.array.tolist(), "avg": avg.tolist(), "max": mx.tolist(), "bcast": b.tolist(),
               "gather": [g.tolist() for g in gathered], "rank": rank, "size": size}
     if rank == 0:
         with open(out, "w") as f:

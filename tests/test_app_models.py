@@ -66,9 +66,9 @@ def test_preset_matches_its_torch_twin_with_the_same_weights(preset, hidden, dro
     x = RNG.standard_normal((5, *in_shape)).astype(np.float32)
     with torch.no_grad():
         expected = twin(torch.from_numpy(x)).numpy()
-    got = ours(descend.tensor(x)).data
+    got = ours(descend.tensor(x)).array
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
-    assert sum(p.data.size for p in ours.parameters()) == sum(p.numel() for p in twin.parameters())
+    assert sum(p.array.size for p in ours.parameters()) == sum(p.numel() for p in twin.parameters())
 
 
 def test_explicit_layers_infer_input_sizes_and_insert_flatten():
@@ -93,12 +93,12 @@ def test_mlp_preset_works_on_tabular_data():
 def test_auto_init_is_he_for_relu_and_glorot_for_tanh():
     descend.manual_seed(0)
     relu = build_model(model_cfg(preset="mlp", hidden=[400], batchnorm=False), (1, 20, 20), 10)
-    w = relu[1].weight.data
+    w = relu[1].weight.array
     assert abs(w.std() - np.sqrt(2 / 400)) < 0.05 * np.sqrt(2 / 400)
-    assert np.all(relu[1].bias.data == 0)
+    assert np.all(relu[1].bias.array == 0)
     tanh = build_model(model_cfg(preset="mlp", hidden=[400], activation="tanh", batchnorm=False,
                                  init="xavier_uniform"), (1, 20, 20), 10)
-    w = tanh[1].weight.data
+    w = tanh[1].weight.array
     bound = (5 / 3) * np.sqrt(6 / (400 + 400))
     assert np.abs(w).max() <= bound + 1e-6 and abs(w.std() - bound / np.sqrt(3)) < 0.05 * bound
 

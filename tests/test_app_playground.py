@@ -20,7 +20,7 @@ def test_surface_gradients_match_torch(name):
     f(p[0], p[1]).backward()
     t = torch.tensor(point, requires_grad=True)
     f(t[0], t[1]).backward()
-    np.testing.assert_allclose(p.grad.data, t.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(p.grad.array, t.grad.numpy(), rtol=1e-12)
 
 
 @pytest.mark.parametrize("surface, optimizer, tol", [

@@ -88,7 +88,7 @@ def test_token_cross_entropy_matches_torch():
     s, y = rng.standard_normal((3, 5, 7)), rng.integers(0, 7, (3, 5))
     got = LOSSES.build("language-model")(as_tensor(s.astype(np.float32)), as_tensor(y))
     want = torch.nn.functional.cross_entropy(torch.tensor(s).permute(0, 2, 1), torch.tensor(y))
-    assert abs(float(got.data) - want.item()) < 1e-6
+    assert abs(float(got.array) - want.item()) < 1e-6
 
 
 @pytest.mark.parametrize("preset", ["lstm", "transformer"])
@@ -99,7 +99,7 @@ def test_language_model_presets_are_causal(preset):
     ids = np.random.default_rng(0).integers(0, 9, (2, 12))
     changed = ids.copy()
     changed[:, 6:] = (changed[:, 6:] + 1) % 9
-    a, b = (np.asarray(model(as_tensor(v)).data) for v in (ids, changed))
+    a, b = (np.asarray(model(as_tensor(v)).array) for v in (ids, changed))
     assert a.shape == (2, 12, 9)
     np.testing.assert_allclose(a[:, :6], b[:, :6], atol=1e-6)          # steps < 6 do not see steps >= 6
     assert np.abs(a[:, 6:] - b[:, 6:]).max() > 1e-4

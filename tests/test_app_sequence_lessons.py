@@ -50,7 +50,7 @@ def _exploding_rnn():
     manual_seed(0)
     model = LastStep(hidden=32, nonlinearity="relu", outputs=1)
     w = np.linalg.qr(np.random.default_rng(0).standard_normal((32, 32)))[0] * 1.5   # spectral radius 1.5
-    model.rnn.weight_hh_l0.data[...] = w.astype(np.float32)
+    model.rnn.weight_hh_l0.array[...] = w.astype(np.float32)
     return model
 
 

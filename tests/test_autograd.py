@@ -296,7 +296,7 @@ def test_nodes_do_not_keep_intermediate_results_alive():
     del h
     assert ref() is None
     loss.backward()
-    np.testing.assert_array_equal(w.grad.data, np.full((3, 4), 2.0))
+    np.testing.assert_array_equal(w.grad.array, np.full((3, 4), 2.0))
 
 
 def test_conv_relu_pool_frees_the_convolution_and_relu_outputs_during_the_forward():
@@ -314,9 +314,9 @@ def test_conv_relu_pool_frees_the_convolution_and_relu_outputs_during_the_forwar
     del conv, act  # relu keeps a byte mask, max-pool the argmax offsets: neither keeps these arrays
     assert refs[0]() is None and refs[1]() is None
     out.sum().backward()
-    tw = torch.tensor(w.data, requires_grad=True)
-    torch.nn.functional.max_pool2d(torch.relu(torch.nn.functional.conv2d(torch.tensor(x.data), tw)), 2).sum().backward()
-    np.testing.assert_allclose(w.grad.data, tw.grad.numpy(), rtol=1e-5, atol=1e-5)
+    tw = torch.tensor(w.array, requires_grad=True)
+    torch.nn.functional.max_pool2d(torch.relu(torch.nn.functional.conv2d(torch.tensor(x.array), tw)), 2).sum().backward()
+    np.testing.assert_allclose(w.grad.array, tw.grad.numpy(), rtol=1e-5, atol=1e-5)
 
 
 def test_gradcheck_perturbs_a_transposed_weight_in_place_and_names_the_right_element():
@@ -325,9 +325,9 @@ def test_gradcheck_perturbs_a_transposed_weight_in_place_and_names_the_right_ele
     x = descend.tensor(rng.standard_normal((4, 3)), dtype="float64", requires_grad=True)
     w_values = rng.standard_normal((5, 3))
     w = descend.tensor(np.asfortranarray(w_values), dtype="float64", requires_grad=True)
-    assert w.data.flags.f_contiguous and not w.data.flags.c_contiguous
+    assert w.array.flags.f_contiguous and not w.array.flags.c_contiguous
     assert descend.gradcheck(lambda a, b: linear(a, b), [x, w])
-    assert w.data.flags.f_contiguous and np.array_equal(w.data, w_values)   # left as it was, in its layout
+    assert w.array.flags.f_contiguous and np.array_equal(w.array, w_values)   # left as it was, in its layout
 
     class WrongAtOneElement(descend.Function):
         @staticmethod

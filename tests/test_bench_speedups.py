@@ -16,15 +16,15 @@ def test_leaf_gradients_adopted_without_copy_never_alias():
     a = descend.tensor(np.ones(3, np.float32), requires_grad=True)
     b = descend.tensor(np.ones(3, np.float32), requires_grad=True)
     (a + b).sum().backward()
-    assert a.grad.data is not b.grad.data
-    a.grad.data[0] = 5.0
-    np.testing.assert_array_equal(b.grad.data, [1.0, 1.0, 1.0])
+    assert a.grad.array is not b.grad.array
+    a.grad.array[0] = 5.0
+    np.testing.assert_array_equal(b.grad.array, [1.0, 1.0, 1.0])
     # a weight gradient is a fresh product: the leaf owns it, and a second backward accumulates into it
     w = descend.tensor(np.ones((2, 3), np.float32), requires_grad=True)
     x = descend.tensor(np.arange(6, dtype=np.float32).reshape(2, 3))
     F.linear(x, w).sum().backward()
     F.linear(x, w).sum().backward()
-    np.testing.assert_array_equal(w.grad.data, 2 * np.tile(x.data.sum(axis=0), (2, 1)))
+    np.testing.assert_array_equal(w.grad.array, 2 * np.tile(x.array.sum(axis=0), (2, 1)))
 
 
 @pytest.mark.parametrize("shape,k,s,p", [((4, 3, 26, 26), 2, 2, 0), ((4, 3, 11, 11), 2, 2, 0),
@@ -38,8 +38,8 @@ def test_max_pool2d_after_relu_ties_and_conv_layout_match_torch(shape, k, s, p):
         g = rng.standard_normal(yd.shape).astype(np.float32)
         yd.backward(g)
         yt.backward(torch.tensor(g))
-        np.testing.assert_array_equal(yd.data, yt.detach().numpy())
-        np.testing.assert_allclose(d.grad.data, t.grad.numpy(), rtol=1e-6, atol=1e-6)
+        np.testing.assert_array_equal(yd.array, yt.detach().numpy())
+        np.testing.assert_allclose(d.grad.array, t.grad.numpy(), rtol=1e-6, atol=1e-6)
 
 
 def test_conv2d_in_blocks_matches_torch(monkeypatch):
@@ -52,12 +52,12 @@ def test_conv2d_in_blocks_matches_torch(monkeypatch):
     t = [torch.tensor(a, requires_grad=True) for a in (x, w, b)]
     yd = F.conv2d(*d, stride=(1, 2), padding=1)
     yt = torch.nn.functional.conv2d(*t, stride=(1, 2), padding=1)
-    np.testing.assert_allclose(yd.data, yt.detach().numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(yd.array, yt.detach().numpy(), rtol=1e-5, atol=1e-5)
     g = rng.standard_normal(yd.shape).astype(np.float32)
     yd.backward(g)
     yt.backward(torch.tensor(g))
     for a, c in zip(d, t):
-        np.testing.assert_allclose(a.grad.data, c.grad.numpy(), rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(a.grad.array, c.grad.numpy(), rtol=1e-4, atol=1e-4)
 
 
 def _adam_pair(init, lr):
@@ -81,17 +81,17 @@ def test_optimiser_chunks_across_parameters_match_torch_adam():
         dopt.step()
         topt.step()
         for a, c in zip(dp, tp):
-            np.testing.assert_allclose(a.data, c.detach().numpy(), rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(a.array, c.detach().numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_dropout_with_boolean_mask_scales_kept_and_zeroes_dropped():
     x = descend.tensor(np.linspace(-2, 2, 4000, dtype=np.float32), requires_grad=True)
     y = F.dropout(x, p=0.25, generator=np.random.default_rng(3))
-    kept = y.data != 0
-    assert y.data.dtype == np.float32 and 0.7 < kept.mean() < 0.8
-    np.testing.assert_array_equal(y.data[kept], x.data[kept] * np.float32(1 / 0.75))
+    kept = y.array != 0
+    assert y.array.dtype == np.float32 and 0.7 < kept.mean() < 0.8
+    np.testing.assert_array_equal(y.array[kept], x.array[kept] * np.float32(1 / 0.75))
     y.backward(np.ones(4000, np.float32))
-    np.testing.assert_array_equal(x.grad.data, np.where(kept, np.float32(1 / 0.75), 0))
+    np.testing.assert_array_equal(x.grad.array, np.where(kept, np.float32(1 / 0.75), 0))
 
 
 @pytest.mark.parametrize("padding", [0, 1, (2, 1)])
@@ -109,7 +109,7 @@ def test_conv2d_stride1_flat_scatter_input_gradient_matches_torch(monkeypatch, p
     yd.backward(g)
     yt.backward(torch.tensor(g))
     for a, c in zip(d, t):
-        np.testing.assert_allclose(a.grad.data, c.grad.numpy(), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(a.grad.array, c.grad.numpy(), rtol=1e-4, atol=1e-5)
 
 
 def test_adam_fused_path_is_taken_without_weight_decay_and_matches_torch():
@@ -129,7 +129,7 @@ def test_adam_fused_path_is_taken_without_weight_decay_and_matches_torch():
             dopt.step()
             topt.step()
         for a, c in zip(dp, tp):
-            np.testing.assert_allclose(a.data, c.detach().numpy(), rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(a.array, c.detach().numpy(), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("layout", ["nchw", "chwn", "cnhw"])
@@ -140,16 +140,16 @@ def test_conv2d_output_is_batch_innermost_and_any_input_layout_matches_torch(lay
     arr = np.ascontiguousarray(x.transpose(order)).transpose(np.argsort(order))  # same values, other memory
     w = (0.3 * rng.standard_normal((5, 2, 3, 3))).astype(np.float32)
     d, dw = descend.tensor(arr, requires_grad=True), descend.tensor(w, requires_grad=True)
-    d.data = arr  # keep the layout (tensor() copies in C order)
+    d.array = arr  # keep the layout (tensor() copies in C order)
     t, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
     yd, yt = F.conv2d(d, dw, padding=1), torch.nn.functional.conv2d(t, tw, padding=1)
-    assert yd.data.transpose(1, 2, 3, 0).flags.c_contiguous  # (O, H, W, N) in memory
-    np.testing.assert_allclose(yd.data, yt.detach().numpy(), rtol=1e-5, atol=1e-5)
+    assert yd.array.transpose(1, 2, 3, 0).flags.c_contiguous  # (O, H, W, N) in memory
+    np.testing.assert_allclose(yd.array, yt.detach().numpy(), rtol=1e-5, atol=1e-5)
     g = rng.standard_normal(yd.shape).astype(np.float32)
     yd.backward(g)
     yt.backward(torch.tensor(g))
-    np.testing.assert_allclose(d.grad.data, t.grad.numpy(), rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(dw.grad.data, tw.grad.numpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(d.grad.array, t.grad.numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(dw.grad.array, tw.grad.numpy(), rtol=1e-4, atol=1e-4)
 
 
 def test_max_pool2d_with_more_than_256_offsets_and_without_grad_matches_torch():
@@ -160,10 +160,10 @@ def test_max_pool2d_with_more_than_256_offsets_and_without_grad_matches_torch():
     g = rng.standard_normal(yd.shape).astype(np.float32)
     yd.backward(g)
     yt.backward(torch.tensor(g))
-    np.testing.assert_array_equal(yd.data, yt.detach().numpy())
-    np.testing.assert_allclose(d.grad.data, t.grad.numpy(), rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(yd.array, yt.detach().numpy())
+    np.testing.assert_allclose(d.grad.array, t.grad.numpy(), rtol=1e-6, atol=1e-6)
     with descend.no_grad():
-        np.testing.assert_array_equal(F.max_pool2d(d, 2).data, torch.nn.functional.max_pool2d(t, 2).detach().numpy())
+        np.testing.assert_array_equal(F.max_pool2d(d, 2).array, torch.nn.functional.max_pool2d(t, 2).detach().numpy())
 
 
 def test_relu_keeps_nan_and_any_layout_and_matches_torch():
@@ -172,14 +172,14 @@ def test_relu_keeps_nan_and_any_layout_and_matches_torch():
     big = rng.standard_normal((64, 8, 9, 10)).astype(np.float32)  # 46080: the zero-row path, with a tail
     for arr in (x, big, big.transpose(3, 1, 2, 0), np.array([np.nan, -1.0, 2.0], np.float32)):
         d, t = descend.tensor(arr, requires_grad=True), torch.tensor(arr, requires_grad=True)
-        d.data = arr
+        d.array = arr
         yd, yt = F.relu(d), torch.relu(t)
-        assert yd.data.strides == arr.strides
-        np.testing.assert_array_equal(yd.data, yt.detach().numpy())
+        assert yd.array.strides == arr.strides
+        np.testing.assert_array_equal(yd.array, yt.detach().numpy())
         g = rng.standard_normal(arr.shape).astype(np.float32)
         yd.backward(g)
         yt.backward(torch.tensor(g))
-        np.testing.assert_array_equal(d.grad.data, t.grad.numpy())
+        np.testing.assert_array_equal(d.grad.array, t.grad.numpy())
 
 
 def test_adam_reads_gradients_in_place_without_changing_them():
@@ -193,9 +193,9 @@ def test_adam_reads_gradients_in_place_without_changing_them():
         dopt.step()
         topt.step()
         for a, g in zip(dp, grads):
-            np.testing.assert_array_equal(a.grad.data, g)  # the step only read them
+            np.testing.assert_array_equal(a.grad.array, g)  # the step only read them
     for a, c in zip(dp, tp):
-        np.testing.assert_allclose(a.data, c.detach().numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(a.array, c.detach().numpy(), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("sizes,chunk", [((10, 3, 40, 1, 1), 16), ((100,), 16), ((3, 3), 4), ((7, 9, 8), 8)])
@@ -215,7 +215,7 @@ def test_linear_weight_is_stored_transposed_and_round_trips_through_optimiser_an
     lin = descend.nn.Linear(7, 5)
     t_lin = torch.nn.Linear(7, 5)
     t_lin.load_state_dict({k: torch.tensor(v) for k, v in lin.state_dict().items()})
-    assert lin.weight.data.flags.f_contiguous and lin.weight.shape == (5, 7)
+    assert lin.weight.array.flags.f_contiguous and lin.weight.shape == (5, 7)
     dopt, topt = descend.optim.Adam(lin.parameters(), lr=0.05), torch.optim.Adam(t_lin.parameters(), lr=0.05)
     for _ in range(4):
         x = rng.standard_normal((3, 7)).astype(np.float32)
@@ -223,17 +223,17 @@ def test_linear_weight_is_stored_transposed_and_round_trips_through_optimiser_an
         topt.zero_grad()
         (lin(descend.tensor(x)) ** 2).sum().backward()
         (t_lin(torch.tensor(x)) ** 2).sum().backward()
-        assert lin.weight.grad.data.flags.f_contiguous  # dL/dW in the weight's layout: read in place
-        np.testing.assert_allclose(lin.weight.grad.data, t_lin.weight.grad.numpy(), rtol=1e-5, atol=1e-6)
+        assert lin.weight.grad.array.flags.f_contiguous  # dL/dW in the weight's layout: read in place
+        np.testing.assert_allclose(lin.weight.grad.array, t_lin.weight.grad.numpy(), rtol=1e-5, atol=1e-6)
         dopt.step()
         topt.step()
-    assert lin.weight.data.flags.f_contiguous  # the optimiser updates the parameter in its own (transposed) memory
-    np.testing.assert_allclose(lin.weight.data, t_lin.weight.detach().numpy(), rtol=1e-5, atol=1e-6)
+    assert lin.weight.array.flags.f_contiguous  # the optimiser updates the parameter in its own (transposed) memory
+    np.testing.assert_allclose(lin.weight.array, t_lin.weight.detach().numpy(), rtol=1e-5, atol=1e-6)
     exp_avg = dopt.state_dict()["state"][0]["exp_avg"]
     np.testing.assert_allclose(exp_avg, topt.state_dict()["state"][0]["exp_avg"].numpy(), rtol=1e-5, atol=1e-7)
     descend.save({"model": lin.state_dict(), "opt": dopt.state_dict()}, tmp_path / "ck.safetensors")
     back = descend.load(tmp_path / "ck.safetensors")
-    np.testing.assert_array_equal(back["model"]["weight"], lin.weight.data)
+    np.testing.assert_array_equal(back["model"]["weight"], lin.weight.array)
     np.testing.assert_array_equal(back["opt"]["state"][0]["exp_avg"], exp_avg)
 
 

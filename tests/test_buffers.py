@@ -40,7 +40,7 @@ def test_a_view_or_a_tensor_keeps_the_buffer_busy_and_its_release_frees_it():
     t = descend.Tensor.from_array(a[1:])
     del a
     b = buffers.empty((512, 512))
-    assert not np.shares_memory(b, view) and not np.shares_memory(b, t.data)
+    assert not np.shares_memory(b, view) and not np.shares_memory(b, t.array)
     del view, t, b
     gc.collect()
     c = buffers.empty((512, 512))

@@ -43,7 +43,7 @@ def test_stops_after_patience_epochs_without_improvement_and_restores_best_weigh
     assert stopper.stopped_epoch == 5 and history.stopped_epoch == 5
     assert (stopper.best, stopper.best_epoch) == (2.0, 2)
     assert_weights(trainer.model, script.weights[2])
-    assert not np.array_equal(trainer.model.weight.data, script.weights[5]["weight"])
+    assert not np.array_equal(trainer.model.weight.array, script.weights[5]["weight"])
 
 
 def test_max_mode_and_min_delta():

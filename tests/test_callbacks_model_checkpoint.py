@@ -38,7 +38,7 @@ def test_best_and_last_files_hold_the_right_epochs_weights_and_no_temp_files_rem
     # the file loads back into a model
     fresh = Linear(3, 1)
     fresh.load_state_dict(best)
-    np.testing.assert_array_equal(fresh.weight.data, script.weights[1]["weight"])
+    np.testing.assert_array_equal(fresh.weight.array, script.weights[1]["weight"])
 
 
 def test_save_best_only_false_writes_every_epoch(tmp_path):
@@ -46,4 +46,4 @@ def test_save_best_only_false_writes_every_epoch(tmp_path):
     checkpoint = ModelCheckpoint(tmp_path / "w.safetensors", save_best_only=False)
     trainer = Trainer(lambda: Linear(3, 1), MSELoss(), lambda p: SGD(p, lr=0.05), callbacks=[checkpoint])
     trainer.fit((x, y), epochs=2)  # no validation data: monitor is not needed without save_best_only
-    np.testing.assert_array_equal(descend.io.load(tmp_path / "w.safetensors")["weight"], trainer.model.weight.data)
+    np.testing.assert_array_equal(descend.io.load(tmp_path / "w.safetensors")["weight"], trainer.model.weight.array)

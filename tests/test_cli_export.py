@@ -37,7 +37,7 @@ def test_export_cli_writes_onnx_matching_the_run_on_raw_inputs(run_dir, tmp_path
     x = raw_digits(17).reshape(17, *meta["input_shape"])
     s = meta["standardizer"]
     with descend.no_grad():
-        want = model(descend.tensor((x - s["mean"]) / s["std"])).data
+        want = model(descend.tensor((x - s["mean"]) / s["std"])).array
     got = sess.run(None, {"input": x})[0]
     np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-5)
 

@@ -56,7 +56,7 @@ def cli(*args, timeout=60, wait=True, cwd=ROOT):
 
 def weights(run_dir):
     state = descend.load(run_dir / "model.safetensors")["model"]
-    return {k: np.asarray(getattr(v, "data", v), np.float64) for k, v in state.items()}
+    return {k: np.asarray(getattr(v, "array", v), np.float64) for k, v in state.items()}
 
 
 def assert_same_weights(a, b, atol=2e-5):

@@ -25,8 +25,8 @@ def test_clip_grad_norm_matches_torch(norm_type, max_norm, scale):
     ttotal = torch.nn.utils.clip_grad_norm_(tps, max_norm, float(norm_type))
     assert float(total) == pytest.approx(float(ttotal), rel=1e-6)
     for p, q in zip(ps, tps):
-        np.testing.assert_allclose(p.grad.data, q.grad.numpy(), rtol=1e-6, atol=1e-7)
-    after = np.linalg.norm(np.concatenate([p.grad.data.ravel() for p in ps]), ord=float(norm_type))
+        np.testing.assert_allclose(p.grad.array, q.grad.numpy(), rtol=1e-6, atol=1e-7)
+    after = np.linalg.norm(np.concatenate([p.grad.array.ravel() for p in ps]), ord=float(norm_type))
     assert after <= max_norm * (1 + 1e-5)
 
 
@@ -35,8 +35,8 @@ def test_clip_grad_value_matches_torch():
     assert clip_grad_value_(ps, 1.5) is None
     torch.nn.utils.clip_grad_value_(tps, 1.5)
     for p, q in zip(ps, tps):
-        np.testing.assert_array_equal(p.grad.data, q.grad.numpy())
-    assert max(np.abs(p.grad.data).max() for p in ps) == np.float32(1.5)
+        np.testing.assert_array_equal(p.grad.array, q.grad.numpy())
+    assert max(np.abs(p.grad.array).max() for p in ps) == np.float32(1.5)
 
 
 def test_clip_skips_missing_grads_and_checks_arguments():
@@ -44,7 +44,7 @@ def test_clip_skips_missing_grads_and_checks_arguments():
     q = descend.tensor([1.0], requires_grad=True)
     p.grad = descend.tensor([3.0, 4.0])
     assert float(clip_grad_norm_([p, q], 1.0)) == pytest.approx(5.0)
-    np.testing.assert_allclose(p.grad.data, [0.6, 0.8], rtol=1e-5)
+    np.testing.assert_allclose(p.grad.array, [0.6, 0.8], rtol=1e-5)
     with pytest.raises(ValueError, match="-1"):
         clip_grad_norm_([p], -1.0)
     with pytest.raises(ValueError, match="-2"):

@@ -83,7 +83,7 @@ def test_numpy_float64_data_becomes_float32_unless_asked_and_from_numpy_keeps_it
     assert t.dtype == torch.from_numpy(arr).numpy().dtype == np.float64
     arr[0] = 42.0
     assert t[0].item() == 42.0  # shared memory
-    t.data[1] = -1.0
+    t.array[1] = -1.0
     assert arr[1] == -1.0
     with pytest.raises(TypeError, match="NumPy array"):
         descend.from_numpy([1.0, 2.0])

@@ -20,7 +20,7 @@ def _data(n=103, d=5, seed=0):
 
 def _order(loader, x):
     """Row indices of x in the order the loader served them (x[:, 0] holds the row index)."""
-    return np.concatenate([batch[0].data[:, 0] for batch in loader]).astype(np.int64)
+    return np.concatenate([batch[0].array[:, 0] for batch in loader]).astype(np.int64)
 
 
 def _indexed(n=103):
@@ -53,10 +53,10 @@ def test_every_sample_served_exactly_once_per_epoch(shuffle, batch_size):
     for _ in range(2):
         batches = list(loader)
         assert len(batches) == len(loader) == -(-103 // batch_size)
-        order = np.concatenate([yb.data for _, yb in batches])
+        order = np.concatenate([yb.array for _, yb in batches])
         np.testing.assert_array_equal(np.sort(order), np.arange(103))
         for xb, yb in batches:  # features and labels stay aligned
-            np.testing.assert_array_equal(xb.data[:, 0].astype(np.int64), yb.data)
+            np.testing.assert_array_equal(xb.array[:, 0].astype(np.int64), yb.array)
     if not shuffle:
         np.testing.assert_array_equal(order, np.arange(103))
 
@@ -68,7 +68,7 @@ def test_batches_are_tensors_with_float32_features_and_int64_labels():
     assert xb.shape == (16, 5) and xb.dtype == np.float32
     assert yb.shape == (16,) and yb.dtype == np.int64
     assert not xb.requires_grad
-    np.testing.assert_allclose(xb.data, x[:16].astype(np.float32))
+    np.testing.assert_allclose(xb.array, x[:16].astype(np.float32))
 
 
 def test_drop_last_skips_the_short_batch():
@@ -125,15 +125,15 @@ def test_state_dict_mid_epoch_resumes_with_the_remaining_batches():
     original = DataLoader((x,), batch_size=16, shuffle=True, seed=2)
     _order(original, x)
     it = iter(original)
-    seen = [next(it)[0].data[:, 0] for _ in range(4)]
+    seen = [next(it)[0].array[:, 0] for _ in range(4)]
     state = original.state_dict()
     assert state["position"] == 4 and state["epoch"] == 1
-    rest = [xb.data[:, 0] for (xb,) in it]
+    rest = [xb.array[:, 0] for (xb,) in it]
     following = _order(original, x)
 
     resumed = DataLoader((x,), batch_size=16, shuffle=True, seed=2)
     resumed.load_state_dict(state)
-    got = [xb.data[:, 0] for (xb,) in resumed]
+    got = [xb.array[:, 0] for (xb,) in resumed]
     assert len(got) == len(rest) == len(original) - 4
     for g, r in zip(got, rest):
         np.testing.assert_array_equal(g, r)

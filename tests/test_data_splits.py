@@ -147,6 +147,6 @@ def test_datasplits_loader_shuffles_train_only():
     val = s.loader("val", batch_size=4)
     assert train.shuffle and not val.shuffle and len(val) == 3
     (xb, yb), = list(train)
-    assert not np.array_equal(xb.data[:, 0], np.arange(40)) and sorted(xb.data[:, 0]) == list(range(40))
+    assert not np.array_equal(xb.array[:, 0], np.arange(40)) and sorted(xb.array[:, 0]) == list(range(40))
     with pytest.raises(ValueError, match=r"has no 'test' part; it has \['train', 'val'\]"):
         s.loader("test")

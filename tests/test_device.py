@@ -80,7 +80,7 @@ def test_tensor_to_dtype_casts_and_keeps_the_gradient_path(call):
 def test_to_with_copy_gives_a_new_tensor():
     x = descend.ones(3)
     y = x.to("cpu", copy=True)
-    y.data[0] = 5
+    y.array[0] = 5
     assert y is not x and x.tolist() == [1.0, 1.0, 1.0]
 
 

@@ -35,7 +35,7 @@ def test_monitor_matches_closed_forms_for_plain_sgd(digits):
     class Spy(descend.train.Callback):
         def on_after_backward(self, trainer):
             if not grads:
-                grads.update({n: p.grad.data.copy() for n, p in model.named_parameters()})
+                grads.update({n: p.grad.array.copy() for n, p in model.named_parameters()})
 
     monitor = HealthMonitor(every=3)
     x, y, _, _ = digits
@@ -79,7 +79,7 @@ def test_deep_sigmoid_network_with_tiny_init_is_flagged_vanishing(digits):
     rng = np.random.default_rng(0)
     for m in model.modules():
         if isinstance(m, nn.Linear):
-            m.weight.data[...] = rng.normal(0, 0.01, m.weight.shape)
+            m.weight.array[...] = rng.normal(0, 0.01, m.weight.shape)
     monitor, _ = _fit(model, optim.SGD(model.parameters(), lr=0.1), digits, every=4)
     findings = {f.name: f for f in diagnose(None, monitor.records)}
     assert "vanishing_gradients" in findings
@@ -93,7 +93,7 @@ def test_deep_sigmoid_network_with_tiny_init_is_flagged_vanishing(digits):
 def test_relu_layer_with_large_negative_bias_is_flagged_dead(digits):
     descend.manual_seed(0)
     model = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
-    model[2].bias.data[...] = -50.0                          # the second ReLU never fires
+    model[2].bias.array[...] = -50.0                          # the second ReLU never fires
     monitor, _ = _fit(model, optim.Adam(model.parameters(), lr=1e-3), digits, every=5)
     findings = {f.name: f for f in diagnose(None, monitor.records)}
     assert "dead_relus" in findings
@@ -105,7 +105,7 @@ def test_relu_layer_with_large_negative_bias_is_flagged_dead(digits):
 def test_tanh_layer_with_huge_weights_is_flagged_saturated(digits):
     descend.manual_seed(0)
     model = nn.Sequential(nn.Linear(64, 32), nn.Tanh(), nn.Linear(32, 10))
-    model[0].weight.data[...] *= 100
+    model[0].weight.array[...] *= 100
     monitor, _ = _fit(model, optim.SGD(model.parameters(), lr=0.01), digits, every=5)
     findings = {f.name: f for f in diagnose(None, monitor.records)}
     assert "saturation" in findings and findings["saturation"].layers == ["1"]

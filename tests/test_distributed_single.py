@@ -33,7 +33,7 @@ def test_single_process_group_has_rank_0_of_1_and_identity_collectives(world):
     dist.all_reduce(t)
     dist.all_reduce(t, dist.ReduceOp.AVG)
     dist.broadcast(t, 0)
-    np.testing.assert_array_equal(t.data, [1.0, 2.0])
+    np.testing.assert_array_equal(t.array, [1.0, 2.0])
     out = [np.zeros(2, np.float32)]
     dist.all_gather(out, t)
     np.testing.assert_array_equal(out[0], [1.0, 2.0])
@@ -107,7 +107,7 @@ def test_ddp_buckets_are_capped_and_in_reverse_parameter_order(world):
     buckets = ddp._bucket_list
     flat = [p for b in buckets for p in b]
     assert [id(p) for p in flat] == [id(p) for p in list(model.parameters())[::-1]]
-    assert all(sum(p.data.nbytes for p in b) <= 1.5 * 2 ** 20 for b in buckets)
+    assert all(sum(p.array.nbytes for p in b) <= 1.5 * 2 ** 20 for b in buckets)
     assert len(buckets) == 2 and buckets[1] == [model[0].weight]   # 1st bucket: b3 W3 b2 W2 b1 (1.03 MiB)
 
 
@@ -120,9 +120,9 @@ def test_sync_batchnorm_on_one_process_matches_torch_batchnorm(world):
     xd, xt = descend.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     (ours(xd) * descend.tensor(g)).sum().backward()
     (ref(xt) * torch.tensor(g)).sum().backward()
-    np.testing.assert_allclose(xd.grad.data, xt.grad.numpy(), rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(ours.weight.grad.data, ref.weight.grad.numpy(), rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(ours.running_var.data, ref.running_var.numpy(), rtol=1e-5)
+    np.testing.assert_allclose(xd.grad.array, xt.grad.numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(ours.weight.grad.array, ref.weight.grad.numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(ours.running_var.array, ref.running_var.numpy(), rtol=1e-5)
 
 
 def test_convert_sync_batchnorm_replaces_batchnorms_sharing_parameters():
@@ -130,7 +130,7 @@ def test_convert_sync_batchnorm_replaces_batchnorms_sharing_parameters():
     bn = model[1]
     converted = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     assert type(converted[1]) is nn.SyncBatchNorm and type(converted[2][1]) is nn.SyncBatchNorm
-    assert converted[1].weight is bn.weight and converted[1].running_mean.data is bn.running_mean.data
+    assert converted[1].weight is bn.weight and converted[1].running_mean.array is bn.running_mean.array
     assert list(converted.state_dict()) == list(model.state_dict())
     with pytest.raises(TypeError, match="Module"):
         nn.SyncBatchNorm.convert_sync_batchnorm("bn")

@@ -28,7 +28,7 @@ def assert_bit_equal(a, b, where="<root>"):
             assert_bit_equal(x, y, f"{where}/{i}")
     elif isinstance(a, descend.Tensor):
         assert a.requires_grad == b.requires_grad, f"{where}: requires_grad differs"
-        assert_bit_equal(a.data, b.data, where)
+        assert_bit_equal(a.array, b.array, where)
     elif isinstance(a, (np.ndarray, np.generic)):
         assert a.dtype == b.dtype and a.shape == b.shape, f"{where}: {a.dtype}{a.shape} != {b.dtype}{b.shape}"
         assert np.ascontiguousarray(a).tobytes() == np.ascontiguousarray(b).tobytes(), f"{where}: bytes differ"
@@ -124,7 +124,7 @@ def test_module_state_dict_round_trips_and_loads_back(tmp_path, rng):
             self.bn = nn.BatchNorm1d(4)
 
     net = Net()
-    net.bn.running_mean.data[:] = rng.standard_normal(4).astype(np.float32)
+    net.bn.running_mean.array[:] = rng.standard_normal(4).astype(np.float32)
     sd = net.state_dict()
     out = descend.load(descend.save({"model": sd}, tmp_path / "m.ckpt"))["model"]
     assert_bit_equal(dict(sd), out)

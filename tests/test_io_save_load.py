@@ -43,7 +43,7 @@ def assert_same(a, b, where="<root>"):
             assert_same(x, y, f"{where}/{i}")
     elif isinstance(a, descend.Tensor):
         assert a.dtype == b.dtype and a.shape == b.shape and a.requires_grad == b.requires_grad, where
-        assert a.data.tobytes() == b.data.tobytes(), f"{where}: values differ"
+        assert a.array.tobytes() == b.array.tobytes(), f"{where}: values differ"
     elif isinstance(a, np.ndarray):
         assert a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes(), where
     elif isinstance(a, float) and math.isnan(a):
@@ -104,7 +104,7 @@ def test_dict_of_lists_of_tensors_keeps_its_structure_like_torch(how, tmp_path, 
         if isinstance(obj, (list, tuple)):
             return (type(obj).__name__, [shape_of(v) for v in obj])
         if isinstance(obj, (descend.Tensor, torch.Tensor)):
-            arr = obj.data if isinstance(obj, descend.Tensor) else obj.numpy()
+            arr = obj.array if isinstance(obj, descend.Tensor) else obj.numpy()
             return ("tensor", str(arr.dtype), arr.shape, arr.tobytes())
         return obj
 
@@ -160,8 +160,8 @@ def test_torch_save_file_gets_one_line_error_with_the_conversion_and_the_convers
     model = nn.Linear(3, 2)
     model.load_state_dict(state)
     x = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
-    assert model.weight.data.tobytes() == ref.weight.detach().numpy().tobytes()
-    np.testing.assert_allclose(model(descend.tensor(x)).data, ref(torch.tensor(x)).detach().numpy(),
+    assert model.weight.array.tobytes() == ref.weight.detach().numpy().tobytes()
+    np.testing.assert_allclose(model(descend.tensor(x)).array, ref(torch.tensor(x)).detach().numpy(),
                                rtol=1e-5, atol=1e-6)
 
 
@@ -191,8 +191,8 @@ def test_map_location_accepts_the_cpu_and_refuses_other_devices():
         return descend.load(buffer, **kw)["w"]
 
     for where in [None, "cpu", torch.device("cpu"), {"cuda:0": "cpu"}]:
-        np.testing.assert_array_equal(load(map_location=where).data, [1.0, 1.0])
-    np.testing.assert_array_equal(load(map_location=lambda t, loc: t * 2).data, [2.0, 2.0])
+        np.testing.assert_array_equal(load(map_location=where).array, [1.0, 1.0])
+    np.testing.assert_array_equal(load(map_location=lambda t, loc: t * 2).array, [2.0, 2.0])
     assert isinstance(load(map_location=lambda t, loc: None), descend.Tensor)
     for where in ["cuda", "cuda:1", torch.device("meta"), {"cpu": "cuda:0"}]:
         with pytest.raises(ValueError, match="CPU only"):

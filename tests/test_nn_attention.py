@@ -29,15 +29,15 @@ def _models(**kwargs):
 
 
 def _close(d, t, atol=1e-12):
-    np.testing.assert_allclose(d.data, t.detach().numpy(), atol=atol)
+    np.testing.assert_allclose(d.array, t.detach().numpy(), atol=atol)
 
 
 def _grads_close(dm, tm, pairs):
     for d, t in pairs:
-        np.testing.assert_allclose(d.grad.data, t.grad.numpy(), atol=1e-10)
+        np.testing.assert_allclose(d.grad.array, t.grad.numpy(), atol=1e-10)
     dparams = dict(dm.named_parameters())
     for name, p in tm.named_parameters():
-        np.testing.assert_allclose(dparams[name].grad.data, p.grad.numpy(), atol=1e-10, err_msg=name)
+        np.testing.assert_allclose(dparams[name].grad.array, p.grad.numpy(), atol=1e-10, err_msg=name)
 
 
 def _masks(kind):
@@ -133,9 +133,9 @@ def test_is_causal_without_a_mask_is_rejected_with_a_hint():
 def test_attention_init_is_torchs():
     m = nn.MultiheadAttention(16, 4, add_bias_kv=True)
     bound = np.sqrt(6 / (16 + 48))
-    w = m.in_proj_weight.data
+    w = m.in_proj_weight.array
     assert np.abs(w).max() <= bound and np.abs(w).max() > 0.9 * bound
-    assert not m.in_proj_bias.data.any() and not m.out_proj.bias.data.any()
+    assert not m.in_proj_bias.array.any() and not m.out_proj.bias.array.any()
     assert m.bias_k.shape == (1, 1, 16)
 
 
@@ -159,7 +159,7 @@ def test_scaled_dot_product_attention_matches_torch(mask_kind):
     (dout * g).sum().backward()
     (tout * torch.tensor(g)).sum().backward()
     for d, t in ((dq, tq), (dk, tk), (dv, tv)):
-        np.testing.assert_allclose(d.grad.data, t.grad.numpy(), atol=1e-10)
+        np.testing.assert_allclose(d.grad.array, t.grad.numpy(), atol=1e-10)
 
 
 def test_scaled_dot_product_attention_dropout_keeps_rows_unbiased():
@@ -168,8 +168,8 @@ def test_scaled_dot_product_attention_dropout_keeps_rows_unbiased():
     descend.manual_seed(0)
     out = F.scaled_dot_product_attention(q, q, v, dropout_p=0.25)
     # uniform weights 1/64, each kept with prob 0.75 and scaled by 1/0.75: the mean output stays 1
-    assert abs(out.data.mean() - 1.0) < 0.05
-    assert out.data.std() > 0.05
+    assert abs(out.array.mean() - 1.0) < 0.05
+    assert out.array.std() > 0.05
 
 
 def test_multihead_attention_passes_gradcheck():
@@ -199,7 +199,7 @@ def test_fully_masked_query_gives_torchs_result(need_weights):
     kpm = np.array([[True, True, True], [False, True, False]])
     dout, _ = dm(dx, dx, dx, key_padding_mask=kpm, need_weights=need_weights)
     tout, _ = tm(tx, tx, tx, key_padding_mask=torch.tensor(kpm), need_weights=need_weights)
-    np.testing.assert_allclose(dout.data, tout.detach().numpy(), atol=1e-12)  # NaN positions must agree too
+    np.testing.assert_allclose(dout.array, tout.detach().numpy(), atol=1e-12)  # NaN positions must agree too
     if not need_weights:
         dout.sum().backward()
         tout.sum().backward()
@@ -214,10 +214,10 @@ def test_float32_attention_matches_torch_and_stays_float32():
     x = RNG.standard_normal((L, N, E)).astype(np.float32)
     mask = nn.Transformer.generate_square_subsequent_mask(L)
     dout, dw = dm(descend.tensor(x), descend.tensor(x), descend.tensor(x), attn_mask=mask)
-    tout, tw = tm(*(torch.tensor(x),) * 3, attn_mask=torch.tensor(mask.data))
+    tout, tw = tm(*(torch.tensor(x),) * 3, attn_mask=torch.tensor(mask.array))
     assert dout.dtype == np.float32 and dw.dtype == np.float32
-    np.testing.assert_allclose(dout.data, tout.detach().numpy(), atol=1e-6)
-    np.testing.assert_allclose(dw.data, tw.detach().numpy(), atol=1e-6)
+    np.testing.assert_allclose(dout.array, tout.detach().numpy(), atol=1e-6)
+    np.testing.assert_allclose(dw.array, tw.detach().numpy(), atol=1e-6)
 
 
 def test_attention_dropout_acts_in_training_only():
@@ -225,11 +225,11 @@ def test_attention_dropout_acts_in_training_only():
     x = descend.tensor(RNG.standard_normal((L, N, E)), dtype="float64")
     descend.manual_seed(0)
     _, w_train = m(x, x, x, average_attn_weights=False)
-    sums = w_train.data.sum(axis=-1)
+    sums = w_train.array.sum(axis=-1)
     assert np.abs(sums - 1).max() > 0.1  # dropped and rescaled weights no longer sum to one
     m.eval()
     _, w_eval = m(x, x, x, average_attn_weights=False)
-    np.testing.assert_allclose(w_eval.data.sum(axis=-1), 1.0)
+    np.testing.assert_allclose(w_eval.array.sum(axis=-1), 1.0)
 
 
 def test_bad_arguments_name_the_value_and_fix():

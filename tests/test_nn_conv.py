@@ -36,14 +36,14 @@ def test_conv2d_layer_matches_torch_forward_and_all_gradients(case):
     x, tx = _pair((n, c, h, w))
     y, ty = ours(x), ref(tx)
     assert y.shape == tuple(ty.shape)
-    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(y.array, ty.detach().numpy(), rtol=1e-4, atol=1e-5)
     g = RNG.standard_normal(y.shape).astype(np.float32)
     y.backward(g)
     ty.backward(torch.tensor(g))
-    np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(ours.weight.grad.data, ref.weight.grad.numpy(), rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(x.grad.array, tx.grad.numpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(ours.weight.grad.array, ref.weight.grad.numpy(), rtol=1e-4, atol=1e-3)
     if bias:
-        np.testing.assert_allclose(ours.bias.grad.data, ref.bias.grad.numpy(), rtol=1e-4, atol=1e-3)
+        np.testing.assert_allclose(ours.bias.grad.array, ref.bias.grad.numpy(), rtol=1e-4, atol=1e-3)
     assert y.dtype == np.float32 and x.grad.dtype == np.float32
 
 
@@ -51,17 +51,17 @@ def test_conv2d_default_init_matches_pytorch_bounds():
     descend.manual_seed(0)
     conv = nn.Conv2d(16, 32, 3)
     bound = 1 / np.sqrt(16 * 9)
-    w = conv.weight.data
+    w = conv.weight.array
     assert np.abs(w).max() <= bound and np.abs(w).max() > 0.95 * bound
     assert abs(w.std() - bound / np.sqrt(3)) < 0.03 * bound
-    assert np.abs(conv.bias.data).max() <= bound
+    assert np.abs(conv.bias.array).max() <= bound
 
 
 def test_conv2d_same_padding_keeps_size_and_matches_torch():
     ours, ref = nn.Conv2d(2, 3, 5, padding="same", dilation=2), torch.nn.Conv2d(2, 3, 5, padding="same", dilation=2)
     ours.load_state_dict(ref.state_dict())
     x, tx = _pair((2, 2, 11, 13))
-    np.testing.assert_allclose(ours(x).data, ref(tx).detach().numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(ours(x).array, ref(tx).detach().numpy(), rtol=1e-4, atol=1e-5)
     assert ours(x).shape == (2, 3, 11, 13)
 
 
@@ -100,11 +100,11 @@ def test_max_pool2d_matches_torch(case):
     k, s, p, h, w = case
     x, tx = _pair((2, 3, h, w))
     y, ty = nn.MaxPool2d(k, s, p)(x), torch.nn.MaxPool2d(k, s, p)(tx)
-    np.testing.assert_array_equal(y.data, ty.detach().numpy())
+    np.testing.assert_array_equal(y.array, ty.detach().numpy())
     g = RNG.standard_normal(y.shape).astype(np.float32)
     y.backward(g)
     ty.backward(torch.tensor(g))
-    np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(x.grad.array, tx.grad.numpy(), rtol=1e-6, atol=1e-6)
 
 
 def test_max_pool2d_ties_send_gradient_to_first_maximum_like_torch():
@@ -112,7 +112,7 @@ def test_max_pool2d_ties_send_gradient_to_first_maximum_like_torch():
     x, tx = descend.tensor(data, requires_grad=True), torch.tensor(data, requires_grad=True)
     F.max_pool2d(x, 3, 1, 1).sum().backward()
     torch.nn.functional.max_pool2d(tx, 3, 1, 1).sum().backward()
-    np.testing.assert_array_equal(x.grad.data, tx.grad.numpy())
+    np.testing.assert_array_equal(x.grad.array, tx.grad.numpy())
 
 
 @pytest.mark.parametrize("case", POOL_CASES)
@@ -122,11 +122,11 @@ def test_avg_pool2d_matches_torch(case, count_include_pad):
     x, tx = _pair((2, 3, h, w))
     y = nn.AvgPool2d(k, s, p, count_include_pad=count_include_pad)(x)
     ty = torch.nn.AvgPool2d(k, s, p, count_include_pad=count_include_pad)(tx)
-    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(y.array, ty.detach().numpy(), rtol=1e-5, atol=1e-6)
     g = RNG.standard_normal(y.shape).astype(np.float32)
     y.backward(g)
     ty.backward(torch.tensor(g))
-    np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(x.grad.array, tx.grad.numpy(), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("out_size", [1, (1, 1), (3, 2), (4, 4), (5, 3)])
@@ -134,11 +134,11 @@ def test_adaptive_avg_pool2d_matches_torch(out_size):
     x, tx = _pair((2, 3, 9, 7))
     y, ty = nn.AdaptiveAvgPool2d(out_size)(x), torch.nn.AdaptiveAvgPool2d(out_size)(tx)
     assert y.shape == tuple(ty.shape)
-    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(y.array, ty.detach().numpy(), rtol=1e-5, atol=1e-6)
     g = RNG.standard_normal(y.shape).astype(np.float32)
     y.backward(g)
     ty.backward(torch.tensor(g))
-    np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(x.grad.array, tx.grad.numpy(), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("fn", [
@@ -172,11 +172,11 @@ def test_small_cnn_matches_torch_end_to_end():
     ours.load_state_dict(ref.state_dict())
     x, tx = _pair((5, 1, 12, 12), requires_grad=False)
     y, ty = ours(x), ref(tx)
-    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(y.array, ty.detach().numpy(), rtol=1e-4, atol=1e-5)
     (y * y).sum().backward()
     (ty * ty).sum().backward()
     for (name, p), tp in zip(ours.named_parameters(), ref.parameters()):
-        np.testing.assert_allclose(p.grad.data, tp.grad.numpy(), rtol=1e-3, atol=1e-5, err_msg=name)
+        np.testing.assert_allclose(p.grad.array, tp.grad.numpy(), rtol=1e-3, atol=1e-5, err_msg=name)
 
 
 def test_conv2d_relu_equals_relu_of_conv2d_bit_for_bit_and_sequential_fuses_it():
@@ -190,20 +190,20 @@ def test_conv2d_relu_equals_relu_of_conv2d_bit_for_bit_and_sequential_fuses_it()
     leaves = [[descend.tensor(a, requires_grad=True) for a in (x, w, b)] for _ in range(2)]
     fused = conv2d_relu(*leaves[0], stride=(1, 2), padding=1)
     plain = conv2d(*leaves[1], stride=(1, 2), padding=1).relu()
-    np.testing.assert_array_equal(fused.data, plain.data)
-    assert fused._node.name == "conv2d_relu" and np.isnan(fused.data).any()
+    np.testing.assert_array_equal(fused.array, plain.array)
+    assert fused._node.name == "conv2d_relu" and np.isnan(fused.array).any()
     g = rng.standard_normal(fused.shape).astype(np.float32)
     fused.backward(descend.tensor(g))
     plain.backward(descend.tensor(g))
     for a, c in zip(leaves[0], leaves[1]):
-        np.testing.assert_array_equal(a.grad.data, c.grad.data)
+        np.testing.assert_array_equal(a.grad.array, c.grad.array)
 
     descend.manual_seed(1)
     model = descend.nn.Sequential(descend.nn.Conv2d(2, 4, 3, padding=1), descend.nn.ReLU(), descend.nn.Flatten())
     out = model(descend.tensor(x[1:]))
     assert out._node.inputs[0].name == "conv2d_relu"
     ref = model[2](model[1](model[0](descend.tensor(x[1:]))))
-    np.testing.assert_array_equal(out.data, ref.data)
+    np.testing.assert_array_equal(out.array, ref.array)
 
 
 def test_conv2d_relu_matches_torch_and_gradcheck(torch_check, grad_check):

@@ -46,8 +46,8 @@ def _to_torch(model):
             t = torch.nn.Flatten()
         if isinstance(m, (nn.Linear, nn.Conv2d)):
             with torch.no_grad():
-                t.weight.copy_(torch.tensor(m.weight.data))
-                t.bias.copy_(torch.tensor(m.bias.data))
+                t.weight.copy_(torch.tensor(m.weight.array))
+                t.bias.copy_(torch.tensor(m.bias.array))
         layers.append(t)
     return torch.nn.Sequential(*layers)
 
@@ -65,17 +65,17 @@ def _check_fused_against_unfused_and_torch(build, x, fused_name, expect_fused):
         assert len(names) == len(model) - 1                     # the pair is one node
     else:
         assert fused_name not in names and "relu" in names
-    np.testing.assert_array_equal(out.data, plain.data)
+    np.testing.assert_array_equal(out.array, plain.array)
     tmodel = _to_torch(model)
     tout = tmodel(torch.tensor(x))
-    np.testing.assert_allclose(out.data, tout.detach().numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(out.array, tout.detach().numpy(), rtol=1e-4, atol=1e-5)
     g = _x(out.shape, 99)
     out.backward(descend.tensor(g))
     plain.backward(descend.tensor(g))
     tout.backward(torch.tensor(g))
     for p, q, t in zip(model.parameters(), ref.parameters(), tmodel.parameters()):
-        np.testing.assert_array_equal(p.grad.data, q.grad.data)
-        np.testing.assert_allclose(p.grad.data, t.grad.numpy(), rtol=1e-3, atol=1e-4)
+        np.testing.assert_array_equal(p.grad.array, q.grad.array)
+        np.testing.assert_allclose(p.grad.array, t.grad.numpy(), rtol=1e-3, atol=1e-4)
     return model
 
 
@@ -83,7 +83,7 @@ class Dense(nn.Linear):
     """A Linear subclass that adds a method but keeps Linear's forward."""
 
     def norm(self):
-        return float(np.sqrt((self.weight.data ** 2).sum()))
+        return float(np.sqrt((self.weight.array ** 2).sum()))
 
 
 class DoubledLinear(nn.Linear):
@@ -103,7 +103,7 @@ class ShiftedConv(nn.Conv2d):
 def test_linear_subclass_keeping_forward_fuses_with_relu_and_matches_unfused_and_torch():
     model = _check_fused_against_unfused_and_torch(
         lambda: nn.Sequential(Dense(6, 16), nn.ReLU(), nn.Linear(16, 3)), _x((32, 6), 1), "linear_relu", True)
-    assert model(descend.tensor(_x((2, 6)))).data.shape == (2, 3) and model[0].norm() > 0
+    assert model(descend.tensor(_x((2, 6)))).array.shape == (2, 3) and model[0].norm() > 0
 
 
 def test_linear_subclass_overriding_forward_is_not_fused_and_matches_torch():
@@ -114,7 +114,7 @@ def test_linear_subclass_overriding_forward_is_not_fused_and_matches_torch():
     assert "linear_relu" not in _graph_names(out) and "relu" in _graph_names(out)
     t = _to_torch(model)
     expected = t[2](torch.relu(t[0](torch.tensor(x)) * 2.0))
-    np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out.array, expected.detach().numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_conv2d_subclass_keeping_forward_fuses_with_relu_and_matches_unfused_and_torch():
@@ -131,7 +131,7 @@ def test_conv2d_subclass_overriding_forward_is_not_fused_and_matches_torch():
     assert "conv2d_relu" not in _graph_names(out) and "relu" in _graph_names(out)
     t = _to_torch(model)
     expected = torch.relu(t[0](torch.tensor(x)) - 0.25).flatten(1)
-    np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out.array, expected.detach().numpy(), rtol=1e-5, atol=1e-6)
 
 
 class _ScaledTanh(descend.Function):
@@ -175,15 +175,15 @@ def test_a_user_layer_declaring_fuse_next_runs_fused_in_sequential_and_matches_t
     tx = torch.tensor(x, requires_grad=True)
     ts = torch.tensor([1.5], requires_grad=True)
     tout = torch.tanh(tx * ts)
-    np.testing.assert_allclose(out.data, tout.detach().numpy(), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(out.array, tout.detach().numpy(), rtol=1e-6, atol=1e-6)
     out.sum().backward()
     tout.sum().backward()
-    np.testing.assert_allclose(xt.grad.data, tx.grad.numpy(), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(model[0].s.grad.data, ts.grad.numpy(), rtol=1e-5)
+    np.testing.assert_allclose(xt.grad.array, tx.grad.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model[0].s.grad.array, ts.grad.numpy(), rtol=1e-5)
     model[1].register_forward_hook(lambda m, i, o: None)   # hooked: the pair runs apart, same values
     apart = model(descend.tensor(x))
     assert "_ScaledTanh" not in _graph_names(apart) and "tanh" in _graph_names(apart)
-    np.testing.assert_allclose(apart.data, out.data, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(apart.array, out.array, rtol=1e-6, atol=1e-7)
 
 
 class Block(nn.Module):
@@ -206,18 +206,18 @@ def test_a_user_module_opting_in_with_run_fused_fuses_and_matches_module_by_modu
     out = block(x)
     ref = block.out(block.act(block.fc(x)))
     assert _graph_names(out) == ["linear", "linear_relu"]
-    np.testing.assert_array_equal(out.data, ref.data)
+    np.testing.assert_array_equal(out.array, ref.array)
     out.sum().backward()
-    fused_grads = [p.grad.data.copy() for p in block.parameters()]
+    fused_grads = [p.grad.array.copy() for p in block.parameters()]
     block.zero_grad()
     ref.sum().backward()
     for g, p in zip(fused_grads, block.parameters()):
-        np.testing.assert_array_equal(g, p.grad.data)
+        np.testing.assert_array_equal(g, p.grad.array)
     seen = []
     with block.fc.register_forward_hook(lambda m, i, o: seen.append(o.shape)):
         hooked = block(x)
     assert seen == [(16, 8)] and "linear_relu" not in _graph_names(hooked)
-    np.testing.assert_array_equal(hooked.data, ref.data)
+    np.testing.assert_array_equal(hooked.array, ref.array)
 
 
 def test_fusion_plan_pairs_only_what_a_layer_declares():
@@ -249,11 +249,11 @@ def test_sequential_plan_follows_hooks_children_forward_and_parameters_after_it_
     del model[0].forward
     full = model(x)
     assert inner(full) == "linear_relu"
-    h = np.maximum(x.data @ model[0].weight.data.T + model[0].bias.data, 0)
-    np.testing.assert_allclose(full.data, h @ model[2].weight.data.T + model[2].bias.data, rtol=1e-5, atol=1e-6)
+    h = np.maximum(x.array @ model[0].weight.array.T + model[0].bias.array, 0)
+    np.testing.assert_allclose(full.array, h @ model[2].weight.array.T + model[2].bias.array, rtol=1e-5, atol=1e-6)
     model[0].weight = nn.Parameter(np.zeros((16, 6), np.float32))   # a replaced parameter is read, not cached
-    row = np.maximum(model[0].bias.data, 0) @ model[2].weight.data.T + model[2].bias.data
-    np.testing.assert_allclose(model(x).data, np.broadcast_to(row, (4, 3)), rtol=1e-5, atol=1e-6)
+    row = np.maximum(model[0].bias.array, 0) @ model[2].weight.array.T + model[2].bias.array
+    np.testing.assert_allclose(model(x).array, np.broadcast_to(row, (4, 3)), rtol=1e-5, atol=1e-6)
     model[1] = nn.Tanh()
     assert inner(model(x)) == "tanh"
     model.insert(1, nn.ReLU())                                       # Linear, ReLU, Tanh, Linear
@@ -264,9 +264,9 @@ def test_copies_of_a_fused_sequential_run_their_own_parameters():
     descend.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 5), nn.ReLU(), nn.Linear(5, 2))
     x = descend.tensor(_x((3, 4), 8))
-    before = model(x).data.copy()
+    before = model(x).array.copy()
     twin = copy.deepcopy(model)
-    twin[0].bias.data[...] = -100.0                                  # the twin's ReLU never fires
-    np.testing.assert_array_equal(model(x).data, before)
-    np.testing.assert_allclose(twin(x).data, np.broadcast_to(twin[2].bias.data, (3, 2)), rtol=0, atol=0)
+    twin[0].bias.array[...] = -100.0                                  # the twin's ReLU never fires
+    np.testing.assert_array_equal(model(x).array, before)
+    np.testing.assert_allclose(twin(x).array, np.broadcast_to(twin[2].bias.array, (3, 2)), rtol=0, atol=0)
     assert twin(x)._node.inputs[0].name == "linear_relu"

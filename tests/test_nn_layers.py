@@ -30,12 +30,12 @@ def test_linear_matches_torch_with_same_weights(bias, shape):
     ours.load_state_dict(ref.state_dict())
     x, tx = _pair(shape)
     y, ty = ours(x), ref(tx)
-    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(y.array, ty.detach().numpy(), rtol=1e-5, atol=1e-6)
     _backward_both(y, ty)
-    np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(ours.weight.grad.data, ref.weight.grad.numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(x.grad.array, tx.grad.numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(ours.weight.grad.array, ref.weight.grad.numpy(), rtol=1e-5, atol=1e-5)
     if bias:
-        np.testing.assert_allclose(ours.bias.grad.data, ref.bias.grad.numpy(), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(ours.bias.grad.array, ref.bias.grad.numpy(), rtol=1e-5, atol=1e-5)
 
 
 def test_linear_gradcheck_float64():
@@ -48,18 +48,18 @@ def test_linear_default_init_is_uniform_within_inverse_sqrt_fan_in():
     descend.manual_seed(3)
     lin = nn.Linear(100, 200)
     bound = 0.1
-    w = lin.weight.data
+    w = lin.weight.array
     assert w.shape == (200, 100) and w.dtype == np.float32
     assert np.abs(w).max() <= bound and np.abs(w).max() > 0.99 * bound
     assert abs(w.std() - bound / np.sqrt(3)) < 0.01 * bound
-    assert np.abs(lin.bias.data).max() <= bound
+    assert np.abs(lin.bias.array).max() <= bound
 
 
 def test_same_seed_gives_same_init():
     descend.manual_seed(11)
-    a = nn.Linear(5, 5).weight.data.copy()
+    a = nn.Linear(5, 5).weight.array.copy()
     descend.manual_seed(11)
-    b = nn.Linear(5, 5).weight.data.copy()
+    b = nn.Linear(5, 5).weight.array.copy()
     np.testing.assert_array_equal(a, b)
 
 
@@ -83,9 +83,9 @@ def test_parameter_free_layers_match_torch(ours, ref):
     x, tx = _pair((3, 4, 5))
     y, ty = ours(x), ref(tx)
     assert y.shape == tuple(ty.shape)
-    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(y.array, ty.detach().numpy(), rtol=1e-5, atol=1e-6)
     _backward_both(y, ty)
-    np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(x.grad.array, tx.grad.numpy(), rtol=1e-4, atol=1e-6)
 
 
 def test_residual_adds_input_and_gradient_flows_through_both_paths():
@@ -95,9 +95,9 @@ def test_residual_adds_input_and_gradient_flows_through_both_paths():
     block.load_state_dict(ref.state_dict())
     x, tx = _pair((3, 4))
     y, ty = res(x), tx + ref(tx)
-    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(y.array, ty.detach().numpy(), rtol=1e-5, atol=1e-6)
     _backward_both(y, ty)
-    np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(x.grad.array, tx.grad.numpy(), rtol=1e-5, atol=1e-5)
     assert list(res.state_dict()) == ["block.weight", "block.bias"]
 
 
@@ -111,12 +111,12 @@ def test_embedding_matches_torch_with_repeated_indices_and_padding():
     ours.load_state_dict(ref.state_dict())
     idx = np.array([[1, 2, 2, 0], [9, 1, 1, 1]])
     y, ty = ours(descend.tensor(idx)), ref(torch.tensor(idx))
-    np.testing.assert_array_equal(y.data, ty.detach().numpy())
+    np.testing.assert_array_equal(y.array, ty.detach().numpy())
     g = RNG.standard_normal(y.shape).astype(np.float32)
     y.backward(g)
     ty.backward(torch.tensor(g))
-    np.testing.assert_allclose(ours.weight.grad.data, ref.weight.grad.numpy(), rtol=1e-6, atol=1e-6)
-    assert np.all(nn.Embedding(4, 2, padding_idx=1).weight.data[1] == 0)
+    np.testing.assert_allclose(ours.weight.grad.array, ref.weight.grad.numpy(), rtol=1e-6, atol=1e-6)
+    assert np.all(nn.Embedding(4, 2, padding_idx=1).weight.array[1] == 0)
 
 
 def test_embedding_rejects_out_of_range_index():
@@ -130,10 +130,10 @@ def test_dropout_keeps_one_minus_p_and_scales_by_inverse():
     p = 0.3
     drop = nn.Dropout(p)
     y = drop(descend.ones(200, 500))
-    kept = y.data != 0
+    kept = y.array != 0
     assert abs(kept.mean() - (1 - p)) < 0.005
-    np.testing.assert_allclose(y.data[kept], 1 / (1 - p), rtol=1e-6)
-    assert abs(y.data.mean() - 1.0) < 0.01  # expectation preserved
+    np.testing.assert_allclose(y.array[kept], 1 / (1 - p), rtol=1e-6)
+    assert abs(y.array.mean() - 1.0) < 0.01  # expectation preserved
     assert y.dtype == np.float32
 
 
@@ -142,32 +142,32 @@ def test_dropout_gradient_uses_the_same_mask():
     x = descend.tensor(RNG.standard_normal((50, 40)), requires_grad=True)
     y = F.dropout(x, 0.5)
     y.sum().backward()
-    np.testing.assert_array_equal(x.grad.data, (y.data != 0) * 2.0)
+    np.testing.assert_array_equal(x.grad.array, (y.array != 0) * 2.0)
 
 
 def test_dropout_is_identity_in_eval_and_for_p_zero():
     x = descend.tensor(RNG.standard_normal((4, 5)))
     assert nn.Dropout(0.5).eval()(x) is x
     assert nn.Dropout(0.0)(x) is x
-    np.testing.assert_array_equal(nn.Dropout(1.0)(x).data, 0)
+    np.testing.assert_array_equal(nn.Dropout(1.0)(x).array, 0)
 
 
 def test_same_seed_gives_same_dropout_mask_and_generator_overrides():
     descend.manual_seed(5)
-    a = F.dropout(descend.ones(100), 0.5).data
+    a = F.dropout(descend.ones(100), 0.5).array
     descend.manual_seed(5)
-    b = F.dropout(descend.ones(100), 0.5).data
+    b = F.dropout(descend.ones(100), 0.5).array
     np.testing.assert_array_equal(a, b)
-    c = nn.Dropout(0.5, generator=np.random.default_rng(9))(descend.ones(100)).data
-    d = nn.Dropout(0.5, generator=np.random.default_rng(9))(descend.ones(100)).data
+    c = nn.Dropout(0.5, generator=np.random.default_rng(9))(descend.ones(100)).array
+    d = nn.Dropout(0.5, generator=np.random.default_rng(9))(descend.ones(100)).array
     np.testing.assert_array_equal(c, d)
-    assert not np.array_equal(a, F.dropout(descend.ones(100), 0.5).data)
+    assert not np.array_equal(a, F.dropout(descend.ones(100), 0.5).array)
 
 
 def test_dropout2d_zeroes_whole_channels():
     descend.manual_seed(2)
     p = 0.25
-    y = nn.Dropout2d(p)(descend.ones(64, 32, 5, 5)).data
+    y = nn.Dropout2d(p)(descend.ones(64, 32, 5, 5)).array
     per_channel = y.reshape(64, 32, -1)
     assert np.all(per_channel.min(axis=2) == per_channel.max(axis=2))   # each map all-zero or all-kept
     kept = per_channel[:, :, 0] != 0

@@ -67,10 +67,10 @@ def test_state_dict_is_a_copy_and_load_copies_in_place():
     m = TwoLayer()
     sd = m.state_dict()
     sd["fc1.weight"][...] = 7.0
-    assert not np.any(m.fc1.weight.data == 7.0)                  # state_dict returned copies
-    weight_array = m.fc1.weight.data
+    assert not np.any(m.fc1.weight.array == 7.0)                  # state_dict returned copies
+    weight_array = m.fc1.weight.array
     m.load_state_dict(sd)
-    assert m.fc1.weight.data is weight_array                       # same array: optimisers stay valid
+    assert m.fc1.weight.array is weight_array                       # same array: optimisers stay valid
     np.testing.assert_array_equal(weight_array, 7.0)
 
 
@@ -82,9 +82,9 @@ def test_torch_weights_load_and_give_the_same_output():
     ours.load_state_dict(ref.state_dict())
     ours.eval()
     x = np.random.default_rng(0).standard_normal((3, 1, 8, 8)).astype(np.float32)
-    np.testing.assert_allclose(ours(descend.tensor(x)).data, ref(torch.tensor(x)).detach().numpy(), rtol=1e-4,
+    np.testing.assert_allclose(ours(descend.tensor(x)).array, ref(torch.tensor(x)).detach().numpy(), rtol=1e-4,
                                atol=1e-5)
-    assert int(ours[1].num_batches_tracked.data) == 2
+    assert int(ours[1].num_batches_tracked.array) == 2
     # and back: torch loads ours
     ref2 = _torch_cnn()
     ref2.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
@@ -94,7 +94,7 @@ def test_torch_weights_load_and_give_the_same_output():
 
 def test_load_state_dict_error_lists_every_bad_key_and_copies_nothing():
     m = TwoLayer()
-    before = m.fc2.weight.data.copy()
+    before = m.fc2.weight.array.copy()
     sd = m.state_dict()
     del sd["fc1.bias"], sd["calls"]
     sd["extra.weight"] = np.zeros(1)
@@ -105,7 +105,7 @@ def test_load_state_dict_error_lists_every_bad_key_and_copies_nothing():
     text = str(err.value)
     for key in ("fc1.bias", "calls", "extra.weight", "fc2.weight", "fc1.weight", "(8, 2)", "(2, 8)"):
         assert key in text
-    np.testing.assert_array_equal(m.fc2.weight.data, before)
+    np.testing.assert_array_equal(m.fc2.weight.array, before)
 
 
 def test_load_state_dict_non_strict_returns_missing_and_unexpected():
@@ -114,7 +114,7 @@ def test_load_state_dict_non_strict_returns_missing_and_unexpected():
     missing, unexpected = m.load_state_dict(sd, strict=False)
     assert unexpected == ["bogus"]
     assert missing == ["scale", "calls", "fc1.bias", "fc2.weight", "fc2.bias"]  # own params, buffers, children
-    np.testing.assert_array_equal(m.fc1.weight.data, 0.5)
+    np.testing.assert_array_equal(m.fc1.weight.array, 0.5)
     with pytest.raises(nn.StateDictError, match="shape mismatch"):
         m.load_state_dict({"fc1.weight": np.zeros((4, 8))}, strict=False)
 
@@ -146,7 +146,7 @@ def test_forward_hook_sees_output_and_handle_removes_it():
     assert len(seen) == 1
     # a hook returning a value replaces the output
     m.fc2.register_forward_hook(lambda mod, inputs, out: out * 0)
-    np.testing.assert_array_equal(m(descend.ones(2, 4)).data, 0)
+    np.testing.assert_array_equal(m(descend.ones(2, 4)).array, 0)
 
 
 def test_apply_visits_children_then_self():
@@ -184,8 +184,8 @@ def test_deepcopy_gives_independent_parameters():
     m = TwoLayer()
     m2 = copy.deepcopy(m)
     assert isinstance(m2.fc1.weight, nn.Parameter)
-    m2.fc1.weight.data[...] = 0
-    assert not np.all(m.fc1.weight.data == 0)
+    m2.fc1.weight.array[...] = 0
+    assert not np.all(m.fc1.weight.array == 0)
 
 
 def test_double_casts_parameters_and_buffers():

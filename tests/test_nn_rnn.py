@@ -42,10 +42,10 @@ def _loss_pieces(out, state, lstm):
 
 def _check_grads(dm, tm, pairs, atol=1e-9):
     for d, t in pairs:
-        np.testing.assert_allclose(d.grad.data, t.grad.numpy(), atol=atol, rtol=1e-6)
+        np.testing.assert_allclose(d.grad.array, t.grad.numpy(), atol=atol, rtol=1e-6)
     dparams = dict(dm.named_parameters())
     for name, p in tm.named_parameters():
-        np.testing.assert_allclose(dparams[name].grad.data, p.grad.numpy(), atol=atol, rtol=1e-6, err_msg=name)
+        np.testing.assert_allclose(dparams[name].grad.array, p.grad.numpy(), atol=atol, rtol=1e-6, err_msg=name)
 
 
 @pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
@@ -69,9 +69,9 @@ def test_recurrent_layer_matches_torch(kind, bidirectional, batch_first, with_st
             dstate, tstate = (dh, dc), (th, tc)
     dout, dfin = dm(dx, dstate)
     tout, tfin = tm(tx, tstate)
-    np.testing.assert_allclose(dout.data, tout.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(dout.array, tout.detach().numpy(), atol=1e-12)
     for d, t in zip(dfin if lstm else (dfin,), tfin if lstm else (tfin,)):
-        np.testing.assert_allclose(d.data, t.detach().numpy(), atol=1e-12)
+        np.testing.assert_allclose(d.array, t.detach().numpy(), atol=1e-12)
     _loss_pieces(dout, dfin, lstm).backward()
     _loss_pieces(tout, tfin, lstm).backward()
     _check_grads(dm, tm, pairs)
@@ -84,11 +84,11 @@ def test_recurrent_layer_float32_matches_torch_and_stays_float32(kind):
     dout, _ = dm(dx)
     tout, _ = tm(tx)
     assert dout.dtype == np.float32
-    np.testing.assert_allclose(dout.data, tout.detach().numpy(), atol=1e-6)
+    np.testing.assert_allclose(dout.array, tout.detach().numpy(), atol=1e-6)
     dout.sum().backward()
     tout.sum().backward()
-    assert dx.grad.data.dtype == np.float32
-    np.testing.assert_allclose(dx.grad.data, tx.grad.numpy(), atol=1e-5)
+    assert dx.grad.array.dtype == np.float32
+    np.testing.assert_allclose(dx.grad.array, tx.grad.numpy(), atol=1e-5)
 
 
 def test_rnn_relu_and_no_bias_match_torch():
@@ -97,7 +97,7 @@ def test_rnn_relu_and_no_bias_match_torch():
     dx, tx = _pair((7, 2, 4))
     dout, dh = dm(dx)
     tout, th = tm(tx)
-    np.testing.assert_allclose(dout.data, tout.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(dout.array, tout.detach().numpy(), atol=1e-12)
     (dout.sum() + dh.sum()).backward()
     (tout.sum() + th.sum()).backward()
     _check_grads(dm, tm, [(dx, tx)])
@@ -113,7 +113,7 @@ def test_unbatched_input_matches_torch(kind):
     dout, dfin = dm(dx, dstate)
     tout, tfin = tm(tx, tstate)
     assert dout.shape == (5, 8)
-    np.testing.assert_allclose(dout.data, tout.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(dout.array, tout.detach().numpy(), atol=1e-12)
     _loss_pieces(dout, dfin, lstm).backward()
     _loss_pieces(tout, tfin, lstm).backward()
     _check_grads(dm, tm, [(dx, tx), (dh, th)])
@@ -127,7 +127,7 @@ def test_parameter_names_shapes_and_init_bound_are_torchs():
         for k, v in tm.state_dict().items():
             assert dm.state_dict()[k].shape == tuple(v.shape)
         assert dm.weight_hh_l1_reverse.shape == (gates * 5, 5)
-        values = np.concatenate([p.data.ravel() for p in dm.parameters()])
+        values = np.concatenate([p.array.ravel() for p in dm.parameters()])
         bound = 1 / np.sqrt(5)
         assert np.abs(values).max() <= bound and np.abs(values).max() > 0.9 * bound
 
@@ -142,17 +142,17 @@ def test_packed_sequence_matches_torch(kind, bidirectional, enforce_sorted):
     lstm = kind == "LSTM"
     dp = pack_padded_sequence(dx, lengths, enforce_sorted=enforce_sorted)
     tp = torch.nn.utils.rnn.pack_padded_sequence(tx, lengths, enforce_sorted=enforce_sorted)
-    np.testing.assert_array_equal(dp.batch_sizes.data, tp.batch_sizes.numpy())
-    np.testing.assert_allclose(dp.data.data, tp.data.detach().numpy())
+    np.testing.assert_array_equal(dp.batch_sizes.array, tp.batch_sizes.numpy())
+    np.testing.assert_allclose(dp.data.array, tp.data.detach().numpy())
     dout, dfin = dm(dp)
     tout, tfin = tm(tp)
-    np.testing.assert_allclose(dout.data.data, tout.data.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(dout.data.array, tout.data.detach().numpy(), atol=1e-12)
     for d, t in zip(dfin if lstm else (dfin,), tfin if lstm else (tfin,)):
-        np.testing.assert_allclose(d.data, t.detach().numpy(), atol=1e-12)
+        np.testing.assert_allclose(d.array, t.detach().numpy(), atol=1e-12)
     dpad, dlen = pad_packed_sequence(dout, batch_first=True, padding_value=-1.0)
     tpad, tlen = torch.nn.utils.rnn.pad_packed_sequence(tout, batch_first=True, padding_value=-1.0)
-    np.testing.assert_allclose(dpad.data, tpad.detach().numpy(), atol=1e-12)
-    np.testing.assert_array_equal(dlen.data, tlen.numpy())
+    np.testing.assert_allclose(dpad.array, tpad.detach().numpy(), atol=1e-12)
+    np.testing.assert_array_equal(dlen.array, tlen.numpy())
     w = RNG.standard_normal(dpad.shape)
     ((dpad * w).sum() + _loss_pieces(dpad[:, :1], dfin, lstm)).backward()
     ((tpad * torch.tensor(w)).sum() + _loss_pieces(tpad[:, :1], tfin, lstm)).backward()
@@ -167,8 +167,8 @@ def test_packed_with_initial_state_unsorted_matches_torch():
     dc, tc = _pair((2, 3, 4))
     dout, (dhn, dcn) = dm(pack_padded_sequence(dx, lengths, enforce_sorted=False), (dh, dc))
     tout, (thn, tcn) = tm(torch.nn.utils.rnn.pack_padded_sequence(tx, lengths, enforce_sorted=False), (th, tc))
-    np.testing.assert_allclose(dhn.data, thn.detach().numpy(), atol=1e-12)
-    np.testing.assert_allclose(dcn.data, tcn.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(dhn.array, thn.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(dcn.array, tcn.detach().numpy(), atol=1e-12)
     (dout.data.sum() + (dhn * dcn).sum()).backward()
     (tout.data.sum() + (thn * tcn).sum()).backward()
     _check_grads(dm, tm, [(dx, tx), (dh, th), (dc, tc)])
@@ -193,7 +193,7 @@ def test_cell_matches_torch(kind):
     dout = dm(dx, (dh, dh * 2.0) if lstm else dh)
     tout = tm(tx, (th, th * 2.0) if lstm else th)
     d1, t1 = (dout[0] * dout[1], tout[0] * tout[1]) if lstm else (dout, tout)
-    np.testing.assert_allclose(d1.data, t1.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(d1.array, t1.detach().numpy(), atol=1e-12)
     (d1 * d1).sum().backward()
     (t1 * t1).sum().backward()
     _check_grads(dm, tm, [(dx, tx), (dh, th)])
@@ -256,11 +256,11 @@ def test_dropout_between_layers_acts_in_training_only():
     descend.manual_seed(0)
     a, _ = dm(x)
     b, _ = dm(x)
-    assert np.abs(a.data - b.data).max() > 1e-3  # fresh masks each call
+    assert np.abs(a.array - b.array).max() > 1e-3  # fresh masks each call
     dm.eval()
     tm.eval()
     c, _ = dm(x)
-    np.testing.assert_allclose(c.data, tm(torch.tensor(x.data))[0].detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(c.array, tm(torch.tensor(x.array))[0].detach().numpy(), atol=1e-12)
 
 
 @pytest.mark.parametrize("packed", [False, True])
@@ -280,9 +280,9 @@ def test_lstm_with_proj_size_matches_torch(packed):
     dout, dfin = dm(din, (dh, dc))
     tout, tfin = tm(tin, (th, tc))
     dout, tout = (dout.data, tout.data) if packed else (dout, tout)
-    np.testing.assert_allclose(dout.data, tout.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(dout.array, tout.detach().numpy(), atol=1e-12)
     for d, t in zip(dfin, tfin):
-        np.testing.assert_allclose(d.data, t.detach().numpy(), atol=1e-12)
+        np.testing.assert_allclose(d.array, t.detach().numpy(), atol=1e-12)
     _loss_pieces(dout, dfin, True).backward()
     _loss_pieces(tout, tfin, True).backward()
     _check_grads(dm, tm, [(dx, tx), (dh, th), (dc, tc)])
@@ -314,4 +314,4 @@ def test_docs_sequence_example_runs_with_the_shapes_it_states():
     assert namespace["out"].shape == (4, 10, 64) and namespace["h_n"].shape == (4, 4, 32)
     padded, lengths = namespace["padded"], namespace["lengths"]
     assert padded.shape == (4, 10, 64) and lengths.tolist() == [10, 7, 7, 3]
-    assert not padded.data[3, 3:].any()  # zeros past each length
+    assert not padded.array[3, 3:].any()  # zeros past each length

@@ -26,10 +26,10 @@ def _sync(dm, tm):
 
 def _grads_close(dm, tm, pairs, atol=1e-9):
     for d, t in pairs:
-        np.testing.assert_allclose(d.grad.data, t.grad.numpy(), atol=atol)
+        np.testing.assert_allclose(d.grad.array, t.grad.numpy(), atol=atol)
     dparams = dict(dm.named_parameters())
     for name, p in tm.named_parameters():
-        np.testing.assert_allclose(dparams[name].grad.data, p.grad.numpy(), atol=atol, err_msg=name)
+        np.testing.assert_allclose(dparams[name].grad.array, p.grad.numpy(), atol=atol, err_msg=name)
 
 
 @pytest.mark.parametrize("norm_first", [False, True])
@@ -45,7 +45,7 @@ def test_encoder_layer_matches_torch(norm_first, activation, batch_first):
     kpm[1, -2:] = True
     dout = dm(dx, src_key_padding_mask=kpm)
     tout = tm(tx, src_key_padding_mask=torch.tensor(kpm))
-    np.testing.assert_allclose(dout.data, tout.detach().numpy(), atol=1e-10)
+    np.testing.assert_allclose(dout.array, tout.detach().numpy(), atol=1e-10)
     g = RNG.standard_normal(dout.shape)
     (dout * g).sum().backward()
     (tout * torch.tensor(g)).sum().backward()
@@ -65,7 +65,7 @@ def test_decoder_layer_matches_torch_with_causal_mask(norm_first, activation):
     mkpm[0, -1] = True
     dout = dm(dt, dmem, tgt_mask=mask.numpy(), memory_key_padding_mask=mkpm, tgt_is_causal=True)
     tout = tm(tt, tmem, tgt_mask=mask, memory_key_padding_mask=torch.tensor(mkpm), tgt_is_causal=True)
-    np.testing.assert_allclose(dout.data, tout.detach().numpy(), atol=1e-10)
+    np.testing.assert_allclose(dout.array, tout.detach().numpy(), atol=1e-10)
     g = RNG.standard_normal(dout.shape)
     (dout * g).sum().backward()
     (tout * torch.tensor(g)).sum().backward()
@@ -77,7 +77,7 @@ def test_callable_activation_is_used():
     dm = nn.TransformerEncoderLayer(D, NHEAD, FF, activation=nn.SiLU(), dtype="float64")
     _sync(dm, tm)
     dx, tx = _pair((S, N, D))
-    np.testing.assert_allclose(dm(dx).data, tm(tx).detach().numpy(), atol=1e-10)
+    np.testing.assert_allclose(dm(dx).array, tm(tx).detach().numpy(), atol=1e-10)
 
 
 def test_full_transformer_matches_torch():
@@ -89,9 +89,9 @@ def test_full_transformer_matches_torch():
     skpm = np.zeros((N, S), bool)
     skpm[2, -2:] = True
     dout = dm(ds, dt, tgt_mask=mask, src_key_padding_mask=skpm, memory_key_padding_mask=skpm)
-    tout = tm(ts, tt, tgt_mask=torch.tensor(mask.data), src_key_padding_mask=torch.tensor(skpm),
+    tout = tm(ts, tt, tgt_mask=torch.tensor(mask.array), src_key_padding_mask=torch.tensor(skpm),
               memory_key_padding_mask=torch.tensor(skpm))
-    np.testing.assert_allclose(dout.data, tout.detach().numpy(), atol=1e-10)
+    np.testing.assert_allclose(dout.array, tout.detach().numpy(), atol=1e-10)
     (dout * dout).sum().backward()
     (tout * tout).sum().backward()
     _grads_close(dm, tm, [(ds, ts), (dt, tt)], atol=1e-8)
@@ -101,16 +101,16 @@ def test_stacks_are_independent_copies_and_transformer_init_is_xavier():
     layer = nn.TransformerEncoderLayer(D, NHEAD, FF)
     enc = nn.TransformerEncoder(layer, 3, norm=nn.LayerNorm(D))
     assert enc.layers[0].linear1.weight is not enc.layers[1].linear1.weight
-    np.testing.assert_array_equal(enc.layers[0].linear1.weight.data, enc.layers[2].linear1.weight.data)
+    np.testing.assert_array_equal(enc.layers[0].linear1.weight.array, enc.layers[2].linear1.weight.array)
     assert "norm.weight" in enc.state_dict()
     model = nn.Transformer(D, NHEAD, 1, 1, FF)
-    w = model.encoder.layers[0].linear1.weight.data  # (FF, D): xavier bound √(6/(D+FF))
+    w = model.encoder.layers[0].linear1.weight.array  # (FF, D): xavier bound √(6/(D+FF))
     bound = np.sqrt(6 / (D + FF))
     assert np.abs(w).max() <= bound and np.abs(w).max() > 0.8 * bound
 
 
 def test_square_subsequent_mask_is_torchs():
-    np.testing.assert_array_equal(nn.Transformer.generate_square_subsequent_mask(4).data,
+    np.testing.assert_array_equal(nn.Transformer.generate_square_subsequent_mask(4).array,
                                   torch.nn.Transformer.generate_square_subsequent_mask(4).numpy())
 
 
@@ -119,11 +119,11 @@ def test_sinusoidal_encoding_follows_the_formula_and_is_not_in_the_state_dict():
     out = pe(descend.zeros(4, 2, 6))
     t, i = 3, 1
     assert out.shape == (4, 2, 6)
-    np.testing.assert_allclose(out.data[t, 1, 2 * i], np.sin(t / 10000 ** (2 * i / 6)), rtol=1e-6)
-    np.testing.assert_allclose(out.data[t, 0, 2 * i + 1], np.cos(t / 10000 ** (2 * i / 6)), rtol=1e-6)
+    np.testing.assert_allclose(out.array[t, 1, 2 * i], np.sin(t / 10000 ** (2 * i / 6)), rtol=1e-6)
+    np.testing.assert_allclose(out.array[t, 0, 2 * i + 1], np.cos(t / 10000 ** (2 * i / 6)), rtol=1e-6)
     assert list(pe.state_dict()) == []
     bf = nn.SinusoidalPositionalEncoding(6, max_len=10, batch_first=True)(descend.zeros(2, 4, 6))
-    np.testing.assert_array_equal(bf.data[1], out.data[:, 1])
+    np.testing.assert_array_equal(bf.array[1], out.array[:, 1])
     with pytest.raises(ValueError, match="max_len"):
         pe(descend.zeros(11, 1, 6))
 
@@ -132,10 +132,10 @@ def test_learned_encoding_adds_a_trainable_table():
     pe = nn.LearnedPositionalEncoding(4, max_len=8)
     x = descend.tensor(RNG.standard_normal((5, 2, 4)).astype(np.float32))
     out = pe(x)
-    np.testing.assert_allclose(out.data, x.data + pe.weight.data[:5, None], rtol=1e-6)
+    np.testing.assert_allclose(out.array, x.array + pe.weight.array[:5, None], rtol=1e-6)
     out.sum().backward()
-    np.testing.assert_array_equal(pe.weight.grad.data[:5], 2.0)
-    np.testing.assert_array_equal(pe.weight.grad.data[5:], 0.0)
+    np.testing.assert_array_equal(pe.weight.grad.array[:5], 2.0)
+    np.testing.assert_array_equal(pe.weight.grad.array[5:], 0.0)
 
 
 def test_encoder_learns_to_copy_the_token_under_a_shifted_position():
@@ -168,9 +168,9 @@ def test_training_mode_dropout_changes_outputs_and_backward_reaches_every_parame
     descend.manual_seed(0)
     a = model(src, tgt)
     b = model(src, tgt)
-    assert np.abs(a.data - b.data).max() > 1e-3
+    assert np.abs(a.array - b.array).max() > 1e-3
     (a * a).sum().backward()
-    assert all(p.grad is not None and np.isfinite(p.grad.data).all() for p in model.parameters())
+    assert all(p.grad is not None and np.isfinite(p.grad.array).all() for p in model.parameters())
 
 
 def test_encoder_layer_rejects_unknown_activation():

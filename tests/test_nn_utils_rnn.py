@@ -29,7 +29,7 @@ def test_pad_sequence_matches_torch_with_gradients(batch_first, padding_side):
     (dp * w).sum().backward()
     (tp * torch.tensor(w)).sum().backward()
     for d, t in zip(ds, ts):
-        np.testing.assert_allclose(d.grad.data, t.grad.numpy())
+        np.testing.assert_allclose(d.grad.array, t.grad.numpy())
 
 
 @pytest.mark.parametrize("enforce_sorted", [True, False])
@@ -38,19 +38,19 @@ def test_pack_sequence_matches_torch_and_unpacks_to_the_inputs(enforce_sorted):
     ds, ts = _seqs(lengths)
     dp = rnn.pack_sequence(ds, enforce_sorted=enforce_sorted)
     tp = trnn.pack_sequence(ts, enforce_sorted=enforce_sorted)
-    np.testing.assert_array_equal(dp.data.data, tp.data.detach().numpy())
-    np.testing.assert_array_equal(dp.batch_sizes.data, tp.batch_sizes.numpy())
+    np.testing.assert_array_equal(dp.data.array, tp.data.detach().numpy())
+    np.testing.assert_array_equal(dp.batch_sizes.array, tp.batch_sizes.numpy())
     if enforce_sorted:
         assert dp.sorted_indices is None and tp.sorted_indices is None
     else:
-        np.testing.assert_array_equal(dp.sorted_indices.data, tp.sorted_indices.numpy())
-        np.testing.assert_array_equal(dp.unsorted_indices.data, tp.unsorted_indices.numpy())
+        np.testing.assert_array_equal(dp.sorted_indices.array, tp.sorted_indices.numpy())
+        np.testing.assert_array_equal(dp.unsorted_indices.array, tp.unsorted_indices.numpy())
     back = rnn.unpack_sequence(dp)
     for b, d in zip(back, ds):
-        np.testing.assert_array_equal(b.data, d.data)
+        np.testing.assert_array_equal(b.array, d.array)
     (dp.data * dp.data).sum().backward()
     for d in ds:
-        np.testing.assert_allclose(d.grad.data, 2 * d.data)
+        np.testing.assert_allclose(d.grad.array, 2 * d.array)
 
 
 def test_pad_packed_sequence_total_length_and_batch_first_match_torch():
@@ -60,8 +60,8 @@ def test_pad_packed_sequence_total_length_and_batch_first_match_torch():
     tp = trnn.pack_padded_sequence(torch.tensor(x), [2, 5], batch_first=True, enforce_sorted=False)
     dpad, dlen = rnn.pad_packed_sequence(dp, batch_first=True, total_length=7)
     tpad, tlen = trnn.pad_packed_sequence(tp, batch_first=True, total_length=7)
-    np.testing.assert_array_equal(dpad.data, tpad.numpy())
-    np.testing.assert_array_equal(dlen.data, tlen.numpy())
+    np.testing.assert_array_equal(dpad.array, tpad.numpy())
+    np.testing.assert_array_equal(dlen.array, tlen.numpy())
     with pytest.raises(ValueError, match="total_length"):
         rnn.pad_packed_sequence(dp, total_length=3)
 
@@ -71,7 +71,7 @@ def test_unpad_sequence_cuts_each_sequence_to_its_length():
     padded = rnn.pad_sequence(ds)
     pieces = rnn.unpad_sequence(padded, descend.tensor(np.array([2, 4])))
     assert [p.shape for p in pieces] == [(2, 2), (4, 2)]
-    np.testing.assert_array_equal(pieces[1].data, ds[1].data)
+    np.testing.assert_array_equal(pieces[1].array, ds[1].array)
 
 
 def test_zero_length_is_rejected_with_a_hint():

@@ -29,7 +29,7 @@ def session(proto_bytes):
 def descend_out(model, x):
     with descend.no_grad():
         out = model(descend.tensor(x) if x.dtype.kind == "f" else descend.tensor(x, dtype=x.dtype))
-    return out.data
+    return out.array
 
 
 def check_export(model, make_input, batches=BATCHES, atol=1e-5, **kwargs):
@@ -65,11 +65,11 @@ def randomise_batchnorm(model, seed=1):
     for m in model.modules():
         if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
             c = m.num_features
-            m.running_mean.data[...] = rng.standard_normal(c)
-            m.running_var.data[...] = rng.uniform(0.5, 2.0, c)
+            m.running_mean.array[...] = rng.standard_normal(c)
+            m.running_var.array[...] = rng.uniform(0.5, 2.0, c)
             if m.weight is not None:
-                m.weight.data[...] = rng.uniform(0.5, 1.5, c)
-                m.bias.data[...] = rng.standard_normal(c)
+                m.weight.array[...] = rng.uniform(0.5, 1.5, c)
+                m.bias.array[...] = rng.standard_normal(c)
     return model
 
 
@@ -120,8 +120,8 @@ def test_batchnorm_inference_form_matches(affine):
 def test_batchnorm3d_on_volumes_matches():
     rng = np.random.default_rng(6)
     bn = nn.BatchNorm3d(2)
-    bn.running_mean.data[...] = [0.5, -1.0]
-    bn.running_var.data[...] = [2.0, 0.25]
+    bn.running_mean.array[...] = [0.5, -1.0]
+    bn.running_var.array[...] = [2.0, 0.25]
     check_export(bn, lambda n: rng.standard_normal((n, 2, 3, 4, 5)).astype(np.float32))
 
 
@@ -142,8 +142,8 @@ def test_layernorm_matches(shape, affine):
     rng = np.random.default_rng(4)
     ln = nn.LayerNorm(shape, elementwise_affine=affine, eps=1e-4)
     if affine:
-        ln.weight.data[...] = rng.uniform(0.5, 1.5, shape)
-        ln.bias.data[...] = rng.standard_normal(shape)
+        ln.weight.array[...] = rng.uniform(0.5, 1.5, shape)
+        ln.bias.array[...] = rng.standard_normal(shape)
     check_export(ln, lambda n: (rng.standard_normal((n, 3, 6)) * 3 + 1).astype(np.float32))
 
 
@@ -293,7 +293,7 @@ def check_outputs(model, make_input, batches=BATCHES, **kwargs):
         got = sess.run(None, {sess.get_inputs()[0].name: x})
         with descend.no_grad():
             out = model(descend.tensor(x))
-        want = [out[0].data, *([t.data for t in out[1]] if isinstance(out[1], tuple) else [out[1].data])]
+        want = [out[0].array, *([t.array for t in out[1]] if isinstance(out[1], tuple) else [out[1].array])]
         assert len(got) == len(want)
         for a, b in zip(got, want):
             np.testing.assert_allclose(a, b, atol=1e-5, rtol=1e-5)
@@ -326,7 +326,7 @@ def test_recurrent_export_runs_on_other_sequence_lengths():
     donnx.export(model, np.zeros((5, 2, 4), np.float32), buf)
     x = np.random.default_rng(0).standard_normal((11, 6, 4)).astype(np.float32)
     with descend.no_grad():
-        want = model(descend.tensor(x))[0].data
+        want = model(descend.tensor(x))[0].array
     np.testing.assert_allclose(session(buf.getvalue()).run(None, {"input": x})[0], want, atol=1e-5)
 
 

@@ -34,7 +34,7 @@ def outputs(model, x):
             for item in o:
                 walk(item)
         else:
-            flat.append(o.data)
+            flat.append(o.array)
     walk(out)
     return flat
 
@@ -86,11 +86,11 @@ def test_loaded_module_is_trainable():
     loss = (loaded(x) ** 2).mean()
     loss.backward()
     assert all(p.grad is not None for p in loaded.parameters())
-    grads = {name: np.asarray(getattr(p.grad, "data", p.grad)) for name, p in loaded.named_parameters()}
+    grads = {name: np.asarray(getattr(p.grad, "array", p.grad)) for name, p in loaded.named_parameters()}
     assert all(np.any(g != 0) for g in grads.values())
     # the same gradient as the original model's last bias: d mean(y²)/db = 2·mean(y)
     with descend.no_grad():
-        y = loaded(x).data
+        y = loaded(x).array
     bias_name = next(n for n, onnx_name in loaded.onnx_names.items() if onnx_name == "model.2.bias")
     np.testing.assert_allclose(grads[bias_name], [2 * y.mean()], rtol=1e-5)
 

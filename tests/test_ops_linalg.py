@@ -101,9 +101,9 @@ def test_linear_with_many_rows_matches_torch_and_sees_a_bias_changed_in_place(to
     # sums over 300 features and 512 rows in float32: two summation orders differ by ~1e-5 absolute
     torch_check(F.linear, torch.nn.functional.linear, x, w, b, atol=1e-4)
     bias = descend.tensor(b)
-    first = F.linear(descend.tensor(x), descend.tensor(w), bias).data.copy()
-    bias.data += 1.0
-    second = F.linear(descend.tensor(x), descend.tensor(w), bias).data
+    first = F.linear(descend.tensor(x), descend.tensor(w), bias).array.copy()
+    bias.array += 1.0
+    second = F.linear(descend.tensor(x), descend.tensor(w), bias).array
     np.testing.assert_allclose(second - first, 1.0, rtol=0, atol=1e-5)
 
 
@@ -126,14 +126,14 @@ def test_linear_relu_equals_relu_of_linear_bit_for_bit_with_nan_and_zero_preacti
     leaves = [[descend.tensor(a, requires_grad=True) for a in (x, w, b)] for _ in range(2)]
     fused = linear_relu(*leaves[0])
     plain = F.linear(*leaves[1]).relu()
-    np.testing.assert_array_equal(fused.data, plain.data)
+    np.testing.assert_array_equal(fused.array, plain.array)
     assert fused._node.name == "linear_relu"
     g = _x((40, 5), 7)
     fused.backward(descend.tensor(g))
     plain.backward(descend.tensor(g))
     for a, c in zip(leaves[0], leaves[1]):
-        np.testing.assert_array_equal(a.grad.data, c.grad.data)
-    assert np.isnan(fused.data[3]).all() and fused.data[7, 1] == 0.0
+        np.testing.assert_array_equal(a.grad.array, c.grad.array)
+    assert np.isnan(fused.array[3]).all() and fused.array[7, 1] == 0.0
 
 
 def _mlp():
@@ -160,12 +160,12 @@ def test_sequential_fuses_linear_then_relu_with_the_same_values_and_gradients():
     h = descend.tensor(x)
     for m in ref:  # module by module, as Sequential ran before the fusion
         h = m(h)
-    np.testing.assert_array_equal(out.data, h.data)
+    np.testing.assert_array_equal(out.array, h.array)
     assert _graph_names(out).count("linear_relu") == 2 and "relu" not in _graph_names(out)
     out.sum().backward()
     h.sum().backward()
     for p, q in zip(fused.parameters(), ref.parameters()):
-        np.testing.assert_array_equal(p.grad.data, q.grad.data)
+        np.testing.assert_array_equal(p.grad.array, q.grad.array)
 
 
 @pytest.mark.parametrize("hook_on", ["linear", "relu", "pre", "subclass", "replaced"])

@@ -26,7 +26,7 @@ def _pair(init):
 
 def _close(ours, theirs, rtol=1e-5, atol=1e-6):
     for p, q in zip(ours, theirs):
-        np.testing.assert_allclose(p.data, q.detach().numpy(), rtol=rtol, atol=atol)
+        np.testing.assert_allclose(p.array, q.detach().numpy(), rtol=rtol, atol=atol)
 
 
 @pytest.mark.parametrize("chunk_size", [256, optim.optimizer.DEFAULT_CHUNK])
@@ -77,7 +77,7 @@ def test_chain_with_a_clipping_rule_matches_torch_adam_on_clamped_gradients():
         opt.step()
         topt.step()
     _close(ps, qs)
-    assert np.array_equal(ps[0].grad.data, grads[-1][0])  # the rule clipped the update, not the gradient
+    assert np.array_equal(ps[0].grad.array, grads[-1][0])  # the rule clipped the update, not the gradient
     assert opt._buckets[0][0].fused is None  # clipping is not part of a chain Adam's fused step covers
 
 
@@ -142,7 +142,7 @@ def test_group_key_binds_a_second_rule_of_a_kind_and_a_clash_names_the_key():
     assert opt.param_groups[0]["weight_decay"] == 0.1 and opt.param_groups[0]["decoupled_decay"] == 0.01
     w.grad = descend.tensor(np.zeros(4, np.float32))
     opt.step()  # g = 0.1θ: Adam's first step is −η·sign(g); then the decoupled decay −η·0.01θ
-    np.testing.assert_allclose(w.data, 1 - 0.1 * (1 + 0.01), rtol=1e-5)
+    np.testing.assert_allclose(w.array, 1 - 0.1 * (1 + 0.01), rtol=1e-5)
     with pytest.raises(ValueError, match="'weight_decay'.*group_key"):
         chain([w], rules.add_decayed_weights(0.1), rules.scale_by_adam(), rules.add_decayed_weights(0.01),
               rules.scale_by_learning_rate(0.1))
@@ -172,7 +172,7 @@ def test_chain_state_dict_resumes_bit_for_bit():
     opt = make(ps)
     for k, gs in enumerate(grads):
         if k == 20:
-            saved, saved_w = opt.state_dict(), [p.data.copy() for p in ps]
+            saved, saved_w = opt.state_dict(), [p.array.copy() for p in ps]
         for p, g in zip(ps, gs):
             p.grad = descend.tensor(g)
         opt.step()
@@ -184,7 +184,7 @@ def test_chain_state_dict_resumes_bit_for_bit():
             p.grad = descend.tensor(g)
         opt2.step()
     for a, b in zip(ps, ps2):
-        np.testing.assert_array_equal(a.data, b.data)
+        np.testing.assert_array_equal(a.array, b.array)
 
 
 class _CountingFusedScale(rules.Rule):
@@ -224,8 +224,8 @@ def test_a_rule_registers_its_own_fused_step_and_the_engine_uses_it():
     w.grad = descend.tensor(np.full((300, 2), 0.5, np.float32))
     b.grad = descend.tensor(np.full(3, 0.25, np.float32))
     opt.step()
-    np.testing.assert_allclose(w.data, 1 - 0.1 * 2 * 0.5, rtol=1e-6)
-    np.testing.assert_allclose(b.data, 1 - 0.1 * 2 * 0.25, rtol=1e-6)
+    np.testing.assert_allclose(w.array, 1 - 0.1 * 2 * 0.5, rtol=1e-6)
+    np.testing.assert_allclose(b.array, 1 - 0.1 * 2 * 0.25, rtol=1e-6)
     fused = opt._buckets[0][0].fused
     assert fused.rule.fused_calls == len(opt._buckets[0][0].chunks) >= 2  # own chunks and the shared one
 

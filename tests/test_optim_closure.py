@@ -42,9 +42,9 @@ def test_step_with_closure_returns_its_loss_and_updates_as_step_after_backward(n
         ref = _loss(b, x)
         ref.backward()
         assert opt_b.step() is None
-        assert isinstance(loss, descend.Tensor) and float(loss.data) == float(ref.data)
+        assert isinstance(loss, descend.Tensor) and float(loss.array) == float(ref.array)
         for p, q in zip(a, b):
-            np.testing.assert_array_equal(p.data, q.data)
+            np.testing.assert_array_equal(p.array, q.array)
     assert calls == [True] * 5
 
 
@@ -58,8 +58,8 @@ def test_lbfgs_step_returns_the_first_loss_of_several_closure_calls():
         opt.zero_grad()
         loss = _loss(ps, x)
         loss.backward()
-        losses.append(float(loss.data))
+        losses.append(float(loss.array))
         return loss
 
     loss = opt.step(closure)
-    assert len(losses) == 5 and float(loss.data) == losses[0] and losses[-1] < losses[0]
+    assert len(losses) == 5 and float(loss.array) == losses[0] and losses[-1] < losses[0]

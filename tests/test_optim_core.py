@@ -36,7 +36,7 @@ def test_state_dict_resume_is_bit_equal(make):
     for k, gs in enumerate(grads):
         if k == 20:
             saved_opt, saved_sched = opt.state_dict(), sched.state_dict()
-            saved_params = [p.data.copy() for p in ps]
+            saved_params = [p.array.copy() for p in ps]
         for p, g in zip(ps, gs):
             p.grad = descend.tensor(g)
         opt.step()
@@ -52,7 +52,7 @@ def test_state_dict_resume_is_bit_equal(make):
         opt2.step()
         sched2.step()
     for a, b in zip(ps, ps2):
-        assert np.array_equal(a.data, b.data)
+        assert np.array_equal(a.array, b.array)
     assert sched.get_last_lr() == sched2.get_last_lr()
 
 
@@ -72,7 +72,7 @@ def test_state_dict_is_plain_arrays_and_numbers_indexed_like_torch():
 def test_parameter_without_grad_is_skipped_and_its_state_does_not_move():
     rng = np.random.default_rng(1)
     ps = _params(rng)
-    tps = [torch.tensor(p.data.copy(), requires_grad=True) for p in ps]
+    tps = [torch.tensor(p.array.copy(), requires_grad=True) for p in ps]
     opt, topt = optim.Adam(ps, lr=0.01), torch.optim.Adam(tps, lr=0.01)
     for k in range(30):
         opt.zero_grad()
@@ -82,30 +82,30 @@ def test_parameter_without_grad_is_skipped_and_its_state_does_not_move():
                 continue  # parameter 1 gets no gradient every third step
             g = rng.standard_normal(p.shape).astype(np.float32)
             p.grad, q.grad = descend.tensor(g), torch.tensor(g)
-        before = ps[1].data.copy()
+        before = ps[1].array.copy()
         opt.step()
         topt.step()
         if k % 3 == 0:
-            assert np.array_equal(ps[1].data, before)
+            assert np.array_equal(ps[1].array, before)
     assert opt.state[ps[1]]["step"] == 20 and opt.state[ps[0]]["step"] == 30
     for p, q in zip(ps, tps):
-        np.testing.assert_allclose(p.data, q.detach().numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(p.array, q.detach().numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_param_groups_have_their_own_options_and_schedulers_take_effect():
     rng = np.random.default_rng(2)
     a, b = (descend.tensor(rng.standard_normal(3).astype(np.float32), requires_grad=True) for _ in range(2))
-    start_a, start_b = a.data.copy(), b.data.copy()
+    start_a, start_b = a.array.copy(), b.array.copy()
     opt = optim.SGD([{"params": [a]}], lr=0.1)
     opt.add_param_group({"params": [b], "lr": 0.01})
     a.grad = descend.tensor(np.ones(3, np.float32))
     b.grad = descend.tensor(np.ones(3, np.float32))
     opt.step()
-    np.testing.assert_allclose(a.data, start_a - 0.1, rtol=1e-6)
-    np.testing.assert_allclose(b.data, start_b - 0.01, rtol=1e-6)
+    np.testing.assert_allclose(a.array, start_a - 0.1, rtol=1e-6)
+    np.testing.assert_allclose(b.array, start_b - 0.01, rtol=1e-6)
     opt.param_groups[1]["lr"] = 1.0
     opt.step()
-    np.testing.assert_allclose(b.data, start_b - 1.01, rtol=1e-6)
+    np.testing.assert_allclose(b.array, start_b - 1.01, rtol=1e-6)
     with pytest.raises(ValueError, match="more than once"):
         opt.add_param_group({"params": [a]})
 
@@ -122,10 +122,10 @@ def test_zero_grad_and_closure():
 
     loss = opt.step(closure)
     assert float(loss) == pytest.approx(5.0)
-    np.testing.assert_allclose(p.data, [0.0, 0.0])  # θ − 0.5·2θ
+    np.testing.assert_allclose(p.array, [0.0, 0.0])  # θ − 0.5·2θ
     p.grad = descend.tensor([3.0, 3.0])
     opt.zero_grad(set_to_none=False)
-    np.testing.assert_array_equal(p.grad.data, [0.0, 0.0])
+    np.testing.assert_array_equal(p.grad.array, [0.0, 0.0])
     opt.zero_grad()
     assert p.grad is None
 
@@ -133,10 +133,10 @@ def test_zero_grad_and_closure():
 def test_rebinding_param_data_is_picked_up():
     p = descend.tensor([1.0, 2.0], requires_grad=True)
     opt = optim.SGD([p], lr=0.1)
-    p.data = np.array([5.0, 5.0], np.float32)
+    p.array = np.array([5.0, 5.0], np.float32)
     p.grad = descend.tensor([1.0, 1.0])
     opt.step()
-    np.testing.assert_allclose(p.data, [4.9, 4.9], rtol=1e-6)
+    np.testing.assert_allclose(p.array, [4.9, 4.9], rtol=1e-6)
 
 
 def test_step_keeps_float32():
@@ -144,7 +144,7 @@ def test_step_keeps_float32():
     _feed(ps, np.random.default_rng(4))
     opt = optim.Adam(ps, lr=np.float64(0.01), betas=(np.float64(0.9), 0.999))
     opt.step()
-    assert all(p.data.dtype == np.float32 for p in ps)
+    assert all(p.array.dtype == np.float32 for p in ps)
     assert all(v.dtype == np.float32 for v in opt.state[ps[0]].values() if isinstance(v, np.ndarray))
 
 
@@ -179,9 +179,9 @@ def _ravine_steps(make, tol=1e-3, max_steps=5000):
     opt = make([p])
     h = np.array([1.0, 100.0])
     for k in range(1, max_steps + 1):
-        p.grad = descend.tensor(h * p.data, dtype=np.float64)
+        p.grad = descend.tensor(h * p.array, dtype=np.float64)
         opt.step()
-        if np.linalg.norm(p.data) < tol:
+        if np.linalg.norm(p.array) < tol:
             return k
     return max_steps + 1
 
@@ -212,8 +212,8 @@ def test_param_groups_weight_decay_excludes_biases_and_norm_weights():
     for p in (w, b, ln, emb):
         p.grad = descend.tensor(np.zeros(p.shape, np.float32))
     opt.step()  # zero gradient: only decoupled decay moves the weights, θ ← θ(1 − ηλ)
-    np.testing.assert_allclose(w.data, 1 - 0.1 * 0.05, rtol=1e-6)
-    np.testing.assert_array_equal(b.data, 1.0)
+    np.testing.assert_allclose(w.array, 1 - 0.1 * 0.05, rtol=1e-6)
+    np.testing.assert_array_equal(b.array, 1.0)
 
 
 def test_l1_penalty_value_and_subgradient_match_torch():
@@ -227,8 +227,8 @@ def test_l1_penalty_value_and_subgradient_match_torch():
     tout.backward()
     assert out.shape == () and float(out) == pytest.approx(tout.item(), rel=1e-6)
     for p, q in zip(ps, tps):
-        np.testing.assert_allclose(p.grad.data, q.grad.numpy(), rtol=1e-6)
-    assert ps[1].grad.data[0] == 0.0  # subgradient 0 at 0
+        np.testing.assert_allclose(p.grad.array, q.grad.numpy(), rtol=1e-6)
+    assert ps[1].grad.array[0] == 0.0  # subgradient 0 at 0
     with pytest.raises(ValueError, match="-1"):
         l1_penalty(ps, -1.0)
 
@@ -275,7 +275,7 @@ def test_subnormal_state_is_flushed_every_flush_every_steps_and_parameters_still
     assert _subnormal(theirs[4:]).any() and not _subnormal(stored).any()
     np.testing.assert_array_equal(stored.reshape(8, 16)[4:], 0.0)
     np.testing.assert_allclose(ours[:4], theirs[:4], rtol=1e-4, atol=1e-7)
-    np.testing.assert_allclose(p.data, q.detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(p.array, q.detach().numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_resume_across_a_flush_of_subnormal_state_is_bit_equal():
@@ -290,13 +290,13 @@ def test_resume_across_a_flush_of_subnormal_state_is_bit_equal():
         opt = optim.Adam([p], lr=1e-3)
         for k, g in enumerate(grads):
             if resume and k == resume_at:
-                saved, saved_w = opt.state_dict(), p.data.copy()
+                saved, saved_w = opt.state_dict(), p.array.copy()
                 p = descend.tensor(saved_w, requires_grad=True)
                 opt = optim.Adam([p], lr=1e-3)
                 opt.load_state_dict(saved)
             p.grad = descend.tensor(g)
             opt.step()
-        runs.append((p.data.copy(), opt.state[p]))
+        runs.append((p.array.copy(), opt.state[p]))
     (w_a, s_a), (w_b, s_b) = runs
     np.testing.assert_array_equal(w_a, w_b)
     for name in ("exp_avg", "exp_avg_sq"):

@@ -70,9 +70,9 @@ def test_lbfgs_takes_torchs_iterates_in_float64(kwargs, logistic, torch_float64)
     (opt, closure, ps), (topt, tclosure, tps), calls = _problem(logistic, kwargs)
     for _ in range(4):
         loss, tloss = opt.step(closure), topt.step(tclosure)
-        assert isinstance(loss, descend.Tensor) and float(loss.data) == pytest.approx(tloss.item(), rel=1e-12)
+        assert isinstance(loss, descend.Tensor) and float(loss.array) == pytest.approx(tloss.item(), rel=1e-12)
         for p, q in zip(ps, tps):
-            np.testing.assert_allclose(p.data, q.detach().numpy(), rtol=1e-9, atol=1e-12)
+            np.testing.assert_allclose(p.array, q.detach().numpy(), rtol=1e-9, atol=1e-12)
         assert calls["descend"] == calls["torch"]  # the same number of closure evaluations
         st, tst = opt.state[ps[0]], topt.state[tps[0]]
         assert (st["func_evals"], st["n_iter"]) == (tst["func_evals"], tst["n_iter"])
@@ -88,7 +88,7 @@ def test_lbfgs_with_line_search_solves_least_squares_to_the_normal_equations(tor
     a = np.hstack([x, np.ones((40, 1))])  # minimise ‖a θ − y‖²/40 + 0.01‖w‖²
     reg = np.diag([0.01 * 40] * 6 + [0.0])
     theta = np.linalg.solve(a.T @ a + reg, a.T @ y)
-    np.testing.assert_allclose(np.concatenate([w.data, b.data]), theta, atol=1e-7)
+    np.testing.assert_allclose(np.concatenate([w.array, b.array]), theta, atol=1e-7)
 
 
 def test_lbfgs_state_dict_round_trip_resumes_bit_for_bit():
@@ -101,14 +101,14 @@ def test_lbfgs_state_dict_round_trip_resumes_bit_for_bit():
     assert sd["param_groups"][0]["params"] == [0, 1] and sd["param_groups"][0]["max_eval"] == 3
     (twin, tclosure, tps), _, _ = _problem(True, dict(line_search_fn="strong_wolfe", max_iter=3))
     for p, q in zip(ps, tps):
-        q.data[...] = p.data
+        q.array[...] = p.array
     twin.load_state_dict(sd)
     opt.step(closure)
     opt.step(closure)
     twin.step(tclosure)
     twin.step(tclosure)
     for p, q in zip(ps, tps):
-        np.testing.assert_array_equal(p.data, q.data)
+        np.testing.assert_array_equal(p.array, q.array)
     assert opt.state[ps[0]]["func_evals"] == twin.state[tps[0]]["func_evals"]
     sd = opt.state_dict()
     d = opt.state[ps[0]]["d"].copy()
@@ -139,8 +139,8 @@ def test_lbfgs_in_float32_keeps_the_dtype_and_follows_torch():
     for _ in range(2):
         opt.step(closure)
         topt.step(tclosure)
-    assert w.data.dtype == np.float32
-    np.testing.assert_allclose(w.data, tw.detach().numpy(), rtol=1e-4, atol=1e-5)
+    assert w.array.dtype == np.float32
+    np.testing.assert_allclose(w.array, tw.detach().numpy(), rtol=1e-4, atol=1e-5)
 
 
 def test_lbfgs_stops_at_once_when_the_gradient_is_below_tolerance_grad():
@@ -156,7 +156,7 @@ def test_lbfgs_stops_at_once_when_the_gradient_is_below_tolerance_grad():
         return loss
 
     opt.step(closure)
-    assert len(calls) == 1 and np.all(w.data == 0) and opt.state[w]["n_iter"] == 0
+    assert len(calls) == 1 and np.all(w.array == 0) and opt.state[w]["n_iter"] == 0
 
 
 def test_lbfgs_lr_follows_a_scheduler():

@@ -60,7 +60,7 @@ def _run(name, kwargs, dtype, quadratic, steps=200):
     for _ in range(steps):
         for p, q, c in zip(ps, tps, curv):
             g = rng.standard_normal(c.shape).astype(dtype)
-            p.grad = descend.tensor(c * p.data + g if quadratic else g, dtype=dtype)
+            p.grad = descend.tensor(c * p.array + g if quadratic else g, dtype=dtype)
             q.grad = torch.tensor(c) * q.detach() + torch.tensor(g) if quadratic else torch.tensor(g)
         opt.step()
         topt.step()
@@ -71,17 +71,17 @@ def _run(name, kwargs, dtype, quadratic, steps=200):
 @pytest.mark.parametrize("name,kwargs", CASES, ids=IDS)
 def test_new_optimiser_matches_torch_over_200_steps_float32(name, kwargs, quadratic):
     ps, tps, opt, topt = _run(name, kwargs, np.float32, quadratic)
-    assert all(p.data.dtype == np.float32 for p in ps)
-    assert _rel([p.data for p in ps], [q.detach().numpy() for q in tps]) < 1e-5
+    assert all(p.array.dtype == np.float32 for p in ps)
+    assert _rel([p.array for p in ps], [q.detach().numpy() for q in tps]) < 1e-5
     for p, q in zip(ps, tps):
-        np.testing.assert_allclose(p.data, q.detach().numpy(), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(p.array, q.detach().numpy(), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("quadratic", [False, True], ids=["given", "fed-back"])
 @pytest.mark.parametrize("name,kwargs", CASES, ids=IDS)
 def test_new_optimiser_matches_torch_over_200_steps_float64_and_has_its_state(name, kwargs, quadratic, torch_float64):
     ps, tps, opt, topt = _run(name, kwargs, np.float64, quadratic)
-    assert _rel([p.data for p in ps], [q.detach().numpy() for q in tps]) < 1e-12
+    assert _rel([p.array for p in ps], [q.detach().numpy() for q in tps]) < 1e-12
     state, tstate = opt.state_dict()["state"], topt.state_dict()["state"]
     for k, entry in tstate.items():
         assert set(state[k]) == set(entry) == STATE_NAMES[name] | {"step"}
@@ -98,7 +98,7 @@ def test_rprop_takes_exactly_torchs_steps():
     for kwargs in (CASES[9][1], CASES[10][1]):
         ps, tps, _, _ = _run("Rprop", kwargs, np.float32, quadratic=True)
         for p, q in zip(ps, tps):
-            np.testing.assert_array_equal(p.data, q.detach().numpy())
+            np.testing.assert_array_equal(p.array, q.detach().numpy())
 
 
 def test_asgd_averages_from_t0_on_as_torch():
@@ -107,7 +107,7 @@ def test_asgd_averages_from_t0_on_as_torch():
     st = opt.state[ps[0]]
     assert st["mu"] == pytest.approx(1 / 40) and topt.state[tps[0]]["mu"].item() == pytest.approx(1 / 40)
     assert st["eta"] == pytest.approx(0.05 / (1 + 1e-4 * 0.05 * 60) ** 0.75)
-    assert not np.allclose(st["ax"], ps[0].data)  # an average, not the iterate
+    assert not np.allclose(st["ax"], ps[0].array)  # an average, not the iterate
     np.testing.assert_allclose(st["ax"], topt.state[tps[0]]["ax"].numpy(), rtol=1e-6)
 
 
@@ -117,7 +117,7 @@ def _models(seed=0):
     tm = torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.Tanh(), torch.nn.Linear(16, 3))
     dm = nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 3))
     for d, t in zip(dm.parameters(), tm.parameters()):
-        d.data[...] = t.detach().numpy()
+        d.array[...] = t.detach().numpy()
     return dm, tm
 
 
@@ -155,7 +155,7 @@ def test_new_optimiser_trains_a_small_model_as_torch_with_a_scheduler_and_closur
     for _ in range(100):
         loss, tloss = opt.step(closure), topt.step(tclosure)
         assert isinstance(loss, descend.Tensor)
-        losses.append((float(loss.data), tloss.item()))
+        losses.append((float(loss.array), tloss.item()))
         s.step()
         ts.step()
         assert opt.param_groups[0]["lr"] == pytest.approx(topt.param_groups[0]["lr"], rel=1e-12)
@@ -163,7 +163,7 @@ def test_new_optimiser_trains_a_small_model_as_torch_with_a_scheduler_and_closur
     np.testing.assert_allclose(losses[:, 0], losses[:, 1], rtol=2e-4, atol=1e-5)
     assert losses[-1, 0] < 0.95 * losses[0, 0]  # it trained (Adadelta and RAdam start slowly)
     for d, t in zip(dm.parameters(), tm.parameters()):
-        np.testing.assert_allclose(d.data, t.detach().numpy(), rtol=1e-3, atol=1e-4)
+        np.testing.assert_allclose(d.array, t.detach().numpy(), rtol=1e-3, atol=1e-4)
 
 
 # ------------------------------------------------------------------ state dicts
@@ -177,7 +177,7 @@ def test_new_optimiser_resumes_bit_for_bit_from_its_state_dict(name, kwargs):
             p.grad = descend.tensor(g)
         opt.step()
     sd = opt.state_dict()
-    twins = [descend.tensor(p.data.copy(), requires_grad=True) for p in ps]
+    twins = [descend.tensor(p.array.copy(), requires_grad=True) for p in ps]
     twin = getattr(optim, name)(twins, **kwargs)
     twin.load_state_dict(sd)
     for gs in grads[60:]:
@@ -186,7 +186,7 @@ def test_new_optimiser_resumes_bit_for_bit_from_its_state_dict(name, kwargs):
         opt.step()
         twin.step()
     for a, b in zip(ps, twins):
-        np.testing.assert_array_equal(a.data, b.data)
+        np.testing.assert_array_equal(a.array, b.array)
     for k, entry in opt.state_dict()["state"].items():
         for key, value in entry.items():
             np.testing.assert_array_equal(value, twin.state_dict()["state"][k][key])
@@ -206,11 +206,11 @@ def test_torchs_state_dict_loads_and_the_run_continues_as_torchs(name, kwargs, t
     rng = np.random.default_rng(5)
     for _ in range(30):
         for p, q in zip(fresh, tps):
-            g = rng.standard_normal(p.data.shape)
+            g = rng.standard_normal(p.array.shape)
             p.grad, q.grad = descend.tensor(g, dtype=np.float64), torch.tensor(g)
         twin.step()
         topt.step()
-    assert _rel([p.data for p in fresh], [q.detach().numpy() for q in tps]) < 1e-12
+    assert _rel([p.array for p in fresh], [q.detach().numpy() for q in tps]) < 1e-12
 
 
 # ------------------------------------------------------------------ arguments
@@ -270,9 +270,9 @@ def test_new_optimiser_follows_torch_across_chunks_and_skipped_gradients(name, k
             if i == 1 and k % 3 == 0:
                 p.grad = q.grad = None
                 continue
-            g = rng.standard_normal(p.data.shape)
+            g = rng.standard_normal(p.array.shape)
             p.grad, q.grad = descend.tensor(g, dtype=np.float64), torch.tensor(g)
         opt.step()
         topt.step()
     assert opt.state[ps[1]]["step"] == 40 and opt.state[ps[0]]["step"] == 60
-    assert _rel([p.data for p in ps], [q.detach().numpy() for q in tps]) < 1e-12
+    assert _rel([p.array for p in ps], [q.detach().numpy() for q in tps]) < 1e-12

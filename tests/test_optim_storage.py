@@ -30,8 +30,8 @@ MAKERS = [
 def test_array_taken_from_p_data_before_the_optimiser_sees_every_update(make, make_torch):
     rng = np.random.default_rng(0)
     ps = _linear_params(rng)
-    qs = [torch.tensor(p.data.copy(), requires_grad=True) for p in ps]
-    taken = [p.data for p in ps]  # arrays a user took before building the optimiser
+    qs = [torch.tensor(p.array.copy(), requires_grad=True) for p in ps]
+    taken = [p.array for p in ps]  # arrays a user took before building the optimiser
     opt, topt = make(ps), make_torch(qs)
     for _ in range(30):
         for p, q in zip(ps, qs):
@@ -39,8 +39,8 @@ def test_array_taken_from_p_data_before_the_optimiser_sees_every_update(make, ma
             p.grad, q.grad = descend.tensor(g), torch.tensor(g)
         opt.step()
         topt.step()
-    assert all(p.data is a for p, a in zip(ps, taken))  # never rebound
-    assert ps[0].data.flags.f_contiguous  # the transposed weight keeps its layout
+    assert all(p.array is a for p, a in zip(ps, taken))  # never rebound
+    assert ps[0].array.flags.f_contiguous  # the transposed weight keeps its layout
     for a, q in zip(taken, qs):
         np.testing.assert_allclose(a, q.detach().numpy(), rtol=1e-5, atol=1e-6)
 
@@ -48,13 +48,13 @@ def test_array_taken_from_p_data_before_the_optimiser_sees_every_update(make, ma
 def test_rebinding_p_data_is_used_from_then_on_in_any_memory_order():
     rng = np.random.default_rng(1)
     ps = _linear_params(rng)
-    qs = [torch.tensor(p.data.copy(), requires_grad=True) for p in ps]
+    qs = [torch.tensor(p.array.copy(), requires_grad=True) for p in ps]
     opt, topt = optim.Adam(ps, lr=0.01, chunk_size=512), torch.optim.Adam(qs, lr=0.01)
     for k in range(20):
         if k == 10:  # the weight becomes a C-ordered array, a small one a fresh array: their state follows them
-            new_w = np.ascontiguousarray(ps[0].data * 0.5)
-            new_b = ps[2].data + 1.0
-            ps[0].data, ps[2].data = new_w, new_b
+            new_w = np.ascontiguousarray(ps[0].array * 0.5)
+            new_b = ps[2].array + 1.0
+            ps[0].array, ps[2].array = new_w, new_b
             with torch.no_grad():
                 qs[0].mul_(0.5)
                 qs[2].add_(1.0)
@@ -63,9 +63,9 @@ def test_rebinding_p_data_is_used_from_then_on_in_any_memory_order():
             p.grad, q.grad = descend.tensor(g), torch.tensor(g)
         opt.step()
         topt.step()
-    assert ps[0].data is new_w and ps[2].data is new_b
+    assert ps[0].array is new_w and ps[2].array is new_b
     for p, q in zip(ps, qs):
-        np.testing.assert_allclose(p.data, q.detach().numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(p.array, q.detach().numpy(), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(opt.state[ps[0]]["exp_avg"], topt.state[qs[0]]["exp_avg"].numpy(), rtol=1e-5,
                                atol=1e-7)
 
@@ -78,7 +78,7 @@ def test_rebinding_p_data_is_used_from_then_on_in_any_memory_order():
 def test_rebinding_p_data_to_an_unusable_array_raises_one_line(array, match):
     p = descend.tensor(np.ones(4, np.float32), requires_grad=True)
     opt = optim.SGD([p], lr=0.1)
-    p.data = array
+    p.array = array
     p.grad = descend.tensor(np.ones(4, np.float32))
     with pytest.raises(ValueError, match=match) as info:
         opt.step()
@@ -100,7 +100,7 @@ def test_two_optimisers_over_overlapping_parameters_match_torch_stepped_alternat
         (a if k % 2 == 0 else b).step()
         (ta if k % 2 == 0 else tb).step()
     for p, q in zip(ps, qs):
-        np.testing.assert_allclose(p.data, q.detach().numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(p.array, q.detach().numpy(), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("make", [
@@ -154,7 +154,7 @@ def test_flush_option_sets_the_period_and_is_saved_in_and_restored_from_the_stat
     # subnormal from step 44 (1e-36·0.9ᵏ), flushed at step 80 (a multiple of 40, not of the default 128), then 0
     assert seen[79 - 1] and not any(seen[80 - 1:])
     assert opt.state_dict()["options"] == {"flush_subnormals_every": 40}
-    other = optim.Adam([descend.tensor(p.data.copy(), requires_grad=True)], lr=1e-3)
+    other = optim.Adam([descend.tensor(p.array.copy(), requires_grad=True)], lr=1e-3)
     assert other.flush_subnormals_every == 128
     other.load_state_dict(opt.state_dict())
     assert other.flush_subnormals_every == 40

@@ -66,14 +66,14 @@ def _run_against_torch(name, kwargs, dtype, quadratic=False):
     for gs in grads:
         for p, q, g, c in zip(ps, tps, gs, curv):
             if quadratic:
-                p.grad = descend.tensor(c * p.data + g, dtype=dtype)
+                p.grad = descend.tensor(c * p.array + g, dtype=dtype)
                 q.grad = torch.tensor(c) * q.detach() + torch.tensor(g)
             else:
                 p.grad = descend.tensor(g, dtype=dtype)
                 q.grad = torch.tensor(g)
         opt.step()
         topt.step()
-    return _rel([p.data for p in ps], [q.detach().numpy() for q in tps]), ps, tps
+    return _rel([p.array for p in ps], [q.detach().numpy() for q in tps]), ps, tps
 
 
 @pytest.mark.parametrize("name,kwargs", CASES, ids=[f"{n}-{k}" for n, k in CASES])
@@ -81,15 +81,15 @@ def test_optimiser_matches_torch_over_200_steps_float32(name, kwargs):
     rel, ps, tps = _run_against_torch(name, kwargs, np.float32)
     assert rel < 1e-5, rel
     for p, q in zip(ps, tps):
-        assert p.data.dtype == np.float32
-        np.testing.assert_allclose(p.data, q.detach().numpy(), rtol=1e-5, atol=1e-5)
+        assert p.array.dtype == np.float32
+        np.testing.assert_allclose(p.array, q.detach().numpy(), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("name,kwargs", CASES, ids=[f"{n}-{k}" for n, k in CASES])
 def test_optimiser_matches_torch_over_200_steps_float64(name, kwargs, torch_float64):
     rel, ps, tps = _run_against_torch(name, kwargs, np.float64)
     assert rel < 1e-10, rel
-    assert all(p.data.dtype == np.float64 for p in ps)
+    assert all(p.array.dtype == np.float64 for p in ps)
 
 
 @pytest.mark.parametrize("name,kwargs", [CASES[4], CASES[11], CASES[15], CASES[20]])
@@ -122,15 +122,15 @@ def test_lion_matches_the_papers_update_over_200_steps(wd, betas):
         for p, g in zip(ps, gs):
             p.grad = descend.tensor(g, dtype=np.float64)
         opt.step()
-    assert _rel([p.data for p in ps], ref) < 1e-10
+    assert _rel([p.array for p in ps], ref) < 1e-10
     ps32 = [descend.tensor(a, requires_grad=True) for a in init]
     opt32 = optim.Lion(ps32, lr=3e-3, betas=betas, weight_decay=wd)
     for gs in grads:
         for p, g in zip(ps32, gs):
             p.grad = descend.tensor(g)
         opt32.step()
-    assert all(p.data.dtype == np.float32 for p in ps32)
-    assert _rel([p.data for p in ps32], ref) < 1e-5
+    assert all(p.array.dtype == np.float32 for p in ps32)
+    assert _rel([p.array for p in ps32], ref) < 1e-5
 
 
 def _adam_pair(kwargs, dtype=np.float32, seed=0):
@@ -159,7 +159,7 @@ def test_adam_follows_torch_when_the_betas_change_every_step(kwargs):
         _feed_both(ps, tps, gs)
         opt.step()
         topt.step()
-    assert _rel([p.data for p in ps], [q.detach().numpy() for q in tps]) < 1e-5
+    assert _rel([p.array for p in ps], [q.detach().numpy() for q in tps]) < 1e-5
     state, tstate = opt.state_dict()["state"], topt.state_dict()["state"]
     for k in state:
         for name in ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if kwargs.get("amsgrad") else ()):
@@ -182,7 +182,7 @@ def test_adam_state_dict_gives_torchs_moments_and_reloads_bit_for_bit():
     assert opt.state[ps[0]]["exp_avg"].dtype == np.float32
     np.testing.assert_allclose(opt.state[ps[0]]["exp_avg"], m, rtol=1e-6)
 
-    twins = [descend.tensor(p.data.copy(), requires_grad=True) for p in ps]
+    twins = [descend.tensor(p.array.copy(), requires_grad=True) for p in ps]
     twin = optim.Adam(twins, lr=0.01, betas=(0.8, 0.99))  # made as the original was, then loaded
     twin.load_state_dict(sd)
     assert twin.param_groups[0]["betas"] == (0.7, 0.95)
@@ -192,7 +192,7 @@ def test_adam_state_dict_gives_torchs_moments_and_reloads_bit_for_bit():
         opt.step()
         twin.step()
     for a, b in zip(ps, twins):
-        np.testing.assert_array_equal(a.data, b.data)
+        np.testing.assert_array_equal(a.array, b.array)
     for k, entry in opt.state_dict()["state"].items():
         for name, value in entry.items():
             np.testing.assert_array_equal(value, twin.state_dict()["state"][k][name])
@@ -208,22 +208,22 @@ def test_adam_loads_a_torch_state_dict_and_continues_as_torch():
                                    for k, e in tsd["state"].items()},
                          "param_groups": tsd["param_groups"]})
     for p, q in zip(ps, tps):
-        p.data[...] = q.detach().numpy()
+        p.array[...] = q.detach().numpy()
     for gs in grads[30:130]:
         _feed_both(ps, tps, gs)
         opt.step()
         topt.step()
-    assert _rel([p.data for p in ps], [q.detach().numpy() for q in tps]) < 1e-5
+    assert _rel([p.array for p in ps], [q.detach().numpy() for q in tps]) < 1e-5
 
 
 def test_adam_with_zero_learning_rate_moves_nothing_but_its_moments():
     ps, tps, grads, opt, topt = _adam_pair(dict(lr=0.0))
-    before = [p.data.copy() for p in ps]
+    before = [p.array.copy() for p in ps]
     for gs in grads[:5]:
         _feed_both(ps, tps, gs)
         opt.step()
         topt.step()
     for p, b in zip(ps, before):
-        np.testing.assert_array_equal(p.data, b)
+        np.testing.assert_array_equal(p.array, b)
     np.testing.assert_allclose(opt.state_dict()["state"][0]["exp_avg"], topt.state_dict()["state"][0]["exp_avg"],
                                rtol=1e-5)

@@ -90,7 +90,7 @@ def test_clone_copies_params_but_not_the_fit(digits_split):
     check_is_fitted(clf)
     # the module parameter is never trained in place: fit trains a deep copy
     assert clf.module_ is not module
-    assert not np.allclose(clf.module_[0].weight.data, module[0].weight.data)
+    assert not np.allclose(clf.module_[0].weight.array, module[0].weight.array)
     np.testing.assert_array_equal(twin.fit(X_train / 16, y_train).predict(X_train / 16), clf.predict(X_train / 16))
 
 

@@ -83,10 +83,10 @@ def test_ema_matches_hand_computed_average_and_is_the_final_model():
 
     class Record(Callback):
         def on_train_begin(self, logs=None):
-            seen.append({k: p.data.astype(np.float64) for k, p in self.trainer.model.named_parameters()})
+            seen.append({k: p.array.astype(np.float64) for k, p in self.trainer.model.named_parameters()})
 
         def on_after_step(self, trainer):
-            seen.append({k: p.data.astype(np.float64) for k, p in trainer.model.named_parameters()})
+            seen.append({k: p.array.astype(np.float64) for k, p in trainer.model.named_parameters()})
 
     d = 0.8
     ema = EMA(decay=d)
@@ -96,8 +96,8 @@ def test_ema_matches_hand_computed_average_and_is_the_final_model():
         want = {k: d * want[k] + (1 - d) * w[k] for k in want}
     assert ema.updates == len(seen) - 1 == 10
     for name, p in t.model.named_parameters():     # after fit the model holds the average
-        np.testing.assert_allclose(p.data, want[name], rtol=1e-5, atol=1e-6)
-        assert not np.allclose(p.data, seen[-1][name], atol=1e-4)   # ...which differs from the live weights
+        np.testing.assert_allclose(p.array, want[name], rtol=1e-5, atol=1e-6)
+        assert not np.allclose(p.array, seen[-1][name], atol=1e-4)   # ...which differs from the live weights
 
 
 def test_ema_weights_are_used_for_validation_and_the_live_ones_restored():
@@ -107,7 +107,7 @@ def test_ema_weights_are_used_for_validation_and_the_live_ones_restored():
     class Probe(Callback):
         def on_epoch_end(self, epoch, logs=None):
             seen["val"] = logs["val_loss"]
-            seen["live"] = {k: p.data.copy() for k, p in self.trainer.model.named_parameters()}
+            seen["live"] = {k: p.array.copy() for k, p in self.trainer.model.named_parameters()}
 
     ema = EMA(0.7)
     t = Trainer(Net, CrossEntropyLoss(), lambda p: SGD(p, lr=0.2), seed=2, batch_size=8, shuffle=False,
@@ -147,6 +147,6 @@ def test_config_ema_decay_saves_the_averaged_model_and_accumulation_runs(tmp_pat
     ema = checkpoint.load(tmp_path / "run" / "checkpoints" / "last.safetensors")["callbacks"]
     (shadow,) = [c["state"]["shadow"] for c in ema if c["class"] == "EMA"]
     for name, p in saved.named_parameters():
-        np.testing.assert_array_equal(p.data, shadow[name])
-        assert not np.array_equal(p.data, np.asarray(live[name]))
+        np.testing.assert_array_equal(p.array, shadow[name])
+        assert not np.array_equal(p.array, np.asarray(live[name]))
     assert r.summary["epochs"] == 2

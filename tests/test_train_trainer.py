@@ -110,8 +110,8 @@ def test_epoch_loss_is_the_sample_weighted_mean_over_the_epoch():
                       batch_size=10)
     history = trainer.fit((x, y), epochs=1)
     with descend.no_grad():
-        full = float(CrossEntropyLoss()(model(descend.tensor(x)), descend.tensor(y)).data)
-        acc = float(np.mean(model(descend.tensor(x)).data.argmax(1) == y))
+        full = float(CrossEntropyLoss()(model(descend.tensor(x)), descend.tensor(y)).array)
+        acc = float(np.mean(model(descend.tensor(x)).array.argmax(1) == y))
     assert history.loss[0] == pytest.approx(full, rel=1e-5)
     assert history.accuracy[0] == acc
 
@@ -161,12 +161,12 @@ def test_gradient_clipping_bounds_the_global_norm_seen_by_the_step():
 
     class Spy(SGD):
         def step(self, closure=None):
-            norms.append(np.sqrt(sum(float(np.sum(p.grad.data ** 2)) for p in self.param_groups[0]["params"])))
+            norms.append(np.sqrt(sum(float(np.sum(p.grad.array ** 2)) for p in self.param_groups[0]["params"])))
             return super().step(closure)
 
     class Raw(Callback):
         def on_after_backward(self, trainer):
-            self.norm = np.sqrt(sum(float(np.sum(p.grad.data ** 2)) for p in trainer.params))
+            self.norm = np.sqrt(sum(float(np.sum(p.grad.array ** 2)) for p in trainer.params))
 
     rng = np.random.default_rng(0)
     x, y = (rng.standard_normal((64, 5)) * 50).astype(np.float32), rng.integers(0, 4, 64)
@@ -184,15 +184,15 @@ def test_l1_penalty_adds_its_gradient_sign_w_times_lambda():
 
     class Grab(Callback):
         def on_after_backward(self, trainer):
-            self.grad = trainer.model.fc0.weight.grad.data.copy()
+            self.grad = trainer.model.fc0.weight.grad.array.copy()
 
     model = MLP([3, 2])
     grab = Grab()
     trainer = Trainer(model, CrossEntropyLoss(), SGD(model.parameters(), lr=0.0), callbacks=[grab], l1=0.01)
     history = trainer.fit((x, y), epochs=1)
-    np.testing.assert_allclose(grab.grad, 0.01 * np.sign(model.fc0.weight.data), rtol=1e-6)
+    np.testing.assert_allclose(grab.grad, 0.01 * np.sign(model.fc0.weight.array), rtol=1e-6)
     with descend.no_grad():  # lr = 0: the logged loss is the data loss alone, without the penalty
-        data_loss = float(CrossEntropyLoss()(model(descend.tensor(x)), descend.tensor(y)).data)
+        data_loss = float(CrossEntropyLoss()(model(descend.tensor(x)), descend.tensor(y)).array)
     assert history.loss[0] == pytest.approx(data_loss, rel=1e-6)
 
 

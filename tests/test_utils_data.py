@@ -26,7 +26,7 @@ def assert_same_batch(d, t, where="batch"):
         assert isinstance(d, Tensor), f"{where}: {type(d).__name__} is not a descend Tensor"
         assert tuple(d.shape) == tuple(t.shape), f"{where}: shape {d.shape} != {tuple(t.shape)}"
         assert d.dtype == DTYPE_MAP[t.dtype], f"{where}: dtype {d.dtype} for torch {t.dtype}"
-        np.testing.assert_allclose(d.data, t.numpy(), rtol=1e-6, err_msg=where)
+        np.testing.assert_allclose(d.array, t.numpy(), rtol=1e-6, err_msg=where)
         assert not d.requires_grad
     elif isinstance(t, dict):
         assert type(d) is type(t) and list(d) == list(t), f"{where}: {type(d).__name__} keys {list(d)}"
@@ -139,8 +139,8 @@ def test_tensor_dataset_items_and_dtypes_follow_torch():
     x64 = descend.tensor(np.arange(6.0).reshape(3, 2), dtype="float64")
     ds = dud.TensorDataset(x64, np.array([1, 2, 3], np.int32))
     xi, yi = ds[1]
-    assert isinstance(xi, Tensor) and xi.dtype == np.float64 and list(xi.data) == [2.0, 3.0]
-    assert yi.dtype == np.int64 and int(yi.data) == 2
+    assert isinstance(xi, Tensor) and xi.dtype == np.float64 and list(xi.array) == [2.0, 3.0]
+    assert yi.dtype == np.int64 and int(yi.array) == 2
     xb, yb = next(iter(dud.DataLoader(ds, batch_size=3)))
     assert xb.dtype == np.float64 and yb.dtype == np.int64
     with pytest.raises(ValueError, match=r"tensor 0: 3, tensor 1: 2"):
@@ -162,8 +162,8 @@ def test_tuple_of_arrays_is_aligned_arrays_and_a_list_is_a_list_of_samples():
     loader = dud.DataLoader((x, y), batch_size=4)
     assert isinstance(loader.dataset, ArrayDataset) and len(loader.dataset) == 4
     xb, yb = next(iter(loader))
-    np.testing.assert_array_equal(xb.data, x)
-    np.testing.assert_array_equal(yb.data, y)
+    np.testing.assert_array_equal(xb.array, x)
+    np.testing.assert_array_equal(yb.array, y)
     samples = [np.array([1.0, 2.0]), np.array([3.0, 4.0])]
     assert_same_batch(next(iter(dud.DataLoader(samples, batch_size=2))),
                       next(iter(tud.DataLoader(samples, batch_size=2))))
@@ -180,17 +180,17 @@ def test_seeded_shuffle_serves_every_index_exactly_once_per_epoch(batch_size):
     n = 100
     ds = dud.TensorDataset(descend.arange(n))
     loader = dud.DataLoader(ds, batch_size=batch_size, shuffle=True, generator=np.random.default_rng(0))
-    epochs = [np.concatenate([b.data for (b,) in loader]) for _ in range(3)]
+    epochs = [np.concatenate([b.array for (b,) in loader]) for _ in range(3)]
     for order in epochs:
         np.testing.assert_array_equal(np.sort(order), np.arange(n))
     assert not np.array_equal(epochs[0], epochs[1])
     again = dud.DataLoader(ds, batch_size=batch_size, shuffle=True, generator=np.random.default_rng(0))
-    np.testing.assert_array_equal(np.concatenate([b.data for (b,) in again]), epochs[0])
+    np.testing.assert_array_equal(np.concatenate([b.array for (b,) in again]), epochs[0])
 
 
 def test_shuffled_generic_data_set_serves_every_sample_once_and_follows_manual_seed():
     def order():
-        return [int(i) for b in dud.DataLoader(DescendSamples(), batch_size=3, shuffle=True) for i in b["label"].data]
+        return [int(i) for b in dud.DataLoader(DescendSamples(), batch_size=3, shuffle=True) for i in b["label"].array]
 
     descend.manual_seed(4)
     first = order()
@@ -230,7 +230,7 @@ def test_vectorised_path_gives_the_same_batches_as_per_sample_collation(shuffle)
             assert type(f) is type(s) is list and len(f) == len(s) == 2
             for a, b in zip(f, s):
                 assert a.dtype == b.dtype and a.shape == b.shape
-                np.testing.assert_array_equal(a.data, b.data)
+                np.testing.assert_array_equal(a.array, b.array)
 
 
 def test_subclass_overriding_getitem_is_called_per_sample():
@@ -242,7 +242,7 @@ def test_subclass_overriding_getitem_is_called_per_sample():
     ds = Doubled(np.arange(6.0))
     assert batch_gatherer(ds) is None and batch_gatherer(dud.Subset(ds, [0, 1])) is None
     (xb,) = next(iter(dud.DataLoader(ds, batch_size=6)))
-    np.testing.assert_array_equal(xb.data, np.arange(6.0) * 2)
+    np.testing.assert_array_equal(xb.array, np.arange(6.0) * 2)
 
 
 def test_concat_dataset_indexes_like_torch():
@@ -320,7 +320,7 @@ def test_sampler_and_batch_sampler_arguments_like_torch():
         for db, tb in _pairs(dud.DataLoader(data, **kw), tud.DataLoader(data, **tkw)):
             assert_same_batch(db, tb)
     x = descend.arange(10)   # an array data set with a custom batch sampler stays vectorised and exact
-    batches = [b.data.tolist() for (b,) in dud.DataLoader(dud.TensorDataset(x), batch_sampler=[[0, 9], [2]])]
+    batches = [b.array.tolist() for (b,) in dud.DataLoader(dud.TensorDataset(x), batch_sampler=[[0, 9], [2]])]
     assert batches == [[0, 9], [2]]
 
 
@@ -333,7 +333,7 @@ def test_custom_collate_fn_receives_the_list_of_samples():
 
     x = np.arange(10.0)
     assert list(dud.DataLoader(dud.TensorDataset(x), batch_size=4, collate_fn=collate)) == [4, 4, 2]
-    assert isinstance(seen[0], list) and isinstance(seen[0][0], tuple) and float(seen[0][1][0].data) == 1.0
+    assert isinstance(seen[0], list) and isinstance(seen[0][0], tuple) and float(seen[0][1][0].array) == 1.0
     torch_seen = []
     list(tud.DataLoader(tud.TensorDataset(torch.tensor(x)), batch_size=4,
                         collate_fn=lambda s: torch_seen.append(s)))
@@ -391,7 +391,7 @@ def test_num_workers_runs_in_process_with_the_same_batches():
                           pin_memory=True, timeout=5, prefetch_factor=2, persistent_workers=True)
     one = dud.DataLoader(ds, batch_size=6, shuffle=True, seed=1)
     for (a,), (b,) in zip(many, one):
-        np.testing.assert_array_equal(a.data, b.data)
+        np.testing.assert_array_equal(a.array, b.array)
     assert calls == [] and dud.get_worker_info() is None
 
 
@@ -421,10 +421,10 @@ def test_state_dict_resumes_a_generic_data_set_mid_epoch():
     it = iter(original)
     [next(it) for _ in range(2)]
     state = original.state_dict()
-    rest = [b["label"].data.tolist() for b in it]
+    rest = [b["label"].array.tolist() for b in it]
     resumed = dud.DataLoader(DescendSamples(), batch_size=2, shuffle=True, seed=0)
     resumed.load_state_dict(state)
-    assert [b["label"].data.tolist() for b in resumed] == rest and len(rest) == len(original) - 2
+    assert [b["label"].array.tolist() for b in resumed] == rest and len(rest) == len(original) - 2
 
 
 def test_shuffled_epoch_over_a_random_split_of_60000x784_stays_vectorised():
@@ -462,7 +462,7 @@ def test_pytorch_training_program_runs_with_import_descend_as_torch():
             loss = loss_fn(model(xb), yb)
             loss.backward()
             opt.step()
-            total += float(loss.data) * len(xb)
+            total += float(loss.array) * len(xb)
         losses.append(total / len(loader.dataset))
     assert losses[-1] < 1e-3 * losses[0]
 

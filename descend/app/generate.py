@@ -57,6 +57,6 @@ def generate_text(run_dir, prompt: str = "", length: int = 200, temperature: flo
     with no_grad():
         for _ in range(length):
             window = np.asarray(ids[-context:], dtype=np.int64)[None]
-            scores = np.asarray(model(as_tensor(window)).data)[0, -1]
+            scores = np.asarray(model(as_tensor(window)).array)[0, -1]
             ids.append(sample_next(scores, float(temperature), top_k, rng))
     return prompt + decode(ids[start:], vocab)

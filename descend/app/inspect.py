@@ -42,7 +42,7 @@ def _forward(model, x, batch=512, progress=None) -> np.ndarray:
     with no_grad():
         for i in range(0, len(x), batch):
             chunk = np.ascontiguousarray(x[i:i + batch])
-            outs.append(model(as_tensor(chunk, dtype=chunk.dtype)).data)
+            outs.append(model(as_tensor(chunk, dtype=chunk.dtype)).array)
             if progress is not None:
                 progress.update(len(chunk))
     if progress is not None:

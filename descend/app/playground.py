@@ -103,15 +103,15 @@ def trajectory(surface, optimizer: str, steps: int = 1000, lr: float | None = No
     lr = LEARNING_RATES.get(surface.name, {}).get(optimizer, 0.01) if lr is None else lr
     p = Parameter(np.array(surface.start, dtype=np.float64), dtype=np.float64)
     opt = make_optimizer(optimizer, [p], lr)
-    points, losses = [p.data.copy()], []
+    points, losses = [p.array.copy()], []
     for _ in range(steps):
         value = surface.f(p[0], p[1])
-        losses.append(float(value.data))
+        losses.append(float(value.array))
         opt.zero_grad()
         value.backward()
         opt.step()
-        points.append(p.data.copy())
-        if not np.isfinite(p.data).all():
+        points.append(p.array.copy())
+        if not np.isfinite(p.array).all():
             break
     losses.append(float(surface.f(*points[-1])))
     return np.array(points), np.array(losses)

@@ -66,7 +66,7 @@ class TokenEmbedding(nn.Module):
         self.embedding = nn.Embedding(num_embeddings, embedding_dim)
 
     def forward(self, x):
-        ids = x.data if hasattr(x, "data") else np.asarray(x)
+        ids = x.array if hasattr(x, "array") else np.asarray(x)
         return self.embedding(as_tensor(np.asarray(ids).astype(np.int64, copy=False)))
 
 

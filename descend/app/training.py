@@ -267,7 +267,7 @@ def summarise(ctx: ReportContext, interrupted: bool, wall: float) -> dict:
                "train_loss": _last(history, "loss"), "val_loss": _last(history, "val_loss"),
                "wall_time_s": round(wall, 3),
                "train_time_s": round(float(np.nansum(history.history.get("time", [0.0]))), 3),
-               "parameters": int(sum(p.data.size for p in model.parameters())),
+               "parameters": int(sum(p.array.size for p in model.parameters())),
                "train_samples": int(len(splits.x_train))}
     for part, x, y in (("val", splits.x_val, splits.y_val), ("test", splits.x_test, splits.y_test)):
         if x is None or not len(x) or (interrupted and part == "test"):

@@ -256,7 +256,7 @@ def make_descend_step(workload: Workload, model):
     import descend
     from .. import nn, optim
 
-    return _make_step(workload, model, nn, optim, descend.no_grad, lambda out: out.data)
+    return _make_step(workload, model, nn, optim, descend.no_grad, lambda out: out.array)
 
 
 def make_torch_step(workload: Workload, model):

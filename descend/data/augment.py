@@ -20,7 +20,7 @@ from ..tensor import Tensor
 
 
 def _images(x, who) -> np.ndarray:
-    arr = x.data if isinstance(x, Tensor) else np.asarray(x)
+    arr = x.array if isinstance(x, Tensor) else np.asarray(x)
     if arr.ndim != 4:
         raise ValueError(f"{who} expects a batch of images shaped (N, C, H, W), got shape {arr.shape}; "
                          "reshape flat features with x.reshape(N, C, H, W)")

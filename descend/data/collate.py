@@ -52,7 +52,7 @@ def default_collate(batch):
         raise ValueError("default_collate got an empty list of samples")
     elem = batch[0]
     if isinstance(elem, Tensor):
-        return Tensor.from_array(_stack([t.data for t in batch], "tensors"))
+        return Tensor.from_array(_stack([t.array for t in batch], "tensors"))
     if isinstance(elem, (np.ndarray, np.bool_, np.number)):
         if elem.dtype.kind in "USOV":
             raise TypeError(_ERROR.format(elem.dtype))

@@ -24,8 +24,8 @@ def to_array(data, name: str = "array") -> np.ndarray:
     Floating data becomes float32 (descend trains in float32, float64 input included), signed integers
     int64, unsigned integers and booleans stay as they are.
     """
-    if hasattr(data, "data") and isinstance(getattr(data, "data"), np.ndarray):  # a descend Tensor
-        data = data.data
+    if hasattr(data, "array") and isinstance(getattr(data, "array"), np.ndarray):  # a descend Tensor
+        data = data.array
     try:
         arr = backend.as_array(data)
     except (TypeError, ValueError) as exc:
@@ -100,10 +100,10 @@ class TensorDataset(Dataset):
                 raise ValueError(f"tensor {i} is a scalar; give a tensor with one row per sample")
             converted.append(t)
         self.tensors = tuple(converted)
-        _same_lengths("TensorDataset", [len(t.data) for t in self.tensors])
+        _same_lengths("TensorDataset", [len(t.array) for t in self.tensors])
 
     def __len__(self) -> int:
-        return len(self.tensors[0].data)
+        return len(self.tensors[0].array)
 
     def __getitem__(self, index):
         return tuple(t[index] for t in self.tensors)
@@ -111,7 +111,7 @@ class TensorDataset(Dataset):
     def _gatherer(self):
         if type(self).__getitem__ is not TensorDataset.__getitem__:
             return None
-        arrays = [t.data for t in self.tensors]
+        arrays = [t.array for t in self.tensors]
         return lambda index: [a[index] for a in arrays]
 
     def __repr__(self):
@@ -158,7 +158,7 @@ class RowDataset(Dataset):
     """
 
     def __init__(self, data):
-        self.data = data.data if isinstance(data, Tensor) else to_array(data, "data")
+        self.data = data.array if isinstance(data, Tensor) else to_array(data, "data")
         if self.data.ndim == 0:
             raise ValueError("the data is a scalar; give an array with one row per sample")
 
@@ -180,7 +180,7 @@ class Subset(Dataset):
     def __init__(self, dataset, indices):
         if not hasattr(dataset, "__getitem__"):
             raise TypeError(f"Subset needs a map-style data set (with __getitem__), got {type(dataset).__name__}")
-        index_array = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
+        index_array = np.asarray(indices.array if isinstance(indices, Tensor) else indices)
         if index_array.ndim != 1 or (index_array.size and index_array.dtype.kind not in "iu"):
             raise TypeError(f"Subset indices must be a 1-D sequence of integers, got {indices!r:.60}")
         self.dataset = dataset

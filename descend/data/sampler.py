@@ -122,7 +122,7 @@ class WeightedRandomSampler(ArraySampler):
             raise ValueError(f"num_samples must be a positive integer, got {num_samples!r}")
         if not isinstance(replacement, bool):
             raise TypeError(f"replacement must be a bool, got {replacement!r}")
-        w = np.asarray(getattr(weights, "data", weights), dtype=np.float64).reshape(-1)
+        w = np.asarray(getattr(weights, "array", weights), dtype=np.float64).reshape(-1)
         if len(w) == 0 or not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
             raise ValueError("weights must be finite, non-negative and not all zero")
         if not replacement and num_samples > np.count_nonzero(w):

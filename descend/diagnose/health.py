@@ -122,7 +122,7 @@ class HealthMonitor(Callback):
                 if isinstance(output, (tuple, list)):    # RNN (output, h_n), attention (output, weights)
                     output = output[0]
                 output = getattr(output, "data", output)
-                output = getattr(output, "data", output)  # a PackedSequence's rows
+                output = getattr(output, "array", output)  # a PackedSequence's rows
                 self._acts[key] = activation_stats(kind, output)
         return hook
 
@@ -152,8 +152,8 @@ class HealthMonitor(Callback):
         self._remove_hooks()  # this step's forward has run: later steps run unhooked (and fused)
         self._grads, self._before = {}, {}
         for name, _, params, _ in self._param_layers:
-            self._grads[name] = _norm(p.grad.data if p.grad is not None else np.zeros(1) for p in params)
-            self._before[name] = [p.data.copy() for p in params]
+            self._grads[name] = _norm(p.grad.array if p.grad is not None else np.zeros(1) for p in params)
+            self._before[name] = [p.array.copy() for p in params]
 
     def on_train_batch_end(self, batch, logs=None):
         if self._sampling:
@@ -164,7 +164,7 @@ class HealthMonitor(Callback):
                 if before is None:
                     continue
                 w = _norm(before)
-                delta = _norm(p.data - b for p, b in zip(params, before))
+                delta = _norm(p.array - b for p, b in zip(params, before))
                 rows[name] = {"kind": None, "order": order, "grad_norm": self._grads[name], "weight_norm": w,
                               "update_ratio": delta / w if w > 0 else float("nan")}
             for key, kind, order in self._watched:

@@ -136,7 +136,7 @@ def lr_find(model, loss, optimizer, data, start_lr: float = 1e-7, end_lr: float 
             optimizer.zero_grad()
             value.backward()
             optimizer.step()
-            v = float(value.data)
+            v = float(value.array)
             seen_lrs.append(float(lr))
             raw.append(v)
             if not math.isfinite(v):

@@ -29,7 +29,7 @@ class ReduceOp(enum.Enum):
 
 
 def _array(tensor, what: str) -> np.ndarray:
-    data = tensor if isinstance(tensor, np.ndarray) else getattr(tensor, "data", None)
+    data = tensor if isinstance(tensor, np.ndarray) else getattr(tensor, "array", None)
     if not isinstance(data, np.ndarray):
         raise TypeError(f"{what}: expected a descend Tensor or a NumPy array, got {type(tensor).__name__}")
     if not (data.flags.c_contiguous or data.flags.f_contiguous) or not data.flags.writeable:

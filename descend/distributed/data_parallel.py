@@ -47,28 +47,28 @@ def sum_gradients(params) -> None:
     params = [p for p in params if p.requires_grad]
     by_dtype = {}
     for p in params:
-        by_dtype.setdefault(p.data.dtype, []).append(p)
+        by_dtype.setdefault(p.array.dtype, []).append(p)
     for dtype, group in by_dtype.items():
-        flat = np.concatenate([np.zeros(p.data.size, dtype) if p.grad is None else p.grad.data.reshape(-1)
+        flat = np.concatenate([np.zeros(p.array.size, dtype) if p.grad is None else p.grad.array.reshape(-1)
                                for p in group])
         all_reduce(flat, ReduceOp.SUM)
         offset = 0
         for p in group:
-            value = flat[offset:offset + p.data.size].reshape(p.data.shape)
-            offset += p.data.size
+            value = flat[offset:offset + p.array.size].reshape(p.array.shape)
+            offset += p.array.size
             if p.grad is None:
                 p.grad = Tensor(value.copy(), dtype=dtype)
             else:
-                p.grad.data[...] = value
+                p.grad.array[...] = value
 
 
 def broadcast_module(module, src: int = 0) -> None:
     """Copy rank ``src``'s parameters and buffers into every process's ``module`` (in place)."""
     for p in module.parameters():
-        broadcast(p.data, src)
+        broadcast(p.array, src)
     for b in module.buffers():
         if b is not None:
-            broadcast(b.data, src)
+            broadcast(b.array, src)
 
 
 def broadcast_seed(seed: int, src: int = 0) -> int:

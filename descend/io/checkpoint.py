@@ -101,7 +101,7 @@ class _Encoder:
             return {"$float": "nan" if math.isnan(obj) else ("inf" if obj > 0 else "-inf")}
         if isinstance(obj, Tensor):
             tag = "$Parameter" if type(obj).__name__ == "Parameter" else "$Tensor"
-            return {tag: [self._store(parts, obj.data), bool(obj.requires_grad)]}
+            return {tag: [self._store(parts, obj.array), bool(obj.requires_grad)]}
         if isinstance(obj, np.ndarray):
             return {"$tensor": self._store(parts, obj)}
         if _foreign_tensor(obj):   # e.g. a torch.Tensor: saved as its array, loaded as a descend Tensor

@@ -305,7 +305,7 @@ def plot_contour(f, trajectories: dict | None = None, path=None, *, xlim=None, y
     trajectories = dict(trajectories or {})
     paths = {}
     for name, t in trajectories.items():
-        t = np.asarray(getattr(t, "data", t), dtype=np.float64)
+        t = np.asarray(getattr(t, "array", t), dtype=np.float64)
         if t.ndim != 2 or t.shape[1] != 2:
             raise ValueError(f"trajectory {name!r} must have shape (T, 2), got {t.shape}")
         paths[name] = t
@@ -318,7 +318,7 @@ def plot_contour(f, trajectories: dict | None = None, path=None, *, xlim=None, y
     X, Y = np.meshgrid(np.linspace(*xlim, resolution), np.linspace(*ylim, resolution))
     try:
         Z = f(X, Y)
-        Z = np.asarray(getattr(Z, "data", Z), dtype=np.float64)
+        Z = np.asarray(getattr(Z, "array", Z), dtype=np.float64)
     except (TypeError, ValueError):   # f takes scalars only
         Z = None
     if Z is None or Z.shape != X.shape:
@@ -348,7 +348,7 @@ def plot_contour(f, trajectories: dict | None = None, path=None, *, xlim=None, y
 
 
 def _scalar(v) -> float:
-    return float(np.asarray(getattr(v, "data", v)))
+    return float(np.asarray(getattr(v, "array", v)))
 
 
 def _window(lim, values):

@@ -33,8 +33,8 @@ def _pad_last(mask, extra):
     if mask is None:
         return None
     if isinstance(mask, Tensor) and mask.requires_grad:
-        return concatenate([mask, tensor(np.zeros(mask.shape[:-1] + (extra,), mask.data.dtype))], axis=-1)
-    m = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
+        return concatenate([mask, tensor(np.zeros(mask.shape[:-1] + (extra,), mask.array.dtype))], axis=-1)
+    m = np.asarray(mask.array if isinstance(mask, Tensor) else mask)
     return np.concatenate([m, np.zeros(m.shape[:-1] + (extra,), m.dtype)], axis=-1)
 
 
@@ -126,7 +126,7 @@ class MultiheadAttention(Module):
         if not batched:
             query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
             if key_padding_mask is not None:
-                key_padding_mask = np.asarray(getattr(key_padding_mask, "data", key_padding_mask))[None]
+                key_padding_mask = np.asarray(getattr(key_padding_mask, "array", key_padding_mask))[None]
         elif self.batch_first:
             query, key, value = query.swapaxes(0, 1), key.swapaxes(0, 1), value.swapaxes(0, 1)
         if same[0]:
@@ -148,11 +148,11 @@ class MultiheadAttention(Module):
         k = k.reshape(S, N, H, d).permute(1, 2, 0, 3)
         v = v.reshape(S, N, H, d).permute(1, 2, 0, 3)
         if self.add_zero_attn:
-            zeros = tensor(np.zeros((N, H, 1, d), q.data.dtype))
+            zeros = tensor(np.zeros((N, H, 1, d), q.array.dtype))
             k, v = concatenate([k, zeros], axis=2), concatenate([v, zeros], axis=2)
             attn_mask, key_padding_mask = _pad_last(attn_mask, 1), _pad_last(key_padding_mask, 1)
             S += 1
-        bias = self._bias(attn_mask, key_padding_mask, N, L, S, q.data.dtype)
+        bias = self._bias(attn_mask, key_padding_mask, N, L, S, q.array.dtype)
         p = self.dropout if self.training else 0.0
         out, weights = attention_with_weights(q, k, v, bias, p, masked_rows_to_zero=not need_weights)
         out = self.out_proj(out.permute(2, 0, 1, 3).reshape(L, N, E))

@@ -20,14 +20,14 @@ __all__ = ["Embedding", "embedding"]
 
 def embedding(input, weight, padding_idx=None):
     """Rows of ``weight`` (num_embeddings, dim) picked by the integer tensor ``input``: shape input.shape + (dim,)."""
-    idx = np.asarray(input.data if isinstance(input, Tensor) else input)
+    idx = np.asarray(input.array if isinstance(input, Tensor) else input)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got dtype {idx.dtype}; use .long()")
-    num = weight.data.shape[0]
+    num = weight.array.shape[0]
     if idx.size and (idx.min() < 0 or idx.max() >= num):
         bad = idx[(idx < 0) | (idx >= num)].flat[0]
         raise IndexError(f"embedding: index {int(bad)} is out of range for {num} embeddings (valid 0 … {num - 1})")
-    w = weight.data
+    w = weight.array
     out = w[idx]
 
     def backward(g):
@@ -67,7 +67,7 @@ class Embedding(Module):
     def reset_parameters(self, generator=None) -> None:
         init.normal_(self.weight, 0.0, 1.0, generator)
         if self.padding_idx is not None:
-            self.weight.data[self.padding_idx] = 0
+            self.weight.array[self.padding_idx] = 0
 
     def forward(self, input):
         return embedding(input, self.weight, self.padding_idx)

@@ -19,7 +19,7 @@ def one_hot(tensor, num_classes=-1):
     dimension); ``num_classes=-1`` takes max index + 1, as PyTorch's ``F.one_hot``. Not differentiable."""
     import numpy as np
     from ..tensor import Tensor
-    idx = np.asarray(tensor.data if isinstance(tensor, Tensor) else tensor)
+    idx = np.asarray(tensor.array if isinstance(tensor, Tensor) else tensor)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"one_hot takes an integer index tensor, got dtype {idx.dtype}; use .long()")
     if idx.size and idx.min() < 0:

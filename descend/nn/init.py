@@ -63,7 +63,7 @@ def _fans(tensor) -> tuple[int, int]:
 
 def _data(tensor) -> np.ndarray:
     if isinstance(tensor, Tensor):
-        return tensor.data
+        return tensor.array
     if isinstance(tensor, np.ndarray):
         return tensor
     raise TypeError(f"init functions fill a Tensor or ndarray in place, got {type(tensor).__name__}")

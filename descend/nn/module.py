@@ -42,13 +42,13 @@ class Parameter(Tensor):
         if data is None:
             data = backend.empty((0,))
         if isinstance(data, Tensor):
-            arr = data.data if dtype is None else data.data.astype(backend.resolve_dtype(dtype), copy=False)
+            arr = data.array if dtype is None else data.array.astype(backend.resolve_dtype(dtype), copy=False)
         else:
             arr = backend.as_array(data, dtype)
         if arr.dtype.kind != "f" and requires_grad:
             raise TypeError(f"a Parameter that requires grad must hold floating-point data, got {arr.dtype}; "
                             "pass float data or requires_grad=False")
-        self.data = arr
+        self.array = arr
         self.grad = None
         self._node = None
         self.requires_grad = bool(requires_grad)
@@ -57,7 +57,7 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
     def __reduce_ex__(self, protocol):
-        return (_rebuild_parameter, (self.data, self.requires_grad, self.grad))
+        return (_rebuild_parameter, (self.array, self.requires_grad, self.grad))
 
 
 def _rebuild_parameter(data, requires_grad, grad):
@@ -97,7 +97,7 @@ class RemovableHandle:
 def _to_numpy(value) -> np.ndarray:
     """An array from a descend Tensor, a NumPy array, a number, or any tensor with ``.detach().numpy()``."""
     if isinstance(value, Tensor):
-        return value.data
+        return value.array
     if isinstance(value, np.ndarray):
         return value
     if hasattr(value, "detach") and hasattr(value, "numpy"):  # e.g. a torch tensor
@@ -189,14 +189,14 @@ class Module:
     @staticmethod
     def _as_buffer(value) -> Tensor:
         if isinstance(value, Tensor):
-            return Tensor.from_array(value.data)
+            return Tensor.from_array(value.array)
         arr = value if isinstance(value, np.ndarray) and value.dtype.kind in "fiub" else backend.as_array(value)
         return Tensor.from_array(arr)
 
     def register_buffer(self, name: str, tensor, persistent: bool = True) -> None:
         """Register ``tensor`` (an array or Tensor, or None) as a buffer: saved in ``state_dict`` (unless
         ``persistent=False``) and moved by ``.double()``, but not returned by ``parameters()``.
-        It is stored as a Tensor that does not require grad; update it in place (``buf.data[...] = ...``)."""
+        It is stored as a Tensor that does not require grad; update it in place (``buf.array[...] = ...``)."""
         self._check_init(name)
         if not isinstance(name, str) or not name or "." in name:
             raise KeyError(f"buffer name must be a non-empty string without '.', got {name!r}")
@@ -318,7 +318,7 @@ class Module:
             if set_to_none or p.grad is None:
                 p.grad = None
             else:
-                p.grad.data[...] = 0
+                p.grad.array[...] = 0
 
     def requires_grad_(self, requires_grad: bool = True) -> "Module":
         """Freeze (``False``) or unfreeze every parameter; returns self."""
@@ -341,10 +341,10 @@ class Module:
             destination = OrderedDict()
         for name, p in self._parameters.items():
             if p is not None:
-                destination[prefix + name] = p if keep_vars else p.data.copy()
+                destination[prefix + name] = p if keep_vars else p.array.copy()
         for name, b in self._buffers.items():
             if b is not None and name not in self._non_persistent:
-                destination[prefix + name] = b if keep_vars else b.data.copy()
+                destination[prefix + name] = b if keep_vars else b.array.copy()
         for name, child in self._modules.items():
             if child is not None:
                 child.state_dict(destination, prefix + name + ".", keep_vars)
@@ -372,8 +372,8 @@ class Module:
             if key not in state_dict:
                 continue
             src = _to_numpy(state_dict[key])
-            if src.shape != target.data.shape:
-                mismatched.append(f"{key}: checkpoint {tuple(src.shape)} vs model {tuple(target.data.shape)}")
+            if src.shape != target.array.shape:
+                mismatched.append(f"{key}: checkpoint {tuple(src.shape)} vs model {tuple(target.array.shape)}")
             else:
                 arrays[key] = src
         if mismatched or (strict and (missing or unexpected)):
@@ -388,7 +388,7 @@ class Module:
                          "the matching keys only")
             raise StateDictError("\n".join(lines))
         for key, src in arrays.items():
-            np.copyto(own[key].data, src, casting="unsafe")
+            np.copyto(own[key].array, src, casting="unsafe")
         return IncompatibleKeys(missing, unexpected)
 
     # ---------------------------------------------------------------- calling
@@ -460,7 +460,7 @@ class Module:
 
     def num_parameters(self, trainable_only: bool = False) -> int:
         """Number of scalar parameters (each shared parameter counted once)."""
-        return int(sum(p.data.size for p in self.parameters() if p.requires_grad or not trainable_only))
+        return int(sum(p.array.size for p in self.parameters() if p.requires_grad or not trainable_only))
 
     def summary(self, input_shape, print_summary: bool = True, dtype=None):
         """Run a zero batch of ``input_shape`` through the model and tabulate each layer's output shape
@@ -483,10 +483,10 @@ class Module:
         for module in self.modules():
             for store in (module._parameters, module._buffers):
                 for t in store.values():
-                    if t is not None and t.data.dtype.kind == "f" and t.data.dtype != dtype:
-                        t.data = t.data.astype(dtype)
+                    if t is not None and t.array.dtype.kind == "f" and t.array.dtype != dtype:
+                        t.array = t.array.astype(dtype)
                         if t.grad is not None:
-                            t.grad.data = t.grad.data.astype(dtype)
+                            t.grad.array = t.grad.array.astype(dtype)
         return self
 
     def cpu(self) -> "Module":

@@ -59,16 +59,16 @@ class _BatchNorm(Module):
     def reset_running_stats(self) -> None:
         """Running mean 0, running variance 1, batch count 0."""
         if self.track_running_stats:
-            self.running_mean.data[...] = 0
-            self.running_var.data[...] = 1
-            self.num_batches_tracked.data[...] = 0
+            self.running_mean.array[...] = 0
+            self.running_var.array[...] = 1
+            self.num_batches_tracked.array[...] = 0
 
     def reset_parameters(self) -> None:
         """Reset the running statistics, γ to 1 and β to 0."""
         self.reset_running_stats()
         if self.affine:
-            self.weight.data[...] = 1
-            self.bias.data[...] = 0
+            self.weight.array[...] = 1
+            self.bias.array[...] = 0
 
     def _check_input(self, x) -> None:
         ndim = len(x.shape)
@@ -83,9 +83,9 @@ class _BatchNorm(Module):
         self._check_input(x)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
-            self.num_batches_tracked.data += 1
+            self.num_batches_tracked.array += 1
             if self.momentum is None:
-                factor = 1.0 / float(self.num_batches_tracked.data)
+                factor = 1.0 / float(self.num_batches_tracked.array)
         use_batch_stats = self.training or self.running_mean is None
         track = not self.training or self.track_running_stats
         return _F.batch_norm(x, self.running_mean if track else None, self.running_var if track else None,
@@ -149,9 +149,9 @@ class LayerNorm(Module):
 
     def reset_parameters(self) -> None:
         if self.weight is not None:
-            self.weight.data[...] = 1
+            self.weight.array[...] = 1
         if self.bias is not None:
-            self.bias.data[...] = 0
+            self.bias.array[...] = 0
 
     def forward(self, x):
         return _F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)

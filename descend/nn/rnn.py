@@ -109,8 +109,8 @@ class RNNBase(Module):
             mask = input.mask()
             lengths = input.lengths()
             x = scatter_rows(input.data, mask)
-            sorted_idx = None if input.sorted_indices is None else np.asarray(input.sorted_indices.data)
-            unsorted_idx = None if input.unsorted_indices is None else np.asarray(input.unsorted_indices.data)
+            sorted_idx = None if input.sorted_indices is None else np.asarray(input.sorted_indices.array)
+            unsorted_idx = None if input.unsorted_indices is None else np.asarray(input.unsorted_indices.array)
             batched = True
         else:
             x = _as_input(input, owner)
@@ -286,7 +286,7 @@ class _CellBase(Module):
         states = []
         for h in (hx if isinstance(hx, tuple) else (hx,)):
             if h is None:
-                h = Tensor.from_array(np.zeros((x.shape[0], self.hidden_size), x.data.dtype))
+                h = Tensor.from_array(np.zeros((x.shape[0], self.hidden_size), x.array.dtype))
             else:
                 h = _as_input(h, owner)
                 if not batched:

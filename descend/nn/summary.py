@@ -68,11 +68,11 @@ def summary(model, input_shape, print_summary: bool = True, dtype=None, batch_si
         if has_own or is_leaf:
             def hook(mod, inputs, output, _name=name or type(module).__name__):
                 rows.append({"name": _name, "type": type(mod).__name__, "output_shape": _shape_of(output),
-                             "params": int(sum(p.data.size for p in mod.parameters(recurse=False)))})
+                             "params": int(sum(p.array.size for p in mod.parameters(recurse=False)))})
             handles.append(module.register_forward_hook(hook))
     was_training = model.training
     first = next(model.parameters(), None)
-    dtype = backend.resolve_dtype(dtype) or (first.data.dtype if first is not None else backend.DEFAULT_FLOAT)
+    dtype = backend.resolve_dtype(dtype) or (first.array.dtype if first is not None else backend.DEFAULT_FLOAT)
     try:
         model.eval()
         with no_grad():
@@ -82,8 +82,8 @@ def summary(model, input_shape, print_summary: bool = True, dtype=None, batch_si
             h.remove()
         model.train(was_training)
     params = list(model.parameters())
-    total = int(sum(p.data.size for p in params))
-    trainable = int(sum(p.data.size for p in params if p.requires_grad))
+    total = int(sum(p.array.size for p in params))
+    trainable = int(sum(p.array.size for p in params if p.requires_grad))
     result = ModelSummary(rows, total, trainable, total - trainable, input_shape)
     if print_summary:
         print(result)

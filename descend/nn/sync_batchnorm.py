@@ -52,7 +52,7 @@ class _SyncBatchNormOp(Function):
         mean = s1 / total
         var = np.maximum(s2 / total - mean * mean, 0.0)
         if layer.track_running_stats:
-            rm, rv = layer.running_mean.data, layer.running_var.data
+            rm, rv = layer.running_mean.array, layer.running_var.array
             rm *= 1 - factor
             rm += (factor * mean).astype(rm.dtype)
             rv *= 1 - factor
@@ -109,9 +109,9 @@ class SyncBatchNorm(_BatchNorm):
         self._check_input(x)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.track_running_stats:
-            self.num_batches_tracked.data += 1
+            self.num_batches_tracked.array += 1
             if self.momentum is None:
-                factor = 1.0 / float(self.num_batches_tracked.data)
+                factor = 1.0 / float(self.num_batches_tracked.array)
         return _SyncBatchNormOp.apply(x, self.weight, self.bias, self, factor)
 
     @classmethod

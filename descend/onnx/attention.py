@@ -31,8 +31,8 @@ def _mha_self_attention(g, m, x, path):
         raise ExportError(f"{path} ({owner}): add_bias_kv, add_zero_attn and kdim/vdim != embed_dim have no export")
     E, H, d = m.embed_dim, m.num_heads, m.head_dim
     xb = x if m.batch_first else g.node("Transpose", [x], path, perm=[1, 0, 2])    # (N, L, E)
-    w = m.in_proj_weight.data
-    b = None if m.in_proj_bias is None else m.in_proj_bias.data
+    w = m.in_proj_weight.array
+    b = None if m.in_proj_bias is None else m.in_proj_bias.array
     heads = []
     for i, name in enumerate("qkv"):
         t = g.node("MatMul", [xb, g.const(w[i * E:(i + 1) * E].T, f"{path}.W{name}")], path)
@@ -44,9 +44,9 @@ def _mha_self_attention(g, m, x, path):
     p = g.node("Softmax", [g.node("MatMul", [q, heads[1]], path)], path, axis=-1)   # (N, h, L, L)
     o = g.node("Transpose", [g.node("MatMul", [p, heads[2]], path)], path, perm=[0, 2, 1, 3])
     o = g.node("Reshape", [o, g.ints([0, 0, E], f"{path}.merge")], path)             # (N, L, E)
-    o = g.node("MatMul", [o, g.const(m.out_proj.weight.data.T, f"{path}.out_proj.weight_t")], path)
+    o = g.node("MatMul", [o, g.const(m.out_proj.weight.array.T, f"{path}.out_proj.weight_t")], path)
     if m.out_proj.bias is not None:
-        o = g.node("Add", [o, g.const(m.out_proj.bias.data, f"{path}.out_proj.bias")], path)
+        o = g.node("Add", [o, g.const(m.out_proj.bias.array, f"{path}.out_proj.bias")], path)
     return o if m.batch_first else g.node("Transpose", [o], path, perm=[1, 0, 2])
 
 
@@ -85,7 +85,7 @@ def encoder(g, m, x, path, convert):
 
 def positional(g, m, x, path, convert):
     nd = x.example.ndim
-    table = m.pe.data if isinstance(m, nn.SinusoidalPositionalEncoding) else m.weight.data
+    table = m.pe.array if isinstance(m, nn.SinusoidalPositionalEncoding) else m.weight.array
     axis = 1 if (m.batch_first and nd == 3) else 0
     steps = g.node("Shape", [x.name], path, start=axis, end=axis + 1)
     pe = g.node("Slice", [g.const(table, f"{path}.table"), g.ints([0], f"{path}.zero"), steps,

@@ -65,7 +65,7 @@ def _check_args(model, example_input, input_names, opset_version):
     import onnx
     if not isinstance(model, Module):
         raise TypeError(f"export needs a descend.nn.Module, got {type(model).__name__}")
-    x = np.asarray(getattr(example_input, "data", example_input))
+    x = np.asarray(getattr(example_input, "array", example_input))
     if x.dtype.kind not in "fiu" or x.ndim == 0:
         raise TypeError(f"example_input must be a non-scalar numeric Tensor or array, got dtype {x.dtype} and "
                         f"shape {x.shape}")
@@ -105,7 +105,7 @@ def build_model_proto(model, example_input, input_names=None, output_names=None,
     from onnx import helper
     x, opset = _check_args(model, example_input, input_names, opset_version)
     in_name = input_names[0] if input_names else "input"
-    float_dtype = x.dtype if x.dtype.kind == "f" else next((p.data.dtype for p in model.parameters()), np.float32)
+    float_dtype = x.dtype if x.dtype.kind == "f" else next((p.array.dtype for p in model.parameters()), np.float32)
     g = GraphBuilder(opset, float_dtype)
     g.fresh(in_name)
     was_training = model.training

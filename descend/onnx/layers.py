@@ -34,7 +34,7 @@ def run_eval(module, example):
     from ..tensor import Tensor
     with no_grad():
         out = module(Tensor.from_array(np.ascontiguousarray(example)))
-    return out.data if hasattr(out, "data") else out
+    return out.array if hasattr(out, "array") else out
 
 
 def _leaf(g, m, x, hint, op, inputs=None, **attrs):
@@ -42,24 +42,24 @@ def _leaf(g, m, x, hint, op, inputs=None, **attrs):
 
 
 def linear(g, m, x, path, convert):
-    w = m.weight.data
+    w = m.weight.array
     if x.example.ndim == 2:
         ins = [x.name, g.const(w, f"{path}.weight")]
         if m.bias is not None:
-            ins.append(g.const(m.bias.data, f"{path}.bias"))
+            ins.append(g.const(m.bias.array, f"{path}.bias"))
         return _leaf(g, m, x, path, "Gemm", ins, transB=1)
     out = g.node("MatMul", [x.name, g.const(w.T, f"{path}.weight_t")], path)
     if m.bias is not None:
-        out = g.node("Add", [out, g.const(m.bias.data, f"{path}.bias")], path)
+        out = g.node("Add", [out, g.const(m.bias.array, f"{path}.bias")], path)
     return Value(out, run_eval(m, x.example))
 
 
 def conv2d(g, m, x, path, convert):
     if m.groups != 1:
         raise ExportError(f"{path} (Conv2d): groups={m.groups} has no export; only groups=1")
-    ins = [x.name, g.const(m.weight.data, f"{path}.weight")]
+    ins = [x.name, g.const(m.weight.array, f"{path}.weight")]
     if m.bias is not None:
-        ins.append(g.const(m.bias.data, f"{path}.bias"))
+        ins.append(g.const(m.bias.array, f"{path}.bias"))
     ph, pw = m.padding
     return _leaf(g, m, x, path, "Conv", ins, kernel_shape=list(m.kernel_size), strides=list(m.stride),
                  pads=[ph, pw, ph, pw], dilations=list(m.dilation), group=1)
@@ -101,19 +101,19 @@ def batch_norm(g, m, x, path, convert):
         raise ExportError(f"{path} ({type(m).__name__}): track_running_stats=False uses batch statistics in "
                           "eval mode, which has no inference-form export")
     c = m.num_features
-    scale = m.weight.data if m.weight is not None else np.ones(c)
-    bias = m.bias.data if m.bias is not None else np.zeros(c)
+    scale = m.weight.array if m.weight is not None else np.ones(c)
+    bias = m.bias.array if m.bias is not None else np.zeros(c)
     ins = [x.name, g.const(scale, f"{path}.weight"), g.const(bias, f"{path}.bias"),
-           g.const(m.running_mean.data, f"{path}.running_mean"), g.const(m.running_var.data, f"{path}.running_var")]
+           g.const(m.running_mean.array, f"{path}.running_mean"), g.const(m.running_var.array, f"{path}.running_var")]
     return _leaf(g, m, x, path, "BatchNormalization", ins, epsilon=m.eps)
 
 
 def layer_norm(g, m, x, path, convert):
     shape = m.normalized_shape
-    scale = m.weight.data if m.weight is not None else np.ones(shape)
+    scale = m.weight.array if m.weight is not None else np.ones(shape)
     ins = [x.name, g.const(scale, f"{path}.weight")]
     if m.bias is not None:
-        ins.append(g.const(m.bias.data, f"{path}.bias"))
+        ins.append(g.const(m.bias.array, f"{path}.bias"))
     return _leaf(g, m, x, path, "LayerNormalization", ins, axis=-len(shape), epsilon=m.eps)
 
 
@@ -170,7 +170,7 @@ def residual(g, m, x, path, convert):
 def embedding(g, m, x, path, convert):
     if x.example.dtype.kind not in "iu":
         raise ExportError(f"{path} (Embedding): the input must be integer indices, got dtype {x.example.dtype}")
-    return _leaf(g, m, x, path, "Gather", [g.const(m.weight.data, f"{path}.weight"), x.name], axis=0)
+    return _leaf(g, m, x, path, "Gather", [g.const(m.weight.array, f"{path}.weight"), x.name], axis=0)
 
 
 CONVERTERS = {

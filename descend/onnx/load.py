@@ -52,7 +52,7 @@ def _attrs(node) -> dict:
 
 
 def _np(v) -> np.ndarray:
-    return np.asarray(v.data if isinstance(v, Tensor) else v)
+    return np.asarray(v.array if isinstance(v, Tensor) else v)
 
 
 def _pool_args(at):

@@ -28,13 +28,13 @@ class Standardize(Module):
 
     def forward(self, x):
         from ..tensor import Tensor
-        return (x - Tensor.from_array(self.mean.data)) / Tensor.from_array(self.std.data)
+        return (x - Tensor.from_array(self.mean.array)) / Tensor.from_array(self.std.array)
 
 
 def standardize(g, m, x, path, convert):
     from .layers import run_eval
-    centred = g.node("Sub", [x.name, g.const(m.mean.data, f"{path}.mean")], path)
-    return Value(g.node("Div", [centred, g.const(m.std.data, f"{path}.std")], path), run_eval(m, x.example))
+    centred = g.node("Sub", [x.name, g.const(m.mean.array, f"{path}.mean")], path)
+    return Value(g.node("Div", [centred, g.const(m.std.array, f"{path}.std")], path), run_eval(m, x.example))
 
 
 CONVERTERS = {Standardize: standardize}

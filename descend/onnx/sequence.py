@@ -33,11 +33,11 @@ def _layer_weights(m, k):
     ws, rs, bs = [], [], []
     D, H = m.num_directions, m.hidden_size
     for params in m.all_weights[k * D:(k + 1) * D]:
-        w_ih, w_hh = params[0].data, params[1].data
+        w_ih, w_hh = params[0].array, params[1].array
         ws.append(_reorder(w_ih, m.mode, H))
         rs.append(_reorder(w_hh, m.mode, H))
         if m.bias:
-            bs.append(np.concatenate([_reorder(params[2].data, m.mode, H), _reorder(params[3].data, m.mode, H)]))
+            bs.append(np.concatenate([_reorder(params[2].array, m.mode, H), _reorder(params[3].array, m.mode, H)]))
         else:
             bs.append(np.zeros(2 * w_ih.shape[0], dtype=w_ih.dtype))
     return np.stack(ws), np.stack(rs), np.stack(bs)
@@ -54,8 +54,8 @@ def recurrent(g, m, x, path, convert):
     with no_grad():
         out = m(Tensor.from_array(x.example))
     lstm = m.mode == "LSTM"
-    y_ex, h_ex = out[0].data, (out[1][0].data if lstm else out[1].data)
-    c_ex = out[1][1].data if lstm else None
+    y_ex, h_ex = out[0].array, (out[1][0].array if lstm else out[1].array)
+    c_ex = out[1][1].array if lstm else None
     D, H = m.num_directions, m.hidden_size
     attrs = {"hidden_size": H, "direction": "bidirectional" if m.bidirectional else "forward"}
     if m.mode.startswith("RNN"):

@@ -19,8 +19,8 @@ def operand(x, like: Tensor | None = None):
         # a NumPy scalar (np.float64 even subclasses float) -> a Python number, so it cannot promote
         return x.item() if hasattr(x, "item") else x
     arr = np.asarray(x)
-    if like is not None and like.data.dtype.kind == "f" and arr.dtype.kind in "fiub":
-        arr = arr.astype(like.data.dtype, copy=False)
+    if like is not None and like.array.dtype.kind == "f" and arr.dtype.kind in "fiub":
+        arr = arr.astype(like.array.dtype, copy=False)
     elif arr.dtype.kind == "f" and arr.dtype != np.float32 and like is None:
         arr = arr.astype(np.float32)
     return Tensor.from_array(arr)

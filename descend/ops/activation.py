@@ -25,7 +25,7 @@ def relu(a):
     twice as fast), in memory order. NaN stays NaN (and passes its gradient on, as in PyTorch). For
     backward only the mask is kept (one byte per element), not the output.
     """
-    x = a.data
+    x = a.array
     out = buffers.empty_like(x)
     max_with_zero(x, out)
     if not (a.requires_grad and is_grad_enabled()):
@@ -85,7 +85,7 @@ def max_with_zero(x, out):
 
 def leaky_relu(a, negative_slope=0.01):
     """x for x > 0, else slope·x;  derivative 1 or slope."""
-    x = a.data
+    x = a.array
     positive = x > 0
     out = np.where(positive, x, x * negative_slope)
     return record(out, (a,), lambda g: (np.where(positive, g, g * negative_slope),), "leaky_relu")
@@ -93,7 +93,7 @@ def leaky_relu(a, negative_slope=0.01):
 
 def elu(a, alpha=1.0):
     """x for x > 0, else α(eˣ − 1) (Clevert et al., 2016);  derivative 1, or y + α for x ≤ 0."""
-    x = a.data
+    x = a.array
     positive = x > 0
     out = np.where(positive, x, alpha * np.expm1(np.minimum(x, 0)))
     return record(out, (a,), lambda g: (np.where(positive, g, g * (out + alpha)),), "elu")
@@ -101,13 +101,13 @@ def elu(a, alpha=1.0):
 
 def sigmoid(a):
     """σ(x) = 1 / (1 + e⁻ˣ) (stable for large |x|);  σ'(x) = σ(x)(1 − σ(x))."""
-    out = special.expit(a.data)
+    out = special.expit(a.array)
     return record(out, (a,), lambda g: (g * out * (1 - out),), "sigmoid")
 
 
 def tanh(a):
     """tanh x;  derivative 1 − tanh² x."""
-    out = np.tanh(a.data)
+    out = np.tanh(a.array)
     return record(out, (a,), lambda g: (g * (1 - out * out),), "tanh")
 
 
@@ -118,7 +118,7 @@ def gelu(a, approximate="none"):
     ``approximate='tanh'``: 0.5 x (1 + tanh(√(2/π)(x + 0.044715 x³))), as in PyTorch.
     Exact derivative: Φ(x) + x φ(x).
     """
-    x = a.data
+    x = a.array
     if approximate == "none" and x.dtype == np.float32 and kernels.enabled():
         out, cdf, gauss = gelu_kernels.gelu_forward(x)
         return record(out, (a,), lambda g: (gelu_kernels.gelu_backward(g, x, cdf, gauss),), "gelu")
@@ -144,7 +144,7 @@ def gelu(a, approximate="none"):
 
 def silu(a):
     """SiLU / Swish: x σ(x) (Ramachandran et al., 2017);  derivative σ(x)(1 + x(1 − σ(x)))."""
-    x = a.data
+    x = a.array
     s = special.expit(x)
     out = x * s
     return record(out, (a,), lambda g: (g * s * (1 + x * (1 - s)),), "silu")

@@ -24,7 +24,7 @@ def _binary(name, a, b, forward, grad_a, grad_b):
     """
     if not (isinstance(a, Tensor) and isinstance(b, Tensor)):
         return _binary_with_constant(name, a, b, forward, grad_a, grad_b)
-    x, y = a.data, b.data
+    x, y = a.array, b.array
     try:
         out = forward(x, y)
     except ValueError:
@@ -71,12 +71,12 @@ def _binary_with_constant(name, a, b, forward, grad_a, grad_b):
     if isinstance(b, Tensor) and isinstance(a, Tensor):  # an array was wrapped as a constant Tensor
         return _binary(name, a, b, forward, grad_a, grad_b)
     if isinstance(a, Tensor):  # tensor op scalar
-        x = a.data
+        x = a.array
         if x.dtype.kind in "iub" and type(b) is float:  # labels * 0.5 is float32 (PyTorch), not float64
             x = x.astype(backend.DEFAULT_FLOAT)
         out = _integer_division_to_float(forward(x, b), x)
         return record(out, (a,), lambda g: (grad_a(g, x, b, out),), name)
-    y = b.data  # scalar op tensor
+    y = b.array  # scalar op tensor
     if y.dtype.kind in "iub" and type(a) is float:
         y = y.astype(backend.DEFAULT_FLOAT)
     out = _integer_division_to_float(forward(a, y), y)
@@ -127,7 +127,7 @@ def pow(a, b):
 
 def neg(a):
     """−a."""
-    return record(-a.data, (a,), lambda g: (-g,), "neg")
+    return record(-a.array, (a,), lambda g: (-g,), "neg")
 
 
 def _floating(x):
@@ -138,37 +138,37 @@ def _floating(x):
 
 def exp(a):
     """e^a;  d/da = e^a."""
-    out = np.exp(_floating(a.data))
+    out = np.exp(_floating(a.array))
     return record(out, (a,), lambda g: (g * out,), "exp")
 
 
 def log(a):
     """ln a;  d/da = 1/a."""
-    x = _floating(a.data)
+    x = _floating(a.array)
     return record(np.log(x), (a,), lambda g: (g / x,), "log")
 
 
 def sin(a):
     """sin a;  d/da = cos a."""
-    x = _floating(a.data)
+    x = _floating(a.array)
     return record(np.sin(x), (a,), lambda g: (g * np.cos(x),), "sin")
 
 
 def cos(a):
     """cos a;  d/da = −sin a."""
-    x = _floating(a.data)
+    x = _floating(a.array)
     return record(np.cos(x), (a,), lambda g: (-g * np.sin(x),), "cos")
 
 
 def sqrt(a):
     """√a;  d/da = 1/(2√a)."""
-    out = np.sqrt(_floating(a.data))
+    out = np.sqrt(_floating(a.array))
     return record(out, (a,), lambda g: (g / (2 * out),), "sqrt")
 
 
 def abs(a):
     """|a|;  d/da = sign(a) (0 at 0)."""
-    x = a.data
+    x = a.array
     return record(np.abs(x), (a,), lambda g: (g * np.sign(x),), "abs")
 
 
@@ -176,7 +176,7 @@ def clip(a, min=None, max=None):
     """Clamp into [min, max]; the gradient passes where min ≤ a ≤ max (PyTorch's ``clamp``)."""
     if min is None and max is None:
         raise ValueError("clip needs at least one of min and max")
-    x = a.data
+    x = a.array
     out = np.clip(x, min, max)
 
     def backward(g):
@@ -194,13 +194,13 @@ def _extremum(name, a, b, pick):
     a, b = binary_operands(a, b)
     if not isinstance(a, Tensor):
         a, b = b, a
-    bt = b if isinstance(b, Tensor) else Tensor.from_array(np.asarray(b, dtype=a.data.dtype))
+    bt = b if isinstance(b, Tensor) else Tensor.from_array(np.asarray(b, dtype=a.array.dtype))
     try:
-        out = pick(a.data, bt.data)
+        out = pick(a.array, bt.array)
     except ValueError:
         raise broadcast_error(name, a.shape, bt.shape) from None
     def backward(g):
-        x, y = a.data, bt.data
+        x, y = a.array, bt.array
         wa = np.asarray((x > y) if pick is np.maximum else (x < y), dtype=g.dtype)  # a's share of the gradient
         wa[np.broadcast_to(x == y, wa.shape)] = 0.5  # ties share the gradient equally, as in PyTorch
         ga = unbroadcast(g * wa, x.shape) if a.requires_grad else None
@@ -222,12 +222,12 @@ def minimum(a, b):
 
 def where(condition, a, b):
     """``a`` where ``condition`` holds, else ``b``; each input's gradient is masked accordingly."""
-    cond = np.asarray(condition.data if isinstance(condition, Tensor) else condition, dtype=bool)
+    cond = np.asarray(condition.array if isinstance(condition, Tensor) else condition, dtype=bool)
     like = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else None
     a = operand(a, like)
     b = operand(b, like)
-    ad = a.data if isinstance(a, Tensor) else a
-    bd = b.data if isinstance(b, Tensor) else b
+    ad = a.array if isinstance(a, Tensor) else a
+    bd = b.array if isinstance(b, Tensor) else b
     try:
         out = np.where(cond, ad, bd)
     except ValueError:
@@ -238,10 +238,10 @@ def where(condition, a, b):
     def backward(g):
         grads = []
         if isinstance(a, Tensor):
-            grads.append(unbroadcast(np.where(cond, g, 0).astype(g.dtype, copy=False), a.data.shape)
+            grads.append(unbroadcast(np.where(cond, g, 0).astype(g.dtype, copy=False), a.array.shape)
                          if a.requires_grad else None)
         if isinstance(b, Tensor):
-            grads.append(unbroadcast(np.where(cond, 0, g).astype(g.dtype, copy=False), b.data.shape)
+            grads.append(unbroadcast(np.where(cond, 0, g).astype(g.dtype, copy=False), b.array.shape)
                          if b.requires_grad else None)
         return tuple(grads)
 
@@ -250,16 +250,16 @@ def where(condition, a, b):
 
 def clone(a):
     """A copy that stays in the graph."""
-    return record(a.data.copy(), (a,), lambda g: (g,), "clone")
+    return record(a.array.copy(), (a,), lambda g: (g,), "clone")
 
 
 def cast(a, dtype):
     """Convert to ``dtype``; the gradient is converted back."""
     dtype = backend.resolve_dtype(dtype)
-    source = a.data.dtype
+    source = a.array.dtype
     if dtype == source:
         return a
-    out = a.data.astype(dtype)
+    out = a.array.astype(dtype)
     if dtype.kind != "f":
         return Tensor.from_array(out)
     return record(out, (a,), lambda g: (g.astype(source),), "cast")

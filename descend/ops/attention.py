@@ -36,7 +36,7 @@ def additive_mask(mask, dtype, allowed_when_true: bool):
         return None
     if isinstance(mask, Tensor) and mask.requires_grad:
         return mask
-    m = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
+    m = np.asarray(mask.array if isinstance(mask, Tensor) else mask)
     if m.dtype == bool:
         blocked = ~m if allowed_when_true else m
         return np.where(blocked, -np.inf, 0.0).astype(dtype)
@@ -96,5 +96,5 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: f
         if attn_mask is not None:
             raise ValueError("scaled_dot_product_attention: pass either attn_mask or is_causal=True, not both")
         attn_mask = causal_mask(L, S)
-    bias = additive_mask(attn_mask, query.data.dtype, allowed_when_true=True)
+    bias = additive_mask(attn_mask, query.array.dtype, allowed_when_true=True)
     return attention_with_weights(query, key, value, bias, dropout_p, scale, masked_rows_to_zero=True)[0]

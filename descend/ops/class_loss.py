@@ -70,18 +70,18 @@ def _check_indices(name, t: np.ndarray, C: int, ignore_index: int):
 def _class_weight(name, weight, C, dtype):
     if weight is None:
         return None
-    w = np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=dtype)
+    w = np.asarray(weight.array if isinstance(weight, Tensor) else weight, dtype=dtype)
     if w.shape != (C,):
         raise ValueError(f"{name}: weight must have one entry per class, shape ({C},), got shape {w.shape}")
     return w
 
 
 def _index_target(name, x: Tensor, target, hint_probabilities: bool) -> np.ndarray:
-    t = np.asarray(target.data if isinstance(target, Tensor) else target)
+    t = np.asarray(target.array if isinstance(target, Tensor) else target)
     if t.dtype.kind in "iu":
         return t
     if t.dtype.kind == "f":
-        more = (f", or give class probabilities of the input's shape {tuple(x.data.shape)}"
+        more = (f", or give class probabilities of the input's shape {tuple(x.array.shape)}"
                 if hint_probabilities else "")
         raise TypeError(f"{name}: target is {t.dtype} of shape {tuple(t.shape)}, but class-index targets must be "
                         f"integers; convert them with target.long(){more}")
@@ -111,12 +111,12 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = 
     check_reduction(name, reduction)
     x = loss_input(name, input)
     t = _index_target(name, x, target, hint_probabilities=False)
-    x2, tf, C, unflatten = _class_view(name, x.data, t)
+    x2, tf, C, unflatten = _class_view(name, x.array, t)
     keep = _check_indices(name, tf, C, ignore_index)
-    w = _class_weight(name, weight, C, x.data.dtype)
+    w = _class_weight(name, weight, C, x.array.dtype)
     rows = np.arange(tf.size)
     safe = tf if keep is None else np.where(keep, tf, 0)
-    wi = np.ones(tf.size, dtype=x.data.dtype) if w is None else w[safe]
+    wi = np.ones(tf.size, dtype=x.array.dtype) if w is None else w[safe]
     if keep is not None:
         wi = wi * keep
     elem = -wi * x2[rows, safe]
@@ -164,16 +164,16 @@ def cross_entropy(input, target, weight=None, ignore_index: int = -100, reductio
     check_reduction(name, reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{name}: label_smoothing must be in [0, 1], got {label_smoothing!r}")
-    x = input if isinstance(input, Tensor) and input.data.dtype.kind == "f" else loss_input(name, input)
-    t_arr = target.data if isinstance(target, Tensor) else np.asarray(target)
-    if t_arr.shape == x.data.shape and x.data.ndim >= 1 and t_arr.dtype.kind == "f":
+    x = input if isinstance(input, Tensor) and input.array.dtype.kind == "f" else loss_input(name, input)
+    t_arr = target.array if isinstance(target, Tensor) else np.asarray(target)
+    if t_arr.shape == x.array.shape and x.array.ndim >= 1 and t_arr.dtype.kind == "f":
         return _cross_entropy_probs(name, x, target, weight, reduction, label_smoothing)
-    if t_arr.shape == x.data.shape and t_arr.dtype.kind in "iub" and x.data.ndim >= 1:
-        raise TypeError(f"{name}: target is {t_arr.dtype} with the input's shape {tuple(x.data.shape)}; "
+    if t_arr.shape == x.array.shape and t_arr.dtype.kind in "iub" and x.array.ndim >= 1:
+        raise TypeError(f"{name}: target is {t_arr.dtype} with the input's shape {tuple(x.array.shape)}; "
                         f"class-probability targets must be floating point (target.float()), or give class "
-                        f"indices of shape {(x.data.shape[0],) + x.data.shape[2:] if x.data.ndim > 1 else ()}")
+                        f"indices of shape {(x.array.shape[0],) + x.array.shape[2:] if x.array.ndim > 1 else ()}")
     t = _index_target(name, x, t_arr, hint_probabilities=True)
-    z = x.data
+    z = x.array
     if (z.ndim == 2 and weight is None and label_smoothing == 0.0 and reduction == "mean"
             and t.shape == (z.shape[0],)):
         C = z.shape[1]
@@ -204,7 +204,7 @@ def _exp_shifted_rows(z2):
 
 def _cross_entropy_fast(x: Tensor, t: np.ndarray):
     """The common case: (N, C) logits, valid indices, no weights, no smoothing, mean. ∂L/∂z = (p − onehot)/N."""
-    z = x.data
+    z = x.array
     n = z.shape[0]
     rows = np.arange(n)
     shifted, e, se = _exp_shifted_rows(z)
@@ -225,14 +225,14 @@ def _log_softmax_rows(z2):
 
 
 def _cross_entropy_indices(name, x: Tensor, t: np.ndarray, weight, ignore_index, reduction, eps):
-    z2, tf, C, unflatten = _class_view(name, x.data, t)
+    z2, tf, C, unflatten = _class_view(name, x.array, t)
     keep = _check_indices(name, tf, C, ignore_index)
-    w = _class_weight(name, weight, C, x.data.dtype)
+    w = _class_weight(name, weight, C, x.array.dtype)
     m = tf.size
     rows = np.arange(m)
     safe = tf if keep is None else np.where(keep, tf, 0)
     logp, e, se = _log_softmax_rows(z2)
-    dtype = x.data.dtype
+    dtype = x.array.dtype
     wi = np.ones(m, dtype=dtype) if w is None else w[safe]  # weight of each target
     if keep is not None:
         wi = wi * keep
@@ -265,7 +265,7 @@ def _cross_entropy_indices(name, x: Tensor, t: np.ndarray, weight, ignore_index,
 
 
 def _cross_entropy_probs(name, x: Tensor, target, weight, reduction, eps):
-    z = x.data
+    z = x.array
     t = float_target(name, x, target)
     if z.ndim == 1:
         C, class_axis = z.shape[0], 0
@@ -278,7 +278,7 @@ def _cross_entropy_probs(name, x: Tensor, target, weight, reduction, eps):
     e = np.exp(shifted)
     se = e.sum(axis=class_axis, keepdims=True)
     logp = shifted - np.log(se)
-    q = t.data if not eps else (1 - eps) * t.data + eps / C
+    q = t.array if not eps else (1 - eps) * t.array + eps / C
     if w is not None:
         q = q * w.reshape(wshape)
     elem = -(q * logp).sum(axis=class_axis)

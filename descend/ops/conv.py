@@ -132,7 +132,7 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, relu: bool):
     x = x if isinstance(x, Tensor) else operand(x, weight)
     if groups != 1:
         raise NotImplementedError(f"conv2d: groups={groups} is not supported; only groups=1")
-    xd, w = x.data, weight.data
+    xd, w = x.array, weight.array
     if xd.ndim != 4:
         raise ValueError(f"conv2d expects an input of shape (N, C, H, W), got {xd.shape}; add a batch dimension "
                          "with x.unsqueeze(0) for a single image")
@@ -141,8 +141,8 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, relu: bool):
     if xd.shape[1] != w.shape[1]:
         raise ValueError(f"conv2d: input of shape {xd.shape} has {xd.shape[1]} channels but the weight of shape "
                          f"{w.shape} expects {w.shape[1]} (in_channels)")
-    if bias is not None and bias.data.shape != (w.shape[0],):
-        raise ValueError(f"conv2d: bias of shape {bias.data.shape} does not match {w.shape[0]} output channels")
+    if bias is not None and bias.array.shape != (w.shape[0],):
+        raise ValueError(f"conv2d: bias of shape {bias.array.shape} does not match {w.shape[0]} output channels")
     sh, sw = pair(stride, "stride", 1)
     ph, pw = pair(padding, "padding", 0)
     dh, dw = pair(dilation, "dilation", 1)
@@ -175,7 +175,7 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, relu: bool):
     for i0, i1 in _blocks(ho, k * cols):
         np.matmul(w2, _im2col(xp, geometry, slice(i0, i1)), out=out2[:, i0 * cols:i1 * cols])
     if bias is not None:
-        out2 += bias.data[:, None]
+        out2 += bias.array[:, None]
     out = out_m.transpose(3, 0, 1, 2)                           # the (N, O, Hₒ, Wₒ) view
 
     parents = (x, weight) if bias is None else (x, weight, bias)
@@ -228,7 +228,7 @@ def _conv2d_winograd(x, weight, bias, xd, w, padding, out_size, relu: bool):
     xp = conv_winograd.pad_to_tiles(batch_innermost(xd), ph, pw, ho, wo)
     out_m, u = conv_winograd.forward(xp, w, ho, wo)
     if bias is not None:
-        out_m.reshape(o, -1)[...] += bias.data[:, None]
+        out_m.reshape(o, -1)[...] += bias.array[:, None]
     out = out_m.transpose(3, 0, 1, 2)
     parents = (x, weight) if bias is None else (x, weight, bias)
     need_w, need_x = weight.requires_grad, x.requires_grad

@@ -25,7 +25,7 @@ def check_probability(p, name="dropout") -> float:
 
 
 def _apply_mask(x, p, mask_shape, generator, name):
-    xd = x.data
+    xd = x.array
     rng = generator if generator is not None else _random.default_generator()
     dtype = xd.dtype if xd.dtype.kind == "f" else np.float32
     if p == 1.0:
@@ -51,7 +51,7 @@ def dropout(x, p: float = 0.5, training: bool = True, generator=None):
     p = check_probability(p)
     if not training or p == 0.0:
         return x
-    return _apply_mask(x, p, x.data.shape, generator, "dropout")
+    return _apply_mask(x, p, x.array.shape, generator, "dropout")
 
 
 def dropout2d(x, p: float = 0.5, training: bool = True, generator=None):
@@ -59,9 +59,9 @@ def dropout2d(x, p: float = 0.5, training: bool = True, generator=None):
     by 1/(1 − p); identity when not training."""
     x = x if isinstance(x, Tensor) else operand(x)
     p = check_probability(p, "dropout2d")
-    if x.data.ndim not in (3, 4):
-        raise ValueError(f"dropout2d expects an input of shape (N, C, H, W) or (N, C, L), got {x.data.shape}")
+    if x.array.ndim not in (3, 4):
+        raise ValueError(f"dropout2d expects an input of shape (N, C, H, W) or (N, C, L), got {x.array.shape}")
     if not training or p == 0.0:
         return x
-    mask_shape = x.data.shape[:2] + (1,) * (x.data.ndim - 2)
+    mask_shape = x.array.shape[:2] + (1,) * (x.array.ndim - 2)
     return _apply_mask(x, p, mask_shape, generator, "dropout2d")

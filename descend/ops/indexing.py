@@ -12,8 +12,8 @@ from .arithmetic import where
 def gather(a, dim, index):
     """out[i][j][k] = a[i][index[i][j][k]][k] for ``dim`` = 1 (PyTorch's ``gather``); the gradient is added
     back at the gathered positions (repeated indices add up)."""
-    x = a.data
-    idx = np.asarray(index.data if isinstance(index, Tensor) else index)
+    x = a.array
+    idx = np.asarray(index.array if isinstance(index, Tensor) else index)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"gather: index must be an integer tensor, got dtype {idx.dtype}")
     if idx.ndim != x.ndim:
@@ -38,7 +38,7 @@ def repeat(a, *sizes):
     """Tile ``a`` ``sizes[i]`` times along each dimension (PyTorch's ``repeat``; leading new dimensions
     when ``sizes`` is longer). The gradient sums the copies."""
     sizes = tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else tuple(sizes)
-    x = a.data
+    x = a.array
     if len(sizes) < x.ndim:
         raise ValueError(f"repeat: {len(sizes)} repeat counts for a tensor with {x.ndim} dimensions; give at "
                          "least one per dimension")
@@ -55,29 +55,29 @@ def repeat(a, *sizes):
 def flip(a, dims):
     """Reverse the order of elements along ``dims``; the gradient is flipped back."""
     dims = (dims,) if isinstance(dims, int) else tuple(dims)
-    return record(np.flip(a.data, dims), (a,), lambda g: (np.flip(g, dims),), "flip")
+    return record(np.flip(a.array, dims), (a,), lambda g: (np.flip(g, dims),), "flip")
 
 
 def cumsum(a, dim):
     """Running sum along ``dim``; the gradient is the running sum of g taken from the end."""
-    x = a.data
+    x = a.array
     out = np.cumsum(x, axis=dim, dtype=x.dtype if x.dtype.kind == "f" else np.int64)
     return record(out, (a,), lambda g: (np.flip(np.cumsum(np.flip(g, dim), axis=dim), dim),), "cumsum")
 
 
 def masked_fill(a, mask, value):
     """``value`` where ``mask`` is True, else ``a`` (``mask`` broadcasts); no gradient reaches the filled places."""
-    mask = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
+    mask = np.asarray(mask.array if isinstance(mask, Tensor) else mask)
     if mask.dtype != np.bool_:
         raise TypeError(f"masked_fill: mask must be a boolean tensor, got dtype {mask.dtype}")
     if isinstance(value, Tensor):
         value = value.item()
-    return where(mask, np.asarray(value, dtype=a.data.dtype), a)
+    return where(mask, np.asarray(value, dtype=a.array.dtype), a)
 
 
 def _lookup(fn, name):
     def op(a):
-        return Tensor.from_array(np.asarray(fn(a.data)))
+        return Tensor.from_array(np.asarray(fn(a.array)))
     op.__name__ = name
     op.__doc__ = f"Element-wise ``{name}`` (not differentiable: a constant, as its gradient is 0 almost everywhere)."
     return op
@@ -94,7 +94,7 @@ round = _lookup(np.round, "round")
 
 def nonzero(a, *, as_tuple=False):
     """Indices of the non-zero elements: an int64 (n, ndim) tensor, or one index tensor per dimension."""
-    found = np.nonzero(a.data)
+    found = np.nonzero(a.array)
     if as_tuple:
         return tuple(Tensor.from_array(i.astype(np.int64)) for i in found)
     return Tensor.from_array(np.stack(found, axis=1).astype(np.int64) if found else np.zeros((0, 0), np.int64))

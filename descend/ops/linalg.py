@@ -19,7 +19,7 @@ def matmul(a, b):
     """Matrix product with NumPy's rules: 1-D, 2-D and batched with broadcasting."""
     a = a if isinstance(a, Tensor) else operand(a, b if isinstance(b, Tensor) else None)
     b = b if isinstance(b, Tensor) else operand(b, a)
-    x, y = a.data, b.data
+    x, y = a.array, b.array
     if x.ndim == 0 or y.ndim == 0:
         raise ValueError(f"matmul needs tensors with at least one dimension, got shapes {x.shape} and {y.shape}; "
                          "use * for scalars")
@@ -106,7 +106,7 @@ def _linear(x, weight, bias, relu: bool):
     """The one node of :func:`linear` (``relu=False``) and :func:`linear_relu` (``relu=True``)."""
     name = "linear_relu" if relu else "linear"
     x = x if isinstance(x, Tensor) else operand(x, weight)
-    xd, w = x.data, weight.data
+    xd, w = x.array, weight.array
     if xd.shape[-1] != w.shape[1]:
         raise ValueError(f"{name}: input of shape {xd.shape} has {xd.shape[-1]} features but the weight of shape "
                          f"{w.shape} expects {w.shape[1]} (in_features)")
@@ -115,7 +115,7 @@ def _linear(x, weight, bias, relu: bool):
     else:
         out = xd @ w.T
     if bias is not None:
-        add_bias_rows(out, bias.data)
+        add_bias_rows(out, bias.array)
     parents = (x, weight) if bias is None else (x, weight, bias)
     positive, out_dtype = None, out.dtype
     if relu:

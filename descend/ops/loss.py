@@ -29,8 +29,8 @@ def check_reduction(name, reduction):
 def loss_input(name, x) -> Tensor:
     if not isinstance(x, Tensor):
         x = Tensor.from_array(backend.as_array(x))
-    if x.data.dtype.kind != "f":
-        raise TypeError(f"{name}: input must be floating point (predictions or logits), got {x.data.dtype}; "
+    if x.array.dtype.kind != "f":
+        raise TypeError(f"{name}: input must be floating point (predictions or logits), got {x.array.dtype}; "
                         "convert it with .float()")
     return x
 
@@ -38,30 +38,30 @@ def loss_input(name, x) -> Tensor:
 def float_target(name, x: Tensor, target) -> Tensor:
     """The target as a Tensor of the input's dtype and shape; integer targets are cast (not an error)."""
     if isinstance(target, Tensor):
-        if target.data.dtype != x.data.dtype:
+        if target.array.dtype != x.array.dtype:
             if target.requires_grad:
                 from .arithmetic import cast
-                target = cast(target, x.data.dtype)
+                target = cast(target, x.array.dtype)
             else:
-                target = Tensor.from_array(target.data.astype(x.data.dtype))
+                target = Tensor.from_array(target.array.astype(x.array.dtype))
     else:
-        target = Tensor.from_array(np.asarray(target, dtype=x.data.dtype))
-    if target.data.shape != x.data.shape:
-        raise ValueError(f"{name}: target shape {tuple(target.data.shape)} differs from input shape "
-                         f"{tuple(x.data.shape)}; they must be equal (reshape one, e.g. target.reshape"
-                         f"{tuple(x.data.shape)}, to avoid silent broadcasting)")
+        target = Tensor.from_array(np.asarray(target, dtype=x.array.dtype))
+    if target.array.shape != x.array.shape:
+        raise ValueError(f"{name}: target shape {tuple(target.array.shape)} differs from input shape "
+                         f"{tuple(x.array.shape)}; they must be equal (reshape one, e.g. target.reshape"
+                         f"{tuple(x.array.shape)}, to avoid silent broadcasting)")
     return target
 
 
 def _elementwise_weight(name, weight, x: Tensor):
     if weight is None:
         return None
-    w = np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=x.data.dtype)
+    w = np.asarray(weight.array if isinstance(weight, Tensor) else weight, dtype=x.array.dtype)
     try:
-        return np.broadcast_to(w, x.data.shape)
+        return np.broadcast_to(w, x.array.shape)
     except ValueError:
         raise ValueError(f"{name}: weight of shape {w.shape} cannot be broadcast to the input's shape "
-                         f"{tuple(x.data.shape)}") from None
+                         f"{tuple(x.array.shape)}") from None
 
 
 def _reduce(name, x: Tensor, t: Tensor, elem, reduction, dx, dt):
@@ -77,11 +77,11 @@ def _reduce(name, x: Tensor, t: Tensor, elem, reduction, dx, dt):
 
     def backward(g):
         scale = g / n if reduction == "mean" else g
-        gx = (scale * dx()).astype(x.data.dtype, copy=False) if x.requires_grad else None
-        gt = (scale * dt()).astype(t.data.dtype, copy=False) if t.requires_grad else None
+        gx = (scale * dx()).astype(x.array.dtype, copy=False) if x.requires_grad else None
+        gt = (scale * dt()).astype(t.array.dtype, copy=False) if t.requires_grad else None
         return gx, gt
 
-    return record(np.asarray(out, dtype=x.data.dtype), (x, t), backward, name)
+    return record(np.asarray(out, dtype=x.array.dtype), (x, t), backward, name)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -93,7 +93,7 @@ def mse_loss(input, target, reduction: str = "mean"):
     check_reduction("mse_loss", reduction)
     x = loss_input("mse_loss", input)
     t = float_target("mse_loss", x, target)
-    d = x.data - t.data
+    d = x.array - t.array
     return _reduce("mse_loss", x, t, d * d, reduction, lambda: 2 * d, lambda: -2 * d)
 
 
@@ -102,7 +102,7 @@ def l1_loss(input, target, reduction: str = "mean"):
     check_reduction("l1_loss", reduction)
     x = loss_input("l1_loss", input)
     t = float_target("l1_loss", x, target)
-    d = x.data - t.data
+    d = x.array - t.array
     return _reduce("l1_loss", x, t, np.abs(d), reduction, lambda: np.sign(d), lambda: -np.sign(d))
 
 
@@ -116,9 +116,9 @@ def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0):
         raise ValueError(f"huber_loss: delta must be > 0, got {delta!r}")
     x = loss_input("huber_loss", input)
     t = float_target("huber_loss", x, target)
-    d = x.data - t.data
+    d = x.array - t.array
     a = np.abs(d)
-    elem = np.where(a < delta, 0.5 * d * d, delta * (a - 0.5 * delta)).astype(x.data.dtype, copy=False)
+    elem = np.where(a < delta, 0.5 * d * d, delta * (a - 0.5 * delta)).astype(x.array.dtype, copy=False)
     return _reduce("huber_loss", x, t, elem, reduction, lambda: np.clip(d, -delta, delta),
                    lambda: -np.clip(d, -delta, delta))
 
@@ -135,9 +135,9 @@ def smooth_l1_loss(input, target, reduction: str = "mean", beta: float = 1.0):
         return l1_loss(input, target, reduction)
     x = loss_input("smooth_l1_loss", input)
     t = float_target("smooth_l1_loss", x, target)
-    d = x.data - t.data
+    d = x.array - t.array
     a = np.abs(d)
-    elem = np.where(a < beta, 0.5 * d * d / beta, a - 0.5 * beta).astype(x.data.dtype, copy=False)
+    elem = np.where(a < beta, 0.5 * d * d / beta, a - 0.5 * beta).astype(x.array.dtype, copy=False)
     return _reduce("smooth_l1_loss", x, t, elem, reduction, lambda: np.clip(d / beta, -1, 1),
                    lambda: -np.clip(d / beta, -1, 1))
 
@@ -157,7 +157,7 @@ def binary_cross_entropy(input, target, weight=None, reduction: str = "mean"):
     check_reduction(name, reduction)
     x = loss_input(name, input)
     t = float_target(name, x, target)
-    p, y = x.data, t.data
+    p, y = x.array, t.array
     if p.size:
         lo, hi = p.min(), p.max()
         if not (lo >= 0 and hi <= 1):
@@ -198,11 +198,11 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction: str 
     check_reduction(name, reduction)
     x = loss_input(name, input)
     t = float_target(name, x, target)
-    z, y = x.data, t.data
+    z, y = x.array, t.array
     w = _elementwise_weight(name, weight, x)
     pw = None
     if pos_weight is not None:
-        pw = np.asarray(pos_weight.data if isinstance(pos_weight, Tensor) else pos_weight, dtype=z.dtype)
+        pw = np.asarray(pos_weight.array if isinstance(pos_weight, Tensor) else pos_weight, dtype=z.dtype)
         try:
             np.broadcast_shapes(pw.shape, z.shape)
         except ValueError:

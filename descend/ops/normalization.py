@@ -21,7 +21,7 @@ from ..tensor import Tensor, record
 
 
 def _array(t):
-    return None if t is None else (t.data if isinstance(t, Tensor) else np.asarray(t))
+    return None if t is None else (t.array if isinstance(t, Tensor) else np.asarray(t))
 
 
 def _param_tensor(t):
@@ -40,7 +40,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     ``training=False``: the running statistics are used (a per-channel affine map; dx = g·γ/σ).
     """
     x = input if isinstance(input, Tensor) else Tensor.from_array(backend.as_array(input))
-    xd = x.data
+    xd = x.array
     if xd.ndim < 2:
         raise ValueError(f"batch_norm expects input of shape (N, C) or (N, C, ...), got shape {xd.shape}")
     if not eps > 0:
@@ -61,7 +61,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input of "
                          f"shape {xd.shape}; use a larger batch, or call model.eval()")
     if training and xd.ndim >= 3 and xd.dtype == np.float32 and kernels.enabled() and all(
-            p is None or p.data.dtype == np.float32 for p in (weight, bias)):
+            p is None or p.array.dtype == np.float32 for p in (weight, bias)):
         view = norm_kernels.channel_view(xd)
         if view is not None:
             return _batch_norm_compiled(x, xd, view, running_mean, running_var, weight, bias, momentum, eps)
@@ -90,13 +90,13 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         inv_std = (1.0 / np.sqrt(rv.reshape(bshape) + eps)).astype(xd.dtype, copy=False)
         x_hat = (xd - rm.reshape(bshape).astype(xd.dtype, copy=False)) * inv_std
 
-    gamma = None if weight is None else weight.data.reshape(bshape)
+    gamma = None if weight is None else weight.array.reshape(bshape)
     out = x_hat if gamma is None else x_hat * gamma
     if bias is not None:
         if out is x_hat:
-            out = out + bias.data.reshape(bshape)
+            out = out + bias.array.reshape(bshape)
         else:
-            out += bias.data.reshape(bshape)
+            out += bias.array.reshape(bshape)
     parents = (x,) + tuple(p for p in (weight, bias) if p is not None)
 
     def backward(g):
@@ -118,9 +118,9 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             gx = gx.astype(xd.dtype, copy=False)
         grads = [gx]
         if weight is not None:
-            grads.append(sum_gx.astype(weight.data.dtype, copy=False) if need_gamma else None)
+            grads.append(sum_gx.astype(weight.array.dtype, copy=False) if need_gamma else None)
         if bias is not None:
-            grads.append(sum_g.astype(bias.data.dtype, copy=False) if bias.requires_grad else None)
+            grads.append(sum_g.astype(bias.array.dtype, copy=False) if bias.requires_grad else None)
         return tuple(grads)
 
     return record(out.astype(xd.dtype, copy=False), parents, backward, "batch_norm")
@@ -150,8 +150,8 @@ def _batch_norm_compiled(x, xd, view, running_mean, running_var, weight, bias, m
     mean, var, inv_std = norm_kernels.batch_norm_train(x3, eps)
     _update_running(running_mean, running_var, momentum, mean.astype(np.float64), var.astype(np.float64),
                     x3.shape[0] * x3.shape[2])
-    gamma = None if weight is None else weight.data
-    out3 = norm_kernels.batch_norm_apply(x3, mean, inv_std, gamma, None if bias is None else bias.data)
+    gamma = None if weight is None else weight.array
+    out3 = norm_kernels.batch_norm_apply(x3, mean, inv_std, gamma, None if bias is None else bias.array)
     out = out3.reshape(laid_out).transpose(inverse)
     parents = (x,) + tuple(p for p in (weight, bias) if p is not None)
 
@@ -177,7 +177,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
     (:mod:`descend.kernels.normalization`).
     """
     x = input if isinstance(input, Tensor) else Tensor.from_array(backend.as_array(input))
-    xd = x.data
+    xd = x.array
     if isinstance(normalized_shape, (int, np.integer)):
         normalized_shape = (int(normalized_shape),)
     normalized_shape = tuple(int(s) for s in normalized_shape)
@@ -189,12 +189,12 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
         raise ValueError(f"layer_norm: eps must be > 0, got {eps!r}")
     weight, bias = _param_tensor(weight), _param_tensor(bias)
     for label, p in (("weight", weight), ("bias", bias)):
-        if p is not None and p.data.shape != normalized_shape:
-            raise ValueError(f"layer_norm: {label} has shape {p.data.shape}, expected normalized_shape "
+        if p is not None and p.array.shape != normalized_shape:
+            raise ValueError(f"layer_norm: {label} has shape {p.array.shape}, expected normalized_shape "
                              f"{normalized_shape}")
     parents = (x,) + tuple(p for p in (weight, bias) if p is not None)
     if xd.dtype == np.float32 and kernels.enabled() and all(
-            p is None or p.data.dtype == np.float32 for p in (weight, bias)):
+            p is None or p.array.dtype == np.float32 for p in (weight, bias)):
         return _layer_norm_compiled(x, xd, normalized_shape, weight, bias, eps, parents)
     axes = tuple(range(xd.ndim - k, xd.ndim))
     batch_axes = tuple(range(xd.ndim - k))
@@ -203,10 +203,10 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
     var = (centred * centred).mean(axis=axes, keepdims=True)
     inv_std = 1.0 / np.sqrt(var + eps)
     x_hat = centred * inv_std
-    gamma = None if weight is None else weight.data
+    gamma = None if weight is None else weight.array
     out = x_hat if gamma is None else x_hat * gamma
     if bias is not None:
-        out = out + bias.data
+        out = out + bias.array
 
     def backward(g):
         gx = None
@@ -233,8 +233,8 @@ def _layer_norm_compiled(x, xd, normalized_shape, weight, bias, eps, parents):
     """:func:`layer_norm` through the compiled row kernels (:mod:`descend.kernels.normalization`)."""
     d = int(np.prod(normalized_shape))
     x2 = np.ascontiguousarray(xd).reshape(-1, d)
-    gamma = None if weight is None else weight.data
-    out, x_hat, inv_std = norm_kernels.layer_norm_forward(x2, gamma, None if bias is None else bias.data, eps)
+    gamma = None if weight is None else weight.array
+    out, x_hat, inv_std = norm_kernels.layer_norm_forward(x2, gamma, None if bias is None else bias.array, eps)
 
     def backward(g):
         gx, d_gamma, d_beta = norm_kernels.layer_norm_backward(g.reshape(-1, d), x_hat, inv_std, gamma,

@@ -21,12 +21,12 @@ def l1_penalty(params, lam: float) -> Tensor:
     lam = float(lam)
     if not lam >= 0:
         raise ValueError(f"l1_penalty needs lam >= 0, got {lam!r}")
-    dtype = params[0].data.dtype
-    total = sum(float(np.abs(p.data).sum(dtype=np.float64)) for p in params)
+    dtype = params[0].array.dtype
+    total = sum(float(np.abs(p.array).sum(dtype=np.float64)) for p in params)
     out = np.asarray(lam * total, dtype=dtype)
 
     def backward(g):
         scale = float(g) * lam
-        return tuple((np.sign(p.data) * scale).astype(p.data.dtype, copy=False) for p in params)
+        return tuple((np.sign(p.array) * scale).astype(p.array.dtype, copy=False) for p in params)
 
     return record(out, params, backward, "l1_penalty")

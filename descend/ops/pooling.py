@@ -72,7 +72,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0):
     NaN as PyTorch does, but its gradient goes to the first maximum of its other values, not to the NaN.
     """
     x = x if isinstance(x, Tensor) else operand(x)
-    xd = x.data
+    xd = x.array
     _check_input("max_pool2d", xd)
     kh, kw, sh, sw, ph, pw, ho, wo = _geometry("max_pool2d", xd, kernel_size, stride, padding)
     xp = _pad_hw(xd, ph, pw, -np.inf)
@@ -129,7 +129,7 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, count_include_pad=True):
     """Mean over each kh×kw window (stride defaults to the kernel size). Padded zeros count in the mean
     unless ``count_include_pad=False``, which divides by the number of real inputs in the window."""
     x = x if isinstance(x, Tensor) else operand(x)
-    xd = x.data
+    xd = x.array
     _check_input("avg_pool2d", xd)
     kh, kw, sh, sw, ph, pw, ho, wo = _geometry("avg_pool2d", xd, kernel_size, stride, padding)
     xp = _pad_hw(xd, ph, pw, 0)
@@ -169,7 +169,7 @@ def adaptive_avg_pool2d(x, output_size):
     """Average pooling to a fixed output size (Hₒ, Wₒ); ``output_size=1`` is global average pooling.
     An entry of ``None`` keeps that input dimension."""
     x = x if isinstance(x, Tensor) else operand(x)
-    xd = x.data
+    xd = x.array
     _check_input("adaptive_avg_pool2d", xd)
     h, w = xd.shape[2:]
     if isinstance(output_size, (int, np.integer)):

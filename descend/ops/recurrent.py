@@ -59,14 +59,14 @@ def recurrent_sequence(mode, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, length
     all three (they are slices of its flat output)."""
     if mode not in MODES:
         raise ValueError(f"recurrent_sequence: mode must be one of {sorted(MODES)}, got {mode!r}")
-    X = x.data
+    X = x.array
     T, N, F = X.shape
-    Wih, Whh = w_ih.data, w_hh.data
+    Wih, Whh = w_ih.array, w_hh.array
     G, P = Whh.shape  # P: size of the carried h (= H but for a projected LSTM)
     H = G // MODES[mode]
     dtype = X.dtype
     lstm, gru = mode == "LSTM", mode == "GRU"
-    Whr = None if w_hr is None else w_hr.data
+    Whr = None if w_hr is None else w_hr.array
     if Whr is not None and (not lstm or Whr.shape != (P, H)):
         raise ValueError(f"recurrent_sequence: w_hr must be an LSTM projection of shape {(P, H)}, got "
                          f"{Whr.shape} for mode {mode}")
@@ -79,17 +79,17 @@ def recurrent_sequence(mode, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, length
         X = X[rev]
     XP = (X.reshape(T * N, F) @ Wih.T).reshape(T, N, G)
     if b_ih is not None:
-        XP += b_ih.data
-    bhh = None if b_hh is None else b_hh.data
+        XP += b_ih.array
+    bhh = None if b_hh is None else b_hh.array
     if bhh is not None and not gru:
         XP += bhh
     Hs = np.empty((T + 1, N, P), dtype)  # carried states (masked), Hs[t] is the state before step t
-    Hs[0] = 0 if h0 is None else h0.data
+    Hs[0] = 0 if h0 is None else h0.array
     Hnew = np.empty((T, N, P), dtype) if mask is not None else None
     A = np.empty((T, N, G), dtype) if (lstm or gru) else None
     if lstm:
         Cs = np.empty((T + 1, N, H), dtype)
-        Cs[0] = 0 if c0 is None else c0.data
+        Cs[0] = 0 if c0 is None else c0.array
         TC = np.empty((T, N, H), dtype)
     if gru:
         HPN = np.empty((T, N, H), dtype)
@@ -243,7 +243,7 @@ def scatter_rows(data, mask, padding_value=0.0):
     """Place the rows of ``data`` (K, *F) at the True positions of the boolean ``mask`` (T, N), in the
     mask's row-major order, in a (T, N, *F) tensor filled with ``padding_value`` elsewhere (the inverse
     of ``padded[mask]``). Backward: dL/ddata = g[mask]."""
-    d = data.data
+    d = data.array
     mask = np.asarray(mask, dtype=bool)
     if int(mask.sum()) != d.shape[0]:
         raise ValueError(f"scatter_rows: the mask has {int(mask.sum())} True positions but data has "

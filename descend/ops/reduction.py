@@ -31,7 +31,7 @@ def sum(a, axis=None, keepdims=False, *, dim=None, keepdim=None):
     """Σ over ``axis``; the gradient is broadcast back to every summed element."""
     if dim is not None or keepdim is not None or isinstance(axis, list):
         axis, keepdims = resolve_axis(axis, dim, keepdims, keepdim)
-    x = a.data
+    x = a.array
     shape = x.shape
     axes = normalize_axes(axis, x.ndim)
     out = _add_reduce(x, axis=_numpy_axis(axes, x.ndim), keepdims=keepdims)
@@ -42,7 +42,7 @@ def mean(a, axis=None, keepdims=False, *, dim=None, keepdim=None):
     """(1/n) Σ over ``axis``; each element's gradient is dL/dy / n."""
     if dim is not None or keepdim is not None or isinstance(axis, list):
         axis, keepdims = resolve_axis(axis, dim, keepdims, keepdim)
-    x = a.data
+    x = a.array
     shape = x.shape
     axes = normalize_axes(axis, x.ndim)
     n = _count(shape, axes)
@@ -52,7 +52,7 @@ def mean(a, axis=None, keepdims=False, *, dim=None, keepdim=None):
 
 def _extreme(name, a, axis, keepdims, dim, keepdim, fn):
     axis, keepdims = resolve_axis(axis, dim, keepdims, keepdim)
-    x = a.data
+    x = a.array
     axes = normalize_axes(axis, x.ndim)
     if x.size == 0:
         raise ValueError(f"{name}() of an empty tensor of shape {x.shape}")
@@ -125,7 +125,7 @@ def var(a, axis=None, keepdims=False, *, correction=1, unbiased=None, ddof=None,
         correction = ddof
     if unbiased is not None:
         correction = 1 if unbiased else 0
-    x = a.data
+    x = a.array
     axes = normalize_axes(axis, x.ndim)
     n = _count(x.shape, axes)
     denom = n - correction
@@ -151,7 +151,7 @@ def logsumexp(a, axis=None, keepdims=False, *, dim=None, keepdim=None):
     d/dx_i = exp(x_i − logsumexp(x)) = softmax(x)_i.
     """
     axis, keepdims = resolve_axis(axis, dim, keepdims, keepdim)
-    x = a.data
+    x = a.array
     axes = normalize_axes(axis, x.ndim)
     m = np.max(x, axis=axes, keepdims=True)
     m = np.where(np.isfinite(m), m, 0)
@@ -174,7 +174,7 @@ def softmax(a, axis=-1, *, dim=None):
     """
     if dim is not None:
         axis = dim
-    s = _softmax_array(a.data, axis)
+    s = _softmax_array(a.array, axis)
 
     def backward(g):
         return (s * (g - (g * s).sum(axis=axis, keepdims=True)),)
@@ -186,7 +186,7 @@ def log_softmax(a, axis=-1, *, dim=None):
     """log softmax(x) = x − logsumexp(x) along ``axis`` (stable). Backward: g − softmax(x) Σ_j g_j."""
     if dim is not None:
         axis = dim
-    x = a.data
+    x = a.array
     shifted = x - np.max(x, axis=axis, keepdims=True)
     out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 

@@ -17,7 +17,7 @@ def _shape_arg(shape):
 def reshape(a, *shape):
     """Same elements, new shape (one dimension may be −1)."""
     shape = _shape_arg(shape)
-    x = a.data
+    x = a.array
     try:
         out = x.reshape(shape)
     except ValueError:
@@ -28,7 +28,7 @@ def reshape(a, *shape):
 
 def flatten(a, start_dim=0, end_dim=-1):
     """Merge dimensions ``start_dim``..``end_dim`` into one (PyTorch's ``flatten``)."""
-    shape = a.data.shape
+    shape = a.array.shape
     if not shape:
         return reshape(a, (1,))
     start = start_dim % len(shape)
@@ -42,7 +42,7 @@ def flatten(a, start_dim=0, end_dim=-1):
 def transpose(a, *axes):
     """Permute axes. With no axes: reverse them (``.T``); with two ints (PyTorch's ``transpose(d0, d1)``):
     swap those two; with a full permutation: apply it (NumPy's ``transpose``)."""
-    x = a.data
+    x = a.array
     axes = _shape_arg(axes)
     if not axes:
         perm = tuple(reversed(range(x.ndim)))
@@ -58,12 +58,12 @@ def transpose(a, *axes):
 
 def permute(a, *dims):
     """Reorder the axes by ``dims``; the gradient is permuted back by the inverse permutation."""
-    perm = tuple(d % max(a.data.ndim, 1) for d in _shape_arg(dims))
-    if sorted(perm) != list(range(a.data.ndim)):
-        raise ValueError(f"permute: {perm} is not a permutation of the {a.data.ndim} axes of a tensor of shape "
-                         f"{a.data.shape}")
+    perm = tuple(d % max(a.array.ndim, 1) for d in _shape_arg(dims))
+    if sorted(perm) != list(range(a.array.ndim)):
+        raise ValueError(f"permute: {perm} is not a permutation of the {a.array.ndim} axes of a tensor of shape "
+                         f"{a.array.shape}")
     inverse = tuple(np.argsort(perm))
-    return record(a.data.transpose(perm), (a,), lambda g: (g.transpose(inverse),), "permute")
+    return record(a.array.transpose(perm), (a,), lambda g: (g.transpose(inverse),), "permute")
 
 
 def swapaxes(a, axis1, axis2):
@@ -74,7 +74,7 @@ def squeeze(a, axis=None, *, dim=None):
     """Drop dimensions of size 1 (all of them, or those named by ``axis``)."""
     if dim is not None:
         axis = dim
-    x = a.data
+    x = a.array
     if axis is None:
         out = x.squeeze()
     else:
@@ -90,7 +90,7 @@ def unsqueeze(a, axis=None, *, dim=None):
         axis = dim
     if axis is None:
         raise TypeError("unsqueeze needs the position of the new axis (axis= or dim=)")
-    x = a.data
+    x = a.array
     out = np.expand_dims(x, axis)
     return record(out, (a,), lambda g: (g.reshape(x.shape),), "unsqueeze")
 
@@ -103,7 +103,7 @@ def broadcast_to(a, *shape):
     """Repeat along broadcast dimensions; the gradient is summed back."""
     from ._util import unbroadcast
     shape = _shape_arg(shape)
-    x = a.data
+    x = a.array
     try:
         out = np.broadcast_to(x, shape)
     except ValueError:
@@ -113,7 +113,7 @@ def broadcast_to(a, *shape):
 
 def expand(a, *shape):
     shape = _shape_arg(shape)
-    shape = tuple(a.data.shape[i - (len(shape) - a.data.ndim)] if n == -1 else n for i, n in enumerate(shape))
+    shape = tuple(a.array.shape[i - (len(shape) - a.array.ndim)] if n == -1 else n for i, n in enumerate(shape))
     return broadcast_to(a, shape)
 
 
@@ -127,9 +127,9 @@ def _is_advanced(index):
 
 def _plain_index(index):
     if isinstance(index, Tensor):
-        return index.data
+        return index.array
     if isinstance(index, tuple):
-        return tuple(p.data if isinstance(p, Tensor) else p for p in index)
+        return tuple(p.array if isinstance(p, Tensor) else p for p in index)
     return index
 
 
@@ -140,7 +140,7 @@ def getitem(a, index):
     (``np.add.at``).
     """
     index = _plain_index(index)
-    x = a.data
+    x = a.array
     try:
         out = x[index]
     except IndexError as e:
@@ -166,11 +166,11 @@ def concatenate(tensors, axis=0, *, dim=None):
     if not tensors:
         raise ValueError("concatenate needs at least one tensor")
     try:
-        out = np.concatenate([t.data for t in tensors], axis=axis)
+        out = np.concatenate([t.array for t in tensors], axis=axis)
     except ValueError:
-        raise ValueError("concatenate: shapes " + ", ".join(str(t.data.shape) for t in tensors) +
+        raise ValueError("concatenate: shapes " + ", ".join(str(t.array.shape) for t in tensors) +
                          f" differ outside axis {axis}") from None
-    sizes = np.cumsum([t.data.shape[axis] for t in tensors])[:-1]
+    sizes = np.cumsum([t.array.shape[axis] for t in tensors])[:-1]
 
     def backward(g):
         return tuple(np.split(g, sizes, axis=axis))
@@ -186,10 +186,10 @@ def stack(tensors, axis=0, *, dim=None):
     if dim is not None:
         axis = dim
     tensors = [t if isinstance(t, Tensor) else operand(t) for t in tensors]
-    shapes = {t.data.shape for t in tensors}
+    shapes = {t.array.shape for t in tensors}
     if len(shapes) != 1:
-        raise ValueError("stack needs tensors of one shape, got " + ", ".join(str(t.data.shape) for t in tensors))
-    out = np.stack([t.data for t in tensors], axis=axis)
+        raise ValueError("stack needs tensors of one shape, got " + ", ".join(str(t.array.shape) for t in tensors))
+    out = np.stack([t.array for t in tensors], axis=axis)
 
     def backward(g):
         return tuple(np.moveaxis(g, axis, 0))
@@ -206,7 +206,7 @@ def pad(a, pad, mode="constant", value=0.0):
     """
     if mode != "constant":
         raise ValueError(f"pad mode {mode!r} is not supported; use mode='constant'")
-    x = a.data
+    x = a.array
     pad = list(pad)
     if pad and isinstance(pad[0], (tuple, list)):
         width = [tuple(p) for p in pad]
@@ -227,7 +227,7 @@ def pad(a, pad, mode="constant", value=0.0):
 
 
 def _triangle(a, diagonal, keep_lower, name):
-    x = a.data
+    x = a.array
     if x.ndim < 2:
         raise ValueError(f"{name} needs a tensor with at least 2 dimensions, got shape {x.shape}")
     rows, cols = x.shape[-2:]
@@ -248,15 +248,15 @@ def triu(a, diagonal=0):
 
 
 def _axis_of(a, dim, name):
-    if not -max(a.data.ndim, 1) <= dim < max(a.data.ndim, 1) or a.data.ndim == 0:
-        raise ValueError(f"{name}: dim {dim} is out of range for a tensor of shape {a.data.shape}")
-    return dim % a.data.ndim
+    if not -max(a.array.ndim, 1) <= dim < max(a.array.ndim, 1) or a.array.ndim == 0:
+        raise ValueError(f"{name}: dim {dim} is out of range for a tensor of shape {a.array.shape}")
+    return dim % a.array.ndim
 
 
 def narrow(a, dim, start, length):
     """Elements ``start`` .. ``start + length − 1`` along ``dim`` (a slice, as PyTorch's ``narrow``)."""
     axis = _axis_of(a, dim, "narrow")
-    n = a.data.shape[axis]
+    n = a.array.shape[axis]
     start = start + n if start < 0 else start
     if not (0 <= start <= n and 0 <= length <= n - start):
         raise ValueError(f"narrow: start {start} and length {length} do not fit in dim {dim} of size {n}")
@@ -267,7 +267,7 @@ def split(a, split_size_or_sections, dim=0):
     """Pieces along ``dim``: of ``split_size`` elements each (the last may be smaller), or of the sizes in
     a list (which must add up to the dimension), as PyTorch's ``split``. Returns a tuple of tensors."""
     axis = _axis_of(a, dim, "split")
-    n = a.data.shape[axis]
+    n = a.array.shape[axis]
     if isinstance(split_size_or_sections, (list, tuple)):
         sizes = [int(s) for s in split_size_or_sections]
         if sum(sizes) != n or any(s < 0 for s in sizes):
@@ -287,16 +287,16 @@ def chunk(a, chunks, dim=0):
     as PyTorch's ``chunk``."""
     if int(chunks) <= 0:
         raise ValueError(f"chunk: chunks must be positive, got {chunks}")
-    n = a.data.shape[_axis_of(a, dim, "chunk")]
+    n = a.array.shape[_axis_of(a, dim, "chunk")]
     return split(a, max(-(-n // int(chunks)), 1), dim)
 
 
 def t(a):
     """The transpose of a tensor of at most 2 dimensions (PyTorch's ``t``)."""
-    if a.data.ndim > 2:
-        raise ValueError(f"t() takes a tensor of at most 2 dimensions, got shape {a.data.shape}; use "
+    if a.array.ndim > 2:
+        raise ValueError(f"t() takes a tensor of at most 2 dimensions, got shape {a.array.shape}; use "
                          "transpose(dim0, dim1)")
-    return transpose(a) if a.data.ndim == 2 else a
+    return transpose(a) if a.array.ndim == 2 else a
 
 
 def view_as(a, other):
@@ -306,6 +306,6 @@ def view_as(a, other):
 
 def contiguous(a):
     """``a`` itself when its data is C-contiguous, else a C-contiguous copy that stays in the graph."""
-    if a.data.flags.c_contiguous:
+    if a.array.flags.c_contiguous:
         return a
-    return record(np.ascontiguousarray(a.data), (a,), lambda g: (g,), "contiguous")
+    return record(np.ascontiguousarray(a.array), (a,), lambda g: (g,), "contiguous")

@@ -29,7 +29,7 @@ def _dim(dim, ndim, name):
 
 def _gathered(a, idx, axis, name):
     """``take_along_axis(a, idx, axis)`` recorded so that the gradient is scattered back to ``idx``."""
-    x = a.data
+    x = a.array
     if x.ndim == 0:
         return record(x.copy(), (a,), lambda g: (np.asarray(g, dtype=x.dtype).reshape(()),), name)
     out = np.take_along_axis(x, idx, axis)
@@ -44,7 +44,7 @@ def _gathered(a, idx, axis, name):
 
 def extreme_along(a, dim, keepdim, largest, name):
     """``(values, indices)`` of the maximum (``largest``) or minimum along ``dim``; the first one at ties."""
-    x = a.data
+    x = a.array
     axis = _dim(dim, x.ndim, name)
     if x.ndim and x.shape[axis] == 0:
         raise ValueError(f"{name}(): dim {dim} of a tensor of shape {x.shape} is empty")
@@ -75,7 +75,7 @@ def sort(a, dim=-1, descending=False, stable=False):
 
     Equal elements keep their order (a stable sort, whatever ``stable`` says: PyTorch allows any order).
     """
-    x = a.data
+    x = a.array
     axis = _dim(dim, x.ndim, "sort")
     idx = _order(x, axis, descending) if x.ndim else np.zeros((), dtype=np.int64)
     return sort_result(_gathered(a, idx, axis, "sort"), Tensor.from_array(idx.astype(np.int64, copy=False)))
@@ -88,7 +88,7 @@ def argsort(a, dim=-1, descending=False, stable=False):
 
 def topk(a, k, dim=-1, largest=True, sorted=True):
     """``(values, indices)`` of the ``k`` largest (or smallest) elements along ``dim``, largest first."""
-    x = a.data
+    x = a.array
     axis = _dim(dim, x.ndim, "topk")
     n = x.shape[axis] if x.ndim else 1
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k <= n:

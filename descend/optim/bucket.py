@@ -5,11 +5,11 @@ all its parameters, each parameter's segment in that parameter's memory order (:
 the update chain runs as a few vectorised in-place operations per *chunk* of the flat range
 (``chunk_size`` elements: the update and scratch arrays stay small and in cache, and no full-size copy is
 made). The parameters themselves keep their own arrays for their whole life, as in PyTorch: each step
-writes into ``flat_view(p.data)``. A parameter of at least half a chunk has chunks of its own and is
+writes into ``flat_view(p.array)``. A parameter of at least half a chunk has chunks of its own and is
 updated in place (a fused step reads its gradient where it lies and adds u to it directly); small
 parameters share a chunk, whose gradients are gathered into the update array and whose update is
 scattered back, one slice operation per parameter (their values are gathered too only when a rule of the
-chain reads θ, as weight decay does). If ``p.data`` is rebound to another array of the same shape and
+chain reads θ, as weight decay does). If ``p.array`` is rebound to another array of the same shape and
 dtype, the bucket uses that array from then on.
 
 A fused step is used when a rule of the chain offers one (``rule.fuse(chain)``, see
@@ -41,7 +41,7 @@ class Bucket:
         self.params = params
         self.rules = rules
         self.options = options
-        dtype = params[0].data.dtype
+        dtype = params[0].array.dtype
         for rule in rules:
             rule.bind(dtype, group)
         self.dtype = dtype
@@ -49,11 +49,11 @@ class Bucket:
         self.scales = {name: s for rule in rules for name, s in rule.scales.items() if s != 1.0}
         self.reads_params = any(rule.reads_params for rule in rules)
         self.param_readers = [rule for rule in rules if rule.reads_params]
-        self.shapes = [p.data.shape for p in params]
-        self.orders = [memory_order(p.data) for p in params]
-        self.arrays = [p.data for p in params]  # the arrays the parameters hold (p.data), as last seen
+        self.shapes = [p.array.shape for p in params]
+        self.orders = [memory_order(p.array) for p in params]
+        self.arrays = [p.array for p in params]  # the arrays the parameters hold (p.array), as last seen
         self.flats = [_flat(i, a) for i, a in enumerate(self.arrays)]  # their 1-D views in memory order
-        sizes = [p.data.size for p in params]
+        sizes = [p.array.size for p in params]
         self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int).tolist()
         n = self.offsets[-1]
         chunk = options["chunk_size"]
@@ -131,9 +131,9 @@ class Bucket:
         self.state[name][a:e] = flat if s is None else np.divide(flat, s, dtype=np.float64)
 
     def _rebind(self, i, p):
-        """``p.data`` is a new array: check it and update it in place from now on (its state segment is
+        """``p.array`` is a new array: check it and update it in place from now on (its state segment is
         re-laid in the new array's memory order if that differs)."""
-        data = p.data
+        data = p.array
         if not isinstance(data, np.ndarray) or data.shape != self.shapes[i] or data.dtype != self.dtype:
             raise ValueError(f"parameter {i} of its group was replaced by an array of shape {np.shape(data)} and "
                              f"dtype {getattr(data, 'dtype', type(data).__name__)}, but the optimiser holds it as "
@@ -155,12 +155,12 @@ class Bucket:
         params, shapes, arrays = self.params, self.shapes, self.arrays
         grads, active = [], []
         for i, p in enumerate(params):
-            if p.data is not arrays[i]:
+            if p.array is not arrays[i]:
                 self._rebind(i, p)
             g = p.grad
             if g is None:
                 continue
-            g = g.data if isinstance(g, Tensor) else np.asarray(g)
+            g = g.array if isinstance(g, Tensor) else np.asarray(g)
             if g.shape != shapes[i]:
                 raise ValueError(f"parameter {i} has shape {shapes[i]} but its gradient has shape {g.shape}; "
                                  "they must be equal")
@@ -325,10 +325,10 @@ def _flat(i, a):
     if not (a.flags.c_contiguous or a.flags.f_contiguous):
         raise ValueError(f"parameter {i} of its group holds a non-contiguous array (shape {a.shape}, strides "
                          f"{a.strides}), which the optimiser cannot update in place; give it a contiguous array "
-                         "(p.data = np.ascontiguousarray(p.data))")
+                         "(p.array = np.ascontiguousarray(p.array))")
     if not a.flags.writeable:
         raise ValueError(f"parameter {i} of its group holds a read-only array; give it a writeable copy "
-                         "(p.data = p.data.copy())")
+                         "(p.array = p.array.copy())")
     return flat_view(a)
 
 

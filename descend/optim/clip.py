@@ -12,7 +12,7 @@ from ..tensor import Tensor
 def _grads(parameters):
     if isinstance(parameters, Tensor):
         parameters = [parameters]
-    return [p.grad.data for p in parameters if p.grad is not None]
+    return [p.grad.array for p in parameters if p.grad is not None]
 
 
 def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_if_nonfinite: bool = False) -> Tensor:

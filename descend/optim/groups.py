@@ -22,7 +22,7 @@ def param_groups_weight_decay(model, weight_decay: float = 1e-2, no_decay=()) ->
     for name, p in named:
         if not getattr(p, "requires_grad", True):
             continue
-        if p.data.ndim <= 1 or any(key in name for key in no_decay):
+        if p.array.ndim <= 1 or any(key in name for key in no_decay):
             keep.append(p)
         else:
             decay.append(p)

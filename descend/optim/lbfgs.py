@@ -82,7 +82,7 @@ class LBFGS:
         for p in params:
             if not isinstance(p, Tensor):
                 raise TypeError(f"optimisers can only update Tensors, but a parameter is a {type(p).__name__}")
-        dtypes = {p.data.dtype for p in params}
+        dtypes = {p.array.dtype for p in params}
         if not params or len(dtypes) != 1 or next(iter(dtypes)).kind != "f":
             raise TypeError(f"LBFGS needs one or more parameters of one floating dtype, got dtypes "
                             f"{sorted(str(d) for d in dtypes)}; convert them to one (e.g. float32)")
@@ -92,16 +92,16 @@ class LBFGS:
 
     # ------------------------------------------------------------------ the flat vector
     def _flat_grad(self):
-        return np.concatenate([np.zeros(p.data.size, p.data.dtype) if p.grad is None
-                               else np.asarray(p.grad.data if isinstance(p.grad, Tensor) else p.grad,
-                                               p.data.dtype).reshape(-1) for p in self._params])
+        return np.concatenate([np.zeros(p.array.size, p.array.dtype) if p.grad is None
+                               else np.asarray(p.grad.array if isinstance(p.grad, Tensor) else p.grad,
+                                               p.array.dtype).reshape(-1) for p in self._params])
 
     def _add(self, t, d):
         """θ ← θ + t d, in each parameter's own array."""
         at = 0
         for p in self._params:
-            n = p.data.size
-            p.data += (d[at:at + n] * t).reshape(p.data.shape).astype(p.data.dtype, copy=False)
+            n = p.array.size
+            p.array += (d[at:at + n] * t).reshape(p.array.shape).astype(p.array.dtype, copy=False)
             at += n
 
     def _evaluate(self, closure):
@@ -125,7 +125,7 @@ class LBFGS:
             if set_to_none:
                 p.grad = None
             elif p.grad is not None:
-                p.grad.data[...] = 0
+                p.grad.array[...] = 0
 
     def step(self, closure=None):
         """Run up to ``max_iter`` L-BFGS iterations; ``closure`` re-evaluates the loss and its gradients.
@@ -168,13 +168,13 @@ class LBFGS:
                 break
             ls_evals = 0
             if line_search is not None:
-                x0 = [p.data.copy() for p in self._params]
+                x0 = [p.array.copy() for p in self._params]
 
                 def evaluate(step):
                     self._add(step, d)
                     out = self._evaluate(closure)
                     for p, a in zip(self._params, x0):
-                        p.data[...] = a
+                        p.array[...] = a
                     return out
 
                 loss, flat_grad, t, ls_evals = strong_wolfe(evaluate, t, d, loss, flat_grad, gtd,

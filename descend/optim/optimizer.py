@@ -13,7 +13,7 @@ Adagrad, RMSprop, NAdam, Lion, Adadelta, Adamax, RAdam, ASGD, Rprop) are thin wr
 Every rule's hyperparameter is bound to a key of the parameter group (its default is the value the rule
 was given), so ``opt.param_groups[0]['lr']`` is *the* learning rate: schedulers write it, per-group dicts
 override it, state dicts save it. The state is kept flat per group and dtype and the step runs in chunks
-(see :mod:`descend.optim.bucket`); the parameters keep their own arrays (an array taken from ``p.data``
+(see :mod:`descend.optim.bucket`); the parameters keep their own arrays (an array taken from ``p.array``
 before the optimiser was built sees every update). A parameter whose ``.grad`` is None is skipped (its
 state does not move), as in PyTorch.
 
@@ -135,8 +135,8 @@ class Optimizer:
         for p in params:
             if not isinstance(p, Tensor):
                 raise TypeError(f"optimisers can only update Tensors, but a parameter is a {type(p).__name__}")
-            if p.data.dtype.kind != "f":
-                raise TypeError(f"optimisers can only update floating-point tensors, got dtype {p.data.dtype}")
+            if p.array.dtype.kind != "f":
+                raise TypeError(f"optimisers can only update floating-point tensors, got dtype {p.array.dtype}")
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         ids = [id(p) for p in params]
         if len(set(ids)) != len(ids) or seen.intersection(ids):
@@ -146,8 +146,8 @@ class Optimizer:
         for rule in self._chain(group):
             rule.check(group)
         buckets = []
-        for dtype in dict.fromkeys(p.data.dtype for p in params):
-            members = [p for p in params if p.data.dtype == dtype]
+        for dtype in dict.fromkeys(p.array.dtype for p in params):
+            members = [p for p in params if p.array.dtype == dtype]
             buckets.append(Bucket(members, self._chain(group), group, self._options))
         self.param_groups.append(group)
         self._buckets.append(buckets)
@@ -159,7 +159,7 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 elif p.grad is not None:
-                    p.grad.data[...] = 0
+                    p.grad.array[...] = 0
 
     def step(self, closure=None):
         """Update every parameter that has a gradient; ``closure`` (re-evaluates and returns the loss) is

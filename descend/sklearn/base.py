@@ -207,7 +207,7 @@ class NeuralNetBase(BaseEstimator):
         outs = []
         with no_grad():
             for i in range(0, len(padded), PREDICT_BATCH):
-                outs.append(np.asarray(self.module_(Tensor.from_array(padded[i:i + PREDICT_BATCH])).data))
+                outs.append(np.asarray(self.module_(Tensor.from_array(padded[i:i + PREDICT_BATCH])).array))
         return np.concatenate(outs)[:n].astype(np.float64)
 
     # ------------------------------------------------------------------ persistence

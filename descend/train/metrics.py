@@ -21,7 +21,7 @@ import numpy as np
 
 
 def _array(x) -> np.ndarray:
-    return np.asarray(getattr(x, "data", x))
+    return np.asarray(getattr(x, "array", x))
 
 
 class Metric:

@@ -253,7 +253,7 @@ class Trainer:
             x, y = self._split(data)
             self._call("on_train_batch_begin", batch, {})
             if self.augmentation is not None:
-                x = Tensor.from_array(np.asarray(self.augmentation(x.data, self.augment_generator)))
+                x = Tensor.from_array(np.asarray(self.augmentation(x.array, self.augment_generator)))
             if self._parallel:
                 output, loss = self._parallel_step(x, y)
                 self._optimizer_step()
@@ -271,11 +271,11 @@ class Trainer:
                     if (batch + 1) % self.accumulate_batches == 0:
                         self._optimizer_step(group)
                         group = 0
-            value, n = float(getattr(loss, "data", loss)), len(y)
+            value, n = float(getattr(loss, "array", loss)), len(y)
             total += value * n
             count += n
             for m in self.metrics:
-                m.update(output.data, y.data)
+                m.update(output.array, y.array)
             self._call("on_train_batch_end", batch, {"loss": value, "size": n})
             if self.stop_training:
                 completed = batch + 1 == len(self.train_loader) if hasattr(self.train_loader, "__len__") else False
@@ -330,7 +330,7 @@ class Trainer:
             if n_r:
                 output, loss, objective = self._forward_loss(xs, ys)
                 (objective * (n_r / b)).backward()
-                out, value = output.data, float(loss.data)
+                out, value = output.array, float(loss.array)
             else:
                 out, value = None, 0.0
         dp.sum_gradients(self.params)
@@ -344,7 +344,7 @@ class Trainer:
             scale = np.float32(1.0 / group_size)
             for p in self.params:
                 if p.grad is not None:
-                    p.grad.data *= scale
+                    p.grad.array *= scale
         self._call("on_after_backward", self)
         if self.clip_grad_norm is not None:
             clip_grad_norm_(self.params, self.clip_grad_norm)
@@ -378,10 +378,10 @@ class Trainer:
                     x, y = self._split(data_batch)
                     output = self.model(x)
                     n = len(y)
-                    total += float(self.loss_fn(output, y).data) * n
+                    total += float(self.loss_fn(output, y).array) * n
                     count += n
                     for m in metrics:
-                        m.update(output.data, y.data)
+                        m.update(output.array, y.array)
         finally:
             self._call("on_evaluate_end", self)
             self.model.train(was_training)
@@ -403,7 +403,7 @@ class Trainer:
             with no_grad():
                 for batch in loader:
                     x = batch[0] if isinstance(batch, (tuple, list)) else batch
-                    outputs.append(np.asarray(self.model(x).data))
+                    outputs.append(np.asarray(self.model(x).array))
         finally:
             self._call("on_evaluate_end", self)
             self.model.train(was_training)

@@ -64,8 +64,8 @@ def _buckets(params, cap_bytes):
     """Consecutive runs of same-dtype parameters, each at most ``cap_bytes`` (a larger one alone)."""
     buckets, current, size = [], [], 0
     for p in params:
-        nbytes = p.data.nbytes
-        if current and (size + nbytes > cap_bytes or p.data.dtype != current[0].data.dtype):
+        nbytes = p.array.nbytes
+        if current and (size + nbytes > cap_bytes or p.array.dtype != current[0].array.dtype):
             buckets.append(current)
             current, size = [], 0
         current.append(p)
@@ -109,14 +109,14 @@ class DistributedDataParallel(Module):
         self.require_backward_grad_sync = True
         params = [p for p in module.parameters() if p.requires_grad]
         object.__setattr__(self, "_bucket_list", _buckets(params[::-1], int(cap * 1024 * 1024)))
-        object.__setattr__(self, "_flat", [np.empty(sum(p.data.size for p in b), b[0].data.dtype)
+        object.__setattr__(self, "_flat", [np.empty(sum(p.array.size for p in b), b[0].array.dtype)
                                            for b in self._bucket_list])
         world = dist.get_world_size()
         for p in module.parameters():
-            dist.broadcast(p.data, 0)
+            dist.broadcast(p.array, 0)
         for b in module.buffers():
             if b is not None:
-                dist.broadcast(b.data, 0)
+                dist.broadcast(b.array, 0)
         object.__setattr__(self, "_world_size", world)
 
     @contextlib.contextmanager
@@ -134,7 +134,7 @@ class DistributedDataParallel(Module):
         if self._world_size > 1 and self.broadcast_buffers and self.training:
             for b in self.module.buffers():
                 if b is not None:
-                    dist.broadcast(b.data, 0)
+                    dist.broadcast(b.array, 0)
         out = self.module(*inputs, **kwargs)
         if self._world_size == 1 or not (self.require_backward_grad_sync and is_grad_enabled()):
             return out
@@ -146,21 +146,21 @@ class DistributedDataParallel(Module):
         for bucket, flat in zip(self._bucket_list, self._flat):
             offset = 0
             for p in bucket:
-                n = p.data.size
+                n = p.array.size
                 if p.grad is None:
                     flat[offset:offset + n] = 0
                 else:
-                    flat[offset:offset + n] = p.grad.data.reshape(-1)
+                    flat[offset:offset + n] = p.grad.array.reshape(-1)
                 offset += n
             dist.all_reduce(flat, dist.ReduceOp.AVG)
             offset = 0
             for p in bucket:
-                n = p.data.size
-                view = flat[offset:offset + n].reshape(p.data.shape)
+                n = p.array.size
+                view = flat[offset:offset + n].reshape(p.array.shape)
                 if p.grad is None:
                     p.grad = Tensor.from_array(view.copy())
                 else:
-                    p.grad.data[...] = view
+                    p.grad.array[...] = view
                 offset += n
 
 

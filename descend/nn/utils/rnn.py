@@ -33,17 +33,17 @@ class PackedSequence(NamedTuple):
 
     def lengths(self) -> np.ndarray:
         """Each sequence's length, in sorted order: length_b = #{t : batch_sizes[t] > b}."""
-        bs = np.asarray(self.batch_sizes.data)
+        bs = np.asarray(self.batch_sizes.array)
         return (bs[None, :] > np.arange(int(bs[0]))[:, None]).sum(axis=1)
 
     def mask(self) -> np.ndarray:
         """(T, B) booleans: True where step t of (sorted) sequence b is present."""
-        bs = np.asarray(self.batch_sizes.data)
+        bs = np.asarray(self.batch_sizes.array)
         return np.arange(int(bs[0]))[None, :] < bs[:, None]
 
 
 def _lengths_array(lengths, batch) -> np.ndarray:
-    arr = np.asarray(lengths.data if isinstance(lengths, Tensor) else lengths)
+    arr = np.asarray(lengths.array if isinstance(lengths, Tensor) else lengths)
     if arr.ndim != 1 or arr.shape[0] != batch or (arr.size and arr.dtype.kind not in "iu"):
         raise ValueError(f"lengths must be {batch} integers (one per sequence), got {arr!r}")
     arr = arr.astype(np.int64)
@@ -121,7 +121,7 @@ def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False, pad
         mask = np.concatenate([mask, np.zeros((total_length - mask.shape[0], mask.shape[1]), bool)])
     out = scatter_rows(sequence.data, mask, padding_value)
     if sequence.unsorted_indices is not None:
-        idx = np.asarray(sequence.unsorted_indices.data)
+        idx = np.asarray(sequence.unsorted_indices.array)
         out = getitem(out, (slice(None), idx))
         lens = lens[idx]
     if batch_first:

@@ -30,10 +30,10 @@ class EMA(Callback):
 
     def _params(self):
         return [(name, p) for name, p in self.trainer.model.named_parameters()
-                if np.issubdtype(p.data.dtype, np.floating)]
+                if np.issubdtype(p.array.dtype, np.floating)]
 
     def on_train_begin(self, logs=None):
-        self.shadow = {name: p.data.copy() for name, p in self._params()}   # replaced on a resume
+        self.shadow = {name: p.array.copy() for name, p in self._params()}   # replaced on a resume
         self.updates = 0
         self.applied = False
 
@@ -42,7 +42,7 @@ class EMA(Callback):
         for name, p in self._params():
             s = self.shadow[name]
             s *= d.astype(s.dtype)
-            s += (1 - d).astype(s.dtype) * p.data
+            s += (1 - d).astype(s.dtype) * p.array
         self.updates += 1
 
     def on_evaluate_begin(self, trainer):
@@ -50,20 +50,20 @@ class EMA(Callback):
             return
         self._live = {}
         for name, p in self._params():
-            self._live[name] = p.data.copy()
-            p.data[...] = self.shadow[name]
+            self._live[name] = p.array.copy()
+            p.array[...] = self.shadow[name]
 
     def on_evaluate_end(self, trainer):
         if self._live is None:
             return
         for name, p in self._params():
-            p.data[...] = self._live[name]
+            p.array[...] = self._live[name]
         self._live = None
 
     def on_train_end(self, logs=None):
         if self.shadow:
             for name, p in self._params():
-                p.data[...] = self.shadow[name]
+                p.array[...] = self.shadow[name]
             self.applied = True
 
     def state_dict(self) -> dict:
