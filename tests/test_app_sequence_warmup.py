@@ -28,17 +28,27 @@ def _run(path, out, lr, warmup, optimizer="adam", unit="epochs"):
                          "train": {"epochs": 8}, "diagnose": {"every": 5}}, out=out, progress=False).summary
 
 
+def _run_seed(path, out, seed, warmup_steps):
+    schedule = {"name": "cosine", "warmup_steps": warmup_steps} if warmup_steps else {}
+    return run_training({"seed": seed, "data": {"path": str(path), "batch_size": 32},
+                         "model": {"preset": "transformer", "hidden": [32, 32], "heads": 4, "norm_first": False},
+                         "optimizer": {"name": "adam", "lr": 0.05}, "schedule": schedule,
+                         "train": {"epochs": 8}}, out=out, progress=False).summary
+
+
 @pytest.mark.slow
 def test_post_ln_transformer_trains_only_with_warmup(seq_file, tmp_path):
-    """Measured on the NumPy path with seed 0 only: this lesson sits on a knife edge. With other seeds, or with
-    the compiled kernels (which round float32 slightly differently), the warm run ends at train loss 0.55-0.72
-    (it trains during the ramp, then collapses at the full rate); no setting tried kept the cold run stuck and
-    the warm run trained on 4 seeds on both paths (docs/sequence.md, "Warm-up"). Hence the pinned path."""
-    with kernels.disabled():
-        cold = _run(seq_file, tmp_path / "cold", 0.05, 0)
-        warm = _run(seq_file, tmp_path / "warm", 0.05, 3)
-    assert cold["train_loss"] > 0.65 and cold["val_accuracy"] < 0.6, cold       # stuck at chance (ln 2)
-    assert warm["train_loss"] < 0.5 and warm["val_accuracy"] > 0.75, warm
+    """Four seeds. Without warm-up every one stays at chance (ln 2 ≈ 0.693); warmed up over 60 steps and then
+    cosine-decayed, the same rate lets some seeds learn. The lesson is on a knife edge at this rate: a warmed-up
+    run can still collapse once the rate peaks, and which seeds learn moves with float32 rounding (measured over
+    4 seeds and both code paths, docs/sequence.md, "Warm-up"), so the test asks for the effect across seeds, not
+    for every seed, and not for the single lucky seed the first version of this test measured."""
+    cold = [_run_seed(seq_file, tmp_path / f"cold{s}", s, 0)["train_loss"] for s in range(4)]
+    warm = [_run_seed(seq_file, tmp_path / f"warm{s}", s, 60)["train_loss"] for s in range(4)]
+    assert min(cold) > 0.64, cold                                         # stuck at chance, every seed
+    # warmed up, some seeds learn (measured best 0.56 with the kernels, 0.58 without, against cold ≥ 0.69) and
+    # none does worse than chance on average
+    assert min(warm) < min(cold) - 0.05 and np.mean(warm) < np.mean(cold), (cold, warm)
 
 
 @pytest.mark.slow
