@@ -178,12 +178,8 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, relu: bool):
         out2 += bias.array[:, None]
     out = out_m.transpose(3, 0, 1, 2)                           # the (N, O, Hₒ, Wₒ) view
 
-    parents = (x, weight) if bias is None else (x, weight, bias)
-    need_w, need_x = weight.requires_grad, x.requires_grad
-    need_b = bias is not None and bias.requires_grad
-    positive, out_dtype = None, out.dtype
-    if relu:
-        positive = relu_in_place(out, is_grad_enabled() and (need_w or need_x or need_b))
+    parents, need_x, need_w, need_b, positive = _node_inputs(x, weight, bias, out, relu)
+    out_dtype = out.dtype
     del x, xd, out2
 
     def backward(g):
@@ -220,6 +216,16 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, relu: bool):
     return record(out, parents, backward, "conv2d_relu" if relu else "conv2d")
 
 
+def _node_inputs(x, weight, bias, out, relu: bool):
+    """(parents, need_x, need_w, need_b, ReLU mask or None) of a conv2d node whose output is ``out``; with
+    ``relu`` the output is rectified in place first (the mask kept only when a gradient will be needed)."""
+    parents = (x, weight) if bias is None else (x, weight, bias)
+    need_w, need_x = weight.requires_grad, x.requires_grad
+    need_b = bias is not None and bias.requires_grad
+    positive = relu_in_place(out, is_grad_enabled() and (need_w or need_x or need_b)) if relu else None
+    return parents, need_x, need_w, need_b, positive
+
+
 def _conv2d_winograd(x, weight, bias, xd, w, padding, out_size, relu: bool):
     """The node of :func:`_conv2d` computed by Winograd F(2×2, 3×3) (:mod:`descend.ops.conv_winograd`)."""
     (ph, pw), (ho, wo) = padding, out_size
@@ -230,12 +236,8 @@ def _conv2d_winograd(x, weight, bias, xd, w, padding, out_size, relu: bool):
     if bias is not None:
         out_m.reshape(o, -1)[...] += bias.array[:, None]
     out = out_m.transpose(3, 0, 1, 2)
-    parents = (x, weight) if bias is None else (x, weight, bias)
-    need_w, need_x = weight.requires_grad, x.requires_grad
-    need_b = bias is not None and bias.requires_grad
-    positive, out_dtype = None, out.dtype
-    if relu:
-        positive = relu_in_place(out, is_grad_enabled() and (need_w or need_x or need_b))
+    parents, need_x, need_w, need_b, positive = _node_inputs(x, weight, bias, out, relu)
+    out_dtype = out.dtype
     if not (need_x or need_w or need_b) or not is_grad_enabled():
         xp = None
     del x, xd

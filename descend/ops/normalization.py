@@ -35,11 +35,11 @@ def batch_norm_relu(input, running_mean, running_var, weight=None, bias=None, tr
     """max(0, batch_norm(...)) as one node where the compiled training-mode kernels apply (values bit for bit
     those of ``relu(batch_norm(...))``, which it computes otherwise); see :meth:`BatchNorm2d.fuse_next
     <descend.nn.BatchNorm2d.fuse_next>`."""
-    return batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps, _relu=True)
+    return _batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps, relu=True)
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training: bool = False,
-               momentum: float = 0.1, eps: float = 1e-5, *, _relu: bool = False):
+               momentum: float = 0.1, eps: float = 1e-5):
     """Batch normalisation (Ioffe & Szegedy 2015) of x (N, C, *) per channel C.
 
     ``training=True``: μ and var are the batch statistics over N and the spatial axes, and the running
@@ -47,6 +47,11 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     running ← (1 − momentum)·running + momentum·batch_stat.
     ``training=False``: the running statistics are used (a per-channel affine map; dx = g·γ/σ).
     """
+    return _batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps, relu=False)
+
+
+def _batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps, relu: bool):
+    """:func:`batch_norm`, followed by max(0, ·) when ``relu`` (:func:`batch_norm_relu`)."""
     x = input if isinstance(input, Tensor) else Tensor.from_array(backend.as_array(input))
     xd = x.array
     if xd.ndim < 2:
@@ -72,24 +77,15 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             p is None or p.array.dtype == np.float32 for p in (weight, bias)):
         view = norm_kernels.channel_view(xd)
         if view is not None:
-            return _batch_norm_compiled(x, xd, view, running_mean, running_var, weight, bias, momentum, eps, _relu)
-    if _relu:
-        from .activation import relu
-        return relu(batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps))
+            return _batch_norm_compiled(x, xd, view, running_mean, running_var, weight, bias, momentum, eps, relu)
+    if relu:
+        from .activation import relu as rectify
+        return rectify(_batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps, False))
     if training:
         mean = xd.mean(axis=axes, keepdims=True)
         centred = xd - mean
         var = (centred * centred).mean(axis=axes, keepdims=True)
-        if running_mean is not None or running_var is not None:
-            if momentum is None or not 0.0 <= momentum <= 1.0:
-                raise ValueError(f"batch_norm: momentum must be in [0, 1], got {momentum!r}")
-            rm, rv = _array(running_mean), _array(running_var)
-            if rm is not None:
-                rm *= 1 - momentum
-                rm += (momentum * mean.reshape(C)).astype(rm.dtype, copy=False)
-            if rv is not None:
-                rv *= 1 - momentum
-                rv += (momentum * var.reshape(C) * (n / (n - 1))).astype(rv.dtype, copy=False)
+        _update_running(running_mean, running_var, momentum, mean.reshape(C), var.reshape(C), n)
         inv_std = 1.0 / np.sqrt(var + eps)
         x_hat = centred
         x_hat *= inv_std

@@ -141,9 +141,9 @@ class FusedAdam:
         s1, s2 = adam.scales.get("exp_avg", 1.0), adam.scales.get("exp_avg_sq", 1.0)
         wd_c = sum(float(h[d.k_wd]) for d in self.decays if d in self.coupled)
         wd_d = sum(float(h[d.k_wd]) for d in self.decays if d not in self.coupled)
-        k = (1.0 - b1 ** t) / (-lr * s1) if lr != 0.0 else None
-        if k is None:
+        if lr == 0.0:  # θ stays: the chain's path, which skips the update
             return None
+        k = (1.0 - b1 ** t) / (-lr * s1)
         f = np.float32
         return (f(b1), f((1.0 - b1) / s1), f(b2), f((1.0 - b2) / s2),
                 f(s2 ** 0.5 / (1.0 - b2 ** t) ** 0.5 * k), f(eps * k), f(wd_c), f(lr * wd_d), adam.amsgrad)
