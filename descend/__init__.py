@@ -6,7 +6,20 @@ the training loop (``descend.Trainer``); hyperparameter search (``descend.tune``
 (``descend.diagnose``); checkpoints, plots and reports (``descend.io``). The interface follows PyTorch's.
 """
 
-from . import backend
+import os as _os
+import sys as _sys
+
+# OpenBLAS's idle worker threads spin for 2^28 cycles (about 0.1 s) after each product before they sleep; on a
+# machine with few cores a spinning worker takes the core that the compiled kernels and the recurrent layers'
+# per-chunk threads run on next. 2^22 cycles (about 1.5 ms) keeps the workers awake between the products of one
+# step and lets them sleep during the other work (measured on 2 cores: the LSTM benchmark's step 14.2 -> 10.3 ms,
+# the MLP workloads unchanged; docs/kernels.md). Read when OpenBLAS loads, so only if NumPy is not imported yet;
+# a value the user set is kept.
+if "numpy" not in _sys.modules:
+    _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "22")
+del _os, _sys
+
+from . import backend  # noqa: E402
 from .autograd import (Function, GradcheckError, GraphFreedError, enable_grad, gradcheck, is_grad_enabled,
                        no_grad, set_grad_enabled)
 from .ops import pad
