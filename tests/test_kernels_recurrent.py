@@ -136,6 +136,17 @@ def test_split_over_threads_gives_the_single_thread_result(kind):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6 * max(1.0, np.abs(b).max()))
 
 
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
+def test_split_over_threads_matches_torch_with_states_and_two_layers(kind):
+    """Split into chunks of 4, 4 and 5 samples (each chunk's input projection, recurrence and weight-gradient
+    products on its own thread, the chunks' weight gradients summed): outputs, final states, the input's,
+    initial states' and every parameter's gradient as PyTorch's in float64."""
+    from threadpoolctl import threadpool_limits
+    with threadpool_limits(3):
+        got, want = _run(kind, 10, 13, 6, 20, layers=2, bidirectional=True, state=True)
+    _assert_close(got, want)
+
+
 def test_rational_tanh_keeps_nan_and_saturates_infinities():
     """A NaN pre-activation stays NaN (so divergence shows), ±inf gives ±1 like np.tanh."""
     x = np.array([np.nan, np.inf, -np.inf, 0.0], np.float32)

@@ -23,23 +23,23 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-__all__ = ["serial_blas", "chunks", "map_chunks", "MIN_CHUNK_ROWS"]
+__all__ = ["serial_blas", "blas_threads", "chunks", "map_chunks", "MIN_CHUNK_ROWS"]
 
 #: The fewest samples a chunk gets (smaller products lose more to overheads than a thread gains).
 MIN_CHUNK_ROWS = 4
 
 _lock = threading.Lock()
-_libraries = None   # threadpoolctl controllers of the BLAS kernels call (an empty list when none is found)
-_depth = 0
-_saved: list = []
+_controllers = None  # (the BLAS kernels call, every BLAS): threadpoolctl controllers (empty lists when none found)
+_depth = {False: 0, True: 0}
+_saved: dict = {}
 _pool = None
 _pool_size = 0
 _pool_pid = 0       # the process the pool's threads belong to (a forked child makes its own)
 
 
-def _blas_libraries():
-    global _libraries
-    if _libraries is None:
+def _blas_libraries(every: bool = False):
+    global _controllers
+    if _controllers is None:
         try:
             from threadpoolctl import ThreadpoolController
             blas = [lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas"]
@@ -47,31 +47,41 @@ def _blas_libraries():
             blas = []
         # SciPy's own copy (a wheel's scipy.libs folder) where it has one, else every BLAS (a shared one)
         scipy_own = [lib for lib in blas if "scipy" in os.path.basename(os.path.dirname(str(lib.filepath)))]
-        _libraries = scipy_own or blas
-    return _libraries
+        _controllers = (scipy_own or blas, blas)
+    return _controllers[1] if every else _controllers[0]
 
 
 @contextlib.contextmanager
-def serial_blas():
-    """Hold the kernels' BLAS to one thread inside the block; yields the thread count it had (1 when the
-    library cannot be found or controlled)."""
-    global _depth, _saved
-    libraries = _blas_libraries()
+def serial_blas(every: bool = False):
+    """Hold the kernels' BLAS (with ``every``, every BLAS in the process, NumPy's too) to one thread inside the
+    block; yields the thread count it had (1 when the library cannot be found or controlled). ``every`` is for
+    chunks that call NumPy's matrix products from several threads at once."""
+    libraries = _blas_libraries(every)
     with _lock:
-        if _depth == 0:
-            _saved = [lib.get_num_threads() or 1 for lib in libraries]
+        if _depth[every] == 0:
+            _saved[every] = [lib.get_num_threads() or 1 for lib in libraries]
             for lib in libraries:
                 lib.set_num_threads(1)
-        _depth += 1
-        threads = max(_saved, default=1)
+        _depth[every] += 1
+        threads = max(_saved[every], default=1)
     try:
         yield threads
     finally:
         with _lock:
-            _depth -= 1
-            if _depth == 0:
-                for lib, n in zip(libraries, _saved):
+            _depth[every] -= 1
+            if _depth[every] == 0:
+                for lib, n in zip(libraries, _saved[every]):
                     lib.set_num_threads(n)
+
+
+def blas_threads() -> int:
+    """The thread count of the kernels' BLAS now (1 when it cannot be found): how many chunks
+    :func:`map_chunks` should get."""
+    libraries = _blas_libraries()
+    with _lock:
+        if _depth[False]:
+            return max(_saved[False], default=1)
+        return max((lib.get_num_threads() or 1 for lib in libraries), default=1)
 
 
 def chunks(n: int, threads: int) -> list:

@@ -82,14 +82,10 @@ def recurrent_sequence(mode, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, length
     if reverse:
         rev = (slice(None, None, -1),) if lengths is None else _reverse_index(lengths, T, N)
         X = X[rev]
-    XP = (X.reshape(T * N, F) @ Wih.T).reshape(T, N, G)
-    if b_ih is not None:
-        XP += b_ih.array
-    bhh = None if b_hh is None else b_hh.array
-    if bhh is not None and not gru:
-        XP += bhh
     if mask is None and Whr is None and dtype == np.float32 and kernels.enabled():
-        return _compiled_sequence(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, X, XP, reverse)
+        return _compiled_sequence(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, X, reverse)
+    XP = _input_projection(X, Wih, b_ih, b_hh, gru)
+    bhh = None if b_hh is None else b_hh.array
     Hs = np.empty((T + 1, N, P), dtype)  # carried states (masked), Hs[t] is the state before step t
     Hs[0] = 0 if h0 is None else h0.array
     Hnew = np.empty((T, N, P), dtype) if mask is not None else None
@@ -234,6 +230,18 @@ def recurrent_sequence(mode, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, length
     return output, h_n, c_n
 
 
+def _input_projection(X, Wih, b_ih, b_hh, gru):
+    """XP = X W_ihᵀ + b_ih (+ b_hh but for GRU, which adds b_hn inside r ⊙ (·)), for all steps as one
+    product: X (T, N, F) → (T, N, G)."""
+    T, N, F = X.shape
+    XP = (X.reshape(T * N, F) @ Wih.T).reshape(T, N, Wih.shape[0])
+    if b_ih is not None:
+        XP += b_ih.array
+    if b_hh is not None and not gru:
+        XP += b_hh.array
+    return XP
+
+
 def _parameter_grads(x, w_ih, w_hh, b_ih, b_hh, X, dG, dHP, Hs, rev):
     """The gradients that are single products over all steps, by parent position: dx = dG W_ih (in the
     input's order: ``rev`` undoes a reversal), dW_ih = dGᵀ X, dW_hh = dHPᵀ h_{t−1}, db_ih = Σ dG,
@@ -255,36 +263,41 @@ def _parameter_grads(x, w_ih, w_hh, b_ih, b_hh, X, dG, dHP, Hs, rev):
     return grads
 
 
-def _compiled_sequence(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, X, XP, reverse):
+def _compiled_sequence(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, X, reverse):
     """:func:`recurrent_sequence` through the compiled kernels of :mod:`descend.kernels.recurrent` (float32,
     every sample of full length, no projection): the same node, outputs and gradients. The batch is split
-    over the BLAS's threads (:mod:`descend.kernels.threads`), each chunk's recurrence on one thread."""
+    over the BLAS's threads (:mod:`descend.kernels.threads`): each chunk's input projection, recurrence and
+    parameter-gradient products run on one thread (every BLAS held to one thread meanwhile), and the chunks'
+    weight and bias gradients are summed."""
     from ..kernels import recurrent as compiled, threads
 
     T, N, _ = X.shape
-    Whh = w_hh.array
+    Wih, Whh = w_ih.array, w_hh.array
     H = Whh.shape[1]
     lstm, gru, relu = mode == "LSTM", mode == "GRU", mode == "RNN_RELU"
     zeros = np.zeros((N, H), np.float32)
     h_0 = zeros if h0 is None else h0.array
     c_0 = zeros if c0 is None else c0.array
     bhh = np.zeros(Whh.shape[0], np.float32) if b_hh is None else b_hh.array
+    parts = threads.chunks(N, threads.blas_threads())
+    spread = len(parts) > 1  # several chunks call NumPy's products at once: hold every BLAS to one thread
 
     def forward(s):
+        Xs = X if not spread else np.ascontiguousarray(X[:, s])
+        XP = _input_projection(Xs, Wih, b_ih, b_hh, gru)
         if lstm:
-            return compiled.lstm_forward(XP[:, s], Whh, h_0[s], c_0[s])
+            return (Xs,) + compiled.lstm_forward(XP, Whh, h_0[s], c_0[s])
         if gru:
-            return compiled.gru_forward(XP[:, s], Whh, bhh, h_0[s])
-        return (compiled.rnn_forward(XP[:, s], Whh, h_0[s], relu),)
+            return (Xs,) + compiled.gru_forward(XP, Whh, bhh, h_0[s])
+        return (Xs, compiled.rnn_forward(XP, Whh, h_0[s], relu))
 
-    with threads.serial_blas() as n_threads:
-        parts = threads.chunks(N, n_threads)
-        saved = threads.map_chunks(forward, parts)  # per chunk: (Hs, Cs, A, TC) / (Hs, A, HPN) / (Hs,)
-    Hs = saved[0][0] if len(parts) == 1 else np.concatenate([r[0] for r in saved], axis=1)
+    with threads.serial_blas(every=spread):
+        saved = threads.map_chunks(forward, parts)  # per chunk: (X, Hs, Cs, A, TC) / (X, Hs, A, HPN) / (X, Hs)
+    Hs = saved[0][1] if not spread else np.concatenate([r[1] for r in saved], axis=1)
     out = Hs[1:][::-1] if reverse else Hs[1:]
     pieces = [out, Hs[T]]
     if lstm:
-        pieces.append(np.concatenate([r[1][T] for r in saved], axis=0))
+        pieces.append(np.concatenate([r[2][T] for r in saved], axis=0))
     Y = np.concatenate([piece.reshape(-1) for piece in pieces])
     parents = (x, h0, c0, w_ih, w_hh, b_ih, b_hh)
     present = tuple(p for p in parents if p is not None)
@@ -299,27 +312,32 @@ def _compiled_sequence(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, X, XP, reverse):
 
         def chunk_backward(k):
             s, r = parts[k], saved[k]
+            dc = None
             if lstm:
-                dG, dh, dc = compiled.lstm_backward(dout[:, s], dh_n[s], dc_n[s], Whh, r[2], r[3], r[1])
-                return dG, dG, dh, dc
-            if gru:
-                dG, dHP, dh = compiled.gru_backward(dout[:, s], dh_n[s], Whh, r[1], r[2], r[0])
-                return dG, dHP, dh, None
-            dG, dh = compiled.rnn_backward(dout[:, s], dh_n[s], Whh, r[0], relu)
-            return dG, dG, dh, None
+                dG, dh, dc = compiled.lstm_backward(dout[:, s], dh_n[s], dc_n[s], Whh, r[3], r[4], r[2])
+                dHP = dG
+            elif gru:
+                dG, dHP, dh = compiled.gru_backward(dout[:, s], dh_n[s], Whh, r[2], r[3], r[1])
+            else:
+                dG, dh = compiled.rnn_backward(dout[:, s], dh_n[s], Whh, r[1], relu)
+                dHP = dG
+            grads = _parameter_grads(x, w_ih, w_hh, b_ih, b_hh, r[0], dG, dHP, r[1], None)
+            grads[1], grads[2] = dh, dc
+            return grads
 
-        with threads.serial_blas():
+        with threads.serial_blas(every=spread):
             res = threads.map_chunks(chunk_backward, list(range(len(parts))))
-        if len(res) == 1:
-            dG, dHP, dh, dc = res[0]
-        else:
-            dG = np.concatenate([r[0] for r in res], axis=1)
-            dHP = dG if not gru else np.concatenate([r[1] for r in res], axis=1)
-            dh = np.concatenate([r[2] for r in res], axis=0)
-            dc = np.concatenate([r[3] for r in res], axis=0) if lstm else None
-        grads = _parameter_grads(x, w_ih, w_hh, b_ih, b_hh, X, dG, dHP, Hs, slice(None, None, -1) if reverse
-                                 else None)
-        grads[1], grads[2] = dh, dc
+        grads = res[0]
+        if spread:
+            for key in grads:
+                if key in (0, 1, 2):  # per-sample: the chunks' rows side by side
+                    if grads[key] is not None:
+                        grads[key] = np.concatenate([r[key] for r in res], axis=1 if key == 0 else 0)
+                else:  # parameters: the chunks' sums added
+                    for r in res[1:]:
+                        grads[key] += r[key]
+        if reverse and 0 in grads:
+            grads[0] = grads[0][::-1]
         return tuple(grads.get(k) for k, p in enumerate(parents) if p is not None)
 
     Y = record(Y, present, backward, mode.lower() + "_sequence")
