@@ -17,7 +17,7 @@ import sys
 
 import numpy as np
 
-from . import grad_hooks, layout
+from . import buffers, grad_hooks, layout
 
 
 class _GradMode:
@@ -208,7 +208,7 @@ def run_backward(root, grad=None, retain_graph: bool = False) -> None:
                     continue
                 key = id(parent)
                 previous = peek(key)
-                grads[key] = pg if previous is None else previous + pg
+                grads[key] = pg if previous is None else _sum_gradients(previous, pg)
             del g
         if not retain_graph:
             item.inputs = ()
@@ -221,6 +221,18 @@ def run_backward(root, grad=None, retain_graph: bool = False) -> None:
         _at_end.clear()
         for callback in callbacks:
             callback()
+
+
+def _sum_gradients(a, b):
+    """a + b for two paths' gradients of one tensor, laid out in memory as the one that is a dense block
+    (a convolution's batch-innermost layout, say) when they differ: NumPy would make the sum row-major, and
+    every later pass that mixes it with arrays in the other layout then reads one of them with strides."""
+    if (type(a) is np.ndarray and type(b) is np.ndarray and a.ndim >= 3 and a.shape == b.shape
+            and not (a.flags.c_contiguous and b.flags.c_contiguous)):
+        like = a if buffers.dense_order(a) is not None else b if buffers.dense_order(b) is not None else None
+        if like is not None:
+            return np.add(a, b, out=buffers.empty_like(like, np.result_type(a.dtype, b.dtype)))
+    return a + b
 
 
 def _accumulate_hooked_leaf(tensor, g) -> None:

@@ -63,8 +63,16 @@ def relu_in_place(y, keep_mask: bool):
 
 
 def relu_gradient(g, positive, out_dtype):
-    """dL/dx = g·[positive] for ReLU's output dtype ``out_dtype``, in a recycled buffer laid out as g."""
-    return np.multiply(g, positive, out=buffers.empty_like(g, np.result_type(g.dtype, out_dtype)))
+    """dL/dx = g·[positive] for ReLU's output dtype ``out_dtype``, in a recycled buffer laid out as g, or as
+    the mask when g's layout differs (a copy into the mask's layout, then one pass in order, beats one pass
+    reading the two in different orders)."""
+    dtype = np.result_type(g.dtype, out_dtype)
+    if g.ndim >= 3 and not (g.flags.c_contiguous and positive.flags.c_contiguous):
+        order = buffers.dense_order(positive)
+        if order is not None and buffers.stride_order(g) != order:
+            gx = buffers.copy_ordered(g.astype(dtype, copy=False), order)
+            return np.multiply(gx, positive, out=gx)
+    return np.multiply(g, positive, out=buffers.empty_like(g, dtype))
 
 
 def max_with_zero(x, out):

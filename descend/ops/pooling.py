@@ -178,8 +178,13 @@ def adaptive_avg_pool2d(x, output_size):
     oh, ow = pair((oh, ow), "output_size", 1)
     if oh == 1 and ow == 1:
         out = xd.mean(axis=(2, 3), keepdims=True)
-        return record(out, (x,), lambda g: (np.broadcast_to(g * (1.0 / (h * w)), xd.shape).copy(),),
-                      "adaptive_avg_pool2d")
+
+        def backward_global(g):  # dL/dx = g / (h·w) at every position, laid out in memory as x
+            gx = buffers.empty_like(xd, np.result_type(g.dtype, xd.dtype))
+            gx[...] = g * (1.0 / (h * w))
+            return (gx,)
+
+        return record(out, (x,), backward_global, "adaptive_avg_pool2d")
     ah, aw = _adaptive_matrix(h, oh, xd.dtype), _adaptive_matrix(w, ow, xd.dtype)
     out = ah @ xd @ aw.T
 
