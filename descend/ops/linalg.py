@@ -82,8 +82,9 @@ def column_sums(g2: np.ndarray) -> np.ndarray:
     ``np.add.reduce(g2, axis=0)`` adds row by row in a loop NumPy does not vectorise well over a few
     hundred columns; the product reads g2 once at BLAS speed (float32, one thread: (1024, 64) 23 µs → 3.6 µs,
     (1024, 256) 40 µs → 15 µs) and, accumulating in blocks, is no less accurate (error against a float64
-    sum measured 1.5–3× smaller)."""
-    if g2.dtype.kind != "f" or g2.dtype.itemsize < 4:
+    sum measured 1.5–3× smaller). Below 64 rows the reduction stays (the product's call costs more there:
+    (32, 10) 1.3 µs reduced, 2.0 µs as a product)."""
+    if g2.shape[0] < 64 or g2.dtype.kind != "f" or g2.dtype.itemsize < 4:
         return np.add.reduce(g2, axis=0)
     return np.ones(g2.shape[0], g2.dtype) @ g2
 
