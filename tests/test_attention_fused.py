@@ -214,6 +214,8 @@ def test_fused_attention_rejects_bad_arguments():
         multi_head_attention(descend.randn(4, 8), x, x, 2)
     with pytest.raises(TypeError, match="bias"):
         multi_head_attention(x, x, x, 2, descend.zeros(4, 4))
+    with pytest.raises(ValueError, match="broadcast"):
+        multi_head_attention(x, x, x, 2, np.zeros((3, 4), np.float32))
     with pytest.raises(ValueError, match="3·E"):
         packed_self_attention(descend.randn(4, 2, 10), 2)
 

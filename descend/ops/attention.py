@@ -158,6 +158,13 @@ def _softmax_backward(dp: np.ndarray, p: np.ndarray, scale: float) -> None:
     dp *= dp.dtype.type(scale)
 
 
+def _broadcasts_to(shape, full) -> bool:
+    try:
+        return np.broadcast_shapes(shape, full) == full
+    except ValueError:
+        return False
+
+
 def _attention_node(parents, q, k, v, heads, bias, batch_first, scale, need_weights, zero_dead, targets):
     """The node(s) of :func:`multi_head_attention` / :func:`packed_self_attention`. ``q``, ``k``, ``v`` are
     the arrays (views) in the (L, N, E) layout; ``targets(with_v)`` gives the arrays to write their
@@ -167,6 +174,9 @@ def _attention_node(parents, q, k, v, heads, bias, batch_first, scale, need_weig
     q4, k4, v4 = _heads(q, heads, batch_first), _heads(k, heads, batch_first), _heads(v, heads, batch_first)
     N, H, L, _ = q4.shape
     S = k4.shape[2]
+    if bias is not None and (bias.ndim > 4 or not _broadcasts_to(bias.shape, (N, H, L, S))):
+        raise ValueError(f"multi_head_attention: bias of shape {bias.shape} does not broadcast to (N, H, L, S) = "
+                         f"{(N, H, L, S)}")
     p = np.matmul(q4, k4.swapaxes(-1, -2), out=buffers.empty((N, H, L, S), dtype))
     _softmax(p, bias, scale, zero_dead)
     out = buffers.empty(q.shape[:-1] + (v.shape[-1],), dtype)
@@ -202,8 +212,9 @@ def _check_fused(name, heads, tensors, bias, batch_first):
         raise ValueError(f"{name}: num_heads must be a positive int, got {heads!r}")
     for label, t in tensors:
         if not isinstance(t, Tensor) or t.ndim != 3 or t.array.dtype.kind != "f":
-            raise ValueError(f"{name}: {label} must be a 3-D float Tensor ({'(N, L, E)' if batch_first else '(L, N, E)'}), "
-                             f"got {getattr(t, 'shape', type(t).__name__)}")
+            layout = "(N, L, E)" if batch_first else "(L, N, E)"
+            raise ValueError(f"{name}: {label} must be a 3-D float Tensor {layout}, got "
+                             f"{getattr(t, 'shape', type(t).__name__)}")
     if bias is not None and (isinstance(bias, Tensor) or not isinstance(bias, np.ndarray)):
         raise TypeError(f"{name}: bias must be a NumPy array (a mask needing its gradient goes through "
                         f"attention_with_weights), got {type(bias).__name__}")
