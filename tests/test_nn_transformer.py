@@ -176,3 +176,28 @@ def test_training_mode_dropout_changes_outputs_and_backward_reaches_every_parame
 def test_encoder_layer_rejects_unknown_activation():
     with pytest.raises(ValueError, match="'relu', 'gelu'"):
         nn.TransformerEncoderLayer(D, NHEAD, activation="swishy")
+
+
+def test_encoder_layer_relu_feed_forward_fused_equals_unfused_and_keeps_hooks():
+    """With activation='relu' linear1 and the ReLU run as one linear_relu node: the output and every gradient
+    equal, bit for bit, those of the same layer with the ReLU as a plain callable (not fused); a forward hook
+    on linear1 still runs (the layer then takes the unfused path)."""
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((3, 5, 8)).astype(np.float32)
+    fused = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True)
+    plain = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True,
+                                       activation=lambda t: descend.nn.functional.relu(t))
+    plain.load_state_dict(fused.state_dict())
+    outs = []
+    for layer in (fused, plain):
+        xt = descend.tensor(x, requires_grad=True)
+        y = layer(xt)
+        (y * y).sum().backward()
+        outs.append((y.array, xt.grad.array, layer.linear1.weight.grad.array, layer.linear1.bias.grad.array))
+    for a, b in zip(*outs):
+        np.testing.assert_array_equal(a, b)
+    seen = []
+    fused.linear1.register_forward_hook(lambda m, args, out: seen.append(out.shape))
+    y_hooked = fused(descend.tensor(x))
+    assert seen == [(3, 5, 16)]
+    np.testing.assert_array_equal(y_hooked.array, outs[0][0])

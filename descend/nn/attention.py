@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
-from ..ops.attention import additive_mask, attention_with_weights
+from ..ops.attention import additive_mask, attention_with_weights, multi_head_attention, packed_self_attention
 from ..ops.dropout import check_probability
 from ..ops.linalg import linear
 from ..ops.shape import concatenate
@@ -36,6 +36,10 @@ def _pad_last(mask, extra):
         return concatenate([mask, tensor(np.zeros(mask.shape[:-1] + (extra,), mask.array.dtype))], axis=-1)
     m = np.asarray(mask.array if isinstance(mask, Tensor) else mask)
     return np.concatenate([m, np.zeros(m.shape[:-1] + (extra,), m.dtype)], axis=-1)
+
+
+def _needs_grad(mask) -> bool:
+    return isinstance(mask, Tensor) and mask.requires_grad
 
 
 class MultiheadAttention(Module):
@@ -122,6 +126,11 @@ class MultiheadAttention(Module):
                 raise ValueError(f"MultiheadAttention: {name} must be a 3-D (batched) or 2-D (unbatched) Tensor, "
                                  f"got {getattr(t, 'shape', type(t).__name__)}")
         batched = query.ndim == 3
+        p = self.dropout if self.training else 0.0
+        if p == 0.0 and self.bias_k is None and not self.add_zero_attn and not _needs_grad(attn_mask) \
+                and not _needs_grad(key_padding_mask):
+            return self._forward_fused(query, key, value, key_padding_mask, need_weights, attn_mask,
+                                       average_attn_weights)
         same = query is key, key is value
         if not batched:
             query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
@@ -153,13 +162,48 @@ class MultiheadAttention(Module):
             attn_mask, key_padding_mask = _pad_last(attn_mask, 1), _pad_last(key_padding_mask, 1)
             S += 1
         bias = self._bias(attn_mask, key_padding_mask, N, L, S, q.array.dtype)
-        p = self.dropout if self.training else 0.0
         out, weights = attention_with_weights(q, k, v, bias, p, masked_rows_to_zero=not need_weights)
         out = self.out_proj(out.permute(2, 0, 1, 3).reshape(L, N, E))
         if not batched:
             out = out.squeeze(1)
         elif self.batch_first:
             out = out.swapaxes(0, 1)
+        if not need_weights:
+            return out, None
+        if average_attn_weights:
+            weights = weights.mean(axis=1)
+        return out, (weights if batched else weights.squeeze(0))
+
+    def _forward_fused(self, query, key, value, key_padding_mask, need_weights, attn_mask, average_attn_weights):
+        """forward without dropout, bias_k/bias_v or a zero key: the heads as one node
+        (:func:`~descend.ops.attention.multi_head_attention`), in the inputs' own layout (no transposes)."""
+        batched = query.ndim == 3
+        same = query is key, key is value
+        if not batched:
+            query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
+            if same[0]:
+                key = query
+            if same[1]:
+                value = key
+            if key_padding_mask is not None:
+                key_padding_mask = np.asarray(getattr(key_padding_mask, "array", key_padding_mask))[None]
+        bf = self.batch_first and batched
+        seq = 1 if bf else 0
+        L, N, E = query.shape[seq], query.shape[1 - seq], query.shape[2]
+        if E != self.embed_dim:
+            raise ValueError(f"MultiheadAttention: query has {E} features but embed_dim is {self.embed_dim}")
+        S = key.shape[seq]
+        bias = self._bias(attn_mask, key_padding_mask, N, L, S, query.array.dtype)
+        options = dict(batch_first=bf, need_weights=need_weights, masked_rows_to_zero=not need_weights)
+        if self._qkv_same_embed_dim and query is key and key is value:
+            qkv = linear(query, self.in_proj_weight, self.in_proj_bias)
+            out, weights = packed_self_attention(qkv, self.num_heads, bias, **options)
+        else:
+            q, k, v = self._project(query, key, value)
+            out, weights = multi_head_attention(q, k, v, self.num_heads, bias, **options)
+        out = self.out_proj(out)
+        if not batched:
+            out = out.squeeze(1)
         if not need_weights:
             return out, None
         if average_attn_weights:

