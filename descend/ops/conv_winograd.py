@@ -70,37 +70,61 @@ def pad_to_tiles(xm: np.ndarray, ph: int, pw: int, ho: int, wo: int) -> np.ndarr
     return xp
 
 
+#: Bytes of transformed tiles (the input's and the output's 16 planes together) one pass over a range of tile
+#: positions works on: small enough to stay in cache from the transform to the products to the transform back
+#: (measured on W8's and W10's convolutions; docs/kernels.md).
+CHUNK_BYTES = 1 << 22
+
+
+def _chunks(th: int, tw: int, n: int, channels: int) -> list:
+    """Tile-position ranges (p0, p1) covering all th·tw positions, each of at most :data:`CHUNK_BYTES` of
+    16 planes of ``channels`` float32 rows (at least one position)."""
+    per_position = 16 * channels * n * 4
+    step = max(1, CHUNK_BYTES // per_position)
+    total = th * tw
+    return [(p0, min(p0 + step, total)) for p0 in range(0, total, step)]
+
+
 def forward(xp: np.ndarray, w: np.ndarray, ho: int, wo: int) -> tuple:
-    """(output (O, Hₒ, Wₒ, N) batch-innermost, U) for the tile-padded input ``xp`` and weight ``w``."""
+    """(output (O, Hₒ, Wₒ, N) batch-innermost, U) for the tile-padded input ``xp`` and weight ``w``, a range
+    of tile positions at a time (V and M of one range stay in cache)."""
     c, n, o = xp.shape[0], xp.shape[3], w.shape[0]
     th, tw = K.tiles(ho), K.tiles(wo)
-    t = th * tw * n
     u = K.weight_transform(w)
-    v = K.input_transform(xp, th, tw, _planes(c, t))
-    m = np.matmul(u, v, out=buffers.empty((16, o, t), np.float32))
-    del v
-    out = K.output_transform(m, th, tw, buffers.empty((o, ho, wo, n), np.float32))
+    out = buffers.empty((o, ho, wo, n), np.float32)
+    for p0, p1 in _chunks(th, tw, n, c + o):
+        t = (p1 - p0) * n
+        v = K.input_transform(xp, th, tw, _planes(c, t), p0, p1)
+        m = np.matmul(u, v, out=buffers.empty((16, o, t), np.float32))
+        del v
+        K.output_transform(m, th, tw, out, p0, p1)
+        del m
     return out, u
 
 
 def backward(g4: np.ndarray, xp: np.ndarray, u: np.ndarray, need_w: bool, need_x: bool, ph: int, pw: int,
              h: int, w: int):
     """(dL/dx as (C, H, W, N) or None, dL/dw (O, C, 3, 3) or None) from the output gradient ``g4``
-    (O, Hₒ, Wₒ, N) batch-innermost."""
+    (O, Hₒ, Wₒ, N) batch-innermost, a range of tile positions at a time: dU = Σ dM Vᵀ over the ranges."""
     o, ho, wo, n = g4.shape
     c = xp.shape[0]
     th, tw = K.tiles(ho), K.tiles(wo)
-    t = th * tw * n
-    dm = K.output_grad_transform(g4, th, tw, _planes(o, t))
-    gw = gx = None
-    if need_w:
-        v = K.input_transform(xp, th, tw, _planes(c, t))
-        du = np.matmul(dm, v.transpose(0, 2, 1))
-        del v
-        gw = K.weight_grad(du, o, c)
-    if need_x:
-        dv = np.matmul(u.transpose(0, 2, 1), dm, out=buffers.empty((16, c, t), np.float32))
-        gxp = buffers.zeros(xp.shape, np.float32)
-        K.input_grad_transform(dv, th, tw, gxp)
-        gx = gxp[:, ph:ph + h, pw:pw + w]
+    g4 = np.ascontiguousarray(g4)
+    du = np.zeros((16, o, c), np.float32) if need_w else None
+    du_part = np.empty((16, o, c), np.float32)
+    gxp = buffers.zeros(xp.shape, np.float32) if need_x else None
+    for p0, p1 in _chunks(th, tw, n, c + o):
+        t = (p1 - p0) * n
+        dm = K.output_grad_transform(g4, th, tw, _planes(o, t), p0, p1)
+        if need_w:
+            v = K.input_transform(xp, th, tw, _planes(c, t), p0, p1)
+            du += np.matmul(dm, v.transpose(0, 2, 1), out=du_part)
+            del v
+        if need_x:
+            dv = np.matmul(u.transpose(0, 2, 1), dm, out=buffers.empty((16, c, t), np.float32))
+            K.input_grad_transform(dv, th, tw, gxp, p0, p1)
+            del dv
+        del dm
+    gw = K.weight_grad(du, o, c) if need_w else None
+    gx = gxp[:, ph:ph + h, pw:pw + w] if need_x else None
     return gx, gw
