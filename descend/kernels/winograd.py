@@ -19,7 +19,9 @@ The backward pass is the transpose of each linear step, with g = dL/dY:
     dM = A g Aᵀ (per tile),   dU = dM Vᵀ,   dL/dw = Gᵀ dU G,   dV = Uᵀ dM,   dL/dd = B dV Bᵀ,
 
 the last added onto the (overlapping) input tiles. V is rebuilt from the input in the backward pass rather
-than kept, so the memory a convolution holds stays that of its input.
+than kept, so the memory a convolution holds stays that of its input. Every transform takes a range of tile
+positions p0…p1, so that a caller can run transform, products and transform back on a range whose planes
+fit in cache (:mod:`descend.ops.conv_winograd`).
 
 Images are batch-innermost, (C, H, W, N) in memory (see :mod:`descend.ops.conv`); tiles are numbered
 (tile row, tile column, sample) with the sample innermost, so each kernel's inner loop runs along N over
@@ -84,14 +86,11 @@ def _input_transform(xp, flat, plane, tw, p0, p1, rows):
         r = 2 * ti
         lo = 2 * tj0 * n_count
         width = (2 * (tj1 - tj0) + 2) * n_count
-        row = np.empty(width, np.float32)
         out0 = c * t_count + (ti * tw + tj0 - p0) * n_count
-        for a in range(4):  # row a of Bᵀ d over the segment, then its four planes (a, b)
+        for a in range(4):  # plane (a, b): column b of row a of Bᵀ d, both sums formed along the samples
             first = xp[c, r + rows[a, 0]].ravel()[lo:lo + width]
             second = xp[c, r + rows[a, 1]].ravel()[lo:lo + width]
             sign = np.float32(rows[a, 2])
-            for i in range(width):
-                row[i] = first[i] + sign * second[i]
             for b in range(4):
                 sign_b = np.float32(rows[b, 2])
                 out = (4 * a + b) * plane + out0
@@ -99,18 +98,24 @@ def _input_transform(xp, flat, plane, tw, p0, p1, rows):
                     dst = flat[out + k * n_count:out + (k + 1) * n_count]
                     i0 = (2 * k + rows[b, 0]) * n_count
                     i1 = (2 * k + rows[b, 1]) * n_count
-                    src0 = row[i0:i0 + n_count]
-                    src1 = row[i1:i1 + n_count]
+                    f0 = first[i0:i0 + n_count]
+                    s0 = second[i0:i0 + n_count]
+                    f1 = first[i1:i1 + n_count]
+                    s1 = second[i1:i1 + n_count]
                     for n in range(n_count):
-                        dst[n] = src0[n] + sign_b * src1[n]
+                        dst[n] = (f0[n] + sign * s0[n]) + sign_b * (f1[n] + sign * s1[n])
 
 
 def _flat_planes(planes: np.ndarray):
     """(a 1-D view from the first element of ``planes`` (16, R, T) to its last, elements between planes) for a
     planes array whose rows are contiguous and one after another (its planes may lie further apart)."""
     rows, cols = planes.shape[1:]
-    if planes.dtype != np.float32 or planes.strides[1:] != (4 * cols, 4) or planes.strides[0] % 4:
-        raise ValueError(f"transformed tiles must be float32 planes of contiguous rows, got strides {planes.strides}")
+    if planes.dtype != np.float32:
+        raise TypeError(f"transformed tiles must be float32, got {planes.dtype}")
+    if planes.flags.c_contiguous:
+        return planes.reshape(-1), np.int64(rows * cols)
+    if planes.strides[1:] != (4 * cols, 4) or planes.strides[0] % 4:
+        raise ValueError(f"transformed tiles must be planes of contiguous rows, got strides {planes.strides}")
     plane = planes.strides[0] // 4
     flat = np.lib.stride_tricks.as_strided(planes, (15 * plane + rows * cols,), (4,), writeable=True)
     return flat, np.int64(plane)
