@@ -206,6 +206,83 @@ def test_winograd_conv_relu_fusion_equals_the_unfused_pair():
     np.testing.assert_array_equal(conv2d_relu(x, w, b, padding=1).numpy(), F.conv2d(x, w, b, padding=1).relu().numpy())
 
 
+def _winograd_reference(xp, th, tw):
+    """V = Bᵀ d B of every 4×4 tile of xp (C, H, W, N) in float64 by the matrix product: (16, C, th·tw·N)."""
+    bt = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], dtype=np.float64)
+    d = np.stack([np.stack([xp[:, 2 * i:2 * i + 4, 2 * j:2 * j + 4] for j in range(tw)], 1) for i in range(th)], 1)
+    v = np.einsum("ar,ctqrsn,bs->abctqn", bt, d.astype(np.float64), bt)  # (4, 4, C, th, tw, N)
+    return v.reshape(16, xp.shape[0], -1)
+
+
+def test_winograd_transforms_over_tile_ranges_equal_the_whole_and_float64():
+    """The transforms of a range of tile positions (p0…p1) are exactly those positions of the whole; V is
+    Bᵀ d B (float64 by matrix products) within float32 rounding of sums of at most 4 terms."""
+    from descend.kernels import winograd as K
+    rng = np.random.default_rng(11)
+    c, o, ho, wo, n = 5, 3, 7, 9, 3  # odd sizes: last half tiles
+    th, tw = K.tiles(ho), K.tiles(wo)
+    t = th * tw * n
+    xp = rng.standard_normal((c, 2 * th + 2, 2 * tw + 2, n)).astype(np.float32)
+    g = rng.standard_normal((o, ho, wo, n)).astype(np.float32)
+    m = rng.standard_normal((16, o, t)).astype(np.float32)
+    dv = rng.standard_normal((16, c, t)).astype(np.float32)
+    v = K.input_transform(xp, th, tw, np.empty((16, c, t), np.float32))
+    ref = _winograd_reference(xp, th, tw)
+    assert np.abs(v - ref).max() <= 4 * np.finfo(np.float32).eps * np.abs(ref).max()
+    dm = K.output_grad_transform(g, th, tw, np.empty((16, o, t), np.float32))
+    y = K.output_transform(m, th, tw, np.empty((o, ho, wo, n), np.float32))
+    gxp = K.input_grad_transform(dv, th, tw, np.zeros(xp.shape, np.float32))
+    y_parts, gxp_parts = np.full_like(y, np.nan), np.zeros_like(gxp)
+    cuts = [0, 1, 4, 5, th * tw]
+    for p0, p1 in zip(cuts[:-1], cuts[1:]):
+        part = slice(p0 * n, p1 * n)
+        np.testing.assert_array_equal(K.input_transform(xp, th, tw, np.empty((16, c, (p1 - p0) * n), np.float32),
+                                                        p0, p1), v[:, :, part])
+        np.testing.assert_array_equal(K.output_grad_transform(g, th, tw, np.empty((16, o, (p1 - p0) * n), np.float32),
+                                                              p0, p1), dm[:, :, part])
+        K.output_transform(np.ascontiguousarray(m[:, :, part]), th, tw, y_parts, p0, p1)
+        K.input_grad_transform(np.ascontiguousarray(dv[:, :, part]), th, tw, gxp_parts, p0, p1)
+    np.testing.assert_array_equal(y_parts, y)
+    np.testing.assert_array_equal(gxp_parts, gxp)
+    with pytest.raises(ValueError, match="tile positions"):
+        K.input_transform(xp, th, tw, np.empty((16, c, n), np.float32), 3, 3)
+
+
+def test_winograd_conv_in_many_tile_ranges_matches_one_range_and_torch(monkeypatch):
+    """The Winograd route in ranges of a few tile positions (CHUNK_BYTES tiny) gives the output and input
+    gradient of one whole range exactly, the weight gradient (summed over ranges) within float32 rounding,
+    and matches torch."""
+    from descend.ops import conv_winograd
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((32, 16, 13, 10)).astype(np.float32)  # 7·5·32 = 1120 tiles: the Winograd route
+    ref = torch.nn.Conv2d(16, 20, 3, padding=1)
+    g = rng.standard_normal((32, 20, 13, 10)).astype(np.float32)
+    assert conv_winograd.applies(x, ref.weight.detach().numpy(), (1, 1), (1, 1), (1, 1))
+
+    def run():
+        conv = nn.Conv2d(16, 20, 3, padding=1)
+        conv.load_state_dict({k: v.detach().numpy() for k, v in ref.state_dict().items()})
+        dx = descend.tensor(x, requires_grad=True)
+        y = conv(dx)
+        y.backward(descend.tensor(g))
+        return y.numpy(), dx.grad.numpy(), conv.weight.grad.numpy()
+
+    whole = run()
+    monkeypatch.setattr(conv_winograd, "CHUNK_BYTES", 16 * 36 * 32 * 4 * 3)  # three tile positions a range
+    assert len(conv_winograd._chunks(7, 5, 32, 36)) == 12
+    parts = run()
+    np.testing.assert_array_equal(parts[0], whole[0])
+    np.testing.assert_array_equal(parts[1], whole[1])
+    scale = np.abs(whole[2]).max()
+    assert np.abs(parts[2] - whole[2]).max() < 1e-6 * scale  # float32 rounding of sums over 4160 positions
+    tx = torch.tensor(x, requires_grad=True)
+    ty = ref(tx)
+    ty.backward(torch.tensor(g))
+    np.testing.assert_allclose(parts[0], ty.detach().numpy(), rtol=1e-4, atol=2e-5)
+    np.testing.assert_allclose(parts[1], tx.grad.numpy(), rtol=1e-4, atol=2e-5)
+    np.testing.assert_allclose(parts[2], ref.weight.grad.numpy(), rtol=1e-4, atol=1e-4)
+
+
 # ---------------------------------------------------------------------------------------------- BatchNorm
 @pytest.mark.parametrize("layout", ["row-major", "batch-innermost"])
 @pytest.mark.parametrize("shape", [(16, 8, 5, 7), (32, 24, 12, 12)])

@@ -19,7 +19,9 @@ The backward pass is the transpose of each linear step, with g = dL/dY:
     dM = A g Aᵀ (per tile),   dU = dM Vᵀ,   dL/dw = Gᵀ dU G,   dV = Uᵀ dM,   dL/dd = B dV Bᵀ,
 
 the last added onto the (overlapping) input tiles. V is rebuilt from the input in the backward pass rather
-than kept, so the memory a convolution holds stays that of its input.
+than kept, so the memory a convolution holds stays that of its input. Every transform takes a range of tile
+positions p0…p1, so that a caller can run transform, products and transform back on a range whose planes
+fit in cache (:mod:`descend.ops.conv_winograd`).
 
 Images are batch-innermost, (C, H, W, N) in memory (see :mod:`descend.ops.conv`); tiles are numbered
 (tile row, tile column, sample) with the sample innermost, so each kernel's inner loop runs along N over
@@ -56,228 +58,267 @@ def weight_grad(du: np.ndarray, o: int, c: int) -> np.ndarray:
     return g.astype(np.float32)
 
 
+#: Bᵀ's rows as (first, second, sign): row a of Bᵀ d is d[first] + sign·d[second], and as B is applied on
+#: both sides, column b of (Bᵀ d) B is the same combination of the columns. Multiplying by ±1 is exact, so
+#: these are the same floats as the sums written out term by term.
+_BT_ROWS = np.array([[0, 2, -1], [1, 2, 1], [2, 1, -1], [1, 3, -1]], dtype=np.int64)
+
+# How the kernels run fast. Written out term by term over the 16 planes, a transform's inner loop does not
+# vectorise (16 streams of one array, more possible overlaps than the compiler checks), and its 16 planes of
+# all T tiles (4× the input) go through main memory. Here every inner loop runs along the samples of a tile
+# with one store stream and one to three load streams, first between a tile row of the image and a small
+# row buffer, then between the buffer and the planes; and the callers transform a range of tile positions
+# at a time (``p0``…``p1``, a tile position being (tile row, tile column) with its N samples), small enough
+# for the planes to stay in cache between the transform and the products. Indices come from ranges or
+# slices starting at 0, so the compiler adds no negative-index checks (which also stop vectorisation).
+
+
 @kernel(parallel=True, parallel_from=1)
-def _input_transform(xp, v, th, tw):
+def _input_transform(xp, flat, plane, tw, p0, p1, rows):
     c_count, _, _, n_count = xp.shape
-    for job in prange(c_count * th):
-        c = job // th
-        ti = job % th
+    t_count = (p1 - p0) * n_count
+    row_count = (p1 - 1) // tw - p0 // tw + 1
+    for job in prange(c_count * row_count):
+        c = job // row_count
+        ti = p0 // tw + job % row_count
+        tj0 = max(p0 - ti * tw, 0)
+        tj1 = min(p1 - ti * tw, tw)
         r = 2 * ti
-        for tj in range(tw):
-            s = 2 * tj
-            base = (ti * tw + tj) * n_count
-            for n in range(n_count):
-                d00 = xp[c, r, s, n]
-                d01 = xp[c, r, s + 1, n]
-                d02 = xp[c, r, s + 2, n]
-                d03 = xp[c, r, s + 3, n]
-                d10 = xp[c, r + 1, s, n]
-                d11 = xp[c, r + 1, s + 1, n]
-                d12 = xp[c, r + 1, s + 2, n]
-                d13 = xp[c, r + 1, s + 3, n]
-                d20 = xp[c, r + 2, s, n]
-                d21 = xp[c, r + 2, s + 1, n]
-                d22 = xp[c, r + 2, s + 2, n]
-                d23 = xp[c, r + 2, s + 3, n]
-                d30 = xp[c, r + 3, s, n]
-                d31 = xp[c, r + 3, s + 1, n]
-                d32 = xp[c, r + 3, s + 2, n]
-                d33 = xp[c, r + 3, s + 3, n]
-                # Bᵀ d: rows
-                t00 = d00 - d20
-                t01 = d01 - d21
-                t02 = d02 - d22
-                t03 = d03 - d23
-                t10 = d10 + d20
-                t11 = d11 + d21
-                t12 = d12 + d22
-                t13 = d13 + d23
-                t20 = d20 - d10
-                t21 = d21 - d11
-                t22 = d22 - d12
-                t23 = d23 - d13
-                t30 = d10 - d30
-                t31 = d11 - d31
-                t32 = d12 - d32
-                t33 = d13 - d33
-                # (Bᵀ d) B: columns
-                j = base + n
-                v[0, c, j] = t00 - t02
-                v[1, c, j] = t01 + t02
-                v[2, c, j] = t02 - t01
-                v[3, c, j] = t01 - t03
-                v[4, c, j] = t10 - t12
-                v[5, c, j] = t11 + t12
-                v[6, c, j] = t12 - t11
-                v[7, c, j] = t11 - t13
-                v[8, c, j] = t20 - t22
-                v[9, c, j] = t21 + t22
-                v[10, c, j] = t22 - t21
-                v[11, c, j] = t21 - t23
-                v[12, c, j] = t30 - t32
-                v[13, c, j] = t31 + t32
-                v[14, c, j] = t32 - t31
-                v[15, c, j] = t31 - t33
+        lo = 2 * tj0 * n_count
+        width = (2 * (tj1 - tj0) + 2) * n_count
+        out0 = c * t_count + (ti * tw + tj0 - p0) * n_count
+        for a in range(4):  # plane (a, b): column b of row a of Bᵀ d, both sums formed along the samples
+            first = xp[c, r + rows[a, 0]].ravel()[lo:lo + width]
+            second = xp[c, r + rows[a, 1]].ravel()[lo:lo + width]
+            sign = np.float32(rows[a, 2])
+            for b in range(4):
+                sign_b = np.float32(rows[b, 2])
+                out = (4 * a + b) * plane + out0
+                for k in range(tj1 - tj0):
+                    dst = flat[out + k * n_count:out + (k + 1) * n_count]
+                    i0 = (2 * k + rows[b, 0]) * n_count
+                    i1 = (2 * k + rows[b, 1]) * n_count
+                    f0 = first[i0:i0 + n_count]
+                    s0 = second[i0:i0 + n_count]
+                    f1 = first[i1:i1 + n_count]
+                    s1 = second[i1:i1 + n_count]
+                    for n in range(n_count):
+                        dst[n] = (f0[n] + sign * s0[n]) + sign_b * (f1[n] + sign * s1[n])
 
 
-def input_transform(xp: np.ndarray, th: int, tw: int, out: np.ndarray) -> np.ndarray:
-    """V = Bᵀ d B of every tile of the padded input ``xp`` (C, ≥2th+2, ≥2tw+2, N) into ``out`` (16, C, T)."""
-    _input_transform(xp, out, np.int64(th), np.int64(tw))
+def _flat_planes(planes: np.ndarray):
+    """(a 1-D view from the first element of ``planes`` (16, R, T) to its last, elements between planes) for a
+    planes array whose rows are contiguous and one after another (its planes may lie further apart)."""
+    rows, cols = planes.shape[1:]
+    if planes.dtype != np.float32:
+        raise TypeError(f"transformed tiles must be float32, got {planes.dtype}")
+    if planes.flags.c_contiguous:
+        return planes.reshape(-1), np.int64(rows * cols)
+    if planes.strides[1:] != (4 * cols, 4) or planes.strides[0] % 4:
+        raise ValueError(f"transformed tiles must be planes of contiguous rows, got strides {planes.strides}")
+    plane = planes.strides[0] // 4
+    flat = np.lib.stride_tricks.as_strided(planes, (15 * plane + rows * cols,), (4,), writeable=True)
+    return flat, np.int64(plane)
+
+
+def _positions(th: int, tw: int, p0: int, p1, planes: np.ndarray, n: int) -> tuple:
+    """The checked tile-position range (p0, p1) of a call and ``planes`` as a flat view."""
+    p1 = th * tw if p1 is None else p1
+    if not 0 <= p0 < p1 <= th * tw:
+        raise ValueError(f"tile positions {p0}…{p1} must satisfy 0 <= p0 < p1 <= {th * tw} (th·tw)")
+    if planes.shape[2] != (p1 - p0) * n:
+        raise ValueError(f"planes hold {planes.shape[2]} tiles, expected (p1 - p0)·N = {(p1 - p0) * n}")
+    return (np.int64(p0), np.int64(p1)) + _flat_planes(planes)
+
+
+def input_transform(xp: np.ndarray, th: int, tw: int, out: np.ndarray, p0: int = 0, p1=None) -> np.ndarray:
+    """V = Bᵀ d B of the tiles at positions p0…p1 (default: all th·tw) of the padded input ``xp``
+    (C, ≥2th+2, ≥2tw+2, N) into ``out`` (16, C, (p1 − p0)·N)."""
+    p0, p1, flat, plane = _positions(th, tw, p0, p1, out, xp.shape[3])
+    _input_transform(xp, flat, plane, np.int64(tw), p0, p1, _BT_ROWS)
     return out
 
 
 @kernel(parallel=True, parallel_from=1)
-def _output_transform(m, y, th, tw):
+def _output_transform(flat, plane, y, tw, p0, p1):
     o_count, ho, wo, n_count = y.shape
-    for job in prange(o_count * th):
-        o = job // th
-        ti = job % th
-        r = 2 * ti
-        for tj in range(tw):
-            s = 2 * tj
-            base = (ti * tw + tj) * n_count
-            for n in range(n_count):
-                j = base + n
-                # Aᵀ M: two rows
-                p00 = m[0, o, j] + m[4, o, j] + m[8, o, j]
-                p01 = m[1, o, j] + m[5, o, j] + m[9, o, j]
-                p02 = m[2, o, j] + m[6, o, j] + m[10, o, j]
-                p03 = m[3, o, j] + m[7, o, j] + m[11, o, j]
-                p10 = m[4, o, j] - m[8, o, j] - m[12, o, j]
-                p11 = m[5, o, j] - m[9, o, j] - m[13, o, j]
-                p12 = m[6, o, j] - m[10, o, j] - m[14, o, j]
-                p13 = m[7, o, j] - m[11, o, j] - m[15, o, j]
-                # (Aᵀ M) A: two columns
-                y[o, r, s, n] = p00 + p01 + p02
-                if s + 1 < wo:
-                    y[o, r, s + 1, n] = p01 - p02 - p03
-                if r + 1 < ho:
-                    y[o, r + 1, s, n] = p10 + p11 + p12
-                    if s + 1 < wo:
-                        y[o, r + 1, s + 1, n] = p11 - p12 - p13
-
-
-def output_transform(m: np.ndarray, th: int, tw: int, out: np.ndarray) -> np.ndarray:
-    """Y = Aᵀ M A of every tile into ``out`` (O, Hₒ, Wₒ, N), dropping a last half tile."""
-    _output_transform(m, out, np.int64(th), np.int64(tw))
-    return out
-
-
-@kernel(parallel=True, parallel_from=1)
-def _output_grad_transform(g, dm, th, tw):
-    o_count, ho, wo, n_count = g.shape
-    zero = np.float32(0.0)
-    for job in prange(o_count * th):
-        o = job // th
-        ti = job % th
-        r = 2 * ti
-        for tj in range(tw):
-            s = 2 * tj
-            base = (ti * tw + tj) * n_count
-            for n in range(n_count):
-                g00 = g[o, r, s, n]
-                g01 = g[o, r, s + 1, n] if s + 1 < wo else zero
-                g10 = g[o, r + 1, s, n] if r + 1 < ho else zero
-                g11 = g[o, r + 1, s + 1, n] if (r + 1 < ho and s + 1 < wo) else zero
-                # A g: four rows of two
-                q00 = g00
-                q01 = g01
-                q10 = g00 + g10
-                q11 = g01 + g11
-                q20 = g00 - g10
-                q21 = g01 - g11
-                q30 = -g10
-                q31 = -g11
-                # (A g) Aᵀ: four columns
-                j = base + n
-                dm[0, o, j] = q00
-                dm[1, o, j] = q00 + q01
-                dm[2, o, j] = q00 - q01
-                dm[3, o, j] = -q01
-                dm[4, o, j] = q10
-                dm[5, o, j] = q10 + q11
-                dm[6, o, j] = q10 - q11
-                dm[7, o, j] = -q11
-                dm[8, o, j] = q20
-                dm[9, o, j] = q20 + q21
-                dm[10, o, j] = q20 - q21
-                dm[11, o, j] = -q21
-                dm[12, o, j] = q30
-                dm[13, o, j] = q30 + q31
-                dm[14, o, j] = q30 - q31
-                dm[15, o, j] = -q31
-
-
-def output_grad_transform(g: np.ndarray, th: int, tw: int, out: np.ndarray) -> np.ndarray:
-    """dM = A g Aᵀ of every tile of the output gradient ``g`` (O, Hₒ, Wₒ, N) into ``out`` (16, O, T)."""
-    _output_grad_transform(g, out, np.int64(th), np.int64(tw))
-    return out
-
-
-@kernel(parallel=True, parallel_from=1)
-def _input_grad_transform(dv, gxp, th, tw):
-    c_count, _, _, n_count = gxp.shape
-    for c in prange(c_count):  # a channel's tiles overlap, so one thread owns each channel
-        for ti in range(th):
-            r = 2 * ti
-            for tj in range(tw):
-                s = 2 * tj
-                base = (ti * tw + tj) * n_count
+    t_count = (p1 - p0) * n_count
+    row_count = (p1 - 1) // tw - p0 // tw + 1
+    for job in prange(o_count * row_count):
+        o = job // row_count
+        ti = p0 // tw + job % row_count
+        tj0 = max(p0 - ti * tw, 0)
+        tj1 = min(p1 - ti * tw, tw)
+        width = (tj1 - tj0) * n_count
+        col = np.empty((4, width), np.float32)
+        m0 = o * t_count + (ti * tw + tj0 - p0) * n_count
+        for a in range(2):
+            r = 2 * ti + a
+            if r >= ho:
+                break
+            for b in range(4):  # column b of row a of Aᵀ M: M[b] + M[4+b] + M[8+b], or M[4+b] − M[8+b] − M[12+b]
+                x0 = flat[(4 * a + b) * plane + m0:(4 * a + b) * plane + m0 + width]
+                x1 = flat[(4 * a + b + 4) * plane + m0:(4 * a + b + 4) * plane + m0 + width]
+                x2 = flat[(4 * a + b + 8) * plane + m0:(4 * a + b + 8) * plane + m0 + width]
+                dst = col[b]
+                if a == 0:
+                    for i in range(width):
+                        dst[i] = x0[i] + x1[i] + x2[i]
+                else:
+                    for i in range(width):
+                        dst[i] = x0[i] - x1[i] - x2[i]
+            # (Aᵀ M) A: two columns per tile
+            y_row = y[o, r].ravel()
+            for k in range(tj1 - tj0):
+                s = 2 * (tj0 + k)
+                c0 = col[0, k * n_count:(k + 1) * n_count]
+                c1 = col[1, k * n_count:(k + 1) * n_count]
+                c2 = col[2, k * n_count:(k + 1) * n_count]
+                c3 = col[3, k * n_count:(k + 1) * n_count]
+                left = y_row[s * n_count:(s + 1) * n_count]
                 for n in range(n_count):
-                    j = base + n
-                    x00 = dv[0, c, j]
-                    x01 = dv[1, c, j]
-                    x02 = dv[2, c, j]
-                    x03 = dv[3, c, j]
-                    x10 = dv[4, c, j]
-                    x11 = dv[5, c, j]
-                    x12 = dv[6, c, j]
-                    x13 = dv[7, c, j]
-                    x20 = dv[8, c, j]
-                    x21 = dv[9, c, j]
-                    x22 = dv[10, c, j]
-                    x23 = dv[11, c, j]
-                    x30 = dv[12, c, j]
-                    x31 = dv[13, c, j]
-                    x32 = dv[14, c, j]
-                    x33 = dv[15, c, j]
-                    # B dV: rows (B = (Bᵀ)ᵀ)
-                    e00 = x00
-                    e01 = x01
-                    e02 = x02
-                    e03 = x03
-                    e10 = x10 - x20 + x30
-                    e11 = x11 - x21 + x31
-                    e12 = x12 - x22 + x32
-                    e13 = x13 - x23 + x33
-                    e20 = -x00 + x10 + x20
-                    e21 = -x01 + x11 + x21
-                    e22 = -x02 + x12 + x22
-                    e23 = -x03 + x13 + x23
-                    e30 = -x30
-                    e31 = -x31
-                    e32 = -x32
-                    e33 = -x33
-                    # (B dV) Bᵀ: columns, added onto the tile
-                    gxp[c, r, s, n] += e00
-                    gxp[c, r, s + 1, n] += e01 - e02 + e03
-                    gxp[c, r, s + 2, n] += -e00 + e01 + e02
-                    gxp[c, r, s + 3, n] += -e03
-                    gxp[c, r + 1, s, n] += e10
-                    gxp[c, r + 1, s + 1, n] += e11 - e12 + e13
-                    gxp[c, r + 1, s + 2, n] += -e10 + e11 + e12
-                    gxp[c, r + 1, s + 3, n] += -e13
-                    gxp[c, r + 2, s, n] += e20
-                    gxp[c, r + 2, s + 1, n] += e21 - e22 + e23
-                    gxp[c, r + 2, s + 2, n] += -e20 + e21 + e22
-                    gxp[c, r + 2, s + 3, n] += -e23
-                    gxp[c, r + 3, s, n] += e30
-                    gxp[c, r + 3, s + 1, n] += e31 - e32 + e33
-                    gxp[c, r + 3, s + 2, n] += -e30 + e31 + e32
-                    gxp[c, r + 3, s + 3, n] += -e33
+                    left[n] = c0[n] + c1[n] + c2[n]
+                if s + 1 < wo:
+                    right = y_row[(s + 1) * n_count:(s + 2) * n_count]
+                    for n in range(n_count):
+                        right[n] = c1[n] - c2[n] - c3[n]
 
 
-def input_grad_transform(dv: np.ndarray, th: int, tw: int, gxp: np.ndarray) -> np.ndarray:
-    """Add B dV Bᵀ of every tile onto the zeroed padded input gradient ``gxp`` (C, ≥2th+2, ≥2tw+2, N)."""
-    _input_grad_transform(dv, gxp, np.int64(th), np.int64(tw))
+def output_transform(m: np.ndarray, th: int, tw: int, out: np.ndarray, p0: int = 0, p1=None) -> np.ndarray:
+    """Y = Aᵀ M A of the tiles at positions p0…p1 (default: all) from ``m`` (16, O, (p1 − p0)·N) into their
+    places in ``out`` (O, Hₒ, Wₒ, N), dropping a last half tile."""
+    p0, p1, flat, plane = _positions(th, tw, p0, p1, m, out.shape[3])
+    _output_transform(flat, plane, out, np.int64(tw), p0, p1)
+    return out
+
+
+@kernel(parallel=True, parallel_from=1)
+def _output_grad_transform(g, flat, plane, tw, p0, p1):
+    o_count, ho, wo, n_count = g.shape
+    t_count = (p1 - p0) * n_count
+    row_count = (p1 - 1) // tw - p0 // tw + 1
+    for job in prange(o_count * row_count):
+        o = job // row_count
+        ti = p0 // tw + job % row_count
+        tj0 = max(p0 - ti * tw, 0)
+        tj1 = min(p1 - ti * tw, tw)
+        r = 2 * ti
+        lo = 2 * tj0 * n_count
+        width = 2 * (tj1 - tj0) * n_count
+        inside = (min(2 * tj1, wo) - 2 * tj0) * n_count  # the rest (a last half tile's column) is zero
+        top = np.zeros(width, np.float32)
+        bottom = np.zeros(width, np.float32)
+        g_top = g[o, r].ravel()[lo:lo + inside]
+        for i in range(inside):
+            top[i] = g_top[i]
+        if r + 1 < ho:
+            g_bottom = g[o, r + 1].ravel()[lo:lo + inside]
+            for i in range(inside):
+                bottom[i] = g_bottom[i]
+        q = np.empty(width, np.float32)
+        out0 = o * t_count + (ti * tw + tj0 - p0) * n_count
+        for a in range(4):  # row a of A g: g0, g0 + g1, g0 − g1, −g1 (rows of the 2×2 tile)
+            if a == 0:
+                for i in range(width):
+                    q[i] = top[i]
+            elif a == 1:
+                for i in range(width):
+                    q[i] = top[i] + bottom[i]
+            elif a == 2:
+                for i in range(width):
+                    q[i] = top[i] - bottom[i]
+            else:
+                for i in range(width):
+                    q[i] = -bottom[i]
+            for b in range(4):  # its columns: q0, q0 + q1, q0 − q1, −q1
+                out = (4 * a + b) * plane + out0
+                for k in range(tj1 - tj0):
+                    dst = flat[out + k * n_count:out + (k + 1) * n_count]
+                    q0 = q[2 * k * n_count:(2 * k + 1) * n_count]
+                    q1 = q[(2 * k + 1) * n_count:(2 * k + 2) * n_count]
+                    if b == 0:
+                        for n in range(n_count):
+                            dst[n] = q0[n]
+                    elif b == 1:
+                        for n in range(n_count):
+                            dst[n] = q0[n] + q1[n]
+                    elif b == 2:
+                        for n in range(n_count):
+                            dst[n] = q0[n] - q1[n]
+                    else:
+                        for n in range(n_count):
+                            dst[n] = -q1[n]
+
+
+def output_grad_transform(g: np.ndarray, th: int, tw: int, out: np.ndarray, p0: int = 0, p1=None) -> np.ndarray:
+    """dM = A g Aᵀ of the tiles at positions p0…p1 (default: all) of the output gradient ``g`` (O, Hₒ, Wₒ, N)
+    into ``out`` (16, O, (p1 − p0)·N)."""
+    p0, p1, flat, plane = _positions(th, tw, p0, p1, out, g.shape[3])
+    _output_grad_transform(g, flat, plane, np.int64(tw), p0, p1)
+    return out
+
+
+@kernel(parallel=True, parallel_from=1)
+def _input_grad_transform(flat, plane, gxp, tw, p0, p1):
+    c_count, _, _, n_count = gxp.shape
+    t_count = (p1 - p0) * n_count
+    row_count = (p1 - 1) // tw - p0 // tw + 1
+    for c in prange(c_count):  # a channel's tiles overlap, so one thread owns each channel
+        for k_row in range(row_count):
+            ti = p0 // tw + k_row
+            tj0 = max(p0 - ti * tw, 0)
+            tj1 = min(p1 - ti * tw, tw)
+            width = (tj1 - tj0) * n_count
+            e = np.empty((4, width), np.float32)
+            x0 = c * t_count + (ti * tw + tj0 - p0) * n_count
+            for a in range(4):
+                # row a of B dV, column b: x0b; x1b − x2b + x3b; −x0b + x1b + x2b; −x3b (xab = plane 4a + b)
+                for b in range(4):
+                    dst = e[b]
+                    if a == 0 or a == 3:
+                        src = flat[(12 * (a // 3) + b) * plane + x0:(12 * (a // 3) + b) * plane + x0 + width]
+                        if a == 0:
+                            for i in range(width):
+                                dst[i] = src[i]
+                        else:
+                            for i in range(width):
+                                dst[i] = -src[i]
+                    else:
+                        s0 = flat[b * plane + x0:b * plane + x0 + width]
+                        s1 = flat[(4 + b) * plane + x0:(4 + b) * plane + x0 + width]
+                        s2 = flat[(8 + b) * plane + x0:(8 + b) * plane + x0 + width]
+                        if a == 1:
+                            s3 = flat[(12 + b) * plane + x0:(12 + b) * plane + x0 + width]
+                            for i in range(width):
+                                dst[i] = s1[i] - s2[i] + s3[i]
+                        else:
+                            for i in range(width):
+                                dst[i] = -s0[i] + s1[i] + s2[i]
+                # (B dV) Bᵀ: columns e0; e1 − e2 + e3; −e0 + e1 + e2; −e3, added onto row 2ti + a of the tile
+                g_row = gxp[c, 2 * ti + a].ravel()
+                for k in range(tj1 - tj0):
+                    s = 2 * (tj0 + k)
+                    e0 = e[0, k * n_count:(k + 1) * n_count]
+                    e1 = e[1, k * n_count:(k + 1) * n_count]
+                    e2 = e[2, k * n_count:(k + 1) * n_count]
+                    e3 = e[3, k * n_count:(k + 1) * n_count]
+                    g0 = g_row[s * n_count:(s + 1) * n_count]
+                    g1 = g_row[(s + 1) * n_count:(s + 2) * n_count]
+                    g2 = g_row[(s + 2) * n_count:(s + 3) * n_count]
+                    g3 = g_row[(s + 3) * n_count:(s + 4) * n_count]
+                    for n in range(n_count):
+                        g0[n] += e0[n]
+                    for n in range(n_count):
+                        g1[n] += e1[n] - e2[n] + e3[n]
+                    for n in range(n_count):
+                        g2[n] += -e0[n] + e1[n] + e2[n]
+                    for n in range(n_count):
+                        g3[n] += -e3[n]
+
+
+def input_grad_transform(dv: np.ndarray, th: int, tw: int, gxp: np.ndarray, p0: int = 0, p1=None) -> np.ndarray:
+    """Add B dV Bᵀ of the tiles at positions p0…p1 (default: all) from ``dv`` (16, C, (p1 − p0)·N) onto the
+    padded input gradient ``gxp`` (C, ≥2th+2, ≥2tw+2, N), zeroed before the first call."""
+    p0, p1, flat, plane = _positions(th, tw, p0, p1, dv, gxp.shape[3])
+    _input_grad_transform(flat, plane, gxp, np.int64(tw), p0, p1)
     return gxp

@@ -2,7 +2,9 @@
 
 The arithmetic (transforms, the 16 channel products, their transposes) is :mod:`descend.kernels.winograd`;
 this module lays out the arrays: the zero-padded batch-innermost input, padded further at the bottom and right
-to whole 2×2 output tiles, and the buffers of the transformed tiles. :func:`applies` says when it is used:
+to whole 2×2 output tiles, and the buffers of the transformed tiles, which it fills a range of tile positions
+at a time (:data:`CHUNK_BYTES`): transform, 16 products, transform back while the range's planes are in cache,
+instead of 16 planes of every tile (4× the input, 64 MiB for W8's first 32-channel layer) through main memory. :func:`applies` says when it is used:
 with the compiled kernels on, and enough input channels for the 16 products (inner dimension C) to run at
 matrix-product speed — with few channels the im2col product (inner dimension 9C) is faster.
 """
@@ -43,19 +45,6 @@ def _tiles_fit(x_shape, w_shape, padding) -> bool:
     return n * th * tw >= MIN_TILES and 4 * th * tw <= (1 + MAX_WASTE) * ho * wo
 
 
-#: Elements between the 16 planes of a transformed-tile array written by a kernel. The kernels write the 16
-#: planes at once; planes a power of two of bytes apart fall into the same cache sets and evict each other
-#: (measured: a 4× slower transform), so they are laid 64 bytes further apart.
-_PLANE_GAP = 16
-
-
-def _planes(rows: int, cols: int) -> np.ndarray:
-    """A (16, rows, cols) float32 array from a recycled buffer, planes :data:`_PLANE_GAP` elements apart."""
-    plane = rows * cols + _PLANE_GAP
-    flat = buffers.empty((16 * plane,), np.float32)
-    return np.lib.stride_tricks.as_strided(flat, (16, rows, cols), (plane * 4, cols * 4, 4), writeable=True)
-
-
 def pad_to_tiles(xm: np.ndarray, ph: int, pw: int, ho: int, wo: int) -> np.ndarray:
     """The batch-innermost input (C, H, W, N) zero-padded by (ph, pw) and to whole tiles: (C, 2tₕ+2, 2t_w+2, N)."""
     c, h, w, n = xm.shape
@@ -70,37 +59,61 @@ def pad_to_tiles(xm: np.ndarray, ph: int, pw: int, ho: int, wo: int) -> np.ndarr
     return xp
 
 
+#: Bytes of transformed tiles (the input's and the output's 16 planes together) one pass over a range of tile
+#: positions works on: small enough to stay in cache from the transform to the products to the transform back
+#: (measured on W8's and W10's convolutions; docs/kernels.md).
+CHUNK_BYTES = 1 << 23
+
+
+def _chunks(th: int, tw: int, n: int, channels: int) -> list:
+    """Tile-position ranges (p0, p1) covering all th·tw positions, each of at most :data:`CHUNK_BYTES` of
+    16 planes of ``channels`` float32 rows (at least one position)."""
+    per_position = 16 * channels * n * 4
+    step = max(1, CHUNK_BYTES // per_position)
+    total = th * tw
+    return [(p0, min(p0 + step, total)) for p0 in range(0, total, step)]
+
+
 def forward(xp: np.ndarray, w: np.ndarray, ho: int, wo: int) -> tuple:
-    """(output (O, Hₒ, Wₒ, N) batch-innermost, U) for the tile-padded input ``xp`` and weight ``w``."""
+    """(output (O, Hₒ, Wₒ, N) batch-innermost, U) for the tile-padded input ``xp`` and weight ``w``, a range
+    of tile positions at a time (V and M of one range stay in cache)."""
     c, n, o = xp.shape[0], xp.shape[3], w.shape[0]
     th, tw = K.tiles(ho), K.tiles(wo)
-    t = th * tw * n
     u = K.weight_transform(w)
-    v = K.input_transform(xp, th, tw, _planes(c, t))
-    m = np.matmul(u, v, out=buffers.empty((16, o, t), np.float32))
-    del v
-    out = K.output_transform(m, th, tw, buffers.empty((o, ho, wo, n), np.float32))
+    out = buffers.empty((o, ho, wo, n), np.float32)
+    for p0, p1 in _chunks(th, tw, n, c + o):
+        t = (p1 - p0) * n
+        v = K.input_transform(xp, th, tw, buffers.empty((16, c, t), np.float32), p0, p1)
+        m = np.matmul(u, v, out=buffers.empty((16, o, t), np.float32))
+        del v
+        K.output_transform(m, th, tw, out, p0, p1)
+        del m
     return out, u
 
 
 def backward(g4: np.ndarray, xp: np.ndarray, u: np.ndarray, need_w: bool, need_x: bool, ph: int, pw: int,
              h: int, w: int):
     """(dL/dx as (C, H, W, N) or None, dL/dw (O, C, 3, 3) or None) from the output gradient ``g4``
-    (O, Hₒ, Wₒ, N) batch-innermost."""
+    (O, Hₒ, Wₒ, N) batch-innermost, a range of tile positions at a time: dU = Σ dM Vᵀ over the ranges."""
     o, ho, wo, n = g4.shape
     c = xp.shape[0]
     th, tw = K.tiles(ho), K.tiles(wo)
-    t = th * tw * n
-    dm = K.output_grad_transform(g4, th, tw, _planes(o, t))
-    gw = gx = None
-    if need_w:
-        v = K.input_transform(xp, th, tw, _planes(c, t))
-        du = np.matmul(dm, v.transpose(0, 2, 1))
-        del v
-        gw = K.weight_grad(du, o, c)
-    if need_x:
-        dv = np.matmul(u.transpose(0, 2, 1), dm, out=buffers.empty((16, c, t), np.float32))
-        gxp = buffers.zeros(xp.shape, np.float32)
-        K.input_grad_transform(dv, th, tw, gxp)
-        gx = gxp[:, ph:ph + h, pw:pw + w]
+    g4 = np.ascontiguousarray(g4)
+    du = np.zeros((16, o, c), np.float32) if need_w else None
+    du_part = np.empty((16, o, c), np.float32)
+    gxp = buffers.zeros(xp.shape, np.float32) if need_x else None
+    for p0, p1 in _chunks(th, tw, n, c + o):
+        t = (p1 - p0) * n
+        dm = K.output_grad_transform(g4, th, tw, buffers.empty((16, o, t), np.float32), p0, p1)
+        if need_w:
+            v = K.input_transform(xp, th, tw, buffers.empty((16, c, t), np.float32), p0, p1)
+            du += np.matmul(dm, v.transpose(0, 2, 1), out=du_part)
+            del v
+        if need_x:
+            dv = np.matmul(u.transpose(0, 2, 1), dm, out=buffers.empty((16, c, t), np.float32))
+            K.input_grad_transform(dv, th, tw, gxp, p0, p1)
+            del dv
+        del dm
+    gw = K.weight_grad(du, o, c) if need_w else None
+    gx = gxp[:, ph:ph + h, pw:pw + w] if need_x else None
     return gx, gw
