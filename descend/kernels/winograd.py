@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import kernel, prange
+from . import helper, kernel, prange
 
 __all__ = ["weight_transform", "weight_grad", "input_transform", "output_transform", "output_grad_transform",
            "input_grad_transform", "tiles"]
@@ -73,16 +73,27 @@ _BT_ROWS = np.array([[0, 2, -1], [1, 2, 1], [2, 1, -1], [1, 3, -1]], dtype=np.in
 # slices starting at 0, so the compiler adds no negative-index checks (which also stop vectorisation).
 
 
+@helper
+def _row_count(p0, p1, tw):
+    """How many tile rows the tile positions p0…p1 touch (tw tiles to a row)."""
+    return (p1 - 1) // tw - p0 // tw + 1
+
+
+@helper
+def _row_span(k, p0, p1, tw):
+    """The k-th tile row the positions p0…p1 touch: its index ti and the range tj0…tj1 of its tile columns."""
+    ti = p0 // tw + k
+    return ti, max(p0 - ti * tw, 0), min(p1 - ti * tw, tw)
+
+
 @kernel(parallel=True, parallel_from=1)
 def _input_transform(xp, flat, plane, tw, p0, p1, rows):
     c_count, _, _, n_count = xp.shape
     t_count = (p1 - p0) * n_count
-    row_count = (p1 - 1) // tw - p0 // tw + 1
+    row_count = _row_count(p0, p1, tw)
     for job in prange(c_count * row_count):
         c = job // row_count
-        ti = p0 // tw + job % row_count
-        tj0 = max(p0 - ti * tw, 0)
-        tj1 = min(p1 - ti * tw, tw)
+        ti, tj0, tj1 = _row_span(job % row_count, p0, p1, tw)
         r = 2 * ti
         lo = 2 * tj0 * n_count
         width = (2 * (tj1 - tj0) + 2) * n_count
@@ -143,12 +154,10 @@ def input_transform(xp: np.ndarray, th: int, tw: int, out: np.ndarray, p0: int =
 def _output_transform(flat, plane, y, tw, p0, p1):
     o_count, ho, wo, n_count = y.shape
     t_count = (p1 - p0) * n_count
-    row_count = (p1 - 1) // tw - p0 // tw + 1
+    row_count = _row_count(p0, p1, tw)
     for job in prange(o_count * row_count):
         o = job // row_count
-        ti = p0 // tw + job % row_count
-        tj0 = max(p0 - ti * tw, 0)
-        tj1 = min(p1 - ti * tw, tw)
+        ti, tj0, tj1 = _row_span(job % row_count, p0, p1, tw)
         width = (tj1 - tj0) * n_count
         col = np.empty((4, width), np.float32)
         m0 = o * t_count + (ti * tw + tj0 - p0) * n_count
@@ -196,12 +205,10 @@ def output_transform(m: np.ndarray, th: int, tw: int, out: np.ndarray, p0: int =
 def _output_grad_transform(g, flat, plane, tw, p0, p1):
     o_count, ho, wo, n_count = g.shape
     t_count = (p1 - p0) * n_count
-    row_count = (p1 - 1) // tw - p0 // tw + 1
+    row_count = _row_count(p0, p1, tw)
     for job in prange(o_count * row_count):
         o = job // row_count
-        ti = p0 // tw + job % row_count
-        tj0 = max(p0 - ti * tw, 0)
-        tj1 = min(p1 - ti * tw, tw)
+        ti, tj0, tj1 = _row_span(job % row_count, p0, p1, tw)
         r = 2 * ti
         lo = 2 * tj0 * n_count
         width = 2 * (tj1 - tj0) * n_count
@@ -262,12 +269,10 @@ def output_grad_transform(g: np.ndarray, th: int, tw: int, out: np.ndarray, p0: 
 def _input_grad_transform(flat, plane, gxp, tw, p0, p1):
     c_count, _, _, n_count = gxp.shape
     t_count = (p1 - p0) * n_count
-    row_count = (p1 - 1) // tw - p0 // tw + 1
+    row_count = _row_count(p0, p1, tw)
     for c in prange(c_count):  # a channel's tiles overlap, so one thread owns each channel
         for k_row in range(row_count):
-            ti = p0 // tw + k_row
-            tj0 = max(p0 - ti * tw, 0)
-            tj1 = min(p1 - ti * tw, tw)
+            ti, tj0, tj1 = _row_span(k_row, p0, p1, tw)
             width = (tj1 - tj0) * n_count
             e = np.empty((4, width), np.float32)
             x0 = c * t_count + (ti * tw + tj0 - p0) * n_count
