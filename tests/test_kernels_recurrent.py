@@ -147,6 +147,30 @@ def test_split_over_threads_matches_torch_with_states_and_two_layers(kind):
     _assert_close(got, want)
 
 
+def test_overlapping_serial_blas_blocks_restore_every_library_whatever_the_order_they_end():
+    """A block holding every BLAS and one holding only the kernels' BLAS (which is among them), ended in the
+    order they began (as two threads may): the kernels' BLAS stays at one thread until the last block ends,
+    and every library gets its own count back."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+    from descend.kernels import threads
+
+    def counts():
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    with threadpool_limits(3):
+        before = counts()
+        every, kernels_only = threads.serial_blas(every=True), threads.serial_blas()
+        assert every.__enter__() == 3
+        assert kernels_only.__enter__() == 3  # the count it had before any block, not the held 1
+        assert threads.blas_threads() == 3
+        every.__exit__(None, None, None)
+        kernel_libraries = {id(lib) for lib in threads._blas_libraries()}
+        held = [lib.get_num_threads() for lib in threads._blas_libraries(every=True) if id(lib) in kernel_libraries]
+        assert held and all(n == 1 for n in held)
+        kernels_only.__exit__(None, None, None)
+        assert counts() == before
+
+
 def test_rational_tanh_keeps_nan_and_saturates_infinities():
     """A NaN pre-activation stays NaN (so divergence shows), ±inf gives ±1 like np.tanh."""
     x = np.array([np.nan, np.inf, -np.inf, 0.0], np.float32)

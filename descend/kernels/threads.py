@@ -30,8 +30,7 @@ MIN_CHUNK_ROWS = 4
 
 _lock = threading.Lock()
 _controllers = None  # (the BLAS kernels call, every BLAS): threadpoolctl controllers (empty lists when none found)
-_depth = {False: 0, True: 0}
-_saved: dict = {}
+_held: dict = {}    # id(controller) → [blocks holding it, the thread count it had before the first]
 _pool = None
 _pool_size = 0
 _pool_pid = 0       # the process the pool's threads belong to (a forked child makes its own)
@@ -51,37 +50,44 @@ def _blas_libraries(every: bool = False):
     return _controllers[1] if every else _controllers[0]
 
 
+def _thread_count(lib) -> int:
+    """A library's thread count outside every block (the one it had before the first block held it)."""
+    entry = _held.get(id(lib))
+    return entry[1] if entry is not None else (lib.get_num_threads() or 1)
+
+
 @contextlib.contextmanager
 def serial_blas(every: bool = False):
     """Hold the kernels' BLAS (with ``every``, every BLAS in the process, NumPy's too) to one thread inside the
     block; yields the thread count it had (1 when the library cannot be found or controlled). ``every`` is for
-    chunks that call NumPy's matrix products from several threads at once."""
+    chunks that call NumPy's matrix products from several threads at once. Each library counts the blocks
+    holding it and gets its thread count back when the last one ends, whatever the order they end in."""
     libraries = _blas_libraries(every)
     with _lock:
-        if _depth[every] == 0:
-            _saved[every] = [lib.get_num_threads() or 1 for lib in libraries]
-            for lib in libraries:
+        threads = max((_thread_count(lib) for lib in libraries), default=1)
+        for lib in libraries:
+            entry = _held.get(id(lib))
+            if entry is None:
+                entry = _held[id(lib)] = [0, lib.get_num_threads() or 1]
                 lib.set_num_threads(1)
-        _depth[every] += 1
-        threads = max(_saved[every], default=1)
+            entry[0] += 1
     try:
         yield threads
     finally:
         with _lock:
-            _depth[every] -= 1
-            if _depth[every] == 0:
-                for lib, n in zip(libraries, _saved[every]):
-                    lib.set_num_threads(n)
+            for lib in libraries:
+                entry = _held[id(lib)]
+                entry[0] -= 1
+                if entry[0] == 0:
+                    del _held[id(lib)]
+                    lib.set_num_threads(entry[1])
 
 
 def blas_threads() -> int:
-    """The thread count of the kernels' BLAS now (1 when it cannot be found): how many chunks
-    :func:`map_chunks` should get."""
-    libraries = _blas_libraries()
+    """The thread count of the kernels' BLAS outside any :func:`serial_blas` block (1 when it cannot be
+    found): how many chunks :func:`map_chunks` should get."""
     with _lock:
-        if _depth[False]:
-            return max(_saved[False], default=1)
-        return max((lib.get_num_threads() or 1 for lib in libraries), default=1)
+        return max((_thread_count(lib) for lib in _blas_libraries()), default=1)
 
 
 def chunks(n: int, threads: int) -> list:
