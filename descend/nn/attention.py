@@ -42,6 +42,34 @@ def _needs_grad(mask) -> bool:
     return isinstance(mask, Tensor) and mask.requires_grad
 
 
+def _batched(query, key, value, key_padding_mask, swap: bool):
+    """The inputs with a batch axis: unbatched (L, E) inputs (and their (S,) key_padding_mask) get a batch of
+    one, at axis 1; batched ones with ``swap`` go from (N, L, E) to (L, N, E). Inputs that were one tensor stay
+    one (self-attention is recognised by identity)."""
+    same = query is key, key is value
+    if query.ndim == 2:
+        query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
+        if key_padding_mask is not None:
+            key_padding_mask = np.asarray(getattr(key_padding_mask, "array", key_padding_mask))[None]
+    elif swap:
+        query, key, value = query.swapaxes(0, 1), key.swapaxes(0, 1), value.swapaxes(0, 1)
+    if same[0]:
+        key = query
+    if same[1]:
+        value = key
+    return query, key, value, key_padding_mask
+
+
+def _returned_weights(weights, need_weights: bool, average: bool, batched: bool):
+    """The attention weights forward returns: None unless ``need_weights``; averaged over the heads when
+    ``average``; without the batch axis for an unbatched input."""
+    if not need_weights:
+        return None
+    if average:
+        weights = weights.mean(axis=1)
+    return weights if batched else weights.squeeze(0)
+
+
 class MultiheadAttention(Module):
     """``MultiheadAttention(embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False,
     add_zero_attn=False, kdim=None, vdim=None, batch_first=False)``.
@@ -131,17 +159,7 @@ class MultiheadAttention(Module):
                 and not _needs_grad(key_padding_mask):
             return self._forward_fused(query, key, value, key_padding_mask, need_weights, attn_mask,
                                        average_attn_weights)
-        same = query is key, key is value
-        if not batched:
-            query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
-            if key_padding_mask is not None:
-                key_padding_mask = np.asarray(getattr(key_padding_mask, "array", key_padding_mask))[None]
-        elif self.batch_first:
-            query, key, value = query.swapaxes(0, 1), key.swapaxes(0, 1), value.swapaxes(0, 1)
-        if same[0]:
-            key = query
-        if same[1]:
-            value = key
+        query, key, value, key_padding_mask = _batched(query, key, value, key_padding_mask, self.batch_first)
         L, N, E = query.shape
         if E != self.embed_dim:
             raise ValueError(f"MultiheadAttention: query has {E} features but embed_dim is {self.embed_dim}")
@@ -168,25 +186,13 @@ class MultiheadAttention(Module):
             out = out.squeeze(1)
         elif self.batch_first:
             out = out.swapaxes(0, 1)
-        if not need_weights:
-            return out, None
-        if average_attn_weights:
-            weights = weights.mean(axis=1)
-        return out, (weights if batched else weights.squeeze(0))
+        return out, _returned_weights(weights, need_weights, average_attn_weights, batched)
 
     def _forward_fused(self, query, key, value, key_padding_mask, need_weights, attn_mask, average_attn_weights):
         """forward without dropout, bias_k/bias_v or a zero key: the heads as one node
         (:func:`~descend.ops.attention.multi_head_attention`), in the inputs' own layout (no transposes)."""
         batched = query.ndim == 3
-        same = query is key, key is value
-        if not batched:
-            query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
-            if same[0]:
-                key = query
-            if same[1]:
-                value = key
-            if key_padding_mask is not None:
-                key_padding_mask = np.asarray(getattr(key_padding_mask, "array", key_padding_mask))[None]
+        query, key, value, key_padding_mask = _batched(query, key, value, key_padding_mask, swap=False)
         bf = self.batch_first and batched
         seq = 1 if bf else 0
         L, N, E = query.shape[seq], query.shape[1 - seq], query.shape[2]
@@ -204,11 +210,7 @@ class MultiheadAttention(Module):
         out = self.out_proj(out)
         if not batched:
             out = out.squeeze(1)
-        if not need_weights:
-            return out, None
-        if average_attn_weights:
-            weights = weights.mean(axis=1)
-        return out, (weights if batched else weights.squeeze(0))
+        return out, _returned_weights(weights, need_weights, average_attn_weights, batched)
 
     def _bias(self, attn_mask, key_padding_mask, N, L, S, dtype):
         """The additive score bias (N, H, L, S)-broadcastable from attn_mask and key_padding_mask."""

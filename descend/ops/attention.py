@@ -240,6 +240,7 @@ def multi_head_attention(query, key, value, num_heads: int, bias=None, *, batch_
         raise ValueError(f"multi_head_attention: query {q.shape}, key {k.shape} and value {v.shape} do not fit "
                          f"{num_heads} heads: need one dtype and the same batch, E = Eₖ, Eₖ and Eᵥ divisible by "
                          "num_heads, S the same for key and value")
+
     def targets(with_v):
         dq, dk = buffers.empty(q.shape, q.dtype), buffers.empty(k.shape, q.dtype)
         dv = buffers.empty(v.shape, q.dtype) if with_v else None
