@@ -46,16 +46,76 @@ def tiles(size: int) -> int:
     return (size + 1) // 2
 
 
+@helper
+def _g_side(x0, x1, x2):
+    """G x for a column (x0, x1, x2) of a filter: (x0, ½(x0 + x1 + x2), ½(x0 − x1 + x2), x2)."""
+    return x0, 0.5 * (x0 + x1 + x2), 0.5 * (x0 - x1 + x2), x2
+
+
+@helper
+def _gt_side(y0, y1, y2, y3):
+    """Gᵀ y for a column (y0, y1, y2, y3) of a transformed tile: (y0 + ½y1 + ½y2, ½y1 − ½y2, ½y1 + ½y2 + y3)."""
+    return y0 + 0.5 * y1 + 0.5 * y2, 0.5 * y1 - 0.5 * y2, 0.5 * y1 + 0.5 * y2 + y3
+
+
+@helper
+def _store_row(t, row, x0, x1, x2):
+    """Row ``row`` of (G w) Gᵀ from row (x0, x1, x2) of G w, into t[4·row … 4·row + 3]."""
+    t[4 * row], t[4 * row + 1], t[4 * row + 2], t[4 * row + 3] = _g_side(x0, x1, x2)
+
+
+@kernel
+def _weight_transform(w, tiles):
+    o_count, c_count = w.shape[0], w.shape[1]
+    for o in range(o_count):
+        for c in range(c_count):
+            f, t = w[o, c], tiles[o, c]
+            # G w: the filter's columns through G (float64, then each product rounded once to float32)
+            a0, a1, a2, a3 = _g_side(np.float64(f[0, 0]), np.float64(f[1, 0]), np.float64(f[2, 0]))
+            b0, b1, b2, b3 = _g_side(np.float64(f[0, 1]), np.float64(f[1, 1]), np.float64(f[2, 1]))
+            c0, c1, c2, c3 = _g_side(np.float64(f[0, 2]), np.float64(f[1, 2]), np.float64(f[2, 2]))
+            # (G w) Gᵀ: each of its rows through G
+            _store_row(t, 0, a0, b0, c0)
+            _store_row(t, 1, a1, b1, c1)
+            _store_row(t, 2, a2, b2, c2)
+            _store_row(t, 3, a3, b3, c3)
+
+
+@helper
+def _dU_column(du, b, o, c):
+    """Gᵀ applied to column b of the transformed tile dU[·, o, c] (rows a = 0…3 at planes 4a + b)."""
+    return _gt_side(np.float64(du[b, o, c]), np.float64(du[4 + b, o, c]), np.float64(du[8 + b, o, c]),
+                    np.float64(du[12 + b, o, c]))
+
+
+@kernel
+def _weight_grad(du, g):
+    o_count, c_count = du.shape[1], du.shape[2]
+    for o in range(o_count):
+        for c in range(c_count):
+            # Gᵀ dU: the columns of dU through Gᵀ (float64), then each of the three rows through Gᵀ
+            p0, p1, p2 = _dU_column(du, 0, o, c)
+            q0, q1, q2 = _dU_column(du, 1, o, c)
+            r0, r1, r2 = _dU_column(du, 2, o, c)
+            s0, s1, s2 = _dU_column(du, 3, o, c)
+            out = g[o, c]
+            out[0, 0], out[0, 1], out[0, 2] = _gt_side(p0, q0, r0, s0)
+            out[1, 0], out[1, 1], out[1, 2] = _gt_side(p1, q1, r1, s1)
+            out[2, 0], out[2, 1], out[2, 2] = _gt_side(p2, q2, r2, s2)
+
+
 def weight_transform(w: np.ndarray) -> np.ndarray:
-    """U = G w Gᵀ for w (O, C, 3, 3): (16, O, C) float32, position (a, b) at index 4a + b."""
-    u = np.einsum("ai,ocij,bj->aboc", _G, w.astype(np.float64), _G)
-    return np.ascontiguousarray(u.reshape(16, w.shape[0], w.shape[1]), dtype=np.float32)
+    """U = G w Gᵀ for w (O, C, 3, 3): (16, O, C) float32, position (a, b) at index 4a + b (computed in float64)."""
+    tiles = np.empty((w.shape[0], w.shape[1], 16), np.float32)  # each filter's 16 values side by side, ...
+    _weight_transform(np.ascontiguousarray(w, dtype=np.float32), tiles)
+    return np.ascontiguousarray(np.moveaxis(tiles, 2, 0))  # ... then as 16 planes
 
 
 def weight_grad(du: np.ndarray, o: int, c: int) -> np.ndarray:
-    """dL/dw = Gᵀ dU G from dU (16, O, C): (O, C, 3, 3)."""
-    g = np.einsum("ai,aboc,bj->ocij", _G, du.reshape(4, 4, o, c).astype(np.float64), _G)
-    return g.astype(np.float32)
+    """dL/dw = Gᵀ dU G from dU (16, O, C): (O, C, 3, 3) float32 (computed in float64)."""
+    g = np.empty((o, c, 3, 3), np.float32)
+    _weight_grad(np.ascontiguousarray(du.reshape(16, o, c), dtype=np.float32), g)
+    return g
 
 
 #: Bᵀ's rows as (first, second, sign): row a of Bᵀ d is d[first] + sign·d[second], and as B is applied on

@@ -11,10 +11,12 @@ matrix-product speed — with few channels the im2col product (inner dimension 9
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from .. import buffers, kernels
-from ..kernels import winograd as K
+from ..kernels import threads, winograd as K
 
 __all__ = ["applies", "forward", "backward", "MIN_CHANNELS", "MIN_TILES"]
 
@@ -60,60 +62,113 @@ def pad_to_tiles(xm: np.ndarray, ph: int, pw: int, ho: int, wo: int) -> np.ndarr
 
 
 #: Bytes of transformed tiles (the input's and the output's 16 planes together) one pass over a range of tile
-#: positions works on: small enough to stay in cache from the transform to the products to the transform back
-#: (measured on W8's and W10's convolutions; docs/kernels.md).
+#: positions works on, shared by the threads that run at once: small enough to stay in cache from the transform
+#: to the products to the transform back (measured on W8's and W10's convolutions; docs/kernels.md).
 CHUNK_BYTES = 1 << 23
 
+#: Tile rows each thread gets at least: with fewer, the convolution runs on one thread.
+MIN_GROUP_ROWS = 2
 
-def _chunks(th: int, tw: int, n: int, channels: int) -> list:
-    """Tile-position ranges (p0, p1) covering all th·tw positions, each of at most :data:`CHUNK_BYTES` of
-    16 planes of ``channels`` float32 rows (at least one position)."""
+
+def _chunks(th: int, tw: int, n: int, channels: int, rows=None, share: int = 1) -> list:
+    """Tile-position ranges (p0, p1) covering the positions of tile rows ``rows`` = (r0, r1) (default all th),
+    each of at most :data:`CHUNK_BYTES` / ``share`` of 16 planes of ``channels`` float32 rows (at least one
+    position)."""
     per_position = 16 * channels * n * 4
-    step = max(1, CHUNK_BYTES // per_position)
-    total = th * tw
-    return [(p0, min(p0 + step, total)) for p0 in range(0, total, step)]
+    step = max(1, CHUNK_BYTES // share // per_position)
+    r0, r1 = (0, th) if rows is None else rows
+    first, total = r0 * tw, r1 * tw
+    return [(p0, min(p0 + step, total)) for p0 in range(first, total, step)]
+
+
+def _groups(th: int) -> list:
+    """The tile rows as contiguous groups (r0, r1), one per thread of the BLAS (each of at least
+    :data:`MIN_GROUP_ROWS` rows; one group when the BLAS has one thread)."""
+    k = max(1, min(threads.blas_threads(), th // MIN_GROUP_ROWS))
+    bounds = [th * i // k for i in range(k + 1)]
+    return [(bounds[i], bounds[i + 1]) for i in range(k)]
+
+
+def _run_groups(function, groups: list) -> list:
+    """``[function(k) for k in range(len(groups))]``, group k on its own thread with every BLAS held to one
+    thread (:mod:`descend.kernels.threads`)."""
+    with threads.serial_blas(every=len(groups) > 1):
+        return threads.map_chunks(function, list(range(len(groups))))
 
 
 def forward(xp: np.ndarray, w: np.ndarray, ho: int, wo: int) -> tuple:
     """(output (O, Hₒ, Wₒ, N) batch-innermost, U) for the tile-padded input ``xp`` and weight ``w``, a range
-    of tile positions at a time (V and M of one range stay in cache)."""
+    of tile positions at a time (V and M of one range stay in cache); the tile rows split into one group per
+    BLAS thread, each group's transforms and products on its own thread (their outputs are disjoint)."""
     c, n, o = xp.shape[0], xp.shape[3], w.shape[0]
     th, tw = K.tiles(ho), K.tiles(wo)
     u = K.weight_transform(w)
     out = buffers.empty((o, ho, wo, n), np.float32)
-    for p0, p1 in _chunks(th, tw, n, c + o):
-        t = (p1 - p0) * n
-        v = K.input_transform(xp, th, tw, buffers.empty((16, c, t), np.float32), p0, p1)
-        m = np.matmul(u, v, out=buffers.empty((16, o, t), np.float32))
-        del v
-        K.output_transform(m, th, tw, out, p0, p1)
-        del m
+    groups = _groups(th)
+
+    def run(k):
+        for p0, p1 in _chunks(th, tw, n, c + o, groups[k], len(groups)):
+            t = (p1 - p0) * n
+            v = K.input_transform(xp, th, tw, buffers.empty((16, c, t), np.float32), p0, p1)
+            m = np.matmul(u, v, out=buffers.empty((16, o, t), np.float32))
+            del v
+            K.output_transform(m, th, tw, out, p0, p1)
+            del m
+
+    _run_groups(run, groups)
     return out, u
 
 
 def backward(g4: np.ndarray, xp: np.ndarray, u: np.ndarray, need_w: bool, need_x: bool, ph: int, pw: int,
              h: int, w: int):
     """(dL/dx as (C, H, W, N) or None, dL/dw (O, C, 3, 3) or None) from the output gradient ``g4``
-    (O, Hₒ, Wₒ, N) batch-innermost, a range of tile positions at a time: dU = Σ dM Vᵀ over the ranges."""
+    (O, Hₒ, Wₒ, N) batch-innermost, a range of tile positions at a time: dU = Σ dM Vᵀ over the ranges.
+
+    The groups of tile rows run on their own threads as in :func:`forward`, each summing its own dU. The input
+    tiles of neighbouring tile rows overlap (two image rows), so a group adds its first tile row onto dL/dx last,
+    after the group before it has finished."""
     o, ho, wo, n = g4.shape
     c = xp.shape[0]
     th, tw = K.tiles(ho), K.tiles(wo)
     g4 = np.ascontiguousarray(g4)
-    du = np.zeros((16, o, c), np.float32) if need_w else None
-    du_part = np.empty((16, o, c), np.float32)
     gxp = buffers.zeros(xp.shape, np.float32) if need_x else None
-    for p0, p1 in _chunks(th, tw, n, c + o):
-        t = (p1 - p0) * n
-        dm = K.output_grad_transform(g4, th, tw, buffers.empty((16, o, t), np.float32), p0, p1)
-        if need_w:
-            v = K.input_transform(xp, th, tw, buffers.empty((16, c, t), np.float32), p0, p1)
-            du += np.matmul(dm, v.transpose(0, 2, 1), out=du_part)
-            del v
-        if need_x:
-            dv = np.matmul(u.transpose(0, 2, 1), dm, out=buffers.empty((16, c, t), np.float32))
-            K.input_grad_transform(dv, th, tw, gxp, p0, p1)
-            del dv
-        del dm
-    gw = K.weight_grad(du, o, c) if need_w else None
+    groups = _groups(th)
+    finished = [threading.Event() for _ in groups]
+
+    def run(k):
+        r0, r1 = groups[k]
+        share = len(groups)
+        if k > 0 and need_x:  # the first tile row overlaps the group before: last, once that group is done
+            ranges = _chunks(th, tw, n, c + o, (r0 + 1, r1), share) + _chunks(th, tw, n, c + o, (r0, r0 + 1), share)
+        else:
+            ranges = _chunks(th, tw, n, c + o, (r0, r1), share)
+        du = np.zeros((16, o, c), np.float32) if need_w else None
+        du_part = np.empty((16, o, c), np.float32)
+        try:
+            for p0, p1 in ranges:
+                t = (p1 - p0) * n
+                dm = K.output_grad_transform(g4, th, tw, buffers.empty((16, o, t), np.float32), p0, p1)
+                if need_w:
+                    v = K.input_transform(xp, th, tw, buffers.empty((16, c, t), np.float32), p0, p1)
+                    du += np.matmul(dm, v.transpose(0, 2, 1), out=du_part)
+                    del v
+                if need_x:
+                    dv = np.matmul(u.transpose(0, 2, 1), dm, out=buffers.empty((16, c, t), np.float32))
+                    if k > 0 and p0 < (r0 + 1) * tw:
+                        finished[k - 1].wait()
+                    K.input_grad_transform(dv, th, tw, gxp, p0, p1)
+                    del dv
+                del dm
+        finally:
+            finished[k].set()
+        return du
+
+    parts = _run_groups(run, groups)
+    gw = None
+    if need_w:
+        du = parts[0]
+        for part in parts[1:]:
+            du += part
+        gw = K.weight_grad(du, o, c)
     gx = gxp[:, ph:ph + h, pw:pw + w] if need_x else None
     return gx, gw
