@@ -125,42 +125,48 @@ def backward(g4: np.ndarray, xp: np.ndarray, u: np.ndarray, need_w: bool, need_x
     (O, Hₒ, Wₒ, N) batch-innermost, a range of tile positions at a time: dU = Σ dM Vᵀ over the ranges.
 
     The groups of tile rows run on their own threads as in :func:`forward`, each summing its own dU. The input
-    tiles of neighbouring tile rows overlap (two image rows), so a group adds its first tile row onto dL/dx last,
-    after the group before it has finished."""
+    tiles of neighbouring tile rows overlap (two image rows), so onto dL/dx a group adds its last tile row first
+    (then says so) and its first tile row last, once the group before it has said so: two threads never add
+    onto the same image row, and neither waits longer than one tile row's work."""
     o, ho, wo, n = g4.shape
     c = xp.shape[0]
     th, tw = K.tiles(ho), K.tiles(wo)
     g4 = np.ascontiguousarray(g4)
     gxp = buffers.zeros(xp.shape, np.float32) if need_x else None
     groups = _groups(th)
-    finished = [threading.Event() for _ in groups]
+    last_row_done = [threading.Event() for _ in groups]
 
     def run(k):
         r0, r1 = groups[k]
-        share = len(groups)
-        if k > 0 and need_x:  # the first tile row overlaps the group before: last, once that group is done
-            ranges = _chunks(th, tw, n, c + o, (r0 + 1, r1), share) + _chunks(th, tw, n, c + o, (r0, r0 + 1), share)
+        share, span = len(groups), c + o
+        # the order of the tile rows: the last (which the next group's first overlaps), the middle, the first
+        # (which overlaps the previous group's last); with one group, in order
+        if need_x and share > 1:
+            order = [(r1 - 1, r1, "last"), (r0 + 1, r1 - 1, None), (r0, r0 + 1, "first")]
         else:
-            ranges = _chunks(th, tw, n, c + o, (r0, r1), share)
+            order = [(r0, r1, None)]
         du = np.zeros((16, o, c), np.float32) if need_w else None
         du_part = np.empty((16, o, c), np.float32)
         try:
-            for p0, p1 in ranges:
-                t = (p1 - p0) * n
-                dm = K.output_grad_transform(g4, th, tw, buffers.empty((16, o, t), np.float32), p0, p1)
-                if need_w:
-                    v = K.input_transform(xp, th, tw, buffers.empty((16, c, t), np.float32), p0, p1)
-                    du += np.matmul(dm, v.transpose(0, 2, 1), out=du_part)
-                    del v
-                if need_x:
-                    dv = np.matmul(u.transpose(0, 2, 1), dm, out=buffers.empty((16, c, t), np.float32))
-                    if k > 0 and p0 < (r0 + 1) * tw:
-                        finished[k - 1].wait()
-                    K.input_grad_transform(dv, th, tw, gxp, p0, p1)
-                    del dv
-                del dm
+            for a, b, which in order:
+                if which == "first" and k > 0:
+                    last_row_done[k - 1].wait()
+                for p0, p1 in (_chunks(th, tw, n, span, (a, b), share) if a < b else ()):
+                    t = (p1 - p0) * n
+                    dm = K.output_grad_transform(g4, th, tw, buffers.empty((16, o, t), np.float32), p0, p1)
+                    if need_w:
+                        v = K.input_transform(xp, th, tw, buffers.empty((16, c, t), np.float32), p0, p1)
+                        du += np.matmul(dm, v.transpose(0, 2, 1), out=du_part)
+                        del v
+                    if need_x:
+                        dv = np.matmul(u.transpose(0, 2, 1), dm, out=buffers.empty((16, c, t), np.float32))
+                        K.input_grad_transform(dv, th, tw, gxp, p0, p1)
+                        del dv
+                    del dm
+                if which == "last":
+                    last_row_done[k].set()
         finally:
-            finished[k].set()
+            last_row_done[k].set()  # also when this group failed: the next one must not wait for ever
         return du
 
     parts = _run_groups(run, groups)
