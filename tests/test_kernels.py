@@ -296,12 +296,13 @@ def test_winograd_conv_in_many_tile_ranges_matches_one_range_and_torch(monkeypat
     np.testing.assert_allclose(parts[2], ref.weight.grad.numpy(), rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("groups", [2, 3])
+@pytest.mark.parametrize("count", [2, 3])
 @pytest.mark.parametrize("need", ["both", "x", "w"])
-def test_winograd_conv_on_several_threads_matches_one_thread_and_torch(monkeypatch, groups, need):
-    """The tile rows split into groups, each on its own thread (a group adds its first tile row onto dL/dx after
-    the group before it is done): the same output, input and weight gradients as one group, within float32
-    rounding, and torch's; with a tiny CHUNK_BYTES each group runs several ranges."""
+def test_winograd_conv_on_several_threads_matches_one_thread_and_torch(monkeypatch, count, need):
+    """The ranges of tile positions shared out among several threads (each taking the next one; the image-row
+    pairs of dL/dx locked while a range adds onto them): the same output, input and weight gradients as one
+    thread, within float32 rounding, and torch's; with a tiny CHUNK_BYTES there are many ranges, several of
+    them inside one tile row."""
     from descend.ops import conv_winograd
     rng = np.random.default_rng(13)
     x = rng.standard_normal((24, 16, 14, 11)).astype(np.float32)  # 7·6·24 = 1008 < 1024 tiles ...
@@ -309,10 +310,13 @@ def test_winograd_conv_on_several_threads_matches_one_thread_and_torch(monkeypat
     ref = torch.nn.Conv2d(16, 12, 3, padding=1)
     g = rng.standard_normal((26, 12, 14, 11)).astype(np.float32)
     assert conv_winograd.applies(x, ref.weight.detach().numpy(), (1, 1), (1, 1), (1, 1))
+    used = []
+    original = conv_winograd.threads.map_chunks
+    monkeypatch.setattr(conv_winograd.threads, "map_chunks", lambda f, parts: used.append(len(parts)) or
+                        original(f, parts))
 
-    def run(count):
-        monkeypatch.setattr(conv_winograd.threads, "blas_threads", lambda: count)
-        assert len(conv_winograd._groups(7)) == min(count, 3)
+    def run(threads):
+        monkeypatch.setattr(conv_winograd.threads, "blas_threads", lambda: threads)
         conv = nn.Conv2d(16, 12, 3, padding=1)
         conv.load_state_dict({k: v.detach().numpy() for k, v in ref.state_dict().items()})
         conv.weight.requires_grad_(need != "x")
@@ -323,8 +327,12 @@ def test_winograd_conv_on_several_threads_matches_one_thread_and_torch(monkeypat
                 None if conv.weight.grad is None else conv.weight.grad.numpy()]
 
     one = run(1)
-    monkeypatch.setattr(conv_winograd, "CHUNK_BYTES", 16 * 28 * 26 * 4 * 4)  # 2 positions a range with 2 groups
-    several = run(groups)
+    assert set(used) == {1}
+    used.clear()
+    monkeypatch.setattr(conv_winograd, "CHUNK_BYTES", 16 * 28 * 26 * 4 * 4)  # 4 / count positions a range
+    several = run(count)
+    assert set(used) == {count}  # forward and backward on `count` threads
+    assert len(conv_winograd._chunks(7, 6, 26, 28, count)) == 42 // (4 // count) + (42 % (4 // count) > 0)
     tx = torch.tensor(x, requires_grad=True)
     ty = ref(tx)
     ty.backward(torch.tensor(g))

@@ -66,48 +66,51 @@ def pad_to_tiles(xm: np.ndarray, ph: int, pw: int, ho: int, wo: int) -> np.ndarr
 #: to the products to the transform back (measured on W8's and W10's convolutions; docs/kernels.md).
 CHUNK_BYTES = 1 << 23
 
-#: Tile rows each thread gets at least: with fewer, the convolution runs on one thread.
-MIN_GROUP_ROWS = 2
 
-
-def _chunks(th: int, tw: int, n: int, channels: int, rows=None, share: int = 1) -> list:
-    """Tile-position ranges (p0, p1) covering the positions of tile rows ``rows`` = (r0, r1) (default all th),
-    each of at most :data:`CHUNK_BYTES` / ``share`` of 16 planes of ``channels`` float32 rows (at least one
-    position)."""
+def _chunks(th: int, tw: int, n: int, channels: int, share: int = 1) -> list:
+    """Tile-position ranges (p0, p1) covering all th·tw positions, each of at most :data:`CHUNK_BYTES` / ``share``
+    of 16 planes of ``channels`` float32 rows (at least one position)."""
     per_position = 16 * channels * n * 4
     step = max(1, CHUNK_BYTES // share // per_position)
-    r0, r1 = (0, th) if rows is None else rows
-    first, total = r0 * tw, r1 * tw
-    return [(p0, min(p0 + step, total)) for p0 in range(first, total, step)]
+    total = th * tw
+    return [(p0, min(p0 + step, total)) for p0 in range(0, total, step)]
 
 
-def _groups(th: int) -> list:
-    """The tile rows as contiguous groups (r0, r1), one per thread of the BLAS (each of at least
-    :data:`MIN_GROUP_ROWS` rows; one group when the BLAS has one thread)."""
-    k = max(1, min(threads.blas_threads(), th // MIN_GROUP_ROWS))
-    bounds = [th * i // k for i in range(k + 1)]
-    return [(bounds[i], bounds[i + 1]) for i in range(k)]
+def _plan(th: int, tw: int, n: int, channels: int):
+    """(threads to use, the ranges): one thread per BLAS thread, at most one per range, each range sized so
+    that all threads' planes together stay within :data:`CHUNK_BYTES`."""
+    count = threads.blas_threads()
+    ranges = _chunks(th, tw, n, channels, count)
+    return max(1, min(count, len(ranges))), ranges
 
 
-def _run_groups(function, groups: list) -> list:
-    """``[function(k) for k in range(len(groups))]``, group k on its own thread with every BLAS held to one
-    thread (:mod:`descend.kernels.threads`)."""
-    with threads.serial_blas(every=len(groups) > 1):
-        return threads.map_chunks(function, list(range(len(groups))))
+def _on_threads(work, count: int, ranges: list) -> list:
+    """``work(next_range)`` on ``count`` threads that each take the next range not yet taken until none is left
+    (a thread on a slower core takes fewer), every BLAS held to one thread; returns each thread's ``work``
+    (a function of a callable giving the next range or None)."""
+    remaining = iter(ranges)
+    lock = threading.Lock()
+
+    def next_range():
+        with lock:
+            return next(remaining, None)
+
+    with threads.serial_blas(every=count > 1):
+        return threads.map_chunks(lambda _: work(next_range), list(range(count)))
 
 
 def forward(xp: np.ndarray, w: np.ndarray, ho: int, wo: int) -> tuple:
     """(output (O, Hₒ, Wₒ, N) batch-innermost, U) for the tile-padded input ``xp`` and weight ``w``, a range
-    of tile positions at a time (V and M of one range stay in cache); the tile rows split into one group per
-    BLAS thread, each group's transforms and products on its own thread (their outputs are disjoint)."""
+    of tile positions at a time (V and M of one range stay in cache), the ranges shared out among one thread
+    per BLAS thread (their outputs are disjoint)."""
     c, n, o = xp.shape[0], xp.shape[3], w.shape[0]
     th, tw = K.tiles(ho), K.tiles(wo)
     u = K.weight_transform(w)
     out = buffers.empty((o, ho, wo, n), np.float32)
-    groups = _groups(th)
 
-    def run(k):
-        for p0, p1 in _chunks(th, tw, n, c + o, groups[k], len(groups)):
+    def work(next_range):
+        while (r := next_range()) is not None:
+            p0, p1 = r
             t = (p1 - p0) * n
             v = K.input_transform(xp, th, tw, buffers.empty((16, c, t), np.float32), p0, p1)
             m = np.matmul(u, v, out=buffers.empty((16, o, t), np.float32))
@@ -115,7 +118,7 @@ def forward(xp: np.ndarray, w: np.ndarray, ho: int, wo: int) -> tuple:
             K.output_transform(m, th, tw, out, p0, p1)
             del m
 
-    _run_groups(run, groups)
+    _on_threads(work, *_plan(th, tw, n, c + o))
     return out, u
 
 
@@ -124,52 +127,44 @@ def backward(g4: np.ndarray, xp: np.ndarray, u: np.ndarray, need_w: bool, need_x
     """(dL/dx as (C, H, W, N) or None, dL/dw (O, C, 3, 3) or None) from the output gradient ``g4``
     (O, Hₒ, Wₒ, N) batch-innermost, a range of tile positions at a time: dU = Σ dM Vᵀ over the ranges.
 
-    The groups of tile rows run on their own threads as in :func:`forward`, each summing its own dU. The input
-    tiles of neighbouring tile rows overlap (two image rows), so onto dL/dx a group adds its last tile row first
-    (then says so) and its first tile row last, once the group before it has said so: two threads never add
-    onto the same image row, and neither waits longer than one tile row's work."""
+    The ranges are shared out among threads as in :func:`forward`, each thread summing its own dU. The input
+    tiles of neighbouring tile rows overlap (two image rows), so dL/dx has a lock per pair of image rows
+    (2q, 2q + 1): tile row r adds onto pairs r and r + 1, and a range takes the locks of the pairs it adds
+    onto, in increasing order, for its last step only (the transforms and products of two ranges overlap)."""
     o, ho, wo, n = g4.shape
     c = xp.shape[0]
     th, tw = K.tiles(ho), K.tiles(wo)
     g4 = np.ascontiguousarray(g4)
     gxp = buffers.zeros(xp.shape, np.float32) if need_x else None
-    groups = _groups(th)
-    last_row_done = [threading.Event() for _ in groups]
+    count, ranges = _plan(th, tw, n, c + o)
+    row_pairs = [threading.Lock() for _ in range(th + 1)]
 
-    def run(k):
-        r0, r1 = groups[k]
-        share, span = len(groups), c + o
-        # the order of the tile rows: the last (which the next group's first overlaps), the middle, the first
-        # (which overlaps the previous group's last); with one group, in order
-        if need_x and share > 1:
-            order = [(r1 - 1, r1, "last"), (r0 + 1, r1 - 1, None), (r0, r0 + 1, "first")]
-        else:
-            order = [(r0, r1, None)]
+    def work(next_range):
         du = np.zeros((16, o, c), np.float32) if need_w else None
         du_part = np.empty((16, o, c), np.float32)
-        try:
-            for a, b, which in order:
-                if which == "first" and k > 0:
-                    last_row_done[k - 1].wait()
-                for p0, p1 in (_chunks(th, tw, n, span, (a, b), share) if a < b else ()):
-                    t = (p1 - p0) * n
-                    dm = K.output_grad_transform(g4, th, tw, buffers.empty((16, o, t), np.float32), p0, p1)
-                    if need_w:
-                        v = K.input_transform(xp, th, tw, buffers.empty((16, c, t), np.float32), p0, p1)
-                        du += np.matmul(dm, v.transpose(0, 2, 1), out=du_part)
-                        del v
-                    if need_x:
-                        dv = np.matmul(u.transpose(0, 2, 1), dm, out=buffers.empty((16, c, t), np.float32))
-                        K.input_grad_transform(dv, th, tw, gxp, p0, p1)
-                        del dv
-                    del dm
-                if which == "last":
-                    last_row_done[k].set()
-        finally:
-            last_row_done[k].set()  # also when this group failed: the next one must not wait for ever
+        while (r := next_range()) is not None:
+            p0, p1 = r
+            t = (p1 - p0) * n
+            dm = K.output_grad_transform(g4, th, tw, buffers.empty((16, o, t), np.float32), p0, p1)
+            if need_w:
+                v = K.input_transform(xp, th, tw, buffers.empty((16, c, t), np.float32), p0, p1)
+                du += np.matmul(dm, v.transpose(0, 2, 1), out=du_part)
+                del v
+            if need_x:
+                dv = np.matmul(u.transpose(0, 2, 1), dm, out=buffers.empty((16, c, t), np.float32))
+                held = row_pairs[p0 // tw:(p1 - 1) // tw + 2]
+                for lock in held:
+                    lock.acquire()
+                try:
+                    K.input_grad_transform(dv, th, tw, gxp, p0, p1)
+                finally:
+                    for lock in held:
+                        lock.release()
+                del dv
+            del dm
         return du
 
-    parts = _run_groups(run, groups)
+    parts = _on_threads(work, count, ranges)
     gw = None
     if need_w:
         du = parts[0]
