@@ -311,9 +311,9 @@ def test_winograd_conv_on_several_threads_matches_one_thread_and_torch(monkeypat
     g = rng.standard_normal((26, 12, 14, 11)).astype(np.float32)
     assert conv_winograd.applies(x, ref.weight.detach().numpy(), (1, 1), (1, 1), (1, 1))
     used = []
-    original = conv_winograd.threads.map_chunks
-    monkeypatch.setattr(conv_winograd.threads, "map_chunks", lambda f, parts: used.append(len(parts)) or
-                        original(f, parts))
+    share_out = conv_winograd.threads.share_out
+    monkeypatch.setattr(conv_winograd.threads, "share_out", lambda work, n_threads, items: used.append(n_threads) or
+                        share_out(work, n_threads, items))
 
     def run(threads):
         monkeypatch.setattr(conv_winograd.threads, "blas_threads", lambda: threads)

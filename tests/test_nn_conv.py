@@ -47,6 +47,67 @@ def test_conv2d_layer_matches_torch_forward_and_all_gradients(case):
     assert y.dtype == np.float32 and x.grad.dtype == np.float32
 
 
+SHARED_CASES = [  # (N, C, H, W, O, kernel, stride, padding, dilation): im2col convolutions of >= 16 patch rows
+    (6, 3, 17, 15, 5, 3, 1, 1, 1),          # 27 rows, the CNN stem's shape
+    (5, 4, 16, 13, 6, (3, 2), (2, 1), (1, 0), 1),
+    (4, 2, 19, 18, 3, 3, 1, 2, 2),          # windows of neighbouring output rows overlap two rows apart
+    (3, 2, 20, 21, 4, 5, 2, 2, 1),          # 5×5, stride 2
+]
+
+
+@pytest.mark.parametrize("count", [2, 3])
+@pytest.mark.parametrize("need", ["both", "x", "w"])
+@pytest.mark.parametrize("case", SHARED_CASES)
+def test_conv2d_blocks_shared_out_among_threads_match_one_thread_and_torch(monkeypatch, case, need, count):
+    """An im2col convolution above SPLIT_FROM runs its blocks of output rows on several threads (dL/dW summed
+    per thread, dL/dX added under per-row locks): the output and gradients equal one thread's within float32
+    rounding (the BLAS may round a product of fewer columns differently) and match torch; the blocks are one
+    output row each, so every thread takes several and neighbouring blocks' windows overlap."""
+    from descend.ops import conv
+    n, c, h, w, o, k, s, p, d = case
+    ref = torch.nn.Conv2d(c, o, k, stride=s, padding=p, dilation=d)
+    x = RNG.standard_normal((n, c, h, w)).astype(np.float32)
+    monkeypatch.setattr(conv, "SPLIT_FROM", 1)
+    used = []
+    share_out = conv.threads.share_out
+    monkeypatch.setattr(conv.threads, "share_out", lambda work, n_threads, items: used.append(n_threads) or
+                        share_out(work, n_threads, items))
+
+    def run(threads, block):
+        monkeypatch.setattr(conv.threads, "blas_threads", lambda: threads)
+        monkeypatch.setattr(conv, "_BLOCK", block)
+        ours = nn.Conv2d(c, o, k, stride=s, padding=p, dilation=d)
+        ours.load_state_dict(ref.state_dict())
+        ours.weight.requires_grad_(need != "x")
+        xt = descend.tensor(x, requires_grad=need != "w")
+        y = ours(xt)
+        y.backward(descend.tensor(g))
+        return [y.numpy(), None if xt.grad is None else xt.grad.numpy(),
+                None if ours.weight.grad is None else ours.weight.grad.numpy(), ours.bias.grad.numpy()]
+
+    tx = torch.tensor(x, requires_grad=True)
+    ty = ref(tx)
+    g = RNG.standard_normal(ty.shape).astype(np.float32)
+    ty.backward(torch.tensor(g))
+    one = run(1, 1 << 21)
+    ho, wo = ty.shape[2], ty.shape[3]
+    kh, kw = (k, k) if isinstance(k, int) else k
+    per_row = kh * kw * c * wo * n  # patch-matrix elements of one output row
+    assert len(conv._blocks(ho, per_row, count * per_row // count)) == ho
+    used.clear()
+    several = run(count, count * per_row)  # blocks of one output row each
+    assert used == [count, count]  # forward and backward shared out
+    expected = [ty.detach().numpy(), tx.grad.numpy() if need != "w" else None,
+                ref.weight.grad.numpy() if need != "x" else None, ref.bias.grad.numpy()]
+    for ours, single, theirs in zip(several, one, expected):
+        if theirs is None:
+            assert ours is None and single is None
+            continue
+        scale = np.abs(theirs).max()
+        assert np.abs(ours - single).max() <= 1e-6 * scale
+        assert np.abs(ours - theirs).max() <= 1e-5 * scale
+
+
 def test_conv2d_default_init_matches_pytorch_bounds():
     descend.manual_seed(0)
     conv = nn.Conv2d(16, 32, 3)

@@ -1,5 +1,5 @@
-"""Running a compiled recurrence on every core: the batch split into chunks, one thread per chunk, each
-chunk's per-step matrix products on one BLAS thread.
+"""Running work on every core: a recurrence's batch split into chunks, or a convolution's blocks shared out,
+one thread each, each thread's matrix products on one BLAS thread.
 
 A recurrent layer's per-step product ((N, H) by (H, G) for a batch of N) is too small for a BLAS to
 spread over threads well: OpenBLAS at two threads takes longer than at one on such products, and on a
@@ -9,7 +9,9 @@ synchronisation between steps. :func:`serial_blas` holds the BLAS that compiled 
 through ``scipy.linalg.cython_blas``; found with threadpoolctl) to one thread for the duration of a block
 and gives back the thread count it had, which is the number of threads the caller may use;
 :func:`map_chunks` runs a function over the chunks, the first in the calling thread and the others on a
-small persistent pool. The kernels release the GIL (``nogil``), so the chunks run in parallel.
+small persistent pool; :func:`share_out` lets several threads take pieces of work from one list until it is
+used up (the convolutions' blocks, which have no order to keep). The kernels release the GIL (``nogil``), as
+NumPy's products do, so the chunks run in parallel.
 
 The BLAS thread count is a process-wide setting: while a block is active, other threads' SciPy BLAS calls
 run on one thread too. Nested and concurrent blocks are counted, and the first count is restored when the
@@ -23,7 +25,7 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-__all__ = ["serial_blas", "blas_threads", "chunks", "map_chunks", "MIN_CHUNK_ROWS"]
+__all__ = ["serial_blas", "blas_threads", "chunks", "map_chunks", "share_out", "MIN_CHUNK_ROWS"]
 
 #: The fewest samples a chunk gets (smaller products lose more to overheads than a thread gains).
 MIN_CHUNK_ROWS = 4
@@ -113,3 +115,20 @@ def map_chunks(function, parts: list) -> list:
     futures = [pool.submit(function, p) for p in parts[1:]]
     first = function(parts[0])
     return [first] + [f.result() for f in futures]
+
+
+def share_out(work, count: int, items: list) -> list:
+    """Run ``work(next_item)`` on ``count`` threads (:func:`map_chunks`), every BLAS held to one thread when
+    there are several (:func:`serial_blas`; with one, in this thread and nothing held); ``next_item()`` gives each caller the next of ``items`` not yet
+    taken, then None, so a thread on a slower core simply takes fewer. Returns each thread's result."""
+    remaining = iter(items)
+    lock = threading.Lock()
+
+    def next_item():
+        with lock:
+            return next(remaining, None)
+
+    if count == 1:
+        return [work(next_item)]
+    with serial_blas(every=True):
+        return map_chunks(lambda _: work(next_item), list(range(count)))

@@ -84,21 +84,6 @@ def _plan(th: int, tw: int, n: int, channels: int):
     return max(1, min(count, len(ranges))), ranges
 
 
-def _on_threads(work, count: int, ranges: list) -> list:
-    """``work(next_range)`` on ``count`` threads that each take the next range not yet taken until none is left
-    (a thread on a slower core takes fewer), every BLAS held to one thread; returns each thread's ``work``
-    (a function of a callable giving the next range or None)."""
-    remaining = iter(ranges)
-    lock = threading.Lock()
-
-    def next_range():
-        with lock:
-            return next(remaining, None)
-
-    with threads.serial_blas(every=count > 1):
-        return threads.map_chunks(lambda _: work(next_range), list(range(count)))
-
-
 def forward(xp: np.ndarray, w: np.ndarray, ho: int, wo: int) -> tuple:
     """(output (O, Hₒ, Wₒ, N) batch-innermost, U) for the tile-padded input ``xp`` and weight ``w``, a range
     of tile positions at a time (V and M of one range stay in cache), the ranges shared out among one thread
@@ -118,7 +103,7 @@ def forward(xp: np.ndarray, w: np.ndarray, ho: int, wo: int) -> tuple:
             K.output_transform(m, th, tw, out, p0, p1)
             del m
 
-    _on_threads(work, *_plan(th, tw, n, c + o))
+    threads.share_out(work, *_plan(th, tw, n, c + o))
     return out, u
 
 
@@ -164,7 +149,7 @@ def backward(g4: np.ndarray, xp: np.ndarray, u: np.ndarray, need_w: bool, need_x
             del dm
         return du
 
-    parts = _on_threads(work, count, ranges)
+    parts = threads.share_out(work, count, ranges)
     gw = None
     if need_w:
         du = parts[0]
