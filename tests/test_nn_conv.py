@@ -176,6 +176,73 @@ def test_max_pool2d_ties_send_gradient_to_first_maximum_like_torch():
     np.testing.assert_array_equal(x.grad.array, tx.grad.numpy())
 
 
+def _batch_innermost(a):
+    """``a`` (N, C, H, W) as a tensor laid out (C, H, W, N) in memory, as a convolution's output is."""
+    return descend.Tensor.from_array(np.ascontiguousarray(a.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2),
+                                     requires_grad=True)
+
+
+@pytest.mark.parametrize("k, s", [(2, 2), (3, 2), (3, 1), ((2, 3), (1, 2)), (2, 3)])
+@pytest.mark.parametrize("data", ["normal", "ties", "nan"])
+def test_max_pool2d_kernel_on_batch_innermost_input_equals_numpy_path_and_torch(monkeypatch, k, s, data):
+    """The compiled one-pass max pooling (a batch-innermost, unpadded input): the NumPy path's output and
+    gradient (bit for bit where each input is in at most one window; sums of the same terms otherwise), ties
+    to the first maximum and NaN outputs as there, and torch's values."""
+    from descend import kernels
+    from descend.kernels import pooling
+    calls = []
+    for name in ("max_pool_forward", "max_pool_backward"):
+        original = getattr(pooling, name)
+        monkeypatch.setattr(pooling, name, lambda *a, _f=original, _n=name: calls.append(_n) or _f(*a))
+    rng = np.random.default_rng(16)
+    x = rng.standard_normal((5, 3, 9, 11)).astype(np.float32)
+    if data == "ties":
+        x = rng.integers(0, 2, x.shape).astype(np.float32)
+    if data == "nan":
+        x[0, 1, 2, 3] = x[3, 2, 5, 5] = np.nan
+
+    def run():
+        xt = _batch_innermost(x)
+        y = F.max_pool2d(xt, k, s)
+        g = np.random.default_rng(17).standard_normal(y.shape).astype(np.float32)
+        y.backward(descend.tensor(g))
+        return y.numpy(), xt.grad.numpy(), g
+
+    y, gx, g = run()
+    assert calls == ["max_pool_forward", "max_pool_backward"]
+    with kernels.disabled():
+        y_np, gx_np, _ = run()
+    assert len(calls) == 2  # the NumPy path called no kernel
+    np.testing.assert_array_equal(y, y_np)
+    disjoint = all(a >= b for a, b in zip(np.broadcast_to(s, 2), np.broadcast_to(k, 2)))
+    if disjoint:
+        np.testing.assert_array_equal(gx, gx_np)
+    else:
+        np.testing.assert_allclose(gx, gx_np, rtol=1e-6, atol=1e-6)
+    tx = torch.tensor(x, requires_grad=True)
+    ty = torch.nn.functional.max_pool2d(tx, k, s)
+    np.testing.assert_array_equal(y, ty.detach().numpy())
+    if data != "nan":  # with a NaN torch sends the gradient to the NaN (docs: departure from PyTorch)
+        ty.backward(torch.tensor(g))
+        np.testing.assert_allclose(gx, tx.grad.numpy(), rtol=1e-6, atol=1e-6)
+
+
+def test_max_pool2d_kernel_runs_on_a_convolution_output_and_keeps_its_layout():
+    tconv = torch.nn.Conv2d(2, 4, 3, padding=1)
+    conv = nn.Conv2d(2, 4, 3, padding=1)
+    conv.load_state_dict(tconv.state_dict())
+    x = descend.tensor(RNG.standard_normal((3, 2, 8, 8)).astype(np.float32), requires_grad=True)
+    h = conv(x)
+    y = F.max_pool2d(h, 2)
+    assert y.numpy().transpose(1, 2, 3, 0).flags.c_contiguous  # the batch-innermost layout goes on
+    y.sum().backward()
+    tx = torch.tensor(x.numpy(), requires_grad=True)
+    ty = torch.nn.functional.max_pool2d(tconv(tx), 2)
+    ty.sum().backward()
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.parametrize("case", POOL_CASES)
 @pytest.mark.parametrize("count_include_pad", [True, False])
 def test_avg_pool2d_matches_torch(case, count_include_pad):

@@ -13,14 +13,16 @@ With kernel (kh, kw), stride s and padding p, window (i, j) covers rows s·i −
   dL/dX = A_hᵀ G A_w.
 
 Forward and backward loop over the kh·kw kernel offsets only; each step is vectorised over all
-samples, channels and positions.
+samples, channels and positions. Max pooling of an unpadded float input laid out batch-innermost (as a
+convolution's output is) runs instead as compiled one-pass kernels (:mod:`descend.kernels.pooling`) with the
+same results, when kernels are on.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .. import buffers
+from .. import buffers, kernels
 from ..autograd import is_grad_enabled
 from ..tensor import Tensor, record
 from ._util import operand
@@ -61,6 +63,18 @@ def _channel_blocks(xp):
     return [slice(c0, c1) for c0, c1 in _blocks(c, n * h * w, _CHANNEL_BLOCK)]
 
 
+def _inner(a: np.ndarray) -> tuple:
+    """``a`` (N, C, H, W) laid out batch-innermost as its C-contiguous (C, H, W, N) array (a one-tuple)."""
+    return (a.transpose(1, 2, 3, 0),)
+
+
+def _compiled_layout(xp: np.ndarray, out: np.ndarray, arg) -> bool:
+    """Whether max pooling runs as the compiled one-pass kernels (:mod:`descend.kernels.pooling`): kernels
+    on, a float input laid out batch-innermost (a convolution's output, unpadded) and so its output."""
+    return (kernels.enabled() and xp.dtype.kind == "f" and _inner(xp)[0].flags.c_contiguous
+            and _inner(out)[0].flags.c_contiguous and (arg is None or _inner(arg)[0].flags.c_contiguous))
+
+
 def max_pool2d(x, kernel_size, stride=None, padding=0):
     """Max over each kh×kw window (stride defaults to the kernel size; padding with −∞).
 
@@ -82,7 +96,12 @@ def max_pool2d(x, kernel_size, stride=None, padding=0):
     # the offset of each window's first maximum, 0 … kh·kw − 1: idx = max_k k·[offset k beats all before it]
     arg_dtype = np.uint8 if kh * kw <= 256 else np.int32
     arg = buffers.empty_like(out, arg_dtype) if x.requires_grad and is_grad_enabled() else None
-    for cs in _channel_blocks(xp):
+    compiled = _compiled_layout(xp, out, arg)
+    if compiled:
+        from ..kernels import pooling as compiled_pooling
+        compiled_pooling.max_pool_forward(*_inner(xp), kh, kw, sh, sw, *_inner(out),
+                                          None if arg is None else _inner(arg)[0])
+    for cs in (() if compiled else _channel_blocks(xp)):
         o = out[:, cs]
         a = None if arg is None else arg[:, cs]
         beats = None if a is None else np.empty_like(o, np.bool_)
@@ -111,7 +130,11 @@ def max_pool2d(x, kernel_size, stride=None, padding=0):
             gxp.fill(0)
         if buffers.stride_order(g) != layout:  # one small copy into out's layout beats kh·kw mixed-layout passes
             g = buffers.copy_ordered(g, layout)
-        for cs in _channel_blocks(gxp):
+        if compiled:
+            from ..kernels import pooling as compiled_pooling
+            compiled_pooling.max_pool_backward(*_inner(g), *_inner(arg), kh, kw, sh, sw, *_inner(gxp),
+                                               not disjoint)
+        for cs in (() if compiled else _channel_blocks(gxp)):
             a, gc, gxc = arg[:, cs], g[:, cs], gxp[:, cs]
             hit = np.empty_like(a, np.bool_)
             for k, (rows, cols) in enumerate(window_offsets(kh, kw, sh, sw, 1, 1, ho, wo)):
