@@ -316,7 +316,7 @@ def test_winograd_conv_on_several_threads_matches_one_thread_and_torch(monkeypat
                         share_out(work, n_threads, items))
 
     def run(threads):
-        monkeypatch.setattr(conv_winograd.threads, "blas_threads", lambda: threads)
+        monkeypatch.setattr(conv_winograd.threads, "share_count", lambda: threads)
         conv = nn.Conv2d(16, 12, 3, padding=1)
         conv.load_state_dict({k: v.detach().numpy() for k, v in ref.state_dict().items()})
         conv.weight.requires_grad_(need != "x")

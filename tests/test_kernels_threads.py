@@ -49,3 +49,17 @@ def test_share_out_on_one_thread_runs_here_and_holds_nothing():
 def test_share_out_with_fewer_items_than_threads_leaves_the_others_idle():
     out = threads.share_out(lambda next_item: [x for x in iter(next_item, None)], 4, [np.float32(1.5)])
     assert sorted(len(r) for r in out) == [0, 0, 0, 1]
+
+
+def test_convolutions_share_out_only_while_openblas_workers_sleep_soon(monkeypatch):
+    """With OpenBLAS's default 0.1 s of spinning after each product (NumPy imported before descend, no
+    OPENBLAS_THREAD_TIMEOUT), the convolutions keep to one thread; with a timeout of at most 24 they use the
+    BLAS's thread count."""
+    monkeypatch.setattr(threads, "blas_threads", lambda: 2)
+    for value, spinning in ((None, True), ("22", False), ("24", False), ("25", True), ("28", True), ("x", True)):
+        if value is None:
+            monkeypatch.delenv("OPENBLAS_THREAD_TIMEOUT", raising=False)
+        else:
+            monkeypatch.setenv("OPENBLAS_THREAD_TIMEOUT", value)
+        assert threads.spinning_workers() is spinning, value
+        assert threads.share_count() == (1 if spinning else 2), value

@@ -74,7 +74,7 @@ def test_conv2d_blocks_shared_out_among_threads_match_one_thread_and_torch(monke
                         share_out(work, n_threads, items))
 
     def run(threads, block):
-        monkeypatch.setattr(conv.threads, "blas_threads", lambda: threads)
+        monkeypatch.setattr(conv.threads, "share_count", lambda: threads)
         monkeypatch.setattr(conv, "_BLOCK", block)
         ours = nn.Conv2d(c, o, k, stride=s, padding=p, dilation=d)
         ours.load_state_dict(ref.state_dict())
@@ -225,6 +225,27 @@ def test_max_pool2d_kernel_on_batch_innermost_input_equals_numpy_path_and_torch(
     if data != "nan":  # with a NaN torch sends the gradient to the NaN (docs: departure from PyTorch)
         ty.backward(torch.tensor(g))
         np.testing.assert_allclose(gx, tx.grad.numpy(), rtol=1e-6, atol=1e-6)
+
+
+def test_max_pool2d_kernel_takes_a_gradient_that_is_a_view_into_a_padded_array():
+    """The gradient a padded convolution sends back is a batch-innermost view of its padded buffer (not
+    contiguous): the compiled backward gives the NumPy path's result for it."""
+    from descend import kernels
+    rng = np.random.default_rng(18)
+    x = rng.standard_normal((4, 3, 8, 10)).astype(np.float32)
+    padded = rng.standard_normal((3, 6, 7, 4)).astype(np.float32)  # (C, Hₒ + 2, Wₒ + 2, N)
+    g = padded[:, 1:5, 1:6].transpose(3, 0, 1, 2)  # (N, C, 4, 5), batch innermost, strided rows
+    assert not g.transpose(1, 2, 3, 0).flags.c_contiguous
+
+    def run():
+        xt = _batch_innermost(x)
+        F.max_pool2d(xt, 2).backward(descend.Tensor.from_array(g))
+        return xt.grad.numpy()
+
+    on = run()
+    with kernels.disabled():
+        off = run()
+    np.testing.assert_array_equal(on, off)
 
 
 def test_max_pool2d_kernel_runs_on_a_convolution_output_and_keeps_its_layout():

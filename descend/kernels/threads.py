@@ -25,7 +25,8 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-__all__ = ["serial_blas", "blas_threads", "chunks", "map_chunks", "share_out", "MIN_CHUNK_ROWS"]
+__all__ = ["serial_blas", "blas_threads", "spinning_workers", "share_count", "chunks", "map_chunks", "share_out",
+           "MIN_CHUNK_ROWS"]
 
 #: The fewest samples a chunk gets (smaller products lose more to overheads than a thread gains).
 MIN_CHUNK_ROWS = 4
@@ -90,6 +91,25 @@ def blas_threads() -> int:
     found): how many chunks :func:`map_chunks` should get."""
     with _lock:
         return max((_thread_count(lib) for lib in _blas_libraries()), default=1)
+
+
+def spinning_workers() -> bool:
+    """Whether NumPy's OpenBLAS keeps its idle workers spinning for about 0.1 s after each product: it found no
+    ``OPENBLAS_THREAD_TIMEOUT`` of at most 24 (2^24 cycles, a few ms) when it loaded, because NumPy was imported
+    before descend (which sets 22 when it comes first) and the variable was not set by hand."""
+    value = os.environ.get("OPENBLAS_THREAD_TIMEOUT")
+    try:
+        return value is None or int(value) > 24
+    except ValueError:
+        return True
+
+
+def share_count() -> int:
+    """Threads a convolution shares its blocks out among (:func:`share_out`): :func:`blas_threads`, or 1 while
+    OpenBLAS's workers spin (:func:`spinning_workers`): a spinning worker holds the core the second thread
+    needs, and shared out, W8-like networks ran slower than on one thread (vgg-style CNN, 3×48×48, batch 32:
+    60 ms a step before sharing, 78 ms shared with spinning workers, 51–56 ms shared with a short timeout)."""
+    return 1 if spinning_workers() else blas_threads()
 
 
 def chunks(n: int, threads: int) -> list:

@@ -26,7 +26,7 @@ builds it in blocks of output rows (columns of X), the backward rebuilds it in b
 (rows of X, with the matching columns of dL/dW and rows of dL/dX), each block about ``_BLOCK``
 elements. Every dot product still runs over its whole length, so blocking changes no sum.
 
-On several cores (:func:`descend.kernels.threads.blas_threads` > 1) a convolution whose patch matrix has at
+On several cores (:func:`descend.kernels.threads.share_count` > 1) a convolution whose patch matrix has at
 least :data:`SPLIT_FROM` elements and :data:`SPLIT_DEPTH` rows shares its blocks of output rows out among one thread per core, each block's
 patches and product on its own thread with every BLAS held to one thread (the patch copies ran on one core
 before, and the BLAS split thin products poorly). Forward blocks write disjoint outputs. Backward, each thread
@@ -98,7 +98,7 @@ SPLIT_DEPTH = 16
 def _split_threads(rows: int, elements: int) -> int:
     """Threads a convolution whose patch matrix has ``rows`` rows and ``elements`` elements runs on (1, or one
     per BLAS thread)."""
-    return threads.blas_threads() if rows >= SPLIT_DEPTH and elements >= SPLIT_FROM else 1
+    return threads.share_count() if rows >= SPLIT_DEPTH and elements >= SPLIT_FROM else 1
 
 
 def _blocks(total: int, per_item: int, budget: int = _BLOCK):

@@ -77,9 +77,10 @@ def _chunks(th: int, tw: int, n: int, channels: int, share: int = 1) -> list:
 
 
 def _plan(th: int, tw: int, n: int, channels: int):
-    """(threads to use, the ranges): one thread per BLAS thread, at most one per range, each range sized so
-    that all threads' planes together stay within :data:`CHUNK_BYTES`."""
-    count = threads.blas_threads()
+    """(threads to use, the ranges): one thread per BLAS thread (:func:`descend.kernels.threads.share_count`),
+    at most one per range, each range sized so that all threads' planes together stay within
+    :data:`CHUNK_BYTES`."""
+    count = threads.share_count()
     ranges = _chunks(th, tw, n, channels, count)
     return max(1, min(count, len(ranges))), ranges
 

@@ -132,8 +132,9 @@ def max_pool2d(x, kernel_size, stride=None, padding=0):
             g = buffers.copy_ordered(g, layout)
         if compiled:
             from ..kernels import pooling as compiled_pooling
-            compiled_pooling.max_pool_backward(*_inner(g), *_inner(arg), kh, kw, sh, sw, *_inner(gxp),
-                                               not disjoint)
+            g_inner = _inner(g)[0]  # batch-innermost, but a view into a padded gradient is not contiguous
+            compiled_pooling.max_pool_backward(np.ascontiguousarray(g_inner), *_inner(arg), kh, kw, sh, sw,
+                                               *_inner(gxp), not disjoint)
         for cs in (() if compiled else _channel_blocks(gxp)):
             a, gc, gxc = arg[:, cs], g[:, cs], gxp[:, cs]
             hit = np.empty_like(a, np.bool_)
