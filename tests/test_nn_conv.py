@@ -190,6 +190,8 @@ def test_max_pool2d_kernel_on_batch_innermost_input_equals_numpy_path_and_torch(
     to the first maximum and NaN outputs as there, and torch's values."""
     from descend import kernels
     from descend.kernels import pooling
+    from descend.ops import pooling as pooling_op
+    monkeypatch.setattr(pooling_op, "KERNEL_FROM_BATCH", 5)  # this batch of 5 and up
     calls = []
     for name in ("max_pool_forward", "max_pool_backward"):
         original = getattr(pooling, name)
@@ -227,10 +229,25 @@ def test_max_pool2d_kernel_on_batch_innermost_input_equals_numpy_path_and_torch(
         np.testing.assert_allclose(gx, tx.grad.numpy(), rtol=1e-6, atol=1e-6)
 
 
-def test_max_pool2d_kernel_takes_a_gradient_that_is_a_view_into_a_padded_array():
+def test_max_pool2d_below_the_kernel_batch_runs_the_numpy_path(monkeypatch):
+    from descend.kernels import pooling
+    from descend.ops import pooling as pooling_op
+    calls = []
+    monkeypatch.setattr(pooling, "max_pool_forward", lambda *a: calls.append(a))
+    x = _batch_innermost(RNG.standard_normal((pooling_op.KERNEL_FROM_BATCH - 1, 2, 6, 6)).astype(np.float32))
+    y = F.max_pool2d(x, 2)
+    assert calls == [] and y.shape == (pooling_op.KERNEL_FROM_BATCH - 1, 2, 3, 3)
+    big = _batch_innermost(RNG.standard_normal((pooling_op.KERNEL_FROM_BATCH, 2, 6, 6)).astype(np.float32))
+    F.max_pool2d(big, 2)
+    assert len(calls) == 1
+
+
+def test_max_pool2d_kernel_takes_a_gradient_that_is_a_view_into_a_padded_array(monkeypatch):
     """The gradient a padded convolution sends back is a batch-innermost view of its padded buffer (not
     contiguous): the compiled backward gives the NumPy path's result for it."""
     from descend import kernels
+    from descend.ops import pooling as pooling_op
+    monkeypatch.setattr(pooling_op, "KERNEL_FROM_BATCH", 1)
     rng = np.random.default_rng(18)
     x = rng.standard_normal((4, 3, 8, 10)).astype(np.float32)
     padded = rng.standard_normal((3, 6, 7, 4)).astype(np.float32)  # (C, Hₒ + 2, Wₒ + 2, N)
@@ -248,7 +265,9 @@ def test_max_pool2d_kernel_takes_a_gradient_that_is_a_view_into_a_padded_array()
     np.testing.assert_array_equal(on, off)
 
 
-def test_max_pool2d_kernel_runs_on_a_convolution_output_and_keeps_its_layout():
+def test_max_pool2d_kernel_runs_on_a_convolution_output_and_keeps_its_layout(monkeypatch):
+    from descend.ops import pooling as pooling_op
+    monkeypatch.setattr(pooling_op, "KERNEL_FROM_BATCH", 1)
     tconv = torch.nn.Conv2d(2, 4, 3, padding=1)
     conv = nn.Conv2d(2, 4, 3, padding=1)
     conv.load_state_dict(tconv.state_dict())

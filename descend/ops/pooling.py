@@ -68,11 +68,19 @@ def _inner(a: np.ndarray) -> tuple:
     return (a.transpose(1, 2, 3, 0),)
 
 
+#: Samples from which max pooling runs as the compiled kernels, whose inner loops run along the batch (measured,
+#: forward + backward of a 2×2 pool over 32×26×26 per sample: 0.37 against NumPy's 0.08 ms at 1 sample, even at
+#: 16, 0.55 against 0.68 at 32, 0.83 against 1.53 at 64).
+KERNEL_FROM_BATCH = 32
+
+
 def _compiled_layout(xp: np.ndarray, out: np.ndarray, arg) -> bool:
     """Whether max pooling runs as the compiled one-pass kernels (:mod:`descend.kernels.pooling`): kernels
-    on, a float input laid out batch-innermost (a convolution's output, unpadded) and so its output."""
-    return (kernels.enabled() and xp.dtype.kind == "f" and _inner(xp)[0].flags.c_contiguous
-            and _inner(out)[0].flags.c_contiguous and (arg is None or _inner(arg)[0].flags.c_contiguous))
+    on, a float input of at least :data:`KERNEL_FROM_BATCH` samples laid out batch-innermost (a convolution's
+    output, unpadded) and so its output."""
+    return (kernels.enabled() and xp.dtype.kind == "f" and xp.shape[0] >= KERNEL_FROM_BATCH
+            and _inner(xp)[0].flags.c_contiguous and _inner(out)[0].flags.c_contiguous
+            and (arg is None or _inner(arg)[0].flags.c_contiguous))
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0):
