@@ -225,7 +225,7 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, relu: bool):
 
     parents, need_x, need_w, need_b, positive = _node_inputs(x, weight, bias, out, relu)
     out_dtype = out.dtype
-    del x, xd, out2
+    del x, xd
 
     def backward(g):
         if positive is not None:
