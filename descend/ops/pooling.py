@@ -24,9 +24,10 @@ import numpy as np
 
 from .. import buffers, kernels
 from ..autograd import is_grad_enabled
+from ..kernels import pooling as compiled_pooling
 from ..tensor import Tensor, record
 from ._util import operand
-from .conv import _blocks, _pad_hw, conv_output_size, pair, window_offsets
+from .conv import _blocks, _pad_hw, batch_innermost, conv_output_size, pair, window_offsets
 
 __all__ = ["max_pool2d", "avg_pool2d", "adaptive_avg_pool2d"]
 
@@ -63,11 +64,6 @@ def _channel_blocks(xp):
     return [slice(c0, c1) for c0, c1 in _blocks(c, n * h * w, _CHANNEL_BLOCK)]
 
 
-def _inner(a: np.ndarray) -> tuple:
-    """``a`` (N, C, H, W) laid out batch-innermost as its C-contiguous (C, H, W, N) array (a one-tuple)."""
-    return (a.transpose(1, 2, 3, 0),)
-
-
 #: Samples from which max pooling runs as the compiled kernels, whose inner loops run along the batch (measured,
 #: forward + backward of a 2×2 pool over 32×26×26 per sample: 0.37 against NumPy's 0.08 ms at 1 sample, even at
 #: 16, 0.55 against 0.68 at 32, 0.83 against 1.53 at 64).
@@ -78,9 +74,11 @@ def _compiled_layout(xp: np.ndarray, out: np.ndarray, arg) -> bool:
     """Whether max pooling runs as the compiled one-pass kernels (:mod:`descend.kernels.pooling`): kernels
     on, a float input of at least :data:`KERNEL_FROM_BATCH` samples laid out batch-innermost (a convolution's
     output, unpadded) and so its output."""
-    return (kernels.enabled() and xp.dtype.kind == "f" and xp.shape[0] >= KERNEL_FROM_BATCH
-            and _inner(xp)[0].flags.c_contiguous and _inner(out)[0].flags.c_contiguous
-            and (arg is None or _inner(arg)[0].flags.c_contiguous))
+    def inner(a):  # laid out (C, H, W, N), contiguous: batch_innermost gives it as a view
+        return a.transpose(1, 2, 3, 0).flags.c_contiguous
+
+    return (kernels.enabled() and xp.dtype.kind == "f" and xp.shape[0] >= KERNEL_FROM_BATCH and inner(xp)
+            and inner(out) and (arg is None or inner(arg)))
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0):
@@ -106,25 +104,25 @@ def max_pool2d(x, kernel_size, stride=None, padding=0):
     arg = buffers.empty_like(out, arg_dtype) if x.requires_grad and is_grad_enabled() else None
     compiled = _compiled_layout(xp, out, arg)
     if compiled:
-        from ..kernels import pooling as compiled_pooling
-        compiled_pooling.max_pool_forward(*_inner(xp), kh, kw, sh, sw, *_inner(out),
-                                          None if arg is None else _inner(arg)[0])
-    for cs in (() if compiled else _channel_blocks(xp)):
-        o = out[:, cs]
-        a = None if arg is None else arg[:, cs]
-        beats = None if a is None else np.empty_like(o, np.bool_)
-        beats_k = None if a is None else (beats.view(np.uint8) if arg_dtype == np.uint8 else np.empty_like(a))
-        for k, (rows, cols) in enumerate(window_offsets(kh, kw, sh, sw, 1, 1, ho, wo)):
-            window = xp[:, cs, rows, cols]
-            if k == 0:
-                np.copyto(o, window)
+        compiled_pooling.max_pool_forward(batch_innermost(xp), kh, kw, sh, sw, batch_innermost(out),
+                                          None if arg is None else batch_innermost(arg))
+    else:
+        for cs in _channel_blocks(xp):
+            o = out[:, cs]
+            a = None if arg is None else arg[:, cs]
+            beats = None if a is None else np.empty_like(o, np.bool_)
+            beats_k = None if a is None else (beats.view(np.uint8) if arg_dtype == np.uint8 else np.empty_like(a))
+            for k, (rows, cols) in enumerate(window_offsets(kh, kw, sh, sw, 1, 1, ho, wo)):
+                window = xp[:, cs, rows, cols]
+                if k == 0:
+                    np.copyto(o, window)
+                    if a is not None:
+                        a.fill(0)
+                    continue
                 if a is not None:
-                    a.fill(0)
-                continue
-            if a is not None:
-                np.greater(window, o, out=beats)
-                np.maximum(a, np.multiply(beats, arg_dtype(k), out=beats_k), out=a)
-            np.maximum(o, window, out=o)
+                    np.greater(window, o, out=beats)
+                    np.maximum(a, np.multiply(beats, arg_dtype(k), out=beats_k), out=a)
+                np.maximum(o, window, out=o)
     del xp
 
     def backward(g):
@@ -136,22 +134,21 @@ def max_pool2d(x, kernel_size, stride=None, padding=0):
         gxp = buffers.empty_ordered(xp_shape, layout, g.dtype)
         if not tiled:
             gxp.fill(0)
-        if buffers.stride_order(g) != layout:  # one small copy into out's layout beats kh·kw mixed-layout passes
-            g = buffers.copy_ordered(g, layout)
-        if compiled:
-            from ..kernels import pooling as compiled_pooling
-            g_inner = _inner(g)[0]  # batch-innermost, but a view into a padded gradient is not contiguous
-            compiled_pooling.max_pool_backward(np.ascontiguousarray(g_inner), *_inner(arg), kh, kw, sh, sw,
-                                               *_inner(gxp), not disjoint)
-        for cs in (() if compiled else _channel_blocks(gxp)):
-            a, gc, gxc = arg[:, cs], g[:, cs], gxp[:, cs]
-            hit = np.empty_like(a, np.bool_)
-            for k, (rows, cols) in enumerate(window_offsets(kh, kw, sh, sw, 1, 1, ho, wo)):
-                np.equal(a, k, out=hit)
-                if disjoint:
-                    np.multiply(gc, hit, out=gxc[:, :, rows, cols])
-                else:
-                    gxc[:, :, rows, cols] += gc * hit
+        if compiled:  # g batch-innermost and contiguous (a padded convolution's gradient is a strided view)
+            compiled_pooling.max_pool_backward(batch_innermost(g), batch_innermost(arg), kh, kw, sh, sw,
+                                               batch_innermost(gxp), not disjoint)
+        else:
+            if buffers.stride_order(g) != layout:  # one small copy into out's layout beats mixed-layout passes
+                g = buffers.copy_ordered(g, layout)
+            for cs in _channel_blocks(gxp):
+                a, gc, gxc = arg[:, cs], g[:, cs], gxp[:, cs]
+                hit = np.empty_like(a, np.bool_)
+                for k, (rows, cols) in enumerate(window_offsets(kh, kw, sh, sw, 1, 1, ho, wo)):
+                    np.equal(a, k, out=hit)
+                    if disjoint:
+                        np.multiply(gc, hit, out=gxc[:, :, rows, cols])
+                    else:
+                        gxc[:, :, rows, cols] += gc * hit
         return (gxp[:, :, ph:ph + hp - 2 * ph, pw:pw + wp - 2 * pw],)
 
     return record(out, (x,), backward, "max_pool2d")
