@@ -208,7 +208,8 @@ def test_winograd_conv_relu_fusion_equals_the_unfused_pair():
 
 @pytest.mark.parametrize("o, c", [(5, 3), (32, 32), (24, 40)])
 def test_winograd_weight_transforms_are_the_float64_products_rounded_once(o, c):
-    """U = G w Gᵀ and dL/dw = Gᵀ dU G: the compiled transforms equal the float64 matrix products rounded to float32."""
+    """U = G w Gᵀ and dL/dw = Gᵀ dU G: the compiled transforms equal the float64 matrix products rounded to
+    float32."""
     from descend.kernels import winograd as K
     rng = np.random.default_rng(14)
     G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])

@@ -63,3 +63,16 @@ def test_convolutions_share_out_only_while_openblas_workers_sleep_soon(monkeypat
             monkeypatch.setenv("OPENBLAS_THREAD_TIMEOUT", value)
         assert threads.spinning_workers() is spinning, value
         assert threads.share_count() == (1 if spinning else 2), value
+
+
+def test_holding_takes_every_lock_and_releases_them_all_even_on_an_error():
+    locks = [threading.Lock() for _ in range(4)]
+    with threads.holding(locks[1:3]):
+        assert [lock.locked() for lock in locks] == [False, True, True, False]
+    assert not any(lock.locked() for lock in locks)
+    try:
+        with threads.holding(locks):
+            raise RuntimeError("inside")
+    except RuntimeError:
+        pass
+    assert not any(lock.locked() for lock in locks)

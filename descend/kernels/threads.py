@@ -26,7 +26,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 __all__ = ["serial_blas", "blas_threads", "spinning_workers", "share_count", "chunks", "map_chunks", "share_out",
-           "MIN_CHUNK_ROWS"]
+           "holding", "MIN_CHUNK_ROWS"]
 
 #: The fewest samples a chunk gets (smaller products lose more to overheads than a thread gains).
 MIN_CHUNK_ROWS = 4
@@ -139,8 +139,9 @@ def map_chunks(function, parts: list) -> list:
 
 def share_out(work, count: int, items: list) -> list:
     """Run ``work(next_item)`` on ``count`` threads (:func:`map_chunks`), every BLAS held to one thread when
-    there are several (:func:`serial_blas`; with one, in this thread and nothing held); ``next_item()`` gives each caller the next of ``items`` not yet
-    taken, then None, so a thread on a slower core simply takes fewer. Returns each thread's result."""
+    there are several (:func:`serial_blas`; with one, in this thread and nothing held); ``next_item()`` gives
+    each caller the next of ``items`` not yet taken, then None, so a thread on a slower core simply takes fewer.
+    Returns each thread's result."""
     remaining = iter(items)
     lock = threading.Lock()
 
@@ -152,3 +153,18 @@ def share_out(work, count: int, items: list) -> list:
         return [work(next_item)]
     with serial_blas(every=True):
         return map_chunks(lambda _: work(next_item), list(range(count)))
+
+
+@contextlib.contextmanager
+def holding(locks):
+    """Hold every lock of ``locks`` (a sequence in one fixed order, e.g. rows top to bottom, so that two threads
+    taking overlapping runs of it cannot deadlock) inside the block; all are released however it ends."""
+    taken = []
+    try:
+        for lock in locks:
+            lock.acquire()
+            taken.append(lock)
+        yield
+    finally:
+        for lock in reversed(taken):
+            lock.release()

@@ -54,7 +54,8 @@ def _g_side(x0, x1, x2):
 
 @helper
 def _gt_side(y0, y1, y2, y3):
-    """Gᵀ y for a column (y0, y1, y2, y3) of a transformed tile: (y0 + ½y1 + ½y2, ½y1 − ½y2, ½y1 + ½y2 + y3)."""
+    """Gᵀ y for a column (y0, y1, y2, y3) of a transformed tile:
+    (y0 + ½y1 + ½y2, ½y1 − ½y2, ½y1 + ½y2 + y3)."""
     return y0 + 0.5 * y1 + 0.5 * y2, 0.5 * y1 - 0.5 * y2, 0.5 * y1 + 0.5 * y2 + y3
 
 

@@ -27,12 +27,12 @@ builds it in blocks of output rows (columns of X), the backward rebuilds it in b
 elements. Every dot product still runs over its whole length, so blocking changes no sum.
 
 On several cores (:func:`descend.kernels.threads.share_count` > 1) a convolution whose patch matrix has at
-least :data:`SPLIT_FROM` elements and :data:`SPLIT_DEPTH` rows shares its blocks of output rows out among one thread per core, each block's
-patches and product on its own thread with every BLAS held to one thread (the patch copies ran on one core
-before, and the BLAS split thin products poorly). Forward blocks write disjoint outputs. Backward, each thread
-sums dL/dW over its blocks (the per-thread sums are added: float32 rounding of another summation order), and
-adds its blocks of dL/dX onto the padded input while holding a lock for each input row they touch (taken in
-increasing order), since the windows of neighbouring output rows overlap.
+least :data:`SPLIT_FROM` elements and :data:`SPLIT_DEPTH` rows shares its blocks of output rows out among one
+thread per core, each block's patches and product on its own thread with every BLAS held to one thread (the
+patch copies ran on one core before, and the BLAS split thin products poorly). Forward blocks write disjoint
+outputs. Backward, each thread sums dL/dW over its blocks (the per-thread sums are added: float32 rounding of
+another summation order), and adds its blocks of dL/dX onto the padded input while holding a lock for each
+input row they touch (taken in increasing order), since the windows of neighbouring output rows overlap.
 """
 
 from __future__ import annotations
@@ -239,22 +239,23 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, relu: bool):
         if count > 1:  # by blocks of output rows, shared out among threads
             gw_rows = _shared_backward(g2, xp, w2, gxp if need_x else None, need_w, geometry, count)
             gw = None if gw_rows is None else gw_rows.reshape(o, kh, kw, c)
-        elif need_w:
-            gw = np.empty((o, kh, kw, c), dtype=np.result_type(g2, xp))
-        # by blocks of input channels: patch rows (u, v, c0…c1), rebuilt here rather than stored
-        for c0, c1 in (_blocks(c, kh * kw * ho * cols) if count == 1 else ()):
+        else:  # by blocks of input channels: patch rows (u, v, c0…c1), rebuilt here rather than stored
             if need_w:
-                patches = _im2col(xp[c0:c1], geometry)
-                gw[:, :, :, c0:c1] = np.matmul(g2, patches.T).reshape(o, kh, kw, c1 - c0)
-                patches = None
-            if need_x:
-                w_block = w2.reshape(o, kh * kw, c)[:, :, c0:c1].reshape(o, -1)
-                gcols = np.matmul(w_block.T, g2, out=buffers.empty((kh * kw * (c1 - c0), ho * cols), g2.dtype))
-                gcols = gcols.reshape(kh * kw, c1 - c0, ho, wo, n)
-                block = gxp[c0:c1]
-                for kk, (hs, ws) in enumerate(window_offsets(*geometry)):
-                    block[:, hs, ws] += gcols[kk]
-                gcols = None
+                gw = np.empty((o, kh, kw, c), dtype=np.result_type(g2, xp))
+            for c0, c1 in _blocks(c, kh * kw * ho * cols):
+                if need_w:
+                    patches = _im2col(xp[c0:c1], geometry)
+                    gw[:, :, :, c0:c1] = np.matmul(g2, patches.T).reshape(o, kh, kw, c1 - c0)
+                    patches = None
+                if need_x:
+                    w_block = w2.reshape(o, kh * kw, c)[:, :, c0:c1].reshape(o, -1)
+                    gcols = np.matmul(w_block.T, g2,
+                                      out=buffers.empty((kh * kw * (c1 - c0), ho * cols), g2.dtype))
+                    gcols = gcols.reshape(kh * kw, c1 - c0, ho, wo, n)
+                    block = gxp[c0:c1]
+                    for kk, (hs, ws) in enumerate(window_offsets(*geometry)):
+                        block[:, hs, ws] += gcols[kk]
+                    gcols = None
         if need_w:
             gw = np.ascontiguousarray(gw.transpose(0, 3, 1, 2))
         if need_x:
@@ -283,16 +284,10 @@ def _shared_backward(g2, xp, w2, gxp, need_w: bool, geometry, count: int):
             if gxp is not None:
                 gcols = np.matmul(w2.T, g_block, out=buffers.empty((k, (i1 - i0) * cols), g2.dtype))
                 gcols = gcols.reshape(kh * kw, c, i1 - i0, wo, n)
-                held = row_locks[i0 * sh:(i1 - 1) * sh + (kh - 1) * dh + 1]
-                for lock in held:
-                    lock.acquire()
-                try:
+                with threads.holding(row_locks[i0 * sh:(i1 - 1) * sh + (kh - 1) * dh + 1]):
                     for kk, (hs, ws) in enumerate(window_offsets(*geometry)):
                         rows = slice(hs.start + i0 * sh, hs.start + (i1 - 1) * sh + 1, sh)
                         gxp[:, rows, ws] += gcols[kk]
-                finally:
-                    for lock in held:
-                        lock.release()
         return gw
 
     parts = threads.share_out(backward_blocks, count, _row_blocks(ho, k * cols, count))

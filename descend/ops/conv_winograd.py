@@ -138,14 +138,8 @@ def backward(g4: np.ndarray, xp: np.ndarray, u: np.ndarray, need_w: bool, need_x
                 del v
             if need_x:
                 dv = np.matmul(u.transpose(0, 2, 1), dm, out=buffers.empty((16, c, t), np.float32))
-                held = row_pairs[p0 // tw:(p1 - 1) // tw + 2]
-                for lock in held:
-                    lock.acquire()
-                try:
+                with threads.holding(row_pairs[p0 // tw:(p1 - 1) // tw + 2]):
                     K.input_grad_transform(dv, th, tw, gxp, p0, p1)
-                finally:
-                    for lock in held:
-                        lock.release()
                 del dv
             del dm
         return du
