@@ -82,7 +82,7 @@ def _plan(th: int, tw: int, n: int, channels: int):
     :data:`CHUNK_BYTES`."""
     count = threads.share_count()
     ranges = _chunks(th, tw, n, channels, count)
-    return max(1, min(count, len(ranges))), ranges
+    return min(count, len(ranges)), ranges
 
 
 def forward(xp: np.ndarray, w: np.ndarray, ho: int, wo: int) -> tuple:
