@@ -2,6 +2,8 @@
 descend's own NumPy path: float32 RNN/LSTM/GRU layers of the sizes users train (the kernel path engages for
 float32 inputs without a packed batch or an LSTM projection), outputs, final states and every gradient."""
 
+import ctypes
+
 import numpy as np
 import pytest
 import torch
@@ -177,3 +179,25 @@ def test_rational_tanh_keeps_nan_and_saturates_infinities():
     y = np.empty_like(x)
     compiled.tanh_array(x, y)
     np.testing.assert_array_equal(y, np.tanh(x))
+
+
+def test_numpy_blas_sgemm_is_found_and_computes_the_row_major_product():
+    from descend.kernels import blas
+    function, found = blas.sgemm()
+    assert found, "NumPy's wheels ship OpenBLAS with cblas_sgemm; the kernels would fall back to np.dot"
+    a = RNG.standard_normal((7, 33)).astype(np.float32)
+    b = RNG.standard_normal((33, 130)).astype(np.float32)
+    c = np.full((7, 130), np.nan, np.float32)  # beta = 0: whatever C held is overwritten
+    function(blas.ROW_MAJOR, blas.NO_TRANS, blas.NO_TRANS, 7, 130, 33, 1.0, a.ctypes.data, 33, b.ctypes.data, 130,
+             0.0, c.ctypes.data, 130)
+    np.testing.assert_allclose(c, a.astype(np.float64) @ b.astype(np.float64), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_kernels_without_numpy_blas_use_numbas_product_and_match_torch(kind, monkeypatch):
+    """Where NumPy's BLAS has no cblas_sgemm (another BLAS build), the kernels take np.dot: same results."""
+    from descend.kernels import blas
+    placeholder = ctypes.CFUNCTYPE(None, *blas._argtypes(ctypes.c_int64))(lambda *args: None)
+    monkeypatch.setattr(blas, "_found", (placeholder, False))
+    got, want = _run(kind, 12, 6, 5, 20, state=True)
+    _assert_close(got, want)
