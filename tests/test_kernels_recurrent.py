@@ -2,8 +2,6 @@
 descend's own NumPy path: float32 RNN/LSTM/GRU layers of the sizes users train (the kernel path engages for
 float32 inputs without a packed batch or an LSTM projection), outputs, final states and every gradient."""
 
-import ctypes
-
 import numpy as np
 import pytest
 import torch
@@ -197,7 +195,6 @@ def test_numpy_blas_sgemm_is_found_and_computes_the_row_major_product():
 def test_kernels_without_numpy_blas_use_numbas_product_and_match_torch(kind, monkeypatch):
     """Where NumPy's BLAS has no cblas_sgemm (another BLAS build), the kernels take np.dot: same results."""
     from descend.kernels import blas
-    placeholder = ctypes.CFUNCTYPE(None, *blas._argtypes(ctypes.c_int64))(lambda *args: None)
-    monkeypatch.setattr(blas, "_found", (placeholder, False))
+    monkeypatch.setattr(blas, "_found", (blas.placeholder(), False))
     got, want = _run(kind, 12, 6, 5, 20, state=True)
     _assert_close(got, want)

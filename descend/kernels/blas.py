@@ -18,7 +18,7 @@ from __future__ import annotations
 import ctypes
 import os
 
-__all__ = ["sgemm", "ROW_MAJOR", "NO_TRANS"]
+__all__ = ["sgemm", "placeholder", "ROW_MAJOR", "NO_TRANS"]
 
 #: CBLAS's enumerations.
 ROW_MAJOR, NO_TRANS = 101, 111
@@ -66,5 +66,10 @@ def _locate():
                 function.restype = None
                 function.argtypes = _argtypes(index)
                 return function, True
-    placeholder = ctypes.CFUNCTYPE(None, *_argtypes(ctypes.c_int64))(lambda *args: None)
-    return placeholder, False
+    return placeholder(), False
+
+
+def placeholder():
+    """A ctypes function of ``cblas_sgemm``'s ILP64 signature that does nothing: what :func:`sgemm` gives
+    kernels with ``found = False``, which then never call it."""
+    return ctypes.CFUNCTYPE(None, *_argtypes(ctypes.c_int64))(lambda *args: None)

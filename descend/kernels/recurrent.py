@@ -33,6 +33,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import blas, helper, kernel
+from .blas import NO_TRANS, ROW_MAJOR
 
 __all__ = ["lstm_forward", "lstm_backward", "gru_forward", "gru_backward", "rnn_forward", "rnn_backward",
            "tanh_array"]
@@ -68,7 +69,8 @@ def _product(x, w, out, sgemm, found):
     m, k = x.shape
     if found and m > 1:
         n = w.shape[1]
-        sgemm(101, 111, 111, m, n, k, _ONE, x.ctypes.data, k, w.ctypes.data, n, _ZERO, out.ctypes.data, n)
+        sgemm(ROW_MAJOR, NO_TRANS, NO_TRANS, m, n, k, _ONE, x.ctypes.data, k, w.ctypes.data, n, _ZERO,
+              out.ctypes.data, n)
     else:
         np.dot(x, w, out)
 
