@@ -184,11 +184,14 @@ def _conv_f64(x, w, p):
 
 
 def test_winograd_rounding_error_against_float64_is_float32_sized():
-    """Winograd adds rounding (its transforms sum up to 16 terms): measured against float64 it stays within 3× the
-    error of the direct im2col product, and below 1e-6 of the output's scale."""
+    """F(2×2, 3×3) adds rounding (its transforms sum up to 16 terms): measured against float64 it stays within 3×
+    the error of the direct im2col product, and below 1e-6 of the output's scale. (14×14 outputs take F(2×2, 3×3):
+    F(4×4, 3×3)'s tiles would compute 16×16; its rounding is tested in test_kernels_winograd4.py.)"""
+    from descend.ops import conv_winograd
     rng = np.random.default_rng(7)
-    x = rng.standard_normal((8, 64, 16, 16)).astype(np.float32)
+    x = rng.standard_normal((32, 64, 14, 14)).astype(np.float32)
     w = (rng.standard_normal((64, 64, 3, 3)) / np.sqrt(9 * 64)).astype(np.float32)
+    assert conv_winograd.scheme(x, w, (1, 1), (1, 1), (1, 1)) is conv_winograd.F2
     exact = _conv_f64(x, w, 1)
     run = lambda: F.conv2d(descend.tensor(x), descend.tensor(w), padding=1).numpy()  # noqa: E731
     wino, direct = _both_paths(run)

@@ -101,7 +101,8 @@ class Kernel:
         for name, value in list(function.__globals__.items()):  # the module's helpers, compiled once
             if isinstance(value, _Helper):
                 function.__globals__[name] = numba.njit(value.function, cache=True, nogil=True,
-                                                        error_model="numpy")
+                                                        error_model="numpy",
+                                                        inline="always" if value.inline else "never")
         if not parallel:  # a separate function object, so the two versions have separate cache entries
             function = types.FunctionType(function.__code__, function.__globals__, function.__name__ + "_serial",
                                           function.__defaults__, function.__closure__)
@@ -156,19 +157,26 @@ def set_threads(n: int) -> None:
 
 
 class _Helper:
-    """A scalar function kernels call: plain Python until a kernel of its module compiles."""
+    """A function kernels call: plain Python until a kernel of its module compiles."""
 
-    __slots__ = ("function",)
+    __slots__ = ("function", "inline")
 
-    def __init__(self, function):
-        self.function = function
+    def __init__(self, function, inline: bool = False):
+        self.function, self.inline = function, inline
 
     def __call__(self, *args):
         return self.function(*args)
 
 
-def helper(function):
-    """Decorator: a scalar function that kernels of the same module call (compiled with them)."""
+def helper(function=None, *, inline: bool = False):
+    """Decorator: a function that kernels of the same module call (compiled with them).
+
+    ``inline=True`` inlines its body into each caller before compiling, for a helper that takes arrays: a call
+    that is not inlined counts references to every array it is passed (atomic operations), which can cost more
+    than a short loop over a tile's samples (measured: the F(4×4, 3×3) transforms of
+    :mod:`descend.kernels.winograd4` took 3–5× as long with their helpers called)."""
+    if function is None:
+        return lambda f: _Helper(f, inline)
     return _Helper(function)
 
 

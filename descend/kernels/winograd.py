@@ -31,12 +31,15 @@ at most 16 terms; the result's difference from the direct product is measured in
 
 from __future__ import annotations
 
+import types
+
 import numpy as np
 
 from . import helper, kernel, prange
 
 __all__ = ["weight_transform", "weight_grad", "input_transform", "output_transform", "output_grad_transform",
-           "input_grad_transform", "tiles"]
+           "input_grad_transform", "tiles", "check_positions",
+           "SCHEME"]
 
 _G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
 
@@ -179,7 +182,7 @@ def _input_transform(xp, flat, plane, tw, p0, p1, rows):
 
 
 def _flat_planes(planes: np.ndarray):
-    """(a 1-D view from the first element of ``planes`` (16, R, T) to its last, elements between planes) for a
+    """(a 1-D view from the first element of ``planes`` (P, R, T) to its last, elements between planes) for a
     planes array whose rows are contiguous and one after another (its planes may lie further apart)."""
     rows, cols = planes.shape[1:]
     if planes.dtype != np.float32:
@@ -189,12 +192,14 @@ def _flat_planes(planes: np.ndarray):
     if planes.strides[1:] != (4 * cols, 4) or planes.strides[0] % 4:
         raise ValueError(f"transformed tiles must be planes of contiguous rows, got strides {planes.strides}")
     plane = planes.strides[0] // 4
-    flat = np.lib.stride_tricks.as_strided(planes, (15 * plane + rows * cols,), (4,), writeable=True)
+    flat = np.lib.stride_tricks.as_strided(planes, ((planes.shape[0] - 1) * plane + rows * cols,), (4,),
+                                           writeable=True)
     return flat, np.int64(plane)
 
 
-def _positions(th: int, tw: int, p0: int, p1, planes: np.ndarray, n: int) -> tuple:
-    """The checked tile-position range (p0, p1) of a call and ``planes`` as a flat view."""
+def check_positions(th: int, tw: int, p0: int, p1, planes: np.ndarray, n: int) -> tuple:
+    """(p0, p1, ``planes`` as a flat view, elements between planes) for a transform's call on the tile positions
+    p0…p1 (None: th·tw) of ``planes`` (P, rows, (p1 − p0)·n), checked."""
     p1 = th * tw if p1 is None else p1
     if not 0 <= p0 < p1 <= th * tw:
         raise ValueError(f"tile positions {p0}…{p1} must satisfy 0 <= p0 < p1 <= {th * tw} (th·tw)")
@@ -206,7 +211,7 @@ def _positions(th: int, tw: int, p0: int, p1, planes: np.ndarray, n: int) -> tup
 def input_transform(xp: np.ndarray, th: int, tw: int, out: np.ndarray, p0: int = 0, p1=None) -> np.ndarray:
     """V = Bᵀ d B of the tiles at positions p0…p1 (default: all th·tw) of the padded input ``xp``
     (C, ≥2th+2, ≥2tw+2, N) into ``out`` (16, C, (p1 − p0)·N)."""
-    p0, p1, flat, plane = _positions(th, tw, p0, p1, out, xp.shape[3])
+    p0, p1, flat, plane = check_positions(th, tw, p0, p1, out, xp.shape[3])
     _input_transform(xp, flat, plane, np.int64(tw), p0, p1, _BT_ROWS)
     return out
 
@@ -257,7 +262,7 @@ def _output_transform(flat, plane, y, tw, p0, p1):
 def output_transform(m: np.ndarray, th: int, tw: int, out: np.ndarray, p0: int = 0, p1=None) -> np.ndarray:
     """Y = Aᵀ M A of the tiles at positions p0…p1 (default: all) from ``m`` (16, O, (p1 − p0)·N) into their
     places in ``out`` (O, Hₒ, Wₒ, N), dropping a last half tile."""
-    p0, p1, flat, plane = _positions(th, tw, p0, p1, m, out.shape[3])
+    p0, p1, flat, plane = check_positions(th, tw, p0, p1, m, out.shape[3])
     _output_transform(flat, plane, out, np.int64(tw), p0, p1)
     return out
 
@@ -321,7 +326,7 @@ def _output_grad_transform(g, flat, plane, tw, p0, p1):
 def output_grad_transform(g: np.ndarray, th: int, tw: int, out: np.ndarray, p0: int = 0, p1=None) -> np.ndarray:
     """dM = A g Aᵀ of the tiles at positions p0…p1 (default: all) of the output gradient ``g`` (O, Hₒ, Wₒ, N)
     into ``out`` (16, O, (p1 − p0)·N)."""
-    p0, p1, flat, plane = _positions(th, tw, p0, p1, out, g.shape[3])
+    p0, p1, flat, plane = check_positions(th, tw, p0, p1, out, g.shape[3])
     _output_grad_transform(g, flat, plane, np.int64(tw), p0, p1)
     return out
 
@@ -385,6 +390,14 @@ def _input_grad_transform(flat, plane, gxp, tw, p0, p1):
 def input_grad_transform(dv: np.ndarray, th: int, tw: int, gxp: np.ndarray, p0: int = 0, p1=None) -> np.ndarray:
     """Add B dV Bᵀ of the tiles at positions p0…p1 (default: all) from ``dv`` (16, C, (p1 − p0)·N) onto the
     padded input gradient ``gxp`` (C, ≥2th+2, ≥2tw+2, N), zeroed before the first call."""
-    p0, p1, flat, plane = _positions(th, tw, p0, p1, dv, gxp.shape[3])
+    p0, p1, flat, plane = check_positions(th, tw, p0, p1, dv, gxp.shape[3])
     _input_grad_transform(flat, plane, gxp, np.int64(tw), p0, p1)
     return gxp
+
+
+#: This module's F(2×2, 3×3) as a transform scheme: output tile m, transformed tile α, α² planes, and the
+#: transforms, the interface :class:`descend.kernels.winograd_tiles.Transforms` also has.
+SCHEME = types.SimpleNamespace(m=2, alpha=4, planes=16, tiles=tiles, weight_transform=weight_transform,
+                               weight_grad=weight_grad, input_transform=input_transform,
+                               output_transform=output_transform, output_grad_transform=output_grad_transform,
+                               input_grad_transform=input_grad_transform)

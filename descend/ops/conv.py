@@ -193,8 +193,9 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, relu: bool):
                          f"{(ph, pw)} and dilation {(dh, dw)} (output would be {(ho, wo)}); pad more or use a "
                          "smaller kernel")
 
-    if conv_winograd.applies(xd, w, (sh, sw), (ph, pw), (dh, dw)):
-        return _conv2d_winograd(x, weight, bias, xd, w, (ph, pw), (ho, wo), relu)
+    scheme = conv_winograd.scheme(xd, w, (sh, sw), (ph, pw), (dh, dw))
+    if scheme is not None:
+        return _conv2d_winograd(x, weight, bias, xd, w, (ph, pw), (ho, wo), relu, scheme)
     xm = batch_innermost(xd)                                    # (C, H, W, N)
     if ph or pw:
         xp = buffers.zeros((c, h + 2 * ph, wd + 2 * pw, n), xm.dtype)
@@ -309,13 +310,13 @@ def _node_inputs(x, weight, bias, out, relu: bool):
     return parents, need_x, need_w, need_b, positive
 
 
-def _conv2d_winograd(x, weight, bias, xd, w, padding, out_size, relu: bool):
-    """The node of :func:`_conv2d` computed by Winograd F(2×2, 3×3) (:mod:`descend.ops.conv_winograd`)."""
+def _conv2d_winograd(x, weight, bias, xd, w, padding, out_size, relu: bool, scheme):
+    """The node of :func:`_conv2d` computed by Winograd F(m×m, 3×3) (``scheme``, :mod:`descend.ops.conv_winograd`)."""
     (ph, pw), (ho, wo) = padding, out_size
     n, c, h, wd = xd.shape
     o = w.shape[0]
-    xp = conv_winograd.pad_to_tiles(batch_innermost(xd), ph, pw, ho, wo)
-    out_m, u = conv_winograd.forward(xp, w, ho, wo)
+    xp = conv_winograd.pad_to_tiles(batch_innermost(xd), ph, pw, ho, wo, scheme)
+    out_m, u = conv_winograd.forward(xp, w, ho, wo, scheme)
     if bias is not None:
         out_m.reshape(o, -1)[...] += bias.array[:, None]
     out = out_m.transpose(3, 0, 1, 2)
@@ -330,7 +331,7 @@ def _conv2d_winograd(x, weight, bias, xd, w, padding, out_size, relu: bool):
             g = relu_gradient(g, positive, out_dtype)
         g4 = batch_innermost(g)                                 # (O, Hₒ, Wₒ, N)
         gb = g4.reshape(o, -1).sum(axis=1) if need_b else None
-        gx, gw = conv_winograd.backward(g4, xp, u, need_w, need_x, ph, pw, h, wd)
+        gx, gw = conv_winograd.backward(g4, xp, u, need_w, need_x, ph, pw, h, wd, scheme)
         if gx is not None:
             gx = gx.transpose(3, 0, 1, 2)
         return (gx, gw) if bias is None else (gx, gw, gb)

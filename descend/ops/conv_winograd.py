@@ -1,14 +1,20 @@
 """The Winograd route of :func:`descend.ops.conv.conv2d`: 3×3, stride 1, dilation 1, float32 convolutions.
 
-The arithmetic (transforms, the 16 channel products, their transposes) is :mod:`descend.kernels.winograd`;
-this module lays out the arrays: the zero-padded batch-innermost input, padded further at the bottom and right
-to whole 2×2 output tiles, and the buffers of the transformed tiles, which it fills a range of tile positions
-at a time (:data:`CHUNK_BYTES`): transform, 16 products, transform back while the range's planes are in cache,
-instead of 16 planes of every tile (4× the input, 64 MiB for W8's first 32-channel layer) through main memory. :func:`applies` says when it is used:
-with the compiled kernels on, and enough input channels for the 16 products (inner dimension C) to run at
-matrix-product speed — with few channels the im2col product (inner dimension 9C) is faster.
-"""
+Two schemes compute it: F(4×4, 3×3) (:mod:`descend.kernels.winograd4`: 36 planes per 6×6 input tile, 2.25
+multiplications per output and channel pair) where whole 4×4 output tiles fit the output, else F(2×2, 3×3)
+(:mod:`descend.kernels.winograd`: 16 planes per 4×4 tile, 4 multiplications); :func:`scheme` chooses. F(4×4,
+3×3) measured faster on every shape with enough tiles (W10 85 → 69 ms a step, W8 209 → 131; docs/kernels.md)
+and rounds about ten times more (measured in the tests; float32-sized).
 
+The arithmetic (transforms, the channel products' planes, their transposes) is in those kernel modules; this
+module lays out the arrays: the zero-padded batch-innermost input, padded further at the bottom and right to
+whole m×m output tiles, and the buffers of the transformed tiles, which it fills a range of tile positions at
+a time (:data:`CHUNK_BYTES`): transform, α² products, transform back while the range's planes are in cache,
+instead of the planes of every tile (4× the input for F(2×2, 3×3), 64 MiB for W8's first 32-channel layer)
+through main memory. The route is taken with the compiled kernels on, and enough input channels for the
+products (inner dimension C) to run at matrix-product speed — with few channels the im2col product (inner
+dimension 9C) is faster.
+"""
 from __future__ import annotations
 
 import threading
@@ -16,9 +22,9 @@ import threading
 import numpy as np
 
 from .. import buffers, kernels
-from ..kernels import threads, winograd as K
+from ..kernels import threads, winograd as K, winograd4
 
-__all__ = ["applies", "forward", "backward", "MIN_CHANNELS", "MIN_TILES"]
+__all__ = ["applies", "scheme", "pad_to_tiles", "forward", "backward", "MIN_CHANNELS", "MIN_TILES", "F2", "F4"]
 
 #: Input channels from which the Winograd route is taken (measured on the benchmark CNNs; see docs/bench.md).
 MIN_CHANNELS = 16
@@ -29,29 +35,46 @@ MIN_TILES = 1024
 MAX_WASTE = 0.1
 
 
+#: The two schemes: F(2×2, 3×3) (:mod:`descend.kernels.winograd`) and F(4×4, 3×3)
+#: (:mod:`descend.kernels.winograd4`).
+F2, F4 = K.SCHEME, winograd4.SCHEME
+
+
 def applies(x: np.ndarray, w: np.ndarray, stride, padding, dilation) -> bool:
     """Whether conv2d of ``x`` (N, C, H, W) with ``w`` (O, C, kh, kw) takes the Winograd route."""
-    return (w.shape[2] == 3 and w.shape[3] == 3 and tuple(stride) == (1, 1) and tuple(dilation) == (1, 1)
+    return scheme(x, w, stride, padding, dilation) is not None
+
+
+def scheme(x: np.ndarray, w: np.ndarray, stride, padding, dilation):
+    """The Winograd scheme conv2d of ``x`` (N, C, H, W) with ``w`` (O, C, kh, kw) takes (:data:`F4` where its
+    tiles fit, else :data:`F2`), or None for the im2col route."""
+    if not (w.shape[2] == 3 and w.shape[3] == 3 and tuple(stride) == (1, 1) and tuple(dilation) == (1, 1)
             and x.dtype == np.float32 and w.dtype == np.float32 and x.shape[1] >= MIN_CHANNELS
-            and _tiles_fit(x.shape, w.shape, padding) and kernels.enabled())
+            and kernels.enabled()):
+        return None
+    for candidate in (F4, F2):
+        if _tiles_fit(x.shape, padding, candidate):
+            return candidate
+    return None
 
 
-def _tiles_fit(x_shape, w_shape, padding) -> bool:
-    """Enough tiles for the products, and whole tiles wasting at most :data:`MAX_WASTE` of the outputs
-    (an odd output size computes a last half tile and drops it)."""
+def _tiles_fit(x_shape, padding, s=F2) -> bool:
+    """Enough tiles for the products, and whole m×m tiles of scheme ``s`` wasting at most :data:`MAX_WASTE` of
+    the outputs (an output size that is not a multiple of m computes a last part tile and drops the rest)."""
     n, _, h, w = x_shape
     ho, wo = h + 2 * padding[0] - 2, w + 2 * padding[1] - 2
     if ho < 1 or wo < 1:
         return False
-    th, tw = K.tiles(ho), K.tiles(wo)
-    return n * th * tw >= MIN_TILES and 4 * th * tw <= (1 + MAX_WASTE) * ho * wo
+    th, tw = s.tiles(ho), s.tiles(wo)
+    return n * th * tw * s.m * s.m >= 4 * MIN_TILES and s.m * s.m * th * tw <= (1 + MAX_WASTE) * ho * wo
 
 
-def pad_to_tiles(xm: np.ndarray, ph: int, pw: int, ho: int, wo: int) -> np.ndarray:
-    """The batch-innermost input (C, H, W, N) zero-padded by (ph, pw) and to whole tiles: (C, 2tₕ+2, 2t_w+2, N)."""
+def pad_to_tiles(xm: np.ndarray, ph: int, pw: int, ho: int, wo: int, s=F2) -> np.ndarray:
+    """The batch-innermost input (C, H, W, N) zero-padded by (ph, pw) and to whole m×m tiles of scheme ``s``:
+    (C, m·tₕ + 2, m·t_w + 2, N)."""
     c, h, w, n = xm.shape
-    th, tw = K.tiles(ho), K.tiles(wo)
-    xp = buffers.empty((c, 2 * th + 2, 2 * tw + 2, n), xm.dtype)
+    th, tw = s.tiles(ho), s.tiles(wo)
+    xp = buffers.empty((c, s.m * th + 2, s.m * tw + 2, n), xm.dtype)
     # zero only the border, then copy the interior
     xp[:, :ph] = 0
     xp[:, ph + h:] = 0
@@ -67,79 +90,81 @@ def pad_to_tiles(xm: np.ndarray, ph: int, pw: int, ho: int, wo: int) -> np.ndarr
 CHUNK_BYTES = 1 << 23
 
 
-def _chunks(th: int, tw: int, n: int, channels: int, share: int = 1) -> list:
+def _chunks(th: int, tw: int, n: int, channels: int, share: int = 1, planes: int = 16) -> list:
     """Tile-position ranges (p0, p1) covering all th·tw positions, each of at most :data:`CHUNK_BYTES` / ``share``
-    of 16 planes of ``channels`` float32 rows (at least one position)."""
-    per_position = 16 * channels * n * 4
+    of ``planes`` planes of ``channels`` float32 rows (at least one position)."""
+    per_position = planes * channels * n * 4
     step = max(1, CHUNK_BYTES // share // per_position)
     total = th * tw
     return [(p0, min(p0 + step, total)) for p0 in range(0, total, step)]
 
 
-def _plan(th: int, tw: int, n: int, channels: int):
+def _plan(th: int, tw: int, n: int, channels: int, planes: int = 16):
     """(threads to use, the ranges): one thread per BLAS thread (:func:`descend.kernels.threads.share_count`),
     at most one per range, each range sized so that all threads' planes together stay within
     :data:`CHUNK_BYTES`."""
     count = threads.share_count()
-    ranges = _chunks(th, tw, n, channels, count)
+    ranges = _chunks(th, tw, n, channels, count, planes)
     return min(count, len(ranges)), ranges
 
 
-def forward(xp: np.ndarray, w: np.ndarray, ho: int, wo: int) -> tuple:
-    """(output (O, Hₒ, Wₒ, N) batch-innermost, U) for the tile-padded input ``xp`` and weight ``w``, a range
+def forward(xp: np.ndarray, w: np.ndarray, ho: int, wo: int, s=F2) -> tuple:
+    """(output (O, Hₒ, Wₒ, N) batch-innermost, U) by scheme ``s`` for the tile-padded input ``xp`` and weight
+    ``w``, a range
     of tile positions at a time (V and M of one range stay in cache), the ranges shared out among one thread
     per BLAS thread (their outputs are disjoint)."""
     c, n, o = xp.shape[0], xp.shape[3], w.shape[0]
-    th, tw = K.tiles(ho), K.tiles(wo)
-    u = K.weight_transform(w)
+    th, tw = s.tiles(ho), s.tiles(wo)
+    u = s.weight_transform(w)
     out = buffers.empty((o, ho, wo, n), np.float32)
 
     def work(next_range):
         while (r := next_range()) is not None:
             p0, p1 = r
             t = (p1 - p0) * n
-            v = K.input_transform(xp, th, tw, buffers.empty((16, c, t), np.float32), p0, p1)
-            m = np.matmul(u, v, out=buffers.empty((16, o, t), np.float32))
+            v = s.input_transform(xp, th, tw, buffers.empty((s.planes, c, t), np.float32), p0, p1)
+            m = np.matmul(u, v, out=buffers.empty((s.planes, o, t), np.float32))
             del v
-            K.output_transform(m, th, tw, out, p0, p1)
+            s.output_transform(m, th, tw, out, p0, p1)
             del m
 
-    threads.share_out(work, *_plan(th, tw, n, c + o))
+    threads.share_out(work, *_plan(th, tw, n, c + o, s.planes))
     return out, u
 
 
 def backward(g4: np.ndarray, xp: np.ndarray, u: np.ndarray, need_w: bool, need_x: bool, ph: int, pw: int,
-             h: int, w: int):
+             h: int, w: int, s=F2):
     """(dL/dx as (C, H, W, N) or None, dL/dw (O, C, 3, 3) or None) from the output gradient ``g4``
-    (O, Hₒ, Wₒ, N) batch-innermost, a range of tile positions at a time: dU = Σ dM Vᵀ over the ranges.
+    (O, Hₒ, Wₒ, N) batch-innermost by scheme ``s``, a range of tile positions at a time: dU = Σ dM Vᵀ over the
+    ranges.
 
     The ranges are shared out among threads as in :func:`forward`, each thread summing its own dU. The input
-    tiles of neighbouring tile rows overlap (two image rows), so dL/dx has a lock per pair of image rows
-    (2q, 2q + 1): tile row r adds onto pairs r and r + 1, and a range takes the locks of the pairs it adds
+    tiles of neighbouring tile rows overlap (two image rows), so dL/dx has a lock per group of m image rows
+    (mq … mq + m − 1): tile row r adds onto groups r and r + 1, and a range takes the locks of the groups it adds
     onto, in increasing order, for its last step only (the transforms and products of two ranges overlap)."""
     o, ho, wo, n = g4.shape
     c = xp.shape[0]
-    th, tw = K.tiles(ho), K.tiles(wo)
+    th, tw = s.tiles(ho), s.tiles(wo)
     g4 = np.ascontiguousarray(g4)
     gxp = buffers.zeros(xp.shape, np.float32) if need_x else None
-    count, ranges = _plan(th, tw, n, c + o)
-    row_pairs = [threading.Lock() for _ in range(th + 1)]
+    count, ranges = _plan(th, tw, n, c + o, s.planes)
+    row_groups = [threading.Lock() for _ in range(th + 1)]
 
     def work(next_range):
-        du = np.zeros((16, o, c), np.float32) if need_w else None
-        du_part = np.empty((16, o, c), np.float32)
+        du = np.zeros((s.planes, o, c), np.float32) if need_w else None
+        du_part = np.empty((s.planes, o, c), np.float32)
         while (r := next_range()) is not None:
             p0, p1 = r
             t = (p1 - p0) * n
-            dm = K.output_grad_transform(g4, th, tw, buffers.empty((16, o, t), np.float32), p0, p1)
+            dm = s.output_grad_transform(g4, th, tw, buffers.empty((s.planes, o, t), np.float32), p0, p1)
             if need_w:
-                v = K.input_transform(xp, th, tw, buffers.empty((16, c, t), np.float32), p0, p1)
+                v = s.input_transform(xp, th, tw, buffers.empty((s.planes, c, t), np.float32), p0, p1)
                 du += np.matmul(dm, v.transpose(0, 2, 1), out=du_part)
                 del v
             if need_x:
-                dv = np.matmul(u.transpose(0, 2, 1), dm, out=buffers.empty((16, c, t), np.float32))
-                with threads.holding(row_pairs[p0 // tw:(p1 - 1) // tw + 2]):
-                    K.input_grad_transform(dv, th, tw, gxp, p0, p1)
+                dv = np.matmul(u.transpose(0, 2, 1), dm, out=buffers.empty((s.planes, c, t), np.float32))
+                with threads.holding(row_groups[p0 // tw:(p1 - 1) // tw + 2]):
+                    s.input_grad_transform(dv, th, tw, gxp, p0, p1)
                 del dv
             del dm
         return du
@@ -150,6 +175,6 @@ def backward(g4: np.ndarray, xp: np.ndarray, u: np.ndarray, need_w: bool, need_x
         du = parts[0]
         for part in parts[1:]:
             du += part
-        gw = K.weight_grad(du, o, c)
+        gw = s.weight_grad(du, o, c)
     gx = gxp[:, ph:ph + h, pw:pw + w] if need_x else None
     return gx, gw

@@ -1,0 +1,205 @@
+"""Winograd F(4×4, 3×3) (descend.kernels.winograd4) and the choice between it, F(2×2, 3×3) and im2col
+(descend.ops.conv_winograd.scheme): transforms against float64 matrix products, convolutions against float64
+and PyTorch, rounding measured against F(2×2, 3×3) and the direct product."""
+
+import numpy as np
+import pytest
+import torch
+
+import descend
+import descend.nn.functional as F
+from descend import kernels, nn
+from descend.kernels import winograd4 as K4
+from descend.ops import conv_winograd as CW
+
+pytestmark = pytest.mark.skipif(not kernels.available(), reason="Numba is not importable here")
+
+BT = np.array([[1, -1.5, -2, 1.5, 1, 0], [0, -1, 0.5, 2.5, 1, 0], [0, 1, -2.5, 0.5, 1, 0],
+               [0, -2, -1, 2, 1, 0], [0, 0.5, -1, -0.5, 1, 0], [0, 1, -1.5, -2, 1.5, 1]])
+G = np.array([[1, 0, 0], [1 / 3, 1 / 3, 1 / 3], [-1 / 3, 1 / 3, -1 / 3],
+              [-16 / 15, -8 / 15, -4 / 15], [1 / 15, -2 / 15, 4 / 15], [0, 0, 1]])
+AT = np.array([[1, 1, 1, 1, 1, 0], [0, 1, -1, 0.5, -2, 0], [0, 1, 1, 0.25, 4, 0], [0, 1, -1, 0.125, -8, 1]])
+
+
+def _tiles_of(xp, th, tw, size, step):
+    """(C, th, tw, size, size, N): the size×size tiles of xp (C, H, W, N) at steps of ``step``."""
+    return np.stack([np.stack([xp[:, step * i:step * i + size, step * j:step * j + size] for j in range(tw)], 1)
+                     for i in range(th)], 1)
+
+
+def test_the_matrices_compute_a_4x4_block_of_the_correlation():
+    rng = np.random.default_rng(0)
+    d, w = rng.standard_normal((6, 6)), rng.standard_normal((3, 3))
+    y = AT @ ((G @ w @ G.T) * (BT @ d @ BT.T)) @ AT.T
+    direct = np.array([[(d[i:i + 3, j:j + 3] * w).sum() for j in range(4)] for i in range(4)])
+    np.testing.assert_allclose(y, direct, rtol=0, atol=1e-13)
+
+
+@pytest.mark.parametrize("o, c", [(5, 3), (32, 32), (24, 40)])
+def test_weight_transforms_are_the_float64_products_rounded_once(o, c):
+    rng = np.random.default_rng(1)
+    w = rng.standard_normal((o, c, 3, 3)).astype(np.float32)
+    du = rng.standard_normal((36, o, c)).astype(np.float32)
+    u = np.einsum("ai,ocij,bj->aboc", G, w.astype(np.float64), G).reshape(36, o, c)
+    gw = np.einsum("ai,aboc,bj->ocij", G, du.reshape(6, 6, o, c).astype(np.float64), G)
+    np.testing.assert_allclose(K4.weight_transform(w), u.astype(np.float32), rtol=2e-7, atol=1e-7)
+    np.testing.assert_allclose(K4.weight_grad(du, o, c), gw.astype(np.float32), rtol=2e-7, atol=1e-6)
+
+
+def test_transforms_equal_the_float64_products_and_are_exact_over_tile_ranges():
+    """Each transform against its definition by float64 matrix products (odd sizes: last tiles in part beyond
+    the edges), and the transforms of ranges of tile positions bit for bit those positions of the whole."""
+    rng = np.random.default_rng(2)
+    c, o, ho, wo, n = 5, 3, 9, 10, 3
+    th, tw = K4.tiles(ho), K4.tiles(wo)
+    assert (th, tw) == (3, 3)
+    t = th * tw * n
+    xp = rng.standard_normal((c, 4 * th + 2, 4 * tw + 2, n)).astype(np.float32)
+    g = rng.standard_normal((o, ho, wo, n)).astype(np.float32)
+    m = rng.standard_normal((36, o, t)).astype(np.float32)
+    dv = rng.standard_normal((36, c, t)).astype(np.float32)
+    eps = np.finfo(np.float32).eps
+
+    v = K4.input_transform(xp, th, tw, np.empty((36, c, t), np.float32))
+    ref_v = np.einsum("ar,ctqrsn,bs->abctqn", BT, _tiles_of(xp.astype(np.float64), th, tw, 6, 4), BT)
+    ref_v = ref_v.reshape(36, c, t)
+    assert np.abs(v - ref_v).max() <= 64 * eps * np.abs(ref_v).max()
+
+    y = K4.output_transform(m, th, tw, np.full((o, ho, wo, n), np.nan, np.float32))
+    blocks = np.einsum("ak,kboq,jb->ajoq", AT, m.astype(np.float64).reshape(6, 6, o, t), AT)  # (4, 4, O, T)
+    blocks = blocks.reshape(4, 4, o, th, tw, n).transpose(2, 3, 0, 4, 1, 5).reshape(o, 4 * th, 4 * tw, n)
+    ref_y = blocks[:, :ho, :wo]
+    assert np.abs(y - ref_y).max() <= 64 * eps * np.abs(ref_y).max()
+
+    dm = K4.output_grad_transform(g, th, tw, np.empty((36, o, t), np.float32))
+    gpad = np.zeros((o, 4 * th, 4 * tw, n))
+    gpad[:, :ho, :wo] = g
+    ref_dm = np.einsum("ia,otqijn,jb->abotqn", AT, _tiles_of(gpad, th, tw, 4, 4), AT).reshape(36, o, t)
+    assert np.abs(dm - ref_dm).max() <= 64 * eps * np.abs(ref_dm).max()
+
+    gxp = K4.input_grad_transform(dv, th, tw, np.zeros(xp.shape, np.float32))
+    tiles = np.einsum("ak,abctqn,bl->ctqkln", BT, dv.astype(np.float64).reshape(6, 6, c, th, tw, n), BT)
+    ref_gx = np.zeros(xp.shape)
+    for i in range(th):
+        for j in range(tw):
+            ref_gx[:, 4 * i:4 * i + 6, 4 * j:4 * j + 6] += tiles[:, i, j]
+    assert np.abs(gxp - ref_gx).max() <= 64 * eps * np.abs(ref_gx).max()
+
+    y_parts, gxp_parts = np.full_like(y, np.nan), np.zeros_like(gxp)
+    cuts = [0, 1, 4, 5, th * tw]
+    for p0, p1 in zip(cuts[:-1], cuts[1:]):
+        part = slice(p0 * n, p1 * n)
+        size = (p1 - p0) * n
+        np.testing.assert_array_equal(K4.input_transform(xp, th, tw, np.empty((36, c, size), np.float32), p0, p1),
+                                      v[:, :, part])
+        np.testing.assert_array_equal(
+            K4.output_grad_transform(g, th, tw, np.empty((36, o, size), np.float32), p0, p1), dm[:, :, part])
+        K4.output_transform(np.ascontiguousarray(m[:, :, part]), th, tw, y_parts, p0, p1)
+        K4.input_grad_transform(np.ascontiguousarray(dv[:, :, part]), th, tw, gxp_parts, p0, p1)
+    np.testing.assert_array_equal(y_parts, y)
+    np.testing.assert_array_equal(gxp_parts, gxp)
+    with pytest.raises(ValueError, match="tile positions"):
+        K4.input_transform(xp, th, tw, np.empty((36, c, n), np.float32), 2, 2)
+
+
+@pytest.mark.parametrize("shape, padding, expected", [
+    ((16, 32, 16, 16), 1, "F4"),     # 16×16 outputs: whole 4×4 tiles
+    ((8, 32, 30, 30), 0, "F4"),      # 28×28 outputs
+    ((32, 32, 14, 14), 1, "F2"),     # 14×14: 4×4 tiles would compute 16×16, 31 % more
+    ((4, 32, 16, 16), 1, None),      # 1024 outputs: too few tiles for the products
+    ((64, 8, 16, 16), 1, None),      # 8 input channels: im2col's inner dimension 9C is the faster product
+])
+def test_the_route_is_f4_where_its_tiles_fit_else_f2_else_im2col(shape, padding, expected):
+    x = np.zeros(shape, np.float32)
+    w = np.zeros((32, shape[1], 3, 3), np.float32)
+    chosen = CW.scheme(x, w, (1, 1), (padding, padding), (1, 1))
+    assert chosen is {"F4": CW.F4, "F2": CW.F2, None: None}[expected]
+    assert CW.applies(x, w, (1, 1), (padding, padding), (1, 1)) == (expected is not None)
+    with kernels.disabled():
+        assert CW.scheme(x, w, (1, 1), (padding, padding), (1, 1)) is None
+
+
+def _conv_f64(x, w, p):
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (p, p), (p, p)))
+    ho, wo = xp.shape[2] - 2, xp.shape[3] - 2
+    return sum(np.einsum("oc,nchw->nohw", w[:, :, u, v].astype(np.float64), xp[:, :, u:u + ho, v:v + wo])
+               for u in range(3) for v in range(3))
+
+
+def test_f4_rounding_against_float64_is_measured_and_float32_sized():
+    """F(4×4, 3×3) rounds more than F(2×2, 3×3) and the direct product (coefficients up to 8, the filter
+    transform in sixths). Measured here against float64, as a share of the output's largest value: F(4×4,
+    3×3) 6.5e-6 (root mean square 1.7e-6), F(2×2, 3×3) 3.2e-7, im2col 4.6e-7. The bounds leave 1.5× room."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((16, 64, 16, 16)).astype(np.float32)
+    w = (rng.standard_normal((64, 64, 3, 3)) / np.sqrt(9 * 64)).astype(np.float32)
+    assert CW.scheme(x, w, (1, 1), (1, 1), (1, 1)) is CW.F4
+    exact = _conv_f64(x, w, 1)
+    scale = np.abs(exact).max()
+    f4 = F.conv2d(descend.tensor(x), descend.tensor(w), padding=1).numpy()
+    with kernels.disabled():
+        direct = F.conv2d(descend.tensor(x), descend.tensor(w), padding=1).numpy()
+    xp = CW.pad_to_tiles(np.ascontiguousarray(x.transpose(1, 2, 3, 0)), 1, 1, 16, 16, CW.F2)
+    f2 = CW.forward(xp, w, 16, 16, CW.F2)[0].transpose(3, 0, 1, 2)
+    err = {k: np.abs(y - exact).max() / scale for k, y in (("f4", f4), ("f2", f2), ("direct", direct))}
+    rms = np.sqrt(np.mean((f4 - exact) ** 2) / np.mean(exact ** 2))
+    assert err["f4"] < 1e-5 and rms < 2.6e-6, (err, rms)
+    assert err["f2"] < 1e-6 and err["direct"] < 1e-6, err
+    assert err["f4"] > err["f2"]  # the route really was F(4×4, 3×3)
+
+
+@pytest.mark.parametrize("count", [1, 2])
+@pytest.mark.parametrize("need", ["both", "x", "w"])
+def test_f4_conv_matches_float64_and_torch_in_many_tile_ranges_and_threads(monkeypatch, count, need):
+    """conv2d by F(4×4, 3×3) with bias and part last tiles (20×19 outputs), its tile ranges tiny (CHUNK_BYTES)
+    and shared out among ``count`` threads: output, input and weight gradients against float64 and torch."""
+    rng = np.random.default_rng(13)
+    n, c, o, h, wd = 12, 16, 12, 20, 19
+    x = rng.standard_normal((n, c, h, wd)).astype(np.float32)
+    ref = torch.nn.Conv2d(c, o, 3, padding=1)
+    g = rng.standard_normal((n, o, h, wd)).astype(np.float32)
+    w = ref.weight.detach().numpy()
+    assert CW.scheme(x, w, (1, 1), (1, 1), (1, 1)) is CW.F4  # 5·5 tiles of 16 outputs for 20·19: 5.3 % more
+    monkeypatch.setattr(CW.threads, "share_count", lambda: count)
+    monkeypatch.setattr(CW, "CHUNK_BYTES", 36 * (c + o) * n * 4 * 3)  # 3 / count positions a range
+    assert len(CW._chunks(5, 5, n, c + o, count, 36)) == -(-25 // (3 // count))
+    conv = nn.Conv2d(c, o, 3, padding=1)
+    conv.load_state_dict({k: v.detach().numpy() for k, v in ref.state_dict().items()})
+    conv.weight.requires_grad_(need != "x")
+    dx = descend.tensor(x, requires_grad=need != "w")
+    y = conv(dx)
+    y.backward(descend.tensor(g))
+    tx = torch.tensor(x, requires_grad=True)
+    ty = ref(tx)
+    ty.backward(torch.tensor(g))
+    b = ref.bias.detach().numpy().astype(np.float64)
+    exact_y = _conv_f64(x, w, 1) + b[None, :, None, None]
+    exact_gx = _conv_f64(g, np.flip(w, (2, 3)).transpose(1, 0, 2, 3), 1)
+    xp64 = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (1, 1), (1, 1)))
+    exact_gw = np.stack([np.stack([np.einsum("nohw,nchw->oc", g.astype(np.float64), xp64[:, :, u:u + h, v:v + wd])
+                                   for v in range(3)], -1) for u in range(3)], -2)
+    checks = [(y.numpy(), exact_y, ty.detach().numpy())]
+    if need != "w":
+        checks.append((dx.grad.numpy(), exact_gx, tx.grad.numpy()))
+    else:
+        assert dx.grad is None
+    if need != "x":
+        checks.append((conv.weight.grad.numpy(), exact_gw, ref.weight.grad.numpy()))
+    else:
+        assert conv.weight.grad is None
+    for ours, exact, theirs in checks:
+        scale = np.abs(exact).max()
+        assert np.abs(ours - exact).max() < 1e-5 * scale
+        assert np.abs(ours - theirs).max() < 1e-5 * scale
+
+
+def test_the_array_helpers_are_inlined_into_the_kernels():
+    """The transforms' array helpers are compiled with inline="always" (a call that is not inlined counts
+    references to its seven arrays; the transforms took 3–5× as long so), the scalar helpers of other modules not."""
+    xp = np.zeros((16, 18, 18, 4), np.float32)
+    K4.input_transform(xp, 4, 4, np.empty((36, 16, 64), np.float32))
+    for name in ("_bt", "_b", "_at", "_a"):
+        assert getattr(K4, name).targetoptions["inline"] == "always"
+    from descend.kernels import winograd as K2
+    K2.input_transform(xp[:, :10, :10], 4, 4, np.empty((16, 16, 64), np.float32))
+    assert K2._row_count.targetoptions["inline"] == "never"
