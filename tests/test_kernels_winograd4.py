@@ -127,9 +127,10 @@ def _conv_f64(x, w, p):
 
 
 def test_f4_rounding_against_float64_is_measured_and_float32_sized():
-    """F(4×4, 3×3) rounds more than F(2×2, 3×3) and the direct product (coefficients up to 8, the filter
-    transform in sixths). Measured here against float64, as a share of the output's largest value: F(4×4,
-    3×3) 6.5e-6 (root mean square 1.7e-6), F(2×2, 3×3) 3.2e-7, im2col 4.6e-7. The bounds leave 1.5× room."""
+    """F(4×4, 3×3) rounds more than F(2×2, 3×3) and the direct product (coefficients up to 8, the float32 sum
+    over channels amplified by the output transform). Measured here against float64, as a share of the
+    output's largest value: F(4×4, 3×3) 2.8e-6 (root mean square 1.1e-6; 6.5e-6 and 1.7e-6 with the usual
+    points 0, ±1, ±2), F(2×2, 3×3) 3.2e-7, im2col 4.6e-7. The bounds leave about 1.5× room."""
     rng = np.random.default_rng(7)
     x = rng.standard_normal((16, 64, 16, 16)).astype(np.float32)
     w = (rng.standard_normal((64, 64, 3, 3)) / np.sqrt(9 * 64)).astype(np.float32)
@@ -143,7 +144,7 @@ def test_f4_rounding_against_float64_is_measured_and_float32_sized():
     f2 = CW.forward(xp, w, 16, 16, CW.F2)[0].transpose(3, 0, 1, 2)
     err = {k: np.abs(y - exact).max() / scale for k, y in (("f4", f4), ("f2", f2), ("direct", direct))}
     rms = np.sqrt(np.mean((f4 - exact) ** 2) / np.mean(exact ** 2))
-    assert err["f4"] < 1e-5 and rms < 2.6e-6, (err, rms)
+    assert err["f4"] < 4.5e-6 and rms < 1.7e-6, (err, rms)
     assert err["f2"] < 1e-6 and err["direct"] < 1e-6, err
     assert err["f4"] > err["f2"]  # the route really was F(4×4, 3×3)
 
