@@ -9,6 +9,7 @@ import torch
 import descend
 import descend.nn.functional as F
 from descend import kernels, nn
+from conv_reference import conv3x3_f64
 
 pytestmark = pytest.mark.skipif(not kernels.available(), reason="Numba is not importable here")
 
@@ -175,14 +176,6 @@ def test_winograd_conv_matches_torch_forward_and_gradients(threads, case):
         np.testing.assert_allclose(ours.bias.grad.numpy(), ref.bias.grad.numpy(), rtol=1e-4, atol=1e-4)
 
 
-def _conv_f64(x, w, p):
-    """The convolution of (N, C, H, W) x with (O, C, 3, 3) w in float64, by its definition."""
-    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (p, p), (p, p)))
-    ho, wo = xp.shape[2] - 2, xp.shape[3] - 2
-    return sum(np.einsum("oc,nchw->nohw", w[:, :, u, v].astype(np.float64), xp[:, :, u:u + ho, v:v + wo])
-               for u in range(3) for v in range(3))
-
-
 def test_winograd_rounding_error_against_float64_is_float32_sized():
     """F(2×2, 3×3) adds rounding (its transforms sum up to 16 terms): measured against float64 it stays within 3×
     the error of the direct im2col product, and below 1e-6 of the output's scale. (14×14 outputs take F(2×2, 3×3):
@@ -192,7 +185,7 @@ def test_winograd_rounding_error_against_float64_is_float32_sized():
     x = rng.standard_normal((32, 64, 14, 14)).astype(np.float32)
     w = (rng.standard_normal((64, 64, 3, 3)) / np.sqrt(9 * 64)).astype(np.float32)
     assert conv_winograd.scheme(x, w, (1, 1), (1, 1), (1, 1)) is conv_winograd.F2
-    exact = _conv_f64(x, w, 1)
+    exact = conv3x3_f64(x, w, 1)
     run = lambda: F.conv2d(descend.tensor(x), descend.tensor(w), padding=1).numpy()  # noqa: E731
     wino, direct = _both_paths(run)
     scale = np.abs(exact).max()

@@ -11,6 +11,7 @@ import descend.nn.functional as F
 from descend import kernels, nn
 from descend.kernels import winograd4 as K4
 from descend.ops import conv_winograd as CW
+from conv_reference import conv3x3_f64
 
 pytestmark = pytest.mark.skipif(not kernels.available(), reason="Numba is not importable here")
 
@@ -119,13 +120,6 @@ def test_the_route_is_f4_where_its_tiles_fit_else_f2_else_im2col(shape, padding,
         assert CW.scheme(x, w, (1, 1), (padding, padding), (1, 1)) is None
 
 
-def _conv_f64(x, w, p):
-    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (p, p), (p, p)))
-    ho, wo = xp.shape[2] - 2, xp.shape[3] - 2
-    return sum(np.einsum("oc,nchw->nohw", w[:, :, u, v].astype(np.float64), xp[:, :, u:u + ho, v:v + wo])
-               for u in range(3) for v in range(3))
-
-
 def test_f4_rounding_against_float64_is_measured_and_float32_sized():
     """F(4×4, 3×3) rounds more than F(2×2, 3×3) and the direct product (coefficients up to 8, the float32 sum
     over channels amplified by the output transform). Measured here against float64, as a share of the
@@ -135,7 +129,7 @@ def test_f4_rounding_against_float64_is_measured_and_float32_sized():
     x = rng.standard_normal((16, 64, 16, 16)).astype(np.float32)
     w = (rng.standard_normal((64, 64, 3, 3)) / np.sqrt(9 * 64)).astype(np.float32)
     assert CW.scheme(x, w, (1, 1), (1, 1), (1, 1)) is CW.F4
-    exact = _conv_f64(x, w, 1)
+    exact = conv3x3_f64(x, w, 1)
     scale = np.abs(exact).max()
     f4 = F.conv2d(descend.tensor(x), descend.tensor(w), padding=1).numpy()
     with kernels.disabled():
@@ -174,8 +168,8 @@ def test_f4_conv_matches_float64_and_torch_in_many_tile_ranges_and_threads(monke
     ty = ref(tx)
     ty.backward(torch.tensor(g))
     b = ref.bias.detach().numpy().astype(np.float64)
-    exact_y = _conv_f64(x, w, 1) + b[None, :, None, None]
-    exact_gx = _conv_f64(g, np.flip(w, (2, 3)).transpose(1, 0, 2, 3), 1)
+    exact_y = conv3x3_f64(x, w, 1) + b[None, :, None, None]
+    exact_gx = conv3x3_f64(g, np.flip(w, (2, 3)).transpose(1, 0, 2, 3), 1)
     xp64 = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (1, 1), (1, 1)))
     exact_gw = np.stack([np.stack([np.einsum("nohw,nchw->oc", g.astype(np.float64), xp64[:, :, u:u + h, v:v + wd])
                                    for v in range(3)], -1) for u in range(3)], -2)

@@ -396,7 +396,7 @@ def input_grad_transform(dv: np.ndarray, th: int, tw: int, gxp: np.ndarray, p0: 
 
 
 #: This module's F(2×2, 3×3) as a transform scheme: output tile m, transformed tile α, α² planes, and the
-#: transforms, the interface :class:`descend.kernels.winograd_tiles.Transforms` also has.
+#: transforms, the interface :data:`descend.kernels.winograd4.SCHEME` also has.
 SCHEME = types.SimpleNamespace(m=2, alpha=4, planes=16, tiles=tiles, weight_transform=weight_transform,
                                weight_grad=weight_grad, input_transform=input_transform,
                                output_transform=output_transform, output_grad_transform=output_grad_transform,

@@ -163,6 +163,9 @@ def _a(d, a, g0, g1, g2, g3):
             d[i] = g3[i]
 
 
+# The two tile-row helpers are the same as winograd.py's, copied on purpose: Numba's cache of a kernel is
+# invalidated by changes to the kernel's own file only, so a helper imported from another file could change
+# without the kernels here being recompiled.
 @helper
 def _row_count(p0, p1, tw):
     """How many tile rows the tile positions p0…p1 touch (tw tiles to a row)."""

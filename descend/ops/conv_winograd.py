@@ -3,8 +3,9 @@
 Two schemes compute it: F(4×4, 3×3) (:mod:`descend.kernels.winograd4`: 36 planes per 6×6 input tile, 2.25
 multiplications per output and channel pair) where whole 4×4 output tiles fit the output, else F(2×2, 3×3)
 (:mod:`descend.kernels.winograd`: 16 planes per 4×4 tile, 4 multiplications); :func:`scheme` chooses. F(4×4,
-3×3) measured faster on every shape with enough tiles (W10 85 → 69 ms a step, W8 209 → 131; docs/kernels.md)
-and rounds about ten times more (measured in the tests; float32-sized).
+3×3) measured faster on every shape with enough tiles (0.64–0.79 of F(2×2, 3×3)'s time; W10 went from 0.65 to
+0.94× PyTorch's speed, W8 from 1.03 to 1.46×; docs/kernels.md, docs/bench.md) and rounds several times more
+(2.8·10⁻⁶ against 3.2·10⁻⁷ of the output's scale, measured in the tests; float32-sized).
 
 The arithmetic (transforms, the channel products' planes, their transposes) is in those kernel modules; this
 module lays out the arrays: the zero-padded batch-innermost input, padded further at the bottom and right to
@@ -15,6 +16,7 @@ through main memory. The route is taken with the compiled kernels on, and enough
 products (inner dimension C) to run at matrix-product speed — with few channels the im2col product (inner
 dimension 9C) is faster.
 """
+
 from __future__ import annotations
 
 import threading
@@ -28,7 +30,9 @@ __all__ = ["applies", "scheme", "pad_to_tiles", "forward", "backward", "MIN_CHAN
 
 #: Input channels from which the Winograd route is taken (measured on the benchmark CNNs; see docs/bench.md).
 MIN_CHANNELS = 16
-#: Tiles (2×2 output blocks over the batch) from which it is taken: below, the 16 products are too small.
+#: Tiles of 2×2 outputs over the batch from which either scheme is taken (4·MIN_TILES computed outputs): below,
+#: the products are too small. F(4×4, 3×3)'s products have a quarter as many columns at the same size and
+#: still measured faster than F(2×2, 3×3)'s down to this size (docs/kernels.md).
 MIN_TILES = 1024
 #: The share of computed outputs a route may discard (measured: an 11×11 output, 19 % discarded, ran
 #: slower than im2col; even sizes discard nothing).
@@ -110,9 +114,8 @@ def _plan(th: int, tw: int, n: int, channels: int, planes: int = 16):
 
 def forward(xp: np.ndarray, w: np.ndarray, ho: int, wo: int, s=F2) -> tuple:
     """(output (O, Hₒ, Wₒ, N) batch-innermost, U) by scheme ``s`` for the tile-padded input ``xp`` and weight
-    ``w``, a range
-    of tile positions at a time (V and M of one range stay in cache), the ranges shared out among one thread
-    per BLAS thread (their outputs are disjoint)."""
+    ``w``, a range of tile positions at a time (V and M of one range stay in cache), the ranges shared out among
+    one thread per BLAS thread (their outputs are disjoint)."""
     c, n, o = xp.shape[0], xp.shape[3], w.shape[0]
     th, tw = s.tiles(ho), s.tiles(wo)
     u = s.weight_transform(w)
