@@ -395,9 +395,9 @@ def input_grad_transform(dv: np.ndarray, th: int, tw: int, gxp: np.ndarray, p0: 
     return gxp
 
 
-#: This module's F(2×2, 3×3) as a transform scheme: output tile m, transformed tile α, α² planes, and the
-#: transforms, the interface :data:`descend.kernels.winograd4.SCHEME` also has.
-SCHEME = types.SimpleNamespace(m=2, alpha=4, planes=16, tiles=tiles, weight_transform=weight_transform,
+#: This module's F(2×2, 3×3) as a transform scheme: output tile m, the (m + 2)² planes of a transformed tile,
+#: and the transforms, the interface :data:`descend.kernels.winograd4.SCHEME` also has.
+SCHEME = types.SimpleNamespace(m=2, planes=16, tiles=tiles, weight_transform=weight_transform,
                                weight_grad=weight_grad, input_transform=input_transform,
                                output_transform=output_transform, output_grad_transform=output_grad_transform,
                                input_grad_transform=input_grad_transform)

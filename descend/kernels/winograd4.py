@@ -326,7 +326,7 @@ def input_grad_transform(dv: np.ndarray, th: int, tw: int, gxp: np.ndarray, p0: 
 
 
 #: This module's F(4×4, 3×3) as a transform scheme (the interface of :data:`descend.kernels.winograd.SCHEME`).
-SCHEME = types.SimpleNamespace(m=4, alpha=6, planes=36, tiles=tiles, weight_transform=weight_transform,
+SCHEME = types.SimpleNamespace(m=4, planes=36, tiles=tiles, weight_transform=weight_transform,
                                weight_grad=weight_grad, input_transform=input_transform,
                                output_transform=output_transform, output_grad_transform=output_grad_transform,
                                input_grad_transform=input_grad_transform)

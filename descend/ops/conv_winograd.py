@@ -62,7 +62,7 @@ def scheme(x: np.ndarray, w: np.ndarray, stride, padding, dilation):
     return None
 
 
-def _tiles_fit(x_shape, padding, s=F2) -> bool:
+def _tiles_fit(x_shape, padding, s) -> bool:
     """Enough tiles for the products, and whole m×m tiles of scheme ``s`` wasting at most :data:`MAX_WASTE` of
     the outputs (an output size that is not a multiple of m computes a last part tile and drops the rest)."""
     n, _, h, w = x_shape
@@ -73,7 +73,7 @@ def _tiles_fit(x_shape, padding, s=F2) -> bool:
     return n * th * tw * s.m * s.m >= 4 * MIN_TILES and s.m * s.m * th * tw <= (1 + MAX_WASTE) * ho * wo
 
 
-def pad_to_tiles(xm: np.ndarray, ph: int, pw: int, ho: int, wo: int, s=F2) -> np.ndarray:
+def pad_to_tiles(xm: np.ndarray, ph: int, pw: int, ho: int, wo: int, s) -> np.ndarray:
     """The batch-innermost input (C, H, W, N) zero-padded by (ph, pw) and to whole m×m tiles of scheme ``s``:
     (C, m·tₕ + 2, m·t_w + 2, N)."""
     c, h, w, n = xm.shape
@@ -103,7 +103,7 @@ def _chunks(th: int, tw: int, n: int, channels: int, share: int = 1, planes: int
     return [(p0, min(p0 + step, total)) for p0 in range(0, total, step)]
 
 
-def _plan(th: int, tw: int, n: int, channels: int, planes: int = 16):
+def _plan(th: int, tw: int, n: int, channels: int, planes: int):
     """(threads to use, the ranges): one thread per BLAS thread (:func:`descend.kernels.threads.share_count`),
     at most one per range, each range sized so that all threads' planes together stay within
     :data:`CHUNK_BYTES`."""
@@ -112,7 +112,7 @@ def _plan(th: int, tw: int, n: int, channels: int, planes: int = 16):
     return min(count, len(ranges)), ranges
 
 
-def forward(xp: np.ndarray, w: np.ndarray, ho: int, wo: int, s=F2) -> tuple:
+def forward(xp: np.ndarray, w: np.ndarray, ho: int, wo: int, s) -> tuple:
     """(output (O, Hₒ, Wₒ, N) batch-innermost, U) by scheme ``s`` for the tile-padded input ``xp`` and weight
     ``w``, a range of tile positions at a time (V and M of one range stay in cache), the ranges shared out among
     one thread per BLAS thread (their outputs are disjoint)."""
@@ -136,7 +136,7 @@ def forward(xp: np.ndarray, w: np.ndarray, ho: int, wo: int, s=F2) -> tuple:
 
 
 def backward(g4: np.ndarray, xp: np.ndarray, u: np.ndarray, need_w: bool, need_x: bool, ph: int, pw: int,
-             h: int, w: int, s=F2):
+             h: int, w: int, s):
     """(dL/dx as (C, H, W, N) or None, dL/dw (O, C, 3, 3) or None) from the output gradient ``g4``
     (O, Hₒ, Wₒ, N) batch-innermost by scheme ``s``, a range of tile positions at a time: dU = Σ dM Vᵀ over the
     ranges.
