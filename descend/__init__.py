@@ -19,6 +19,9 @@ if "numpy" not in _sys.modules:
     _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "22")
 del _os, _sys
 
+from . import allocator as _allocator  # noqa: E402
+_allocator.tune()  # glibc's malloc thresholds for arrays reused every step (descend/allocator.py)
+
 from . import backend  # noqa: E402
 from .autograd import (Function, GradcheckError, GraphFreedError, enable_grad, gradcheck, is_grad_enabled,
                        no_grad, set_grad_enabled)

@@ -235,10 +235,11 @@ def _input_projection(X, Wih, b_ih, b_hh, gru):
     product: X (T, N, F) → (T, N, G)."""
     T, N, F = X.shape
     XP = (X.reshape(T * N, F) @ Wih.T).reshape(T, N, Wih.shape[0])
-    if b_ih is not None:
-        XP += b_ih.array
+    bias = b_ih.array if b_ih is not None else None
     if b_hh is not None and not gru:
-        XP += b_hh.array
+        bias = b_hh.array if bias is None else bias + b_hh.array  # one pass over XP for both biases
+    if bias is not None:
+        XP += bias
     return XP
 
 
@@ -258,8 +259,8 @@ def _parameter_grads(x, w_ih, w_hh, b_ih, b_hh, X, dG, dHP, Hs, rev):
         grads[4] = flatHP.T @ Hs[:T].reshape(T * N, -1)
     if b_ih is not None:
         grads[5] = flatG.sum(axis=0)
-    if b_hh is not None:
-        grads[6] = flatHP.sum(axis=0)
+    if b_hh is not None:  # the same sum when dHP is dG (RNN, LSTM): copied, as the chunks' sums add in place
+        grads[6] = grads[5].copy() if b_ih is not None and dHP is dG else flatHP.sum(axis=0)
     return grads
 
 
