@@ -29,9 +29,9 @@ as on the NumPy path.
 
 Each gate's loop runs over a view of that gate (``row[2 * H:3 * H]``, indexed from 0), not over the whole row at
 an offset (``row[2 * H + j]``): with offsets the loops stayed scalar and an LSTM forward's gate work (W6's
-chunk, 50 steps of 16 × 512) took 0.61 ms, with views 0.27–0.34 ms, the same floats bit for bit (Numba must
-allow for a negative index when it cannot prove ``2 * H + j`` ≥ 0, which keeps the compiler from
-vectorising; a view's index is the loop counter itself).
+chunk, 50 steps of 16 × 512) took 0.61 ms, with views 0.27–0.34 ms, the same floats bit for bit (the likely
+cause: Numba wraps negative indices, and where it cannot prove ``2 * H + j`` ≥ 0 that check keeps the loop
+from vectorising; a view's index is the loop counter itself).
 """
 
 from __future__ import annotations
