@@ -25,7 +25,7 @@ import os
 import threading
 import types
 
-__all__ = ["kernel", "helper", "enabled", "available", "disabled", "thread_count", "set_threads", "Kernel", "prange"]
+__all__ = ["kernel", "helper", "vectorised", "enabled", "available", "disabled", "thread_count", "set_threads", "Kernel", "prange"]
 
 #: The parallel loop of a kernel. Plain ``range`` until a kernel compiles, when it becomes ``numba.prange``
 #: in the kernel's module (so importing a kernel module never imports Numba).
@@ -103,6 +103,8 @@ class Kernel:
                 function.__globals__[name] = numba.njit(value.function, cache=True, nogil=True,
                                                         error_model="numpy",
                                                         inline="always" if value.inline else "never")
+            elif isinstance(value, Vectorised):  # compiled on its own (with the SLP vectoriser), then called
+                function.__globals__[name] = value.compiled()
         if not parallel:  # a separate function object, so the two versions have separate cache entries
             function = types.FunctionType(function.__code__, function.__globals__, function.__name__ + "_serial",
                                           function.__defaults__, function.__closure__)
@@ -178,6 +180,63 @@ def helper(function=None, *, inline: bool = False):
     if function is None:
         return lambda f: _Helper(f, inline)
     return _Helper(function)
+
+
+class Vectorised:
+    """A function of fixed signature compiled with LLVM's SLP vectoriser switched on (see :func:`vectorised`):
+    callable from Python and from kernels; compiled, or loaded from Numba's cache (unless ``cache=False``), on
+    first use."""
+
+    __slots__ = ("function", "signature", "cache", "_compiled", "_vectorises", "__name__")
+
+    def __init__(self, function, signature: str, cache: bool = True):
+        self.function, self.signature, self.cache = function, signature, cache
+        self._compiled = None
+        self._vectorises = False
+        self.__name__ = function.__name__
+
+    def compiled(self):
+        """The Numba dispatcher (compiling it the first time)."""
+        if self._compiled is None:
+            numba = _load_numba()
+            if not numba:
+                raise RuntimeError(f"kernel {self.__name__} needs Numba, which cannot be imported; check "
+                                   "descend.kernels.enabled() before calling a kernel")
+            from numba.core import config
+            from numba.core.compiler_lock import global_compiler_lock
+            with global_compiler_lock:  # no other compilation sees the switch
+                switchable = hasattr(config, "SLP_VECTORIZE")
+                previous = getattr(config, "SLP_VECTORIZE", 0)
+                config.SLP_VECTORIZE = 1
+                try:
+                    compiled = numba.njit(self.signature, cache=self.cache, nogil=True, error_model="numpy",
+                                          fastmath={"contract"})(self.function)
+                finally:
+                    config.SLP_VECTORIZE = previous
+                    if not switchable:
+                        del config.SLP_VECTORIZE
+            self._vectorises = switchable
+            self._compiled = compiled
+        return self._compiled
+
+    def vectorises(self) -> bool:
+        """Whether it was compiled with the SLP vectoriser on (False where this Numba has no such switch: the
+        kernel is then correct but scalar, and callers should prefer BLAS)."""
+        self.compiled()
+        return self._vectorises
+
+    def __call__(self, *args):
+        return self.compiled()(*args)
+
+
+def vectorised(signature: str):
+    """Decorator: ``function`` compiled for the one Numba ``signature`` with LLVM's SLP (straight-line)
+    vectoriser on, which Numba leaves off by default (since its issue #8705). For kernels whose inner work is
+    written as many scalar statements on consecutive elements (:mod:`descend.kernels.panels`): the loop
+    vectoriser, which the other kernels rely on, does not pack those. Switched on for this one compilation
+    only, under Numba's compiler lock; results stay IEEE (``contract``: multiply-adds fused, nothing
+    reordered)."""
+    return lambda function: Vectorised(function, signature)
 
 
 def kernel(function=None, *, parallel: bool = False, parallel_from: int = PARALLEL_FROM, reassociate: bool = False):

@@ -38,8 +38,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import blas, helper, kernel
+from . import blas, helper, kernel, panels as packed
 from .blas import NO_TRANS, ROW_MAJOR
+from .panels import product as _panel_product  # a compiled kernel's name (replaced when they compile)
 
 __all__ = ["lstm_forward", "lstm_backward", "gru_forward", "gru_backward", "rnn_forward", "rnn_backward",
            "tanh_array"]
@@ -67,13 +68,22 @@ def _sigmoid(x):
     return _HALF + _HALF * _tanh(_HALF * x)
 
 
+#: How a kernel's step product runs: np.dot (Numba's BLAS), NumPy's sgemm, or the packed panels (:mod:`.panels`).
+DOT, SGEMM, PANELS = 0, 1, 2
+#: Rows of the state for which the panels beat NumPy's OpenBLAS (one core, Intel Xeon with AVX-512: 8 rows ×
+#: 128 × 512 1.05×, 16 rows 1.26×, 32 rows 1.04×, 64 rows 0.84×, 2 rows 0.71×)
+PANEL_ROWS = (8, 32)
+
+
 @helper
-def _product(x, w, out, sgemm, found):
-    """out = x · w (C-contiguous float32 matrices) by NumPy's BLAS where it was found (:mod:`.blas`) and x has
-    two rows or more, else by ``np.dot`` (Numba's BLAS; measured faster for one row: an LSTM(128) step of batch
-    1 took 2.3 ms over 50 steps by NumPy's sgemm and 0.6 ms by np.dot)."""
-    m, k = x.shape
-    if found and m > 1:
+def _product(x, w, panels, out, sgemm, route):
+    """out = x · w (C-contiguous float32 matrices) by the route :func:`_route` chose: the weight's panels
+    (packed once per sequence), NumPy's BLAS, or ``np.dot`` (Numba's BLAS; measured faster for one row: an
+    LSTM(128) step of batch 1 took 2.3 ms over 50 steps by NumPy's sgemm and 0.6 ms by np.dot)."""
+    if route == PANELS:
+        _panel_product(x, panels, out)
+    elif route == SGEMM:
+        m, k = x.shape
         n = w.shape[1]
         sgemm(ROW_MAJOR, NO_TRANS, NO_TRANS, m, n, k, _ONE, x.ctypes.data, k, w.ctypes.data, n, _ZERO,
               out.ctypes.data, n)
@@ -82,12 +92,12 @@ def _product(x, w, out, sgemm, found):
 
 
 @kernel
-def _lstm_forward(XP, WhhT, Hs, Cs, A, TC, sgemm, found):
+def _lstm_forward(XP, WhhT, panels, Hs, Cs, A, TC, sgemm, route):
     T, N, G = XP.shape
     H = G // 4
     for t in range(T):
         a = A[t]
-        _product(Hs[t], WhhT, a, sgemm, found)
+        _product(Hs[t], WhhT, panels, a, sgemm, route)
         xp, c0, c1, h1, tc = XP[t], Cs[t], Cs[t + 1], Hs[t + 1], TC[t]
         for n in range(N):
             row, xrow = a[n], xp[n]
@@ -110,7 +120,7 @@ def _lstm_forward(XP, WhhT, Hs, Cs, A, TC, sgemm, found):
 
 
 @kernel
-def _lstm_backward(dout, dh, dc, Whh, A, TC, Cs, dG, sgemm, found):
+def _lstm_backward(dout, dh, dc, Whh, panels, A, TC, Cs, dG, sgemm, route):
     T, N, G = dG.shape
     H = G // 4
     dct = np.empty(H, np.float32)
@@ -135,14 +145,14 @@ def _lstm_backward(dout, dh, dc, Whh, A, TC, Cs, dG, sgemm, found):
             for j in range(H):
                 g = gg[j]
                 dg[j] = dct[j] * gi[j] * (_ONE - g * g)
-        _product(d, Whh, dh, sgemm, found)
+        _product(d, Whh, panels, dh, sgemm, route)
 
 @kernel
-def _gru_forward(XP, WhhT, bhh, Hs, A, HPN, hp, sgemm, found):
+def _gru_forward(XP, WhhT, panels, bhh, Hs, A, HPN, hp, sgemm, route):
     T, N, G = XP.shape
     H = G // 3
     for t in range(T):
-        _product(Hs[t], WhhT, hp, sgemm, found)
+        _product(Hs[t], WhhT, panels, hp, sgemm, route)
         xp, a, h0, h1, hpn = XP[t], A[t], Hs[t], Hs[t + 1], HPN[t]
         bn = bhh[2 * H:]
         for n in range(N):
@@ -159,7 +169,7 @@ def _gru_forward(XP, WhhT, bhh, Hs, A, HPN, hp, sgemm, found):
                 hp1[j] = an[j] + az[j] * (hp0[j] - an[j])
 
 @kernel
-def _gru_backward(dout, dh, Whh, A, HPN, Hs, dG, dHP, direct, sgemm, found):
+def _gru_backward(dout, dh, Whh, panels, A, HPN, Hs, dG, dHP, direct, sgemm, route):
     T, N, G = dG.shape
     H = G // 3
     for t in range(T - 1, -1, -1):
@@ -181,17 +191,17 @@ def _gru_backward(dout, dh, Whh, A, HPN, Hs, dG, dHP, direct, sgemm, found):
                 pn[j] = dn * r
             for j in range(2 * H):
                 prow[j] = drow[j]
-        _product(dp, Whh, dh, sgemm, found)
+        _product(dp, Whh, panels, dh, sgemm, route)
         for n in range(N):
             for j in range(H):
                 dh[n, j] += direct[n, j]
 
 @kernel
-def _rnn_forward(XP, WhhT, Hs, relu, sgemm, found):
+def _rnn_forward(XP, WhhT, panels, Hs, relu, sgemm, route):
     T, N, H = XP.shape
     for t in range(T):
         h1, xp = Hs[t + 1], XP[t]
-        _product(Hs[t], WhhT, h1, sgemm, found)
+        _product(Hs[t], WhhT, panels, h1, sgemm, route)
         for n in range(N):
             for j in range(H):
                 v = h1[n, j] + xp[n, j]
@@ -199,7 +209,7 @@ def _rnn_forward(XP, WhhT, Hs, relu, sgemm, found):
 
 
 @kernel
-def _rnn_backward(dout, dh, Whh, Hs, dG, relu, sgemm, found):
+def _rnn_backward(dout, dh, Whh, panels, Hs, dG, relu, sgemm, route):
     T, N, H = dG.shape
     for t in range(T - 1, -1, -1):
         h1, d, do = Hs[t + 1], dG[t], dout[t]
@@ -208,11 +218,25 @@ def _rnn_backward(dout, dh, Whh, Hs, dG, relu, sgemm, found):
                 delta = dh[n, j] + do[n, j]
                 y = h1[n, j]
                 d[n, j] = (delta if y > 0 else np.float32(0.0)) if relu else delta * (_ONE - y * y)
-        _product(d, Whh, dh, sgemm, found)
+        _product(d, Whh, panels, dh, sgemm, route)
 
 
 def _c(a):
     return np.ascontiguousarray(a, dtype=np.float32)
+
+
+_NO_PANELS, _NO_MATRIX = np.zeros((0, 0, 16), np.float32), np.zeros((0, 0), np.float32)
+
+
+def _route(rows, w):
+    """``(w, panels, sgemm, route)`` for a kernel's products of ``rows`` state rows by ``w`` (K × N): the
+    packed panels where they measured faster (:data:`PANEL_ROWS`, N a multiple of 16, the kernel vectorised),
+    else NumPy's sgemm where found and rows > 1, else ``np.dot``."""
+    function, found = blas.sgemm()
+    lo, hi = PANEL_ROWS
+    if lo <= rows <= hi and w.shape[1] % 16 == 0 and packed.product.vectorises():
+        return _NO_MATRIX, packed.pack(w), function, PANELS
+    return _c(w), _NO_PANELS, function, SGEMM if found and rows > 1 else DOT
 
 
 def lstm_forward(XP, Whh, h0, c0):
@@ -224,7 +248,8 @@ def lstm_forward(XP, Whh, h0, c0):
     Hs, Cs = np.empty((T + 1, N, H), np.float32), np.empty((T + 1, N, H), np.float32)
     Hs[0], Cs[0] = h0, c0
     A, TC = np.empty((T, N, G), np.float32), np.empty((T, N, H), np.float32)
-    _lstm_forward(_c(XP), _c(Whh.T), Hs, Cs, A, TC, *blas.sgemm())
+    w, panels, sgemm, route = _route(N, Whh.T)
+    _lstm_forward(_c(XP), w, panels, Hs, Cs, A, TC, sgemm, route)
     return Hs, Cs, A, TC
 
 
@@ -234,7 +259,8 @@ def lstm_backward(dout, dh, dc, Whh, A, TC, Cs):
     (T, N, 4H) and the initial states' gradients."""
     dh, dc = np.array(dh, np.float32, order="C"), np.array(dc, np.float32, order="C")
     dG = np.empty(A.shape, np.float32)
-    _lstm_backward(_c(dout), dh, dc, _c(Whh), A, TC, Cs, dG, *blas.sgemm())
+    w, panels, sgemm, route = _route(dh.shape[0], Whh)
+    _lstm_backward(_c(dout), dh, dc, w, panels, A, TC, Cs, dG, sgemm, route)
     return dG, dh, dc
 
 
@@ -247,7 +273,8 @@ def gru_forward(XP, Whh, bhh, h0):
     Hs = np.empty((T + 1, N, H), np.float32)
     Hs[0] = h0
     A, HPN = np.empty((T, N, G), np.float32), np.empty((T, N, H), np.float32)
-    _gru_forward(_c(XP), _c(Whh.T), _c(bhh), Hs, A, HPN, np.empty((N, G), np.float32), *blas.sgemm())
+    w, panels, sgemm, route = _route(N, Whh.T)
+    _gru_forward(_c(XP), w, panels, _c(bhh), Hs, A, HPN, np.empty((N, G), np.float32), sgemm, route)
     return Hs, A, HPN
 
 
@@ -256,8 +283,8 @@ def gru_backward(dout, dh, Whh, A, HPN, Hs):
     input projection and of the hidden projection (T, N, 3H) and the initial state's."""
     dh = np.array(dh, np.float32, order="C")
     dG, dHP = np.empty(A.shape, np.float32), np.empty(A.shape, np.float32)
-    _gru_backward(_c(dout), dh, _c(Whh), A, HPN, Hs, dG, dHP, np.empty(dh.shape, np.float32),
-                  *blas.sgemm())
+    w, panels, sgemm, route = _route(dh.shape[0], Whh)
+    _gru_backward(_c(dout), dh, w, panels, A, HPN, Hs, dG, dHP, np.empty(dh.shape, np.float32), sgemm, route)
     return dG, dHP, dh
 
 
@@ -267,7 +294,8 @@ def rnn_forward(XP, Whh, h0, relu):
     T, N, H = XP.shape
     Hs = np.empty((T + 1, N, H), np.float32)
     Hs[0] = h0
-    _rnn_forward(_c(XP), _c(Whh.T), Hs, bool(relu), *blas.sgemm())
+    w, panels, sgemm, route = _route(N, Whh.T)
+    _rnn_forward(_c(XP), w, panels, Hs, bool(relu), sgemm, route)
     return Hs
 
 
@@ -276,7 +304,8 @@ def rnn_backward(dout, dh, Whh, Hs, relu):
     (T, N, H) and the initial state's."""
     dh = np.array(dh, np.float32, order="C")
     dG = np.empty(dout.shape, np.float32)
-    _rnn_backward(_c(dout), dh, _c(Whh), Hs, dG, bool(relu), *blas.sgemm())
+    w, panels, sgemm, route = _route(dh.shape[0], Whh)
+    _rnn_backward(_c(dout), dh, w, panels, Hs, dG, bool(relu), sgemm, route)
     return dG, dh
 
 
