@@ -17,8 +17,9 @@ vectoriser packs them into vector registers; Numba leaves that vectoriser off by
 (:func:`descend.kernels.vectorised`), and a test checks that its machine code has packed fused
 multiply-adds. The sums run in k order per element like BLAS's, rounded once per step (fused).
 
-Measured (one core, Intel Xeon with AVX-512, float32): (16 × 128) · (128 × 512) 17.3 µs against OpenBLAS's
-21.3 µs, (16 × 512) · (512 × 128) 17.9 against 24.3 µs (256-bit vectors: LLVM prefers them on this CPU).
+Measured (one core, Intel Xeon with AVX-512, float32): (16 × 128) · (128 × 512) 17.7–18.9 µs against OpenBLAS's
+21.5–23.8 µs, (16 × 512) · (512 × 128) 16.8–19.3 against 23.6–24.9 µs; from about 50 rows OpenBLAS is faster
+(LLVM uses 256-bit vectors on this CPU, OpenBLAS 512-bit ones). docs/kernels.md has the table.
 """
 
 from __future__ import annotations

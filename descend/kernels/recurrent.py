@@ -4,7 +4,8 @@ through time, each one compiled call.
 The caller (:func:`descend.ops.recurrent.recurrent_sequence`) computes the input projection of all T steps
 as one matrix product, XP = X W_ihᵀ + b_ih (+ b_hh but for GRU), and the weight gradients after the
 backward kernel as single products over all steps. A kernel runs the T-step loop: per step one hidden
-product (NumPy's BLAS, :mod:`.blas`) and one pass over the gates that fuses everything the NumPy path does
+product (the weight packed once into panels, :mod:`.panels`, for 16–32 state rows; else NumPy's BLAS,
+:mod:`.blas`) and one pass over the gates that fuses everything the NumPy path does
 in about a dozen array operations. Gate order and formulas are PyTorch's:
 
 * RNN:  h' = act(a),  a = XP + h W_hhᵀ,  act = tanh or relu
@@ -70,9 +71,10 @@ def _sigmoid(x):
 
 #: How a kernel's step product runs: np.dot (Numba's BLAS), NumPy's sgemm, or the packed panels (:mod:`.panels`).
 DOT, SGEMM, PANELS = 0, 1, 2
-#: Rows of the state for which the panels beat NumPy's OpenBLAS (one core, Intel Xeon with AVX-512: 8 rows ×
-#: 128 × 512 1.05×, 16 rows 1.26×, 32 rows 1.04×, 64 rows 0.84×, 2 rows 0.71×)
-PANEL_ROWS = (8, 32)
+#: Rows of the state for which the panels beat NumPy's OpenBLAS, in whole 8-row blocks (one core, Intel Xeon
+#: with AVX-512, products by 128 × 512: 16 rows 1.21-1.26×, 32 rows 1.04×, 64 rows 0.84×; whole layers measured
+#: slower with 8 rows (GRU(64)) and with rows left after the 8-row blocks (RNN(128), 10 rows))
+PANEL_ROWS = (16, 32)
 
 
 @helper
@@ -230,11 +232,12 @@ _NO_PANELS, _NO_MATRIX = np.zeros((0, 0, 16), np.float32), np.zeros((0, 0), np.f
 
 def _route(rows, w):
     """``(w, panels, sgemm, route)`` for a kernel's products of ``rows`` state rows by ``w`` (K × N): the
-    packed panels where they measured faster (:data:`PANEL_ROWS`, N a multiple of 16, the kernel vectorised),
+    packed panels where they measured faster (:data:`PANEL_ROWS`, a multiple of 8 rows, N a multiple of 16, the
+    kernel vectorised),
     else NumPy's sgemm where found and rows > 1, else ``np.dot``."""
     function, found = blas.sgemm()
     lo, hi = PANEL_ROWS
-    if lo <= rows <= hi and w.shape[1] % 16 == 0 and packed.product.vectorises():
+    if lo <= rows <= hi and rows % 8 == 0 and w.shape[1] % 16 == 0 and packed.product.vectorises():
         return _NO_MATRIX, packed.pack(w), function, PANELS
     return _c(w), _NO_PANELS, function, SGEMM if found and rows > 1 else DOT
 
