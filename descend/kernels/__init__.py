@@ -25,7 +25,8 @@ import os
 import threading
 import types
 
-__all__ = ["kernel", "helper", "vectorised", "enabled", "available", "disabled", "thread_count", "set_threads", "Kernel", "prange"]
+__all__ = ["kernel", "helper", "vectorised", "enabled", "available", "disabled", "thread_count", "set_threads",
+           "Kernel", "Vectorised", "prange"]
 
 #: The parallel loop of a kernel. Plain ``range`` until a kernel compiles, when it becomes ``numba.prange``
 #: in the kernel's module (so importing a kernel module never imports Numba).
@@ -203,8 +204,11 @@ class Vectorised:
                 raise RuntimeError(f"kernel {self.__name__} needs Numba, which cannot be imported; check "
                                    "descend.kernels.enabled() before calling a kernel")
             from numba.core import config
-            from numba.core.compiler_lock import global_compiler_lock
-            with global_compiler_lock:  # no other compilation sees the switch
+            try:
+                from numba.core.compiler_lock import global_compiler_lock as lock
+            except ImportError:  # pragma: no cover - a Numba that moved its lock: compile unlocked
+                lock = contextlib.nullcontext()
+            with lock:  # no other compilation sees the switch
                 switchable = hasattr(config, "SLP_VECTORIZE")
                 previous = getattr(config, "SLP_VECTORIZE", 0)
                 config.SLP_VECTORIZE = 1
