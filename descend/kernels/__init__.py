@@ -208,17 +208,16 @@ class Vectorised:
                 from numba.core.compiler_lock import global_compiler_lock as lock
             except ImportError:  # pragma: no cover - a Numba that moved its lock: compile unlocked
                 lock = contextlib.nullcontext()
+            switchable = hasattr(config, "SLP_VECTORIZE")
             with lock:  # no other compilation sees the switch
-                switchable = hasattr(config, "SLP_VECTORIZE")
-                previous = getattr(config, "SLP_VECTORIZE", 0)
-                config.SLP_VECTORIZE = 1
+                if switchable:
+                    previous, config.SLP_VECTORIZE = config.SLP_VECTORIZE, 1
                 try:
                     compiled = numba.njit(self.signature, cache=self.cache, nogil=True, error_model="numpy",
                                           fastmath={"contract"})(self.function)
                 finally:
-                    config.SLP_VECTORIZE = previous
-                    if not switchable:
-                        del config.SLP_VECTORIZE
+                    if switchable:
+                        config.SLP_VECTORIZE = previous
             self._vectorises = switchable
             self._compiled = compiled
         return self._compiled

@@ -55,9 +55,9 @@ def product(A, P, C):
     """C = A · B with B given as its panels ``P`` (:func:`pack`); C's columns must be a multiple of 16 wide
     (the caller takes BLAS otherwise). A's K columns must match the panels' K rows."""
     M, K = A.shape
-    for jb in range(C.shape[1] // 16):
+    for jb in range(C.shape[1] // PANEL):
         panel = P[jb]
-        j0 = jb * 16
+        j0 = jb * PANEL
         for i in range(0, M - 7, 8):
             c0_0 = _ZERO; c0_1 = _ZERO; c0_2 = _ZERO; c0_3 = _ZERO; c0_4 = _ZERO; c0_5 = _ZERO; c0_6 = _ZERO
             c0_7 = _ZERO; c0_8 = _ZERO; c0_9 = _ZERO; c0_10 = _ZERO; c0_11 = _ZERO; c0_12 = _ZERO; c0_13 = _ZERO

@@ -227,7 +227,7 @@ def _c(a):
     return np.ascontiguousarray(a, dtype=np.float32)
 
 
-_NO_PANELS, _NO_MATRIX = np.zeros((0, 0, 16), np.float32), np.zeros((0, 0), np.float32)
+_NO_PANELS, _NO_MATRIX = np.zeros((0, 0, packed.PANEL), np.float32), np.zeros((0, 0), np.float32)
 
 
 def _route(rows, w):
@@ -237,7 +237,7 @@ def _route(rows, w):
     else NumPy's sgemm where found and rows > 1, else ``np.dot``."""
     function, found = blas.sgemm()
     lo, hi = PANEL_ROWS
-    if lo <= rows <= hi and rows % 8 == 0 and w.shape[1] % 16 == 0 and packed.product.vectorises():
+    if lo <= rows <= hi and rows % 8 == 0 and w.shape[1] % packed.PANEL == 0 and packed.product.vectorises():
         return _NO_MATRIX, packed.pack(w), function, PANELS
     return _c(w), _NO_PANELS, function, SGEMM if found and rows > 1 else DOT
 
