@@ -49,7 +49,7 @@ def test_set_threads_rejects_a_bad_count():
 def test_a_kernel_runs_its_serial_and_parallel_versions_alike(threads):
     from descend.kernels.activation import gelu_forward
     x = np.random.default_rng(0).standard_normal(kernels.PARALLEL_FROM + 7).astype(np.float32)
-    big, _, _ = gelu_forward(x)            # parallel version (at least PARALLEL_FROM elements)
+    big, _ = gelu_forward(x)            # parallel version (at least PARALLEL_FROM elements)
     small = np.concatenate([gelu_forward(x[i:i + 1000])[0] for i in range(0, x.size, 1000)])  # serial
     np.testing.assert_array_equal(big, small)
 
@@ -411,3 +411,17 @@ def test_batch_norm_relu_fusion_equals_the_pair_and_matches_torch(training):
     model(d).backward(descend.tensor(g))
     ref(t).backward(torch.tensor(g))
     np.testing.assert_allclose(d.grad.numpy(), t.grad.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_gelu_kernel_keeps_the_exact_derivative_for_backward():
+    """The forward pass keeps Φ(x) + x φ(x) (one array, over E(x)); the backward pass multiplies by it."""
+    from scipy.special import ndtr
+    from descend.kernels.activation import gelu_backward, gelu_forward
+    x = np.linspace(-9, 9, 40001).astype(np.float32)
+    out, slope = gelu_forward(x)
+    x64 = x.astype(np.float64)
+    exact = ndtr(x64) + x64 * np.exp(-0.5 * x64 * x64) / np.sqrt(2 * np.pi)
+    assert slope.shape == x.shape and slope.dtype == np.float32
+    np.testing.assert_allclose(slope, exact, rtol=0, atol=5e-7)
+    g = np.random.default_rng(4).standard_normal(x.shape).astype(np.float32)
+    np.testing.assert_array_equal(gelu_backward(g, slope), g * slope)

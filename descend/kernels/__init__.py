@@ -14,8 +14,9 @@ later processes load it in milliseconds.
 Kernels are ordinary functions of NumPy arrays written as loops, decorated with :func:`kernel`. A kernel
 whose outer loop is ``prange`` runs that loop on :func:`set_threads` threads (one by default) when its first
 argument has at least ``parallel_from`` elements, and serially below (a parallel launch costs a few
-microseconds, more than a small array's whole loop). A scalar function that kernels call is decorated with :func:`helper`; it is
-compiled when a kernel of its module first compiles (and inlined into it by the compiler).
+microseconds, more than a small array's whole loop). A scalar function that kernels call is decorated with
+:func:`helper`; it is compiled when a kernel of its module first compiles (and inlined into it by the
+compiler).
 """
 
 from __future__ import annotations
@@ -84,11 +85,13 @@ class Kernel:
     """A lazily compiled kernel: ``k(*arrays)`` compiles on first use (serial and, for ``parallel=True``, a
     parallel version) and runs the one suited to the size of the first argument."""
 
-    __slots__ = ("function", "parallel", "parallel_from", "reassociate", "_serial", "_parallel", "__name__")
+    __slots__ = ("function", "parallel", "parallel_from", "reassociate", "contract", "_serial", "_parallel",
+                 "__name__")
 
-    def __init__(self, function, parallel: bool, parallel_from: int, reassociate: bool = False):
+    def __init__(self, function, parallel: bool, parallel_from: int, reassociate: bool = False,
+                 contract: bool = False):
         self.function, self.parallel, self.parallel_from = function, parallel, parallel_from
-        self.reassociate = reassociate
+        self.reassociate, self.contract = reassociate, contract
         self._serial = self._parallel = None
         self.__name__ = function.__name__
 
@@ -110,9 +113,10 @@ class Kernel:
             function = types.FunctionType(function.__code__, function.__globals__, function.__name__ + "_serial",
                                           function.__defaults__, function.__closure__)
             function.__qualname__ = self.function.__qualname__ + "_serial"
-        # reassociation lets sums vectorise (several partial sums, added at the end); NaN and infinity keep
-        # their IEEE meaning (no 'nnan'/'ninf' flags)
-        fastmath = {"reassoc", "contract"} if self.reassociate else False
+        # reassociation lets sums vectorise (several partial sums, added at the end); contraction fuses a
+        # multiply and an add into one multiply-add (one rounding instead of two); NaN and infinity keep their
+        # IEEE meaning (no 'nnan'/'ninf' flags)
+        fastmath = {"reassoc", "contract"} if self.reassociate else {"contract"} if self.contract else False
         return numba.njit(function, cache=True, nogil=True, parallel=parallel, error_model="numpy",
                           fastmath=fastmath)
 
@@ -242,11 +246,14 @@ def vectorised(signature: str):
     return lambda function: Vectorised(function, signature)
 
 
-def kernel(function=None, *, parallel: bool = False, parallel_from: int = PARALLEL_FROM, reassociate: bool = False):
+def kernel(function=None, *, parallel: bool = False, parallel_from: int = PARALLEL_FROM, reassociate: bool = False,
+           contract: bool = False):
     """Decorator: ``function`` (a loop over NumPy arrays in Numba's subset of Python) as a :class:`Kernel`.
 
     ``reassociate=True`` lets the compiler reorder additions (so a sum runs as several vectorised partial
-    sums): its rounding then differs from a left-to-right sum by float32's usual few ulps."""
+    sums): its rounding then differs from a left-to-right sum by float32's usual few ulps. ``contract=True``
+    (implied by ``reassociate``) lets it fuse a·b + c into one multiply-add, rounded once: a polynomial in
+    Horner form then takes half the instructions and rounds no worse."""
     if function is None:
-        return lambda f: Kernel(f, parallel, parallel_from, reassociate)
-    return Kernel(function, parallel, parallel_from, reassociate)
+        return lambda f: Kernel(f, parallel, parallel_from, reassociate, contract)
+    return Kernel(function, parallel, parallel_from, reassociate, contract)
