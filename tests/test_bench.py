@@ -1,6 +1,10 @@
 """The benchmark suite (descend.bench): workloads, the correctness check against PyTorch, the report."""
 
 import json
+import os
+import platform
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -74,6 +78,7 @@ def test_run_benchmarks_writes_a_markdown_table_and_json(tmp_path):
     table = open(md_path).read()
     assert "| workload | descend samples/s | PyTorch samples/s | ratio d/PT (target)" in table
     assert "| W2 |" in table and "(1.5 " in table
+    assert f"NumPy's BLAS: {results['machine']['blas']};" in table
     assert json.load(open(json_path))["workloads"][0]["name"] == "W2"
     assert any("W2: descend" in line for line in lines)
 
@@ -95,6 +100,24 @@ def test_peak_memory_runs_in_a_fresh_subprocess_and_counts_the_model():
 def test_matmul_rate_is_a_plausible_gflops_figure():
     rate = measure.matmul_rate(n=256, repeat=2)
     assert 0.1 < rate < 10_000
+
+
+_KERNELS_PROBE = "import descend.bench.measure as m; print(m.blas_kernels())"
+
+
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="OpenBLAS's Haswell kernels are x86-64's")
+@pytest.mark.parametrize("core", [None, "Haswell"])
+def test_blas_kernels_names_the_kernels_openblas_runs_and_who_chose_them(core):
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("OPENBLAS_")}
+    if core:
+        environment["OPENBLAS_CORETYPE"] = core
+    out = subprocess.run([sys.executable, "-c", _KERNELS_PROBE], env=environment, capture_output=True, text=True,
+                         timeout=120, check=True).stdout.strip()
+    assert out.startswith("openblas 0."), out
+    if core:  # OpenBLAS runs the kernels the variable names, and the report says the environment chose them
+        assert out.endswith(f", {core} kernels (OPENBLAS_CORETYPE={core} in the environment)"), out
+    else:
+        assert "kernels" in out and "OPENBLAS_CORETYPE" not in out, out
 
 
 @pytest.mark.parametrize("ratio, target, cell", [

@@ -198,3 +198,51 @@ def test_the_array_helpers_are_inlined_into_the_kernels():
     from descend.kernels import winograd as K2
     K2.input_transform(xp[:, :10, :10], 4, 4, np.empty((16, 16, 64), np.float32))
     assert K2._row_count.targetoptions["inline"] == "never"
+
+
+@pytest.mark.parametrize("forward_threads, backward_threads", [(1, 1), (2, 1), (1, 2)])
+def test_the_kept_transformed_input_gives_the_rebuilt_gradients(monkeypatch, forward_threads, backward_threads):
+    """A Winograd conv keeps V from its forward pass (KEEP_WINOGRAD_INPUT) for the weight gradient and lets go
+    of the padded input; its gradients equal those of the backward pass that transforms the input again: bit
+    for bit on one thread, and to float32 rounding (another order of the ranges' sums) when the threads change
+    between the two passes (the kept ranges are the ones used) or the ranges are added on two threads."""
+    from descend.ops import conv as C
+    rng = np.random.default_rng(14)
+    n, c, o, h, wd = 16, 16, 10, 16, 16
+    x = rng.standard_normal((n, c, h, wd)).astype(np.float32)
+    g = rng.standard_normal((n, o, h, wd)).astype(np.float32)
+    monkeypatch.setattr(CW, "CHUNK_BYTES", 36 * (c + o) * n * 4 * 3)  # several tile ranges
+    conv = nn.Conv2d(c, o, 3, padding=1)
+    assert CW.scheme(x, conv.weight.numpy(), (1, 1), (1, 1), (1, 1)) is CW.F4
+    kept_ranges = []
+    forward = CW.forward
+
+
+    def recording_forward(*args):
+        result = forward(*args)
+        kept_ranges.append(result[2])
+        return result
+
+    monkeypatch.setattr(CW, "forward", recording_forward)
+    results = {}
+    for keep in (False, True):
+        monkeypatch.setattr(C, "KEEP_WINOGRAD_INPUT", keep)
+        monkeypatch.setattr(CW.threads, "share_count", lambda: forward_threads)
+        conv.zero_grad()
+        dx = descend.tensor(x, requires_grad=True)
+        y = conv(dx)
+        monkeypatch.setattr(CW.threads, "share_count", lambda: backward_threads)
+        y.backward(descend.tensor(g))
+        results[keep] = (dx.grad.numpy().copy(), conv.weight.grad.numpy().copy(), conv.bias.grad.numpy().copy())
+    assert kept_ranges[0] is None and len(kept_ranges[1]) == -(-16 // (3 // forward_threads))  # V by range
+    for rebuilt, kept in zip(results[False], results[True]):
+        if forward_threads == backward_threads == 1:
+            np.testing.assert_array_equal(kept, rebuilt)
+        else:
+            np.testing.assert_allclose(kept, rebuilt, rtol=0, atol=1e-5 * np.abs(rebuilt).max())
+    ref = torch.nn.Conv2d(c, o, 3, padding=1)
+    ref.load_state_dict({k: torch.tensor(np.asarray(v)) for k, v in conv.state_dict().items()})
+    tx = torch.tensor(x, requires_grad=True)
+    ref(tx).backward(torch.tensor(g))
+    for ours, theirs in zip(results[True], (tx.grad, ref.weight.grad, ref.bias.grad)):
+        np.testing.assert_allclose(ours, theirs.numpy(), rtol=0, atol=1e-5 * np.abs(theirs.numpy()).max())

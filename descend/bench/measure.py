@@ -30,7 +30,7 @@ import time
 
 import numpy as np
 
-__all__ = ["blas_threads", "matmul_rate", "time_steps", "peak_memory", "child_main"]
+__all__ = ["blas_threads", "blas_kernels", "matmul_rate", "time_steps", "peak_memory", "child_main"]
 
 
 def blas_threads() -> int:
@@ -43,6 +43,27 @@ def blas_threads() -> int:
     except Exception:  # pragma: no cover - threadpoolctl missing or unreadable
         pass
     return os.cpu_count() or 1
+
+
+def blas_kernels() -> str:
+    """NumPy's BLAS and the kernels it runs, as threadpoolctl reports them ("openblas 0.3.31, SkylakeX
+    kernels"), with ``OPENBLAS_CORETYPE`` when the environment chose them; "unknown" without threadpoolctl.
+    OpenBLAS picks its kernels by CPU when it loads, unless that variable names them: the same machine can run
+    products at half speed on another core's kernels (docs/bench.md, ninth session)."""
+    try:
+        from threadpoolctl import threadpool_info
+        info = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+    except Exception:  # pragma: no cover - threadpoolctl missing or unreadable
+        info = []
+    if not info:
+        return "unknown"
+    # NumPy's own (SciPy, loaded by scikit-learn, brings a second OpenBLAS that NumPy's products do not call)
+    lib = next((i for i in info if "numpy" in os.path.basename(os.path.dirname(i.get("filepath", "")))), info[0])
+    text = f"{lib.get('internal_api')} {lib.get('version')}"
+    if lib.get("architecture"):
+        text += f", {lib['architecture']} kernels"
+    chosen = os.environ.get("OPENBLAS_CORETYPE")
+    return text + (f" (OPENBLAS_CORETYPE={chosen} in the environment)" if chosen else "")
 
 
 def matmul_rate(n: int = 1024, repeat: int = 5) -> float:

@@ -30,7 +30,8 @@ def markdown_table(results: dict) -> str:
     m = results["machine"]
     lines = [
         f"Threads: {m['threads']} (NumPy BLAS = torch.set_num_threads); NumPy float32 1024×1024 matmul: "
-        f"{m['matmul_gflops']:.1f} GFLOP/s; numpy {m['numpy']}, torch {m['torch']}, Python {m['python']}.",
+        f"{m['matmul_gflops']:.1f} GFLOP/s; NumPy's BLAS: {m.get('blas', 'unknown')}; numpy {m['numpy']}, "
+        f"torch {m['torch']}, Python {m['python']}.",
         "",
         "| workload | descend samples/s | PyTorch samples/s | ratio d/PT (target) | descend GFLOP/s (% peak) "
         "| PyTorch GFLOP/s | descend peak MiB | PyTorch peak MiB | losses agree (max abs Δ) |",

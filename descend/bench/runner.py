@@ -109,11 +109,13 @@ def run_benchmarks(workloads=None, steps: int | None = None, repeat: int = 5, wa
     n_threads = measure.blas_threads()
     torch.set_num_threads(n_threads)
     rate = measure.matmul_rate()
-    log(f"threads: {n_threads} (NumPy BLAS and torch); NumPy float32 1024x1024 matmul: {rate:.1f} GFLOP/s")
+    log(f"threads: {n_threads} (NumPy BLAS and torch); NumPy float32 1024x1024 matmul: {rate:.1f} GFLOP/s; "
+        f"NumPy's BLAS: {measure.blas_kernels()}")
     results = {
         "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
                     "python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__,
-                    "threads": n_threads, "matmul_gflops": rate},
+                    "threads": n_threads, "matmul_gflops": rate,
+                    "blas": measure.blas_kernels()},
         "settings": {"repeat": repeat, "warmup": warmup, "memory_steps": memory_steps, "check_steps": check_steps,
                      "check_tolerance": f"|Δ| <= {CHECK_ATOL} + {CHECK_RTOL}·|torch|"},
         "workloads": [],

@@ -95,6 +95,11 @@ SPLIT_FROM = 1 << 22
 SPLIT_DEPTH = 16
 
 
+#: Whether a Winograd convolution keeps its transformed input V (2.25× the input for F(4×4, 3×3)) from the
+#: forward pass for the weight gradient, instead of transforming the input again in the backward pass.
+KEEP_WINOGRAD_INPUT = True
+
+
 def _split_threads(rows: int, elements: int) -> int:
     """Threads a convolution whose patch matrix has ``rows`` rows and ``elements`` elements runs on (1, or one
     per BLAS thread)."""
@@ -316,13 +321,17 @@ def _conv2d_winograd(x, weight, bias, xd, w, padding, out_size, relu: bool, sche
     n, c, h, wd = xd.shape
     o = w.shape[0]
     xp = conv_winograd.pad_to_tiles(batch_innermost(xd), ph, pw, ho, wo, scheme)
-    out_m, u = conv_winograd.forward(xp, w, ho, wo, scheme)
+    keep = KEEP_WINOGRAD_INPUT and weight.requires_grad and is_grad_enabled()
+    out_m, u, kept = conv_winograd.forward(xp, w, ho, wo, scheme, keep)
     if bias is not None:
         out_m.reshape(o, -1)[...] += bias.array[:, None]
     out = out_m.transpose(3, 0, 1, 2)
     parents, need_x, need_w, need_b, positive = _node_inputs(x, weight, bias, out, relu)
     out_dtype = out.dtype
+    padded_shape = xp.shape
     if not (need_x or need_w or need_b) or not is_grad_enabled():
+        xp = kept = None
+    elif kept is not None:  # the weight gradient reads V; the input gradient never reads the input
         xp = None
     del x, xd
 
@@ -331,7 +340,7 @@ def _conv2d_winograd(x, weight, bias, xd, w, padding, out_size, relu: bool, sche
             g = relu_gradient(g, positive, out_dtype)
         g4 = batch_innermost(g)                                 # (O, Hₒ, Wₒ, N)
         gb = g4.reshape(o, -1).sum(axis=1) if need_b else None
-        gx, gw = conv_winograd.backward(g4, xp, u, need_w, need_x, ph, pw, h, wd, scheme)
+        gx, gw = conv_winograd.backward(g4, xp, u, need_w, need_x, ph, pw, h, wd, scheme, kept, padded_shape)
         if gx is not None:
             gx = gx.transpose(3, 0, 1, 2)
         return (gx, gw) if bias is None else (gx, gw, gb)

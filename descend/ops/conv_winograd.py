@@ -112,14 +112,16 @@ def _plan(th: int, tw: int, n: int, channels: int, planes: int):
     return min(count, len(ranges)), ranges
 
 
-def forward(xp: np.ndarray, w: np.ndarray, ho: int, wo: int, s) -> tuple:
-    """(output (O, Hₒ, Wₒ, N) batch-innermost, U) by scheme ``s`` for the tile-padded input ``xp`` and weight
+def forward(xp: np.ndarray, w: np.ndarray, ho: int, wo: int, s, keep: bool = False) -> tuple:
+    """(output (O, Hₒ, Wₒ, N) batch-innermost, U, V) by scheme ``s`` for the tile-padded input ``xp`` and weight
     ``w``, a range of tile positions at a time (V and M of one range stay in cache), the ranges shared out among
-    one thread per BLAS thread (their outputs are disjoint)."""
+    one thread per BLAS thread (their outputs are disjoint). With ``keep`` each range's transformed input V is
+    kept for :func:`backward`'s weight gradient, as a dict by range (else None, and backward rebuilds it)."""
     c, n, o = xp.shape[0], xp.shape[3], w.shape[0]
     th, tw = s.tiles(ho), s.tiles(wo)
     u = s.weight_transform(w)
     out = buffers.empty((o, ho, wo, n), np.float32)
+    kept = {} if keep else None
 
     def work(next_range):
         while (r := next_range()) is not None:
@@ -127,16 +129,18 @@ def forward(xp: np.ndarray, w: np.ndarray, ho: int, wo: int, s) -> tuple:
             t = (p1 - p0) * n
             v = s.input_transform(xp, th, tw, buffers.empty((s.planes, c, t), np.float32), p0, p1)
             m = np.matmul(u, v, out=buffers.empty((s.planes, o, t), np.float32))
+            if keep:
+                kept[r] = v
             del v
             s.output_transform(m, th, tw, out, p0, p1)
             del m
 
     threads.share_out(work, *_plan(th, tw, n, c + o, s.planes))
-    return out, u
+    return out, u, kept
 
 
 def backward(g4: np.ndarray, xp: np.ndarray, u: np.ndarray, need_w: bool, need_x: bool, ph: int, pw: int,
-             h: int, w: int, s):
+             h: int, w: int, s, kept=None, padded_shape=None):
     """(dL/dx as (C, H, W, N) or None, dL/dw (O, C, 3, 3) or None) from the output gradient ``g4``
     (O, Hₒ, Wₒ, N) batch-innermost by scheme ``s``, a range of tile positions at a time: dU = Σ dM Vᵀ over the
     ranges.
@@ -144,13 +148,21 @@ def backward(g4: np.ndarray, xp: np.ndarray, u: np.ndarray, need_w: bool, need_x
     The ranges are shared out among threads as in :func:`forward`, each thread summing its own dU. The input
     tiles of neighbouring tile rows overlap (two image rows), so dL/dx has a lock per group of m image rows
     (mq … mq + m − 1): tile row r adds onto groups r and r + 1, and a range takes the locks of the groups it adds
-    onto, in increasing order, for its last step only (the transforms and products of two ranges overlap)."""
+    onto, in increasing order, for its last step only (the transforms and products of two ranges overlap).
+
+    With ``kept`` (:func:`forward`'s V by range) the ranges are the forward pass's and ``xp`` may be None
+    (``padded_shape`` then gives its shape): the weight gradient reads the kept V instead of transforming the
+    input again."""
     o, ho, wo, n = g4.shape
-    c = xp.shape[0]
+    padded_shape = xp.shape if xp is not None else padded_shape
+    c = padded_shape[0]
     th, tw = s.tiles(ho), s.tiles(wo)
     g4 = np.ascontiguousarray(g4)
-    gxp = buffers.zeros(xp.shape, np.float32) if need_x else None
+    gxp = buffers.zeros(padded_shape, np.float32) if need_x else None
     count, ranges = _plan(th, tw, n, c + o, s.planes)
+    if kept is not None:  # the forward pass's ranges, whose V it kept (the threads may differ now)
+        ranges = sorted(kept)
+        count = min(threads.share_count(), len(ranges))
     row_groups = [threading.Lock() for _ in range(th + 1)]
 
     def work(next_range):
@@ -161,7 +173,8 @@ def backward(g4: np.ndarray, xp: np.ndarray, u: np.ndarray, need_w: bool, need_x
             t = (p1 - p0) * n
             dm = s.output_grad_transform(g4, th, tw, buffers.empty((s.planes, o, t), np.float32), p0, p1)
             if need_w:
-                v = s.input_transform(xp, th, tw, buffers.empty((s.planes, c, t), np.float32), p0, p1)
+                v = kept[r] if kept is not None else s.input_transform(
+                    xp, th, tw, buffers.empty((s.planes, c, t), np.float32), p0, p1)
                 du += np.matmul(dm, v.transpose(0, 2, 1), out=du_part)
                 del v
             if need_x:
