@@ -202,11 +202,10 @@ def test_the_array_helpers_are_inlined_into_the_kernels():
 
 @pytest.mark.parametrize("forward_threads, backward_threads", [(1, 1), (2, 1), (1, 2)])
 def test_the_kept_transformed_input_gives_the_rebuilt_gradients(monkeypatch, forward_threads, backward_threads):
-    """A Winograd conv keeps V from its forward pass (KEEP_WINOGRAD_INPUT) for the weight gradient and lets go
+    """A Winograd conv keeps V from its forward pass (KEEP_INPUT) for the weight gradient and lets go
     of the padded input; its gradients equal those of the backward pass that transforms the input again: bit
     for bit on one thread, and to float32 rounding (another order of the ranges' sums) when the threads change
     between the two passes (the kept ranges are the ones used) or the ranges are added on two threads."""
-    from descend.ops import conv as C
     rng = np.random.default_rng(14)
     n, c, o, h, wd = 16, 16, 10, 16, 16
     x = rng.standard_normal((n, c, h, wd)).astype(np.float32)
@@ -218,15 +217,15 @@ def test_the_kept_transformed_input_gives_the_rebuilt_gradients(monkeypatch, for
     forward = CW.forward
 
 
-    def recording_forward(*args):
-        result = forward(*args)
+    def recording_forward(*args, **kwargs):
+        result = forward(*args, **kwargs)
         kept_ranges.append(result[2])
         return result
 
     monkeypatch.setattr(CW, "forward", recording_forward)
     results = {}
     for keep in (False, True):
-        monkeypatch.setattr(C, "KEEP_WINOGRAD_INPUT", keep)
+        monkeypatch.setattr(CW, "KEEP_INPUT", keep)
         monkeypatch.setattr(CW.threads, "share_count", lambda: forward_threads)
         conv.zero_grad()
         dx = descend.tensor(x, requires_grad=True)

@@ -108,14 +108,13 @@ def run_benchmarks(workloads=None, steps: int | None = None, repeat: int = 5, wa
         limiter = threadpool_limits(threads)
     n_threads = measure.blas_threads()
     torch.set_num_threads(n_threads)
-    rate = measure.matmul_rate()
+    rate, blas = measure.matmul_rate(), measure.blas_kernels()
     log(f"threads: {n_threads} (NumPy BLAS and torch); NumPy float32 1024x1024 matmul: {rate:.1f} GFLOP/s; "
-        f"NumPy's BLAS: {measure.blas_kernels()}")
+        f"NumPy's BLAS: {blas}")
     results = {
         "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
                     "python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__,
-                    "threads": n_threads, "matmul_gflops": rate,
-                    "blas": measure.blas_kernels()},
+                    "threads": n_threads, "matmul_gflops": rate, "blas": blas},
         "settings": {"repeat": repeat, "warmup": warmup, "memory_steps": memory_steps, "check_steps": check_steps,
                      "check_tolerance": f"|Δ| <= {CHECK_ATOL} + {CHECK_RTOL}·|torch|"},
         "workloads": [],

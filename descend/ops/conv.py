@@ -95,17 +95,6 @@ SPLIT_FROM = 1 << 22
 SPLIT_DEPTH = 16
 
 
-#: Whether a Winograd convolution keeps its transformed input V (2.25× the input for F(4×4, 3×3)) from the
-#: forward pass for the weight gradient, instead of transforming the input again in the backward pass, where
-#: V is at most :data:`KEEP_WINOGRAD_BYTES`.
-KEEP_WINOGRAD_INPUT = True
-#: The largest V kept (bytes). Measured on two cores, descend's step alternating in one process: W10, whose
-#: six Winograd layers have 4.7 MB of V each, 37.6-37.8 -> 32.7-33.9 ms; W8, whose 32×32 and 16×16 layers have
-#: 19-38 MB, no faster (86-96 ms either way) and 37 MiB more at its peak. A large V comes back from main
-#: memory, where the rebuilt one stays in cache range by range.
-KEEP_WINOGRAD_BYTES = 16 << 20
-
-
 def _split_threads(rows: int, elements: int) -> int:
     """Threads a convolution whose patch matrix has ``rows`` rows and ``elements`` elements runs on (1, or one
     per BLAS thread)."""
@@ -327,9 +316,7 @@ def _conv2d_winograd(x, weight, bias, xd, w, padding, out_size, relu: bool, sche
     n, c, h, wd = xd.shape
     o = w.shape[0]
     xp = conv_winograd.pad_to_tiles(batch_innermost(xd), ph, pw, ho, wo, scheme)
-    v_bytes = scheme.planes * c * scheme.tiles(ho) * scheme.tiles(wo) * n * 4
-    keep = KEEP_WINOGRAD_INPUT and v_bytes <= KEEP_WINOGRAD_BYTES and weight.requires_grad and is_grad_enabled()
-    out_m, u, kept = conv_winograd.forward(xp, w, ho, wo, scheme, keep)
+    out_m, u, kept = conv_winograd.forward(xp, w, ho, wo, scheme, keep=weight.requires_grad and is_grad_enabled())
     if bias is not None:
         out_m.reshape(o, -1)[...] += bias.array[:, None]
     out = out_m.transpose(3, 0, 1, 2)

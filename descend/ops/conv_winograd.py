@@ -94,6 +94,17 @@ def pad_to_tiles(xm: np.ndarray, ph: int, pw: int, ho: int, wo: int, s) -> np.nd
 CHUNK_BYTES = 1 << 23
 
 
+#: Whether :func:`forward` keeps the transformed input V (2.25× the input for F(4×4, 3×3)) for the weight
+#: gradient, when asked to and V is at most :data:`KEEP_BYTES`, instead of :func:`backward` transforming the
+#: input again.
+KEEP_INPUT = True
+#: The largest V kept (bytes). Measured on two cores, descend's step alternating in one process: W10, whose
+#: six Winograd layers have 4.7 MB of V each, 37.6-37.8 -> 32.7-33.9 ms; W8, whose 32×32 and 16×16 layers have
+#: 19-38 MB, no faster (86-96 ms either way) and 37 MiB more at its peak. A large V comes back from main
+#: memory, where the rebuilt one stays in cache range by range.
+KEEP_BYTES = 16 << 20
+
+
 def _chunks(th: int, tw: int, n: int, channels: int, share: int = 1, planes: int = 16) -> list:
     """Tile-position ranges (p0, p1) covering all th·tw positions, each of at most :data:`CHUNK_BYTES` / ``share``
     of ``planes`` planes of ``channels`` float32 rows (at least one position)."""
@@ -115,12 +126,14 @@ def _plan(th: int, tw: int, n: int, channels: int, planes: int):
 def forward(xp: np.ndarray, w: np.ndarray, ho: int, wo: int, s, keep: bool = False) -> tuple:
     """(output (O, Hₒ, Wₒ, N) batch-innermost, U, V) by scheme ``s`` for the tile-padded input ``xp`` and weight
     ``w``, a range of tile positions at a time (V and M of one range stay in cache), the ranges shared out among
-    one thread per BLAS thread (their outputs are disjoint). With ``keep`` each range's transformed input V is
-    kept for :func:`backward`'s weight gradient, as a dict by range (else None, and backward rebuilds it)."""
+    one thread per BLAS thread (their outputs are disjoint). With ``keep`` (the weight will need a gradient)
+    each range's transformed input V is kept for :func:`backward`, as a dict by range, where :data:`KEEP_INPUT`
+    and :data:`KEEP_BYTES` allow (else None, and backward rebuilds it)."""
     c, n, o = xp.shape[0], xp.shape[3], w.shape[0]
     th, tw = s.tiles(ho), s.tiles(wo)
     u = s.weight_transform(w)
     out = buffers.empty((o, ho, wo, n), np.float32)
+    keep = keep and KEEP_INPUT and s.planes * c * th * tw * n * 4 <= KEEP_BYTES
     kept = {} if keep else None
 
     def work(next_range):
@@ -159,10 +172,11 @@ def backward(g4: np.ndarray, xp: np.ndarray, u: np.ndarray, need_w: bool, need_x
     th, tw = s.tiles(ho), s.tiles(wo)
     g4 = np.ascontiguousarray(g4)
     gxp = buffers.zeros(padded_shape, np.float32) if need_x else None
-    count, ranges = _plan(th, tw, n, c + o, s.planes)
     if kept is not None:  # the forward pass's ranges, whose V it kept (the threads may differ now)
         ranges = sorted(kept)
         count = min(threads.share_count(), len(ranges))
+    else:
+        count, ranges = _plan(th, tw, n, c + o, s.planes)
     row_groups = [threading.Lock() for _ in range(th + 1)]
 
     def work(next_range):
