@@ -329,7 +329,10 @@ def test_winograd_conv_on_several_threads_matches_one_thread_and_torch(monkeypat
     monkeypatch.setattr(conv_winograd, "CHUNK_BYTES", 16 * 28 * 26 * 4 * 4)  # 4 / count positions a range
     several = run(count)
     assert set(used) == {count}  # forward and backward on `count` threads
-    assert len(conv_winograd._chunks(7, 6, 26, 28, count)) == 42 // (4 // count) + (42 % (4 // count) > 0)
+    ranges = conv_winograd._chunks(7, 6, 26, 28, count)  # a whole number per thread, at most 4 // count each
+    at_most = -(-42 // (4 // count))  # ranges of 4 // count positions, then rounded up to a multiple of count
+    assert len(ranges) == -(-at_most // count) * count
+    assert {p1 - p0 for p0, p1 in ranges} <= {4 // count, 4 // count - 1}
     tx = torch.tensor(x, requires_grad=True)
     ty = ref(tx)
     ty.backward(torch.tensor(g))

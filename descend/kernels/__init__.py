@@ -81,6 +81,18 @@ def disabled():
         _local.off = previous
 
 
+def _compile_helpers(function, numba, callees: bool = True) -> None:
+    """Replace, in ``function``'s module, ``prange`` by Numba's and each helper (and with ``callees`` each
+    vectorised function) by its compiled version (once per module: later calls find them compiled)."""
+    function.__globals__["prange"] = numba.prange
+    for name, value in list(function.__globals__.items()):
+        if isinstance(value, _Helper):
+            function.__globals__[name] = numba.njit(value.function, cache=True, nogil=True, error_model="numpy",
+                                                    inline="always" if value.inline else "never")
+        elif callees and isinstance(value, Vectorised):  # compiled on its own, then called
+            function.__globals__[name] = value.compiled()
+
+
 class Kernel:
     """A lazily compiled kernel: ``k(*arrays)`` compiles on first use (serial and, for ``parallel=True``, a
     parallel version) and runs the one suited to the size of the first argument."""
@@ -101,14 +113,7 @@ class Kernel:
             raise RuntimeError(f"kernel {self.__name__} needs Numba, which cannot be imported; check "
                                "descend.kernels.enabled() before calling a kernel")
         function = self.function
-        function.__globals__["prange"] = numba.prange
-        for name, value in list(function.__globals__.items()):  # the module's helpers, compiled once
-            if isinstance(value, _Helper):
-                function.__globals__[name] = numba.njit(value.function, cache=True, nogil=True,
-                                                        error_model="numpy",
-                                                        inline="always" if value.inline else "never")
-            elif isinstance(value, Vectorised):  # compiled on its own (with the SLP vectoriser), then called
-                function.__globals__[name] = value.compiled()
+        _compile_helpers(function, numba)
         if not parallel:  # a separate function object, so the two versions have separate cache entries
             function = types.FunctionType(function.__code__, function.__globals__, function.__name__ + "_serial",
                                           function.__defaults__, function.__closure__)
@@ -214,6 +219,7 @@ class Vectorised:
                 lock = contextlib.nullcontext()
             switchable = hasattr(config, "SLP_VECTORIZE")
             with lock:  # no other compilation sees the switch
+                _compile_helpers(self.function, numba, callees=False)  # inlined into this function: vectorised with it
                 if switchable:
                     previous, config.SLP_VECTORIZE = config.SLP_VECTORIZE, 1
                 try:

@@ -1,4 +1,5 @@
-"""A few-row matrix times a matrix packed once into column panels: the recurrent layers' step product.
+"""Matrix products one 8 × 16 block at a time over column panels: the recurrent layers' step product, and the
+Winograd convolutions' batched channel products where the BLAS runs narrower vectors than this CPU has.
 
 A recurrent layer multiplies a small batch of states by the same weight at every step (per step
 (N × H) · (H × G), N the batch chunk, T steps in a row). A BLAS call packs the weight anew each call and is
@@ -20,20 +21,35 @@ multiply-adds. The sums run in k order per element like BLAS's, rounded once per
 Measured (one core, Intel Xeon with AVX-512, float32): (16 × 128) · (128 × 512) 17.7–18.9 µs against OpenBLAS's
 21.5–23.8 µs, (16 × 512) · (512 × 128) 16.8–19.3 against 23.6–24.9 µs; from about 50 rows OpenBLAS is faster
 (LLVM uses 256-bit vectors on this CPU, OpenBLAS 512-bit ones). docs/kernels.md has the table.
+
+:func:`planes_product` runs the same blocks over a batch of products C[p] = A[p] · B[p] (or A[p] · B[p]ᵀ) whose
+B is used once: each 16-column panel of B[p] is copied into a (K × 16) buffer when it is reached and serves all
+of A[p]'s rows. The Winograd convolutions' products ((O × C) · (C × t) per plane, t tile columns) take it through
+:func:`planes_matmul` on the CPUs where it measured faster (:func:`wider_than_blas`): on Zen 5, one core, with
+OpenBLAS on its Haswell kernels, 36 planes of (32 × 32) · (32 × 256) in 136 µs against NumPy's 174, (64 × 64) ·
+(64 × 256) 479 against 650; with OpenBLAS's own choice there (SkylakeX, 512-bit) NumPy's took 84 and 390.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import vectorised
+from . import helper, vectorised
 
-__all__ = ["pack", "product", "PANEL", "SIGNATURE"]
+__all__ = ["pack", "product", "planes_product", "fits", "planes_matmul", "takes_planes", "wider_than_blas", "PANEL",
+           "SIGNATURE", "PLANES_SIGNATURE", "PLANES"]
 
 #: Columns per panel.
 PANEL = 16
 #: The kernel's one signature: A (M × K), the panels (⌈N/16⌉ × K × 16), C (M × N), all C-contiguous float32.
 SIGNATURE = "void(float32[:, ::1], float32[:, :, ::1], float32[:, ::1])"
+#: :func:`planes_product`'s kernel: A (P × M × K), B (P × K × N or P × N × K), C (P × M × N), whether B is
+#: transposed.
+PLANES_SIGNATURE = "void(float32[:, :, ::1], float32[:, :, ::1], float32[:, :, ::1], boolean)"
+#: Terms summed in one run of accumulators by :func:`planes_product` (longer sums run as such segments, added):
+#: one accumulator per output over a whole 1092-term sum rounded 1.2·10⁻⁶ of the scale off float64, twice the
+#: error of OpenBLAS's blocked sums; in segments it rounds as they do.
+SEGMENT = 256
 _ZERO = np.float32(0.0)
 
 
@@ -50,134 +66,253 @@ def pack(b: np.ndarray) -> np.ndarray:
     return out
 
 
+@helper(inline=True)
+def _block8(A, i, panel, C, j0, k0, depth):
+    """C[i:i+8, j0:j0+16] = A[i:i+8, k0:k0+depth] · the panel's first ``depth`` rows: 128 accumulators."""
+    c0_0 = _ZERO; c0_1 = _ZERO; c0_2 = _ZERO; c0_3 = _ZERO; c0_4 = _ZERO; c0_5 = _ZERO; c0_6 = _ZERO
+    c0_7 = _ZERO; c0_8 = _ZERO; c0_9 = _ZERO; c0_10 = _ZERO; c0_11 = _ZERO; c0_12 = _ZERO; c0_13 = _ZERO
+    c0_14 = _ZERO; c0_15 = _ZERO
+    c1_0 = _ZERO; c1_1 = _ZERO; c1_2 = _ZERO; c1_3 = _ZERO; c1_4 = _ZERO; c1_5 = _ZERO; c1_6 = _ZERO
+    c1_7 = _ZERO; c1_8 = _ZERO; c1_9 = _ZERO; c1_10 = _ZERO; c1_11 = _ZERO; c1_12 = _ZERO; c1_13 = _ZERO
+    c1_14 = _ZERO; c1_15 = _ZERO
+    c2_0 = _ZERO; c2_1 = _ZERO; c2_2 = _ZERO; c2_3 = _ZERO; c2_4 = _ZERO; c2_5 = _ZERO; c2_6 = _ZERO
+    c2_7 = _ZERO; c2_8 = _ZERO; c2_9 = _ZERO; c2_10 = _ZERO; c2_11 = _ZERO; c2_12 = _ZERO; c2_13 = _ZERO
+    c2_14 = _ZERO; c2_15 = _ZERO
+    c3_0 = _ZERO; c3_1 = _ZERO; c3_2 = _ZERO; c3_3 = _ZERO; c3_4 = _ZERO; c3_5 = _ZERO; c3_6 = _ZERO
+    c3_7 = _ZERO; c3_8 = _ZERO; c3_9 = _ZERO; c3_10 = _ZERO; c3_11 = _ZERO; c3_12 = _ZERO; c3_13 = _ZERO
+    c3_14 = _ZERO; c3_15 = _ZERO
+    c4_0 = _ZERO; c4_1 = _ZERO; c4_2 = _ZERO; c4_3 = _ZERO; c4_4 = _ZERO; c4_5 = _ZERO; c4_6 = _ZERO
+    c4_7 = _ZERO; c4_8 = _ZERO; c4_9 = _ZERO; c4_10 = _ZERO; c4_11 = _ZERO; c4_12 = _ZERO; c4_13 = _ZERO
+    c4_14 = _ZERO; c4_15 = _ZERO
+    c5_0 = _ZERO; c5_1 = _ZERO; c5_2 = _ZERO; c5_3 = _ZERO; c5_4 = _ZERO; c5_5 = _ZERO; c5_6 = _ZERO
+    c5_7 = _ZERO; c5_8 = _ZERO; c5_9 = _ZERO; c5_10 = _ZERO; c5_11 = _ZERO; c5_12 = _ZERO; c5_13 = _ZERO
+    c5_14 = _ZERO; c5_15 = _ZERO
+    c6_0 = _ZERO; c6_1 = _ZERO; c6_2 = _ZERO; c6_3 = _ZERO; c6_4 = _ZERO; c6_5 = _ZERO; c6_6 = _ZERO
+    c6_7 = _ZERO; c6_8 = _ZERO; c6_9 = _ZERO; c6_10 = _ZERO; c6_11 = _ZERO; c6_12 = _ZERO; c6_13 = _ZERO
+    c6_14 = _ZERO; c6_15 = _ZERO
+    c7_0 = _ZERO; c7_1 = _ZERO; c7_2 = _ZERO; c7_3 = _ZERO; c7_4 = _ZERO; c7_5 = _ZERO; c7_6 = _ZERO
+    c7_7 = _ZERO; c7_8 = _ZERO; c7_9 = _ZERO; c7_10 = _ZERO; c7_11 = _ZERO; c7_12 = _ZERO; c7_13 = _ZERO
+    c7_14 = _ZERO; c7_15 = _ZERO
+    for k in range(depth):
+        b = panel[k]
+        a0 = A[i + 0, k0 + k]
+        c0_0 += a0 * b[0]; c0_1 += a0 * b[1]; c0_2 += a0 * b[2]; c0_3 += a0 * b[3]; c0_4 += a0 * b[4]
+        c0_5 += a0 * b[5]; c0_6 += a0 * b[6]; c0_7 += a0 * b[7]; c0_8 += a0 * b[8]; c0_9 += a0 * b[9]
+        c0_10 += a0 * b[10]; c0_11 += a0 * b[11]; c0_12 += a0 * b[12]; c0_13 += a0 * b[13]
+        c0_14 += a0 * b[14]; c0_15 += a0 * b[15]
+        a1 = A[i + 1, k0 + k]
+        c1_0 += a1 * b[0]; c1_1 += a1 * b[1]; c1_2 += a1 * b[2]; c1_3 += a1 * b[3]; c1_4 += a1 * b[4]
+        c1_5 += a1 * b[5]; c1_6 += a1 * b[6]; c1_7 += a1 * b[7]; c1_8 += a1 * b[8]; c1_9 += a1 * b[9]
+        c1_10 += a1 * b[10]; c1_11 += a1 * b[11]; c1_12 += a1 * b[12]; c1_13 += a1 * b[13]
+        c1_14 += a1 * b[14]; c1_15 += a1 * b[15]
+        a2 = A[i + 2, k0 + k]
+        c2_0 += a2 * b[0]; c2_1 += a2 * b[1]; c2_2 += a2 * b[2]; c2_3 += a2 * b[3]; c2_4 += a2 * b[4]
+        c2_5 += a2 * b[5]; c2_6 += a2 * b[6]; c2_7 += a2 * b[7]; c2_8 += a2 * b[8]; c2_9 += a2 * b[9]
+        c2_10 += a2 * b[10]; c2_11 += a2 * b[11]; c2_12 += a2 * b[12]; c2_13 += a2 * b[13]
+        c2_14 += a2 * b[14]; c2_15 += a2 * b[15]
+        a3 = A[i + 3, k0 + k]
+        c3_0 += a3 * b[0]; c3_1 += a3 * b[1]; c3_2 += a3 * b[2]; c3_3 += a3 * b[3]; c3_4 += a3 * b[4]
+        c3_5 += a3 * b[5]; c3_6 += a3 * b[6]; c3_7 += a3 * b[7]; c3_8 += a3 * b[8]; c3_9 += a3 * b[9]
+        c3_10 += a3 * b[10]; c3_11 += a3 * b[11]; c3_12 += a3 * b[12]; c3_13 += a3 * b[13]
+        c3_14 += a3 * b[14]; c3_15 += a3 * b[15]
+        a4 = A[i + 4, k0 + k]
+        c4_0 += a4 * b[0]; c4_1 += a4 * b[1]; c4_2 += a4 * b[2]; c4_3 += a4 * b[3]; c4_4 += a4 * b[4]
+        c4_5 += a4 * b[5]; c4_6 += a4 * b[6]; c4_7 += a4 * b[7]; c4_8 += a4 * b[8]; c4_9 += a4 * b[9]
+        c4_10 += a4 * b[10]; c4_11 += a4 * b[11]; c4_12 += a4 * b[12]; c4_13 += a4 * b[13]
+        c4_14 += a4 * b[14]; c4_15 += a4 * b[15]
+        a5 = A[i + 5, k0 + k]
+        c5_0 += a5 * b[0]; c5_1 += a5 * b[1]; c5_2 += a5 * b[2]; c5_3 += a5 * b[3]; c5_4 += a5 * b[4]
+        c5_5 += a5 * b[5]; c5_6 += a5 * b[6]; c5_7 += a5 * b[7]; c5_8 += a5 * b[8]; c5_9 += a5 * b[9]
+        c5_10 += a5 * b[10]; c5_11 += a5 * b[11]; c5_12 += a5 * b[12]; c5_13 += a5 * b[13]
+        c5_14 += a5 * b[14]; c5_15 += a5 * b[15]
+        a6 = A[i + 6, k0 + k]
+        c6_0 += a6 * b[0]; c6_1 += a6 * b[1]; c6_2 += a6 * b[2]; c6_3 += a6 * b[3]; c6_4 += a6 * b[4]
+        c6_5 += a6 * b[5]; c6_6 += a6 * b[6]; c6_7 += a6 * b[7]; c6_8 += a6 * b[8]; c6_9 += a6 * b[9]
+        c6_10 += a6 * b[10]; c6_11 += a6 * b[11]; c6_12 += a6 * b[12]; c6_13 += a6 * b[13]
+        c6_14 += a6 * b[14]; c6_15 += a6 * b[15]
+        a7 = A[i + 7, k0 + k]
+        c7_0 += a7 * b[0]; c7_1 += a7 * b[1]; c7_2 += a7 * b[2]; c7_3 += a7 * b[3]; c7_4 += a7 * b[4]
+        c7_5 += a7 * b[5]; c7_6 += a7 * b[6]; c7_7 += a7 * b[7]; c7_8 += a7 * b[8]; c7_9 += a7 * b[9]
+        c7_10 += a7 * b[10]; c7_11 += a7 * b[11]; c7_12 += a7 * b[12]; c7_13 += a7 * b[13]
+        c7_14 += a7 * b[14]; c7_15 += a7 * b[15]
+    out = C[i + 0]
+    out[j0 + 0] = c0_0; out[j0 + 1] = c0_1; out[j0 + 2] = c0_2; out[j0 + 3] = c0_3; out[j0 + 4] = c0_4
+    out[j0 + 5] = c0_5; out[j0 + 6] = c0_6; out[j0 + 7] = c0_7; out[j0 + 8] = c0_8; out[j0 + 9] = c0_9
+    out[j0 + 10] = c0_10; out[j0 + 11] = c0_11; out[j0 + 12] = c0_12; out[j0 + 13] = c0_13
+    out[j0 + 14] = c0_14; out[j0 + 15] = c0_15
+    out = C[i + 1]
+    out[j0 + 0] = c1_0; out[j0 + 1] = c1_1; out[j0 + 2] = c1_2; out[j0 + 3] = c1_3; out[j0 + 4] = c1_4
+    out[j0 + 5] = c1_5; out[j0 + 6] = c1_6; out[j0 + 7] = c1_7; out[j0 + 8] = c1_8; out[j0 + 9] = c1_9
+    out[j0 + 10] = c1_10; out[j0 + 11] = c1_11; out[j0 + 12] = c1_12; out[j0 + 13] = c1_13
+    out[j0 + 14] = c1_14; out[j0 + 15] = c1_15
+    out = C[i + 2]
+    out[j0 + 0] = c2_0; out[j0 + 1] = c2_1; out[j0 + 2] = c2_2; out[j0 + 3] = c2_3; out[j0 + 4] = c2_4
+    out[j0 + 5] = c2_5; out[j0 + 6] = c2_6; out[j0 + 7] = c2_7; out[j0 + 8] = c2_8; out[j0 + 9] = c2_9
+    out[j0 + 10] = c2_10; out[j0 + 11] = c2_11; out[j0 + 12] = c2_12; out[j0 + 13] = c2_13
+    out[j0 + 14] = c2_14; out[j0 + 15] = c2_15
+    out = C[i + 3]
+    out[j0 + 0] = c3_0; out[j0 + 1] = c3_1; out[j0 + 2] = c3_2; out[j0 + 3] = c3_3; out[j0 + 4] = c3_4
+    out[j0 + 5] = c3_5; out[j0 + 6] = c3_6; out[j0 + 7] = c3_7; out[j0 + 8] = c3_8; out[j0 + 9] = c3_9
+    out[j0 + 10] = c3_10; out[j0 + 11] = c3_11; out[j0 + 12] = c3_12; out[j0 + 13] = c3_13
+    out[j0 + 14] = c3_14; out[j0 + 15] = c3_15
+    out = C[i + 4]
+    out[j0 + 0] = c4_0; out[j0 + 1] = c4_1; out[j0 + 2] = c4_2; out[j0 + 3] = c4_3; out[j0 + 4] = c4_4
+    out[j0 + 5] = c4_5; out[j0 + 6] = c4_6; out[j0 + 7] = c4_7; out[j0 + 8] = c4_8; out[j0 + 9] = c4_9
+    out[j0 + 10] = c4_10; out[j0 + 11] = c4_11; out[j0 + 12] = c4_12; out[j0 + 13] = c4_13
+    out[j0 + 14] = c4_14; out[j0 + 15] = c4_15
+    out = C[i + 5]
+    out[j0 + 0] = c5_0; out[j0 + 1] = c5_1; out[j0 + 2] = c5_2; out[j0 + 3] = c5_3; out[j0 + 4] = c5_4
+    out[j0 + 5] = c5_5; out[j0 + 6] = c5_6; out[j0 + 7] = c5_7; out[j0 + 8] = c5_8; out[j0 + 9] = c5_9
+    out[j0 + 10] = c5_10; out[j0 + 11] = c5_11; out[j0 + 12] = c5_12; out[j0 + 13] = c5_13
+    out[j0 + 14] = c5_14; out[j0 + 15] = c5_15
+    out = C[i + 6]
+    out[j0 + 0] = c6_0; out[j0 + 1] = c6_1; out[j0 + 2] = c6_2; out[j0 + 3] = c6_3; out[j0 + 4] = c6_4
+    out[j0 + 5] = c6_5; out[j0 + 6] = c6_6; out[j0 + 7] = c6_7; out[j0 + 8] = c6_8; out[j0 + 9] = c6_9
+    out[j0 + 10] = c6_10; out[j0 + 11] = c6_11; out[j0 + 12] = c6_12; out[j0 + 13] = c6_13
+    out[j0 + 14] = c6_14; out[j0 + 15] = c6_15
+    out = C[i + 7]
+    out[j0 + 0] = c7_0; out[j0 + 1] = c7_1; out[j0 + 2] = c7_2; out[j0 + 3] = c7_3; out[j0 + 4] = c7_4
+    out[j0 + 5] = c7_5; out[j0 + 6] = c7_6; out[j0 + 7] = c7_7; out[j0 + 8] = c7_8; out[j0 + 9] = c7_9
+    out[j0 + 10] = c7_10; out[j0 + 11] = c7_11; out[j0 + 12] = c7_12; out[j0 + 13] = c7_13
+    out[j0 + 14] = c7_14; out[j0 + 15] = c7_15
+
+
+@helper(inline=True)
+def _block1(A, i, panel, C, j0, k0, depth):
+    """C[i, j0:j0+16] = A[i, k0:k0+depth] · the panel: one row (the rows past A's last whole 8-row block)."""
+    c0_0 = _ZERO; c0_1 = _ZERO; c0_2 = _ZERO; c0_3 = _ZERO; c0_4 = _ZERO; c0_5 = _ZERO; c0_6 = _ZERO
+    c0_7 = _ZERO; c0_8 = _ZERO; c0_9 = _ZERO; c0_10 = _ZERO; c0_11 = _ZERO; c0_12 = _ZERO; c0_13 = _ZERO
+    c0_14 = _ZERO; c0_15 = _ZERO
+    for k in range(depth):
+        b = panel[k]
+        a0 = A[i, k0 + k]
+        c0_0 += a0 * b[0]; c0_1 += a0 * b[1]; c0_2 += a0 * b[2]; c0_3 += a0 * b[3]; c0_4 += a0 * b[4]
+        c0_5 += a0 * b[5]; c0_6 += a0 * b[6]; c0_7 += a0 * b[7]; c0_8 += a0 * b[8]; c0_9 += a0 * b[9]
+        c0_10 += a0 * b[10]; c0_11 += a0 * b[11]; c0_12 += a0 * b[12]; c0_13 += a0 * b[13]
+        c0_14 += a0 * b[14]; c0_15 += a0 * b[15]
+    out = C[i]
+    out[j0 + 0] = c0_0; out[j0 + 1] = c0_1; out[j0 + 2] = c0_2; out[j0 + 3] = c0_3; out[j0 + 4] = c0_4
+    out[j0 + 5] = c0_5; out[j0 + 6] = c0_6; out[j0 + 7] = c0_7; out[j0 + 8] = c0_8; out[j0 + 9] = c0_9
+    out[j0 + 10] = c0_10; out[j0 + 11] = c0_11; out[j0 + 12] = c0_12; out[j0 + 13] = c0_13
+    out[j0 + 14] = c0_14; out[j0 + 15] = c0_15
+
+
+@helper(inline=True)
+def _panel_columns(A, panel, C, j0, k0, depth):
+    """C[:, j0:j0+16] = A[:, k0:k0+depth] · the panel's first ``depth`` rows, 8 rows at a time, then the rows left one at a
+    time."""
+    M = A.shape[0]
+    for i in range(0, M - 7, 8):
+        _block8(A, i, panel, C, j0, k0, depth)
+    for i in range(M - M % 8, M):
+        _block1(A, i, panel, C, j0, k0, depth)
+
+
 @vectorised(SIGNATURE)
 def product(A, P, C):
     """C = A · B with B given as its panels ``P`` (:func:`pack`); C's columns must be a multiple of 16 wide
     (the caller takes BLAS otherwise). A's K columns must match the panels' K rows."""
-    M, K = A.shape
     for jb in range(C.shape[1] // PANEL):
-        panel = P[jb]
-        j0 = jb * PANEL
-        for i in range(0, M - 7, 8):
-            c0_0 = _ZERO; c0_1 = _ZERO; c0_2 = _ZERO; c0_3 = _ZERO; c0_4 = _ZERO; c0_5 = _ZERO; c0_6 = _ZERO
-            c0_7 = _ZERO; c0_8 = _ZERO; c0_9 = _ZERO; c0_10 = _ZERO; c0_11 = _ZERO; c0_12 = _ZERO; c0_13 = _ZERO
-            c0_14 = _ZERO; c0_15 = _ZERO
-            c1_0 = _ZERO; c1_1 = _ZERO; c1_2 = _ZERO; c1_3 = _ZERO; c1_4 = _ZERO; c1_5 = _ZERO; c1_6 = _ZERO
-            c1_7 = _ZERO; c1_8 = _ZERO; c1_9 = _ZERO; c1_10 = _ZERO; c1_11 = _ZERO; c1_12 = _ZERO; c1_13 = _ZERO
-            c1_14 = _ZERO; c1_15 = _ZERO
-            c2_0 = _ZERO; c2_1 = _ZERO; c2_2 = _ZERO; c2_3 = _ZERO; c2_4 = _ZERO; c2_5 = _ZERO; c2_6 = _ZERO
-            c2_7 = _ZERO; c2_8 = _ZERO; c2_9 = _ZERO; c2_10 = _ZERO; c2_11 = _ZERO; c2_12 = _ZERO; c2_13 = _ZERO
-            c2_14 = _ZERO; c2_15 = _ZERO
-            c3_0 = _ZERO; c3_1 = _ZERO; c3_2 = _ZERO; c3_3 = _ZERO; c3_4 = _ZERO; c3_5 = _ZERO; c3_6 = _ZERO
-            c3_7 = _ZERO; c3_8 = _ZERO; c3_9 = _ZERO; c3_10 = _ZERO; c3_11 = _ZERO; c3_12 = _ZERO; c3_13 = _ZERO
-            c3_14 = _ZERO; c3_15 = _ZERO
-            c4_0 = _ZERO; c4_1 = _ZERO; c4_2 = _ZERO; c4_3 = _ZERO; c4_4 = _ZERO; c4_5 = _ZERO; c4_6 = _ZERO
-            c4_7 = _ZERO; c4_8 = _ZERO; c4_9 = _ZERO; c4_10 = _ZERO; c4_11 = _ZERO; c4_12 = _ZERO; c4_13 = _ZERO
-            c4_14 = _ZERO; c4_15 = _ZERO
-            c5_0 = _ZERO; c5_1 = _ZERO; c5_2 = _ZERO; c5_3 = _ZERO; c5_4 = _ZERO; c5_5 = _ZERO; c5_6 = _ZERO
-            c5_7 = _ZERO; c5_8 = _ZERO; c5_9 = _ZERO; c5_10 = _ZERO; c5_11 = _ZERO; c5_12 = _ZERO; c5_13 = _ZERO
-            c5_14 = _ZERO; c5_15 = _ZERO
-            c6_0 = _ZERO; c6_1 = _ZERO; c6_2 = _ZERO; c6_3 = _ZERO; c6_4 = _ZERO; c6_5 = _ZERO; c6_6 = _ZERO
-            c6_7 = _ZERO; c6_8 = _ZERO; c6_9 = _ZERO; c6_10 = _ZERO; c6_11 = _ZERO; c6_12 = _ZERO; c6_13 = _ZERO
-            c6_14 = _ZERO; c6_15 = _ZERO
-            c7_0 = _ZERO; c7_1 = _ZERO; c7_2 = _ZERO; c7_3 = _ZERO; c7_4 = _ZERO; c7_5 = _ZERO; c7_6 = _ZERO
-            c7_7 = _ZERO; c7_8 = _ZERO; c7_9 = _ZERO; c7_10 = _ZERO; c7_11 = _ZERO; c7_12 = _ZERO; c7_13 = _ZERO
-            c7_14 = _ZERO; c7_15 = _ZERO
-            for k in range(K):
-                b = panel[k]
-                a0 = A[i + 0, k]
-                c0_0 += a0 * b[0]; c0_1 += a0 * b[1]; c0_2 += a0 * b[2]; c0_3 += a0 * b[3]; c0_4 += a0 * b[4]
-                c0_5 += a0 * b[5]; c0_6 += a0 * b[6]; c0_7 += a0 * b[7]; c0_8 += a0 * b[8]; c0_9 += a0 * b[9]
-                c0_10 += a0 * b[10]; c0_11 += a0 * b[11]; c0_12 += a0 * b[12]; c0_13 += a0 * b[13]
-                c0_14 += a0 * b[14]; c0_15 += a0 * b[15]
-                a1 = A[i + 1, k]
-                c1_0 += a1 * b[0]; c1_1 += a1 * b[1]; c1_2 += a1 * b[2]; c1_3 += a1 * b[3]; c1_4 += a1 * b[4]
-                c1_5 += a1 * b[5]; c1_6 += a1 * b[6]; c1_7 += a1 * b[7]; c1_8 += a1 * b[8]; c1_9 += a1 * b[9]
-                c1_10 += a1 * b[10]; c1_11 += a1 * b[11]; c1_12 += a1 * b[12]; c1_13 += a1 * b[13]
-                c1_14 += a1 * b[14]; c1_15 += a1 * b[15]
-                a2 = A[i + 2, k]
-                c2_0 += a2 * b[0]; c2_1 += a2 * b[1]; c2_2 += a2 * b[2]; c2_3 += a2 * b[3]; c2_4 += a2 * b[4]
-                c2_5 += a2 * b[5]; c2_6 += a2 * b[6]; c2_7 += a2 * b[7]; c2_8 += a2 * b[8]; c2_9 += a2 * b[9]
-                c2_10 += a2 * b[10]; c2_11 += a2 * b[11]; c2_12 += a2 * b[12]; c2_13 += a2 * b[13]
-                c2_14 += a2 * b[14]; c2_15 += a2 * b[15]
-                a3 = A[i + 3, k]
-                c3_0 += a3 * b[0]; c3_1 += a3 * b[1]; c3_2 += a3 * b[2]; c3_3 += a3 * b[3]; c3_4 += a3 * b[4]
-                c3_5 += a3 * b[5]; c3_6 += a3 * b[6]; c3_7 += a3 * b[7]; c3_8 += a3 * b[8]; c3_9 += a3 * b[9]
-                c3_10 += a3 * b[10]; c3_11 += a3 * b[11]; c3_12 += a3 * b[12]; c3_13 += a3 * b[13]
-                c3_14 += a3 * b[14]; c3_15 += a3 * b[15]
-                a4 = A[i + 4, k]
-                c4_0 += a4 * b[0]; c4_1 += a4 * b[1]; c4_2 += a4 * b[2]; c4_3 += a4 * b[3]; c4_4 += a4 * b[4]
-                c4_5 += a4 * b[5]; c4_6 += a4 * b[6]; c4_7 += a4 * b[7]; c4_8 += a4 * b[8]; c4_9 += a4 * b[9]
-                c4_10 += a4 * b[10]; c4_11 += a4 * b[11]; c4_12 += a4 * b[12]; c4_13 += a4 * b[13]
-                c4_14 += a4 * b[14]; c4_15 += a4 * b[15]
-                a5 = A[i + 5, k]
-                c5_0 += a5 * b[0]; c5_1 += a5 * b[1]; c5_2 += a5 * b[2]; c5_3 += a5 * b[3]; c5_4 += a5 * b[4]
-                c5_5 += a5 * b[5]; c5_6 += a5 * b[6]; c5_7 += a5 * b[7]; c5_8 += a5 * b[8]; c5_9 += a5 * b[9]
-                c5_10 += a5 * b[10]; c5_11 += a5 * b[11]; c5_12 += a5 * b[12]; c5_13 += a5 * b[13]
-                c5_14 += a5 * b[14]; c5_15 += a5 * b[15]
-                a6 = A[i + 6, k]
-                c6_0 += a6 * b[0]; c6_1 += a6 * b[1]; c6_2 += a6 * b[2]; c6_3 += a6 * b[3]; c6_4 += a6 * b[4]
-                c6_5 += a6 * b[5]; c6_6 += a6 * b[6]; c6_7 += a6 * b[7]; c6_8 += a6 * b[8]; c6_9 += a6 * b[9]
-                c6_10 += a6 * b[10]; c6_11 += a6 * b[11]; c6_12 += a6 * b[12]; c6_13 += a6 * b[13]
-                c6_14 += a6 * b[14]; c6_15 += a6 * b[15]
-                a7 = A[i + 7, k]
-                c7_0 += a7 * b[0]; c7_1 += a7 * b[1]; c7_2 += a7 * b[2]; c7_3 += a7 * b[3]; c7_4 += a7 * b[4]
-                c7_5 += a7 * b[5]; c7_6 += a7 * b[6]; c7_7 += a7 * b[7]; c7_8 += a7 * b[8]; c7_9 += a7 * b[9]
-                c7_10 += a7 * b[10]; c7_11 += a7 * b[11]; c7_12 += a7 * b[12]; c7_13 += a7 * b[13]
-                c7_14 += a7 * b[14]; c7_15 += a7 * b[15]
-            out = C[i + 0]
-            out[j0 + 0] = c0_0; out[j0 + 1] = c0_1; out[j0 + 2] = c0_2; out[j0 + 3] = c0_3; out[j0 + 4] = c0_4
-            out[j0 + 5] = c0_5; out[j0 + 6] = c0_6; out[j0 + 7] = c0_7; out[j0 + 8] = c0_8; out[j0 + 9] = c0_9
-            out[j0 + 10] = c0_10; out[j0 + 11] = c0_11; out[j0 + 12] = c0_12; out[j0 + 13] = c0_13
-            out[j0 + 14] = c0_14; out[j0 + 15] = c0_15
-            out = C[i + 1]
-            out[j0 + 0] = c1_0; out[j0 + 1] = c1_1; out[j0 + 2] = c1_2; out[j0 + 3] = c1_3; out[j0 + 4] = c1_4
-            out[j0 + 5] = c1_5; out[j0 + 6] = c1_6; out[j0 + 7] = c1_7; out[j0 + 8] = c1_8; out[j0 + 9] = c1_9
-            out[j0 + 10] = c1_10; out[j0 + 11] = c1_11; out[j0 + 12] = c1_12; out[j0 + 13] = c1_13
-            out[j0 + 14] = c1_14; out[j0 + 15] = c1_15
-            out = C[i + 2]
-            out[j0 + 0] = c2_0; out[j0 + 1] = c2_1; out[j0 + 2] = c2_2; out[j0 + 3] = c2_3; out[j0 + 4] = c2_4
-            out[j0 + 5] = c2_5; out[j0 + 6] = c2_6; out[j0 + 7] = c2_7; out[j0 + 8] = c2_8; out[j0 + 9] = c2_9
-            out[j0 + 10] = c2_10; out[j0 + 11] = c2_11; out[j0 + 12] = c2_12; out[j0 + 13] = c2_13
-            out[j0 + 14] = c2_14; out[j0 + 15] = c2_15
-            out = C[i + 3]
-            out[j0 + 0] = c3_0; out[j0 + 1] = c3_1; out[j0 + 2] = c3_2; out[j0 + 3] = c3_3; out[j0 + 4] = c3_4
-            out[j0 + 5] = c3_5; out[j0 + 6] = c3_6; out[j0 + 7] = c3_7; out[j0 + 8] = c3_8; out[j0 + 9] = c3_9
-            out[j0 + 10] = c3_10; out[j0 + 11] = c3_11; out[j0 + 12] = c3_12; out[j0 + 13] = c3_13
-            out[j0 + 14] = c3_14; out[j0 + 15] = c3_15
-            out = C[i + 4]
-            out[j0 + 0] = c4_0; out[j0 + 1] = c4_1; out[j0 + 2] = c4_2; out[j0 + 3] = c4_3; out[j0 + 4] = c4_4
-            out[j0 + 5] = c4_5; out[j0 + 6] = c4_6; out[j0 + 7] = c4_7; out[j0 + 8] = c4_8; out[j0 + 9] = c4_9
-            out[j0 + 10] = c4_10; out[j0 + 11] = c4_11; out[j0 + 12] = c4_12; out[j0 + 13] = c4_13
-            out[j0 + 14] = c4_14; out[j0 + 15] = c4_15
-            out = C[i + 5]
-            out[j0 + 0] = c5_0; out[j0 + 1] = c5_1; out[j0 + 2] = c5_2; out[j0 + 3] = c5_3; out[j0 + 4] = c5_4
-            out[j0 + 5] = c5_5; out[j0 + 6] = c5_6; out[j0 + 7] = c5_7; out[j0 + 8] = c5_8; out[j0 + 9] = c5_9
-            out[j0 + 10] = c5_10; out[j0 + 11] = c5_11; out[j0 + 12] = c5_12; out[j0 + 13] = c5_13
-            out[j0 + 14] = c5_14; out[j0 + 15] = c5_15
-            out = C[i + 6]
-            out[j0 + 0] = c6_0; out[j0 + 1] = c6_1; out[j0 + 2] = c6_2; out[j0 + 3] = c6_3; out[j0 + 4] = c6_4
-            out[j0 + 5] = c6_5; out[j0 + 6] = c6_6; out[j0 + 7] = c6_7; out[j0 + 8] = c6_8; out[j0 + 9] = c6_9
-            out[j0 + 10] = c6_10; out[j0 + 11] = c6_11; out[j0 + 12] = c6_12; out[j0 + 13] = c6_13
-            out[j0 + 14] = c6_14; out[j0 + 15] = c6_15
-            out = C[i + 7]
-            out[j0 + 0] = c7_0; out[j0 + 1] = c7_1; out[j0 + 2] = c7_2; out[j0 + 3] = c7_3; out[j0 + 4] = c7_4
-            out[j0 + 5] = c7_5; out[j0 + 6] = c7_6; out[j0 + 7] = c7_7; out[j0 + 8] = c7_8; out[j0 + 9] = c7_9
-            out[j0 + 10] = c7_10; out[j0 + 11] = c7_11; out[j0 + 12] = c7_12; out[j0 + 13] = c7_13
-            out[j0 + 14] = c7_14; out[j0 + 15] = c7_15
-        for i in range(M - M % 8, M):
-            c0_0 = _ZERO; c0_1 = _ZERO; c0_2 = _ZERO; c0_3 = _ZERO; c0_4 = _ZERO; c0_5 = _ZERO; c0_6 = _ZERO
-            c0_7 = _ZERO; c0_8 = _ZERO; c0_9 = _ZERO; c0_10 = _ZERO; c0_11 = _ZERO; c0_12 = _ZERO; c0_13 = _ZERO
-            c0_14 = _ZERO; c0_15 = _ZERO
-            for k in range(K):
-                b = panel[k]
-                a0 = A[i, k]
-                c0_0 += a0 * b[0]; c0_1 += a0 * b[1]; c0_2 += a0 * b[2]; c0_3 += a0 * b[3]; c0_4 += a0 * b[4]
-                c0_5 += a0 * b[5]; c0_6 += a0 * b[6]; c0_7 += a0 * b[7]; c0_8 += a0 * b[8]; c0_9 += a0 * b[9]
-                c0_10 += a0 * b[10]; c0_11 += a0 * b[11]; c0_12 += a0 * b[12]; c0_13 += a0 * b[13]
-                c0_14 += a0 * b[14]; c0_15 += a0 * b[15]
-            out = C[i]
-            out[j0 + 0] = c0_0; out[j0 + 1] = c0_1; out[j0 + 2] = c0_2; out[j0 + 3] = c0_3; out[j0 + 4] = c0_4
-            out[j0 + 5] = c0_5; out[j0 + 6] = c0_6; out[j0 + 7] = c0_7; out[j0 + 8] = c0_8; out[j0 + 9] = c0_9
-            out[j0 + 10] = c0_10; out[j0 + 11] = c0_11; out[j0 + 12] = c0_12; out[j0 + 13] = c0_13
-            out[j0 + 14] = c0_14; out[j0 + 15] = c0_15
+        _panel_columns(A, P[jb], C, jb * PANEL, 0, A.shape[1])
+
+
+@vectorised(PLANES_SIGNATURE)
+def _planes_product(A, B, C, transpose_b):
+    M, K = A.shape[1], A.shape[2]
+    panel = np.empty((min(K, SEGMENT), PANEL), np.float32)
+    part = np.empty((M, PANEL), np.float32)
+    for p in range(A.shape[0]):
+        a, b, c = A[p], B[p], C[p]
+        for jb in range(c.shape[1] // PANEL):
+            j0 = jb * PANEL
+            for k0 in range(0, K, SEGMENT):
+                k1 = min(K, k0 + SEGMENT)
+                if transpose_b:  # the panel is columns j0…j0+15 of Bᵀ: rows j0…j0+15 of B, transposed
+                    rows = b[j0:j0 + PANEL]
+                    for k in range(k1 - k0):
+                        line = panel[k]
+                        for j in range(PANEL):
+                            line[j] = rows[j, k0 + k]
+                else:
+                    for k in range(k1 - k0):
+                        line, row = panel[k], b[k0 + k, j0:j0 + PANEL]
+                        for j in range(PANEL):
+                            line[j] = row[j]
+                first = k0 == 0  # the first segment writes C; a later one is computed apart, then added
+                _panel_columns(a, panel, c if first else part, j0 if first else 0, k0, k1 - k0)
+                if not first:
+                    for i in range(M):
+                        for j in range(PANEL):
+                            c[i, j0 + j] += part[i, j]
+
+
+def planes_product(a: np.ndarray, b: np.ndarray, out: np.ndarray, transpose_b: bool = False) -> np.ndarray:
+    """out[p] = a[p] · b[p] (``transpose_b``: a[p] · b[p]ᵀ) for every plane p: a batch of products whose B is
+    row-major, each 16-column panel of it copied into a (K × 16) buffer as it is reached and used for all of
+    A's rows (what :func:`pack` and :func:`product` do for a weight reused over many calls). All three C-contiguous
+    float32 (P × M × K), (P × K × N) or (P × N × K), (P × M × N); N a multiple of 16 (:func:`fits`)."""
+    _planes_product(a, b, out, bool(transpose_b))
+    return out
+
+
+def fits(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> bool:
+    """Whether :func:`planes_product` takes these arrays: C-contiguous float32, three dimensions, whole panels."""
+    return all(x.dtype == np.float32 and x.ndim == 3 and x.flags.c_contiguous for x in (a, b, out)) \
+        and out.shape[2] % PANEL == 0
+
+
+#: Whether batched products (:func:`planes_matmul`) take :func:`planes_product`: None decides by
+#: :func:`wider_than_blas`, True and False force it (tests).
+PLANES = None
+#: CPUs (LLVM's names) on which this module's kernels measured faster than NumPy's BLAS whenever that runs
+#: 256-bit kernels: Zen 5 computes 512-bit vectors at full width and LLVM emits them there (on Intel's AVX-512
+#: CPUs LLVM prefers 256-bit vectors, and the kernels measured no faster than OpenBLAS).
+WIDE_CPUS = ("znver5",)
+#: OpenBLAS's kernel sets (threadpoolctl's ``architecture``) that use 512-bit vectors.
+WIDE_BLAS = ("skylakex", "cooperlake", "sapphirerapids")
+_wider = []
+
+
+def wider_than_blas() -> bool:
+    """Whether this CPU is one of :data:`WIDE_CPUS` and NumPy's BLAS runs narrower kernels there (OpenBLAS told
+    by ``OPENBLAS_CORETYPE``, say, to run its Haswell kernels): then :func:`planes_product` beats NumPy's
+    batched products (docs/kernels.md). Decided once per process; False when either cannot be told."""
+    if not _wider:
+        _wider.append(_cpu_name() in WIDE_CPUS and _blas_architecture() not in WIDE_BLAS + ("", "unknown"))
+    return _wider[0]
+
+
+def _cpu_name() -> str:
+    try:
+        import llvmlite.binding as llvm
+        return llvm.get_host_cpu_name()
+    except Exception:  # pragma: no cover - llvmlite missing
+        return ""
+
+
+def _blas_architecture() -> str:
+    try:
+        from threadpoolctl import threadpool_info
+        import os
+        info = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+    except Exception:  # pragma: no cover - threadpoolctl missing or unreadable
+        return ""
+    own = [i for i in info if "numpy" in os.path.basename(os.path.dirname(i.get("filepath", "")))] or info
+    if not own or own[0].get("internal_api") != "openblas":
+        return "unknown"  # MKL and others: their own widest kernels
+    return str(own[0].get("architecture") or "unknown").lower()
+
+
+def takes_planes() -> bool:
+    """Whether :func:`planes_matmul` takes :func:`planes_product` for arrays it :func:`fits`: :data:`PLANES`, else
+    :func:`wider_than_blas`, and the kernels were compiled vectorised."""
+    use = PLANES if PLANES is not None else wider_than_blas()
+    return bool(use) and product.vectorises()
+
+
+def planes_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray, transpose_b: bool = False) -> np.ndarray:
+    """out = a @ b (``transpose_b``: a @ bᵀ per plane) for 3-D float32 arrays: :func:`planes_product` where it
+    is faster (:func:`takes_planes`) and :func:`fits`, else NumPy's batched product."""
+    if fits(a, b, out) and takes_planes():
+        return planes_product(a, b, out, transpose_b)
+    return np.matmul(a, b.transpose(0, 2, 1) if transpose_b else b, out=out)

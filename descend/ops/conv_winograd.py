@@ -24,7 +24,7 @@ import threading
 import numpy as np
 
 from .. import buffers, kernels
-from ..kernels import threads, winograd as K, winograd4
+from ..kernels import panels, threads, winograd as K, winograd4
 
 __all__ = ["applies", "scheme", "pad_to_tiles", "forward", "backward", "MIN_CHANNELS", "MIN_TILES", "F2", "F4"]
 
@@ -109,9 +109,11 @@ def _chunks(th: int, tw: int, n: int, channels: int, share: int = 1, planes: int
     """Tile-position ranges (p0, p1) covering all th·tw positions, each of at most :data:`CHUNK_BYTES` / ``share``
     of ``planes`` planes of ``channels`` float32 rows (at least one position)."""
     per_position = planes * channels * n * 4
-    step = max(1, CHUNK_BYTES // share // per_position)
     total = th * tw
-    return [(p0, min(p0 + step, total)) for p0 in range(0, total, step)]
+    count = -(-total // max(1, CHUNK_BYTES // share // per_position))
+    count = min(total, -(-count // share) * share)  # a whole number of ranges per thread, of near-equal size
+    bounds = [total * i // count for i in range(count + 1)]
+    return list(zip(bounds[:-1], bounds[1:]))
 
 
 def _plan(th: int, tw: int, n: int, channels: int, planes: int):
@@ -141,7 +143,7 @@ def forward(xp: np.ndarray, w: np.ndarray, ho: int, wo: int, s, keep: bool = Fal
             p0, p1 = r
             t = (p1 - p0) * n
             v = s.input_transform(xp, th, tw, buffers.empty((s.planes, c, t), np.float32), p0, p1)
-            m = np.matmul(u, v, out=buffers.empty((s.planes, o, t), np.float32))
+            m = panels.planes_matmul(u, v, buffers.empty((s.planes, o, t), np.float32))
             if keep:
                 kept[r] = v
             del v
@@ -178,6 +180,7 @@ def backward(g4: np.ndarray, xp: np.ndarray, u: np.ndarray, need_w: bool, need_x
     else:
         count, ranges = _plan(th, tw, n, c + o, s.planes)
     row_groups = [threading.Lock() for _ in range(th + 1)]
+    ut = np.ascontiguousarray(u.transpose(0, 2, 1)) if need_x else None  # Uᵀ per plane, (planes, C, O)
 
     def work(next_range):
         du = np.zeros((s.planes, o, c), np.float32) if need_w else None
@@ -189,10 +192,10 @@ def backward(g4: np.ndarray, xp: np.ndarray, u: np.ndarray, need_w: bool, need_x
             if need_w:
                 v = kept[r] if kept is not None else s.input_transform(
                     xp, th, tw, buffers.empty((s.planes, c, t), np.float32), p0, p1)
-                du += np.matmul(dm, v.transpose(0, 2, 1), out=du_part)
+                du += panels.planes_matmul(dm, v, du_part, transpose_b=True)
                 del v
             if need_x:
-                dv = np.matmul(u.transpose(0, 2, 1), dm, out=buffers.empty((s.planes, c, t), np.float32))
+                dv = panels.planes_matmul(ut, dm, buffers.empty((s.planes, c, t), np.float32))
                 with threads.holding(row_groups[p0 // tw:(p1 - 1) // tw + 2]):
                     s.input_grad_transform(dv, th, tw, gxp, p0, p1)
                 del dv
