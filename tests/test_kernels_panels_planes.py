@@ -191,3 +191,22 @@ def test_long_sums_run_in_segments_and_round_like_blas(transpose_b):
     panels.product(a[0], panels.pack(b[0].T if transpose_b else b[0]), one_run)
     assert np.abs(ours - exact).max() < max(2 * np.abs(theirs - exact).max(), 4e-7 * scale)
     assert np.abs(one_run - exact[0]).max() > 4 * np.abs(ours[0] - exact[0]).max()
+
+
+def test_the_panels_are_taken_only_where_numpys_product_would_run_on_one_thread_too(monkeypatch):
+    """Auto route on a wide CPU: inside a block holding every BLAS to one thread (work shared out among threads)
+    the panels are taken; outside it, with a BLAS of several threads, NumPy's product (split over the cores) is."""
+    from descend.kernels import threads
+    monkeypatch.setattr(panels, "PLANES", None)
+    monkeypatch.setattr(panels, "_wider", [True])
+    with threads.serial_blas(every=True):
+        assert threads.one_blas_thread() and panels.takes_planes() is panels.product.vectorises()
+    assert threads.one_blas_thread() is (threads.blas_threads() == 1)  # the tests' BLAS has one thread
+    from threadpoolctl import threadpool_limits
+    with threadpool_limits(2):
+        assert not threads.one_blas_thread() and not panels.takes_planes()
+        with threads.serial_blas(every=True):
+            assert threads.one_blas_thread()
+    monkeypatch.setattr(panels, "_wider", [False])
+    with threads.serial_blas(every=True):
+        assert not panels.takes_planes()

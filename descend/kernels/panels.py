@@ -305,8 +305,15 @@ def _blas_architecture() -> str:
 
 def takes_planes() -> bool:
     """Whether :func:`planes_matmul` takes :func:`planes_product` for arrays it :func:`fits`: :data:`PLANES`, else
-    :func:`wider_than_blas`, and the kernels were compiled vectorised."""
-    use = PLANES if PLANES is not None else wider_than_blas()
+    :func:`wider_than_blas` where NumPy's product would run on one thread too (:func:`~descend.kernels.threads
+    .one_blas_thread`: a convolution's or recurrent layer's work shared out among threads, or a one-thread BLAS;
+    measured: a 48-channel CNN whose convolutions were not shared out ran 10 % slower with the one-thread panels
+    than with OpenBLAS's two-thread products), and the kernels were compiled vectorised."""
+    if PLANES is None:
+        from . import threads
+        use = wider_than_blas() and threads.one_blas_thread()
+    else:
+        use = PLANES
     return bool(use) and product.vectorises()
 
 

@@ -25,7 +25,7 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-__all__ = ["serial_blas", "blas_threads", "spinning_workers", "share_count", "chunks", "map_chunks", "share_out",
+__all__ = ["serial_blas", "blas_threads", "one_blas_thread", "spinning_workers", "share_count", "chunks", "map_chunks", "share_out",
            "holding", "MIN_CHUNK_ROWS"]
 
 #: The fewest samples a chunk gets (smaller products lose more to overheads than a thread gains).
@@ -91,6 +91,18 @@ def blas_threads() -> int:
     found): how many chunks :func:`map_chunks` should get."""
     with _lock:
         return max((_thread_count(lib) for lib in _blas_libraries()), default=1)
+
+
+def one_blas_thread() -> bool:
+    """Whether NumPy's matrix products run on one thread now: every BLAS is held to one thread by a
+    :func:`serial_blas` ``(every=True)`` block (the caller is one of several threads sharing work out), or NumPy's
+    BLAS has one thread anyway. A single-threaded kernel competes with such a product on equal terms; with
+    several BLAS threads free, the BLAS would split a large product over the cores and the kernel would not."""
+    with _lock:
+        libraries = _blas_libraries(True)
+        if libraries and all(id(lib) in _held for lib in libraries):
+            return True
+        return max((_thread_count(lib) for lib in libraries), default=1) == 1
 
 
 def spinning_workers() -> bool:
