@@ -199,8 +199,8 @@ def _block1(A, i, panel, C, j0, k0, depth):
 
 @helper(inline=True)
 def _panel_columns(A, panel, C, j0, k0, depth):
-    """C[:, j0:j0+16] = A[:, k0:k0+depth] · the panel's first ``depth`` rows, 8 rows at a time, then the rows left one at a
-    time."""
+    """C[:, j0:j0+16] = A[:, k0:k0+depth] · the panel's first ``depth`` rows, 8 rows at a time, then the rows
+    left one at a time."""
     M = A.shape[0]
     for i in range(0, M - 7, 8):
         _block8(A, i, panel, C, j0, k0, depth)

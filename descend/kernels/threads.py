@@ -25,8 +25,8 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-__all__ = ["serial_blas", "blas_threads", "one_blas_thread", "spinning_workers", "share_count", "chunks", "map_chunks", "share_out",
-           "holding", "MIN_CHUNK_ROWS"]
+__all__ = ["serial_blas", "blas_threads", "one_blas_thread", "spinning_workers", "share_count", "chunks",
+           "map_chunks", "share_out", "holding", "MIN_CHUNK_ROWS"]
 
 #: The fewest samples a chunk gets (smaller products lose more to overheads than a thread gains).
 MIN_CHUNK_ROWS = 4

@@ -248,8 +248,9 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, relu: bool):
             for c0, c1 in _blocks(c, kh * kw * ho * cols):
                 if need_w:
                     patches = _im2col(xp[c0:c1], geometry)
-                    # (P Gᵀ)ᵀ rather than G Pᵀ: the BLAS splits the long sum of a few-row P better (measured 1.0-1.5×
-                    # as fast on im2col shapes, e.g. (32 × 65536) by (27 × 65536) 1.28 -> 1.00 ms, two cores)
+                    # (P Gᵀ)ᵀ rather than G Pᵀ: the BLAS splits the long sum of a few-row P better (measured
+                    # 1.0-1.5× as fast on im2col shapes, e.g. (32 × 65536) by (27 × 65536) 1.28 -> 1.00 ms, two
+                    # cores)
                     gw[:, :, :, c0:c1] = np.matmul(patches, g2.T).T.reshape(o, kh, kw, c1 - c0)
                     patches = None
                 if need_x:
