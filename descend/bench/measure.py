@@ -50,15 +50,11 @@ def blas_kernels() -> str:
     kernels"), with ``OPENBLAS_CORETYPE`` when the environment chose them; "unknown" without threadpoolctl.
     OpenBLAS picks its kernels by CPU when it loads, unless that variable names them: the same machine can run
     products at half speed on another core's kernels (docs/bench.md, ninth session)."""
-    try:
-        from threadpoolctl import threadpool_info
-        info = [i for i in threadpool_info() if i.get("user_api") == "blas"]
-    except Exception:  # pragma: no cover - threadpoolctl missing or unreadable
-        info = []
+    from ..kernels.blas import numpy_blas_info
+    info = numpy_blas_info()  # NumPy's own first (SciPy, loaded by scikit-learn, brings a second OpenBLAS)
     if not info:
         return "unknown"
-    # NumPy's own (SciPy, loaded by scikit-learn, brings a second OpenBLAS that NumPy's products do not call)
-    lib = next((i for i in info if "numpy" in os.path.basename(os.path.dirname(i.get("filepath", "")))), info[0])
+    lib = info[0]
     text = f"{lib.get('internal_api')} {lib.get('version')}"
     if lib.get("architecture"):
         text += f", {lib['architecture']} kernels"

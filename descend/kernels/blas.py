@@ -18,7 +18,7 @@ from __future__ import annotations
 import ctypes
 import os
 
-__all__ = ["sgemm", "placeholder", "ROW_MAJOR", "NO_TRANS"]
+__all__ = ["sgemm", "placeholder", "numpy_blas_info", "ROW_MAJOR", "NO_TRANS"]
 
 #: CBLAS's enumerations.
 ROW_MAJOR, NO_TRANS = 101, 111
@@ -34,15 +34,19 @@ def _argtypes(index):
     return [e, e, e, index, index, index, f, p, index, p, index, f, p, index]
 
 
-def _numpy_blas_paths():
+def numpy_blas_info() -> list:
+    """threadpoolctl's records of the BLAS libraries loaded in this process, NumPy's own copy (a wheel's
+    ``numpy.libs`` folder) first; a shared system BLAS serves both. Empty without threadpoolctl."""
     try:
         from threadpoolctl import threadpool_info
-        info = threadpool_info()
+        info = [lib for lib in threadpool_info() if lib.get("user_api") == "blas"]
     except Exception:  # pragma: no cover - threadpoolctl missing or failing on this platform
         return []
-    paths = [str(lib["filepath"]) for lib in info if lib.get("user_api") == "blas"]
-    # NumPy's own copy (a wheel's numpy.libs folder) first; a shared system BLAS serves both
-    return sorted(paths, key=lambda path: "numpy" not in os.path.basename(os.path.dirname(path)))
+    return sorted(info, key=lambda lib: "numpy" not in os.path.basename(os.path.dirname(str(lib.get("filepath")))))
+
+
+def _numpy_blas_paths():
+    return [str(lib["filepath"]) for lib in numpy_blas_info()]
 
 
 def sgemm():

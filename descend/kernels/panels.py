@@ -26,18 +26,19 @@ Measured (one core, Intel Xeon with AVX-512, float32): (16 × 128) · (128 × 51
 B is used once: each 16-column panel of B[p] is copied into a (K × 16) buffer when it is reached and serves all
 of A[p]'s rows. The Winograd convolutions' products ((O × C) · (C × t) per plane, t tile columns) take it through
 :func:`planes_matmul` on the CPUs where it measured faster (:func:`wider_than_blas`): on Zen 5, one core, with
-OpenBLAS on its Haswell kernels, 36 planes of (32 × 32) · (32 × 256) in 136 µs against NumPy's 174, (64 × 64) ·
-(64 × 256) 479 against 650; with OpenBLAS's own choice there (SkylakeX, 512-bit) NumPy's took 84 and 390.
+OpenBLAS on its Haswell kernels, 36 planes of (32 × 32) · (32 × 256) in 155 µs against NumPy's 187, (64 × 64) ·
+(64 × 256) 506 against 661; with OpenBLAS's own choice there (SkylakeX, 512-bit) NumPy's took 84 and 390.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import helper, vectorised
+from . import enabled, helper, threads, vectorised
+from .blas import numpy_blas_info
 
-__all__ = ["pack", "product", "planes_product", "fits", "planes_matmul", "takes_planes", "wider_than_blas", "PANEL",
-           "SIGNATURE", "PLANES_SIGNATURE", "PLANES"]
+__all__ = ["pack", "product", "planes_product", "fits", "planes_matmul", "matmul", "takes_matrix", "takes_planes",
+           "wider_than_blas", "PANEL", "SIGNATURE", "PLANES_SIGNATURE", "PLANES"]
 
 #: Columns per panel.
 PANEL = 16
@@ -291,30 +292,38 @@ def _cpu_name() -> str:
 
 
 def _blas_architecture() -> str:
-    try:
-        from threadpoolctl import threadpool_info
-        import os
-        info = [i for i in threadpool_info() if i.get("user_api") == "blas"]
-    except Exception:  # pragma: no cover - threadpoolctl missing or unreadable
-        return ""
-    own = [i for i in info if "numpy" in os.path.basename(os.path.dirname(i.get("filepath", "")))] or info
-    if not own or own[0].get("internal_api") != "openblas":
-        return "unknown"  # MKL and others: their own widest kernels
-    return str(own[0].get("architecture") or "unknown").lower()
+    info = numpy_blas_info()
+    if not info or info[0].get("internal_api") != "openblas":
+        return "unknown"  # none found, or MKL and others: their own widest kernels
+    return str(info[0].get("architecture") or "unknown").lower()
 
 
 def takes_planes() -> bool:
     """Whether :func:`planes_matmul` takes :func:`planes_product` for arrays it :func:`fits`: :data:`PLANES`, else
-    :func:`wider_than_blas` where NumPy's product would run on one thread too (:func:`~descend.kernels.threads
+    :func:`wider_than_blas` where NumPy's product would run on one thread too, the kernels on
+    (:func:`descend.kernels.enabled`) (:func:`~descend.kernels.threads
     .one_blas_thread`: a convolution's or recurrent layer's work shared out among threads, or a one-thread BLAS;
     measured: a 48-channel CNN whose convolutions were not shared out ran 10 % slower with the one-thread panels
     than with OpenBLAS's two-thread products), and the kernels were compiled vectorised."""
-    if PLANES is None:
-        from . import threads
-        use = wider_than_blas() and threads.one_blas_thread()
-    else:
-        use = PLANES
+    if not enabled():
+        return False
+    use = wider_than_blas() and threads.one_blas_thread() if PLANES is None else PLANES
     return bool(use) and product.vectorises()
+
+
+def takes_matrix(b: np.ndarray) -> bool:
+    """Whether :func:`matmul` of anything by ``b`` takes the panels: float32 with whole 16-column panels, and
+    :func:`takes_planes`."""
+    return b.dtype == np.float32 and b.shape[-1] % PANEL == 0 and takes_planes()
+
+
+def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a @ b for float32 matrices: by :func:`planes_product` (one plane) where :func:`takes_matrix`, else
+    NumPy's."""
+    if a.dtype != np.float32 or not takes_matrix(b):
+        return a @ b
+    a3, b3 = np.ascontiguousarray(a)[None], np.ascontiguousarray(b)[None]
+    return planes_product(a3, b3, np.empty((1, a.shape[0], b.shape[1]), np.float32))[0]
 
 
 def planes_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray, transpose_b: bool = False) -> np.ndarray:

@@ -26,7 +26,8 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 __all__ = ["serial_blas", "blas_threads", "one_blas_thread", "spinning_workers", "share_count", "chunks",
-           "map_chunks", "share_out", "holding", "MIN_CHUNK_ROWS"]
+           "even_ranges", "map_chunks", "share_out", "holding",
+           "MIN_CHUNK_ROWS"]
 
 #: The fewest samples a chunk gets (smaller products lose more to overheads than a thread gains).
 MIN_CHUNK_ROWS = 4
@@ -130,6 +131,15 @@ def chunks(n: int, threads: int) -> list:
     k = max(1, min(threads, n // MIN_CHUNK_ROWS))
     bounds = [n * i // k for i in range(k + 1)]
     return [slice(bounds[i], bounds[i + 1]) for i in range(k)]
+
+
+def even_ranges(total: int, pieces: int, count: int) -> list:
+    """(start, stop) ranges covering ``total`` items: at least ``pieces`` (and ``count``) of them, rounded up to
+    a multiple of ``count`` threads where the items allow, their sizes differing by one at most, so that work
+    shared out among ``count`` threads (:func:`share_out`) leaves none of them a range more than the others."""
+    n = min(total, -(-max(pieces, count) // count) * count)
+    bounds = [total * i // n for i in range(n + 1)]
+    return list(zip(bounds[:-1], bounds[1:]))
 
 
 def map_chunks(function, parts: list) -> list:

@@ -115,10 +115,7 @@ def _row_blocks(ho: int, per_row: int, count: int):
     left with a block more than the others)."""
     if count == 1:
         return _blocks(ho, per_row)
-    wanted = -(-ho * per_row // (_BLOCK // count))
-    wanted = min(ho, -(-max(wanted, count) // count) * count)
-    bounds = [ho * i // wanted for i in range(wanted + 1)]  # sizes differing by one at most
-    return [(bounds[i], bounds[i + 1]) for i in range(wanted)]
+    return threads.even_ranges(ho, -(-ho * per_row // (_BLOCK // count)), count)
 
 
 def batch_innermost(x: np.ndarray) -> np.ndarray:

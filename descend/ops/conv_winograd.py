@@ -107,13 +107,11 @@ KEEP_BYTES = 16 << 20
 
 def _chunks(th: int, tw: int, n: int, channels: int, share: int = 1, planes: int = 16) -> list:
     """Tile-position ranges (p0, p1) covering all th·tw positions, each of at most :data:`CHUNK_BYTES` / ``share``
-    of ``planes`` planes of ``channels`` float32 rows (at least one position)."""
+    of ``planes`` planes of ``channels`` float32 rows (at least one position), as many as a multiple of
+    ``share`` threads where the positions allow, of near-equal size (:func:`~descend.kernels.threads.even_ranges`)."""
     per_position = planes * channels * n * 4
     total = th * tw
-    count = -(-total // max(1, CHUNK_BYTES // share // per_position))
-    count = min(total, -(-count // share) * share)  # a whole number of ranges per thread, of near-equal size
-    bounds = [total * i // count for i in range(count + 1)]
-    return list(zip(bounds[:-1], bounds[1:]))
+    return threads.even_ranges(total, -(-total // max(1, CHUNK_BYTES // share // per_position)), share)
 
 
 def _plan(th: int, tw: int, n: int, channels: int, planes: int):

@@ -31,6 +31,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import kernels
+from ..kernels import panels
 from ..tensor import record
 
 __all__ = ["recurrent_sequence", "scatter_rows", "MODES"]
@@ -234,7 +235,7 @@ def _input_projection(X, Wih, b_ih, b_hh, gru):
     """XP = X W_ihᵀ + b_ih (+ b_hh but for GRU, which adds b_hn inside r ⊙ (·)), for all steps as one
     product: X (T, N, F) → (T, N, G)."""
     T, N, F = X.shape
-    XP = _product(X.reshape(T * N, F), Wih.T).reshape(T, N, Wih.shape[0])
+    XP = panels.matmul(X.reshape(T * N, F), Wih.T).reshape(T, N, Wih.shape[0])
     bias = b_ih.array if b_ih is not None else None
     if b_hh is not None and not gru:
         bias = b_hh.array if bias is None else bias + b_hh.array  # one pass over XP for both biases
@@ -251,18 +252,18 @@ def _parameter_grads(x, w_ih, w_hh, b_ih, b_hh, X, dG, dHP, Hs, rev):
     flatG, flatHP = dG.reshape(T * N, G), dHP.reshape(T * N, G)
     grads = {}
     if x.requires_grad:
-        dX = _product(flatG, w_ih.array).reshape(T, N, -1)
+        dX = panels.matmul(flatG, w_ih.array).reshape(T, N, -1)
         grads[0] = dX if rev is None else dX[rev]
     X2, H2 = X.reshape(T * N, -1), Hs[:T].reshape(T * N, -1)
-    if _by_panels(flatG):  # transposed, dWᵀ = Aᵀ dG, so that dG (T·N × G) is the product's panels
+    if panels.takes_matrix(flatG):  # transposed, dWᵀ = Aᵀ dG, so that dG (T·N × G) is the product's panels
         if dHP is dG and w_ih.requires_grad and w_hh.requires_grad:  # [X | h_{t−1}]ᵀ dG: one pass over dG
-            both = _product(np.concatenate([X2.T, H2.T]), flatG)
+            both = panels.matmul(np.concatenate([X2.T, H2.T]), flatG)
             grads[3], grads[4] = np.ascontiguousarray(both[:X2.shape[1]].T), np.ascontiguousarray(both[X2.shape[1]:].T)
         else:
             if w_ih.requires_grad:
-                grads[3] = np.ascontiguousarray(_product(X2.T, flatG).T)
+                grads[3] = np.ascontiguousarray(panels.matmul(X2.T, flatG).T)
             if w_hh.requires_grad:
-                grads[4] = np.ascontiguousarray(_product(H2.T, flatHP).T)
+                grads[4] = np.ascontiguousarray(panels.matmul(H2.T, flatHP).T)
     else:
         if w_ih.requires_grad:
             grads[3] = flatG.T @ X2
@@ -273,25 +274,6 @@ def _parameter_grads(x, w_ih, w_hh, b_ih, b_hh, X, dG, dHP, Hs, rev):
     if b_hh is not None:  # the same sum when dHP is dG (RNN, LSTM): copied, as the chunks' sums add in place
         grads[6] = grads[5].copy() if b_ih is not None and dHP is dG else flatHP.sum(axis=0)
     return grads
-
-
-def _by_panels(b) -> bool:
-    """Whether a product with ``b`` as its right operand takes :func:`descend.kernels.panels.planes_product`:
-    float32, whole 16-column panels, kernels on, and the panels faster than NumPy's BLAS on this machine
-    (:func:`descend.kernels.panels.takes_planes`)."""
-    if b.dtype != np.float32 or b.shape[1] % 16 or not kernels.enabled():
-        return False
-    from ..kernels import panels
-    return panels.takes_planes()
-
-
-def _product(a, b):
-    """a @ b (float32 matrices) by the panels where :func:`_by_panels`, else NumPy's."""
-    if a.dtype != np.float32 or not _by_panels(b):
-        return a @ b
-    from ..kernels import panels
-    a3, b3 = np.ascontiguousarray(a)[None], np.ascontiguousarray(b)[None]
-    return panels.planes_product(a3, b3, np.empty((1, a.shape[0], b.shape[1]), np.float32))[0]
 
 
 def _compiled_sequence(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, X, reverse):
