@@ -74,6 +74,13 @@ def test_compiled_gru_without_bias_matches_torch():
     _assert_close(got, want)
 
 
+@pytest.mark.parametrize("T,N,F,H", [(10, 5, 7, 16), (30, 32, 48, 64)])
+def test_compiled_lstm_without_bias_matches_torch(T, N, F, H):
+    """The kernels add the biases in their gate pass; without biases they add zeros."""
+    got, want = _run("LSTM", T, N, F, H, bias=False, state=True)
+    _assert_close(got, want)
+
+
 @pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
 def test_compiled_and_numpy_paths_agree(kind):
     m = getattr(nn, kind)(9, 40, num_layers=2, bidirectional=True)

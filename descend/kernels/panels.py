@@ -36,6 +36,7 @@ import numpy as np
 
 from . import enabled, helper, threads, vectorised
 from .blas import numpy_blas_info
+from .transpose import transpose
 
 __all__ = ["pack", "product", "planes_product", "fits", "planes_matmul", "matmul", "takes_matrix", "takes_planes",
            "wider_than_blas", "PANEL", "SIGNATURE", "PLANES_SIGNATURE", "PLANES"]
@@ -322,8 +323,18 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     NumPy's."""
     if a.dtype != np.float32 or not takes_matrix(b):
         return a @ b
-    a3, b3 = np.ascontiguousarray(a)[None], np.ascontiguousarray(b)[None]
+    a3, b3 = _contiguous(a)[None], _contiguous(b)[None]
     return planes_product(a3, b3, np.empty((1, a.shape[0], b.shape[1]), np.float32))[0]
+
+
+def _contiguous(a: np.ndarray) -> np.ndarray:
+    """``a`` C-contiguous: itself, or a copy; the transpose of a C-contiguous matrix by :func:`.transpose.transpose`
+    (NumPy's copy of such a view was 2-5× slower, docs/kernels.md)."""
+    if a.flags.c_contiguous:
+        return a
+    if a.ndim == 2 and a.T.flags.c_contiguous:
+        return transpose(a.T)
+    return np.ascontiguousarray(a)
 
 
 def planes_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray, transpose_b: bool = False) -> np.ndarray:

@@ -2,16 +2,16 @@
 through time, each one compiled call.
 
 The caller (:func:`descend.ops.recurrent.recurrent_sequence`) computes the input projection of all T steps
-as one matrix product, XP = X W_ihᵀ + b_ih (+ b_hh but for GRU), and the weight gradients after the
+as one matrix product, XP = X W_ihᵀ (the biases are added in the gate pass), and the weight gradients after the
 backward kernel as single products over all steps. A kernel runs the T-step loop: per step one hidden
 product (the weight packed once into panels, :mod:`.panels`, for 16–32 state rows; else NumPy's BLAS,
 :mod:`.blas`) and one pass over the gates that fuses everything the NumPy path does
 in about a dozen array operations. Gate order and formulas are PyTorch's:
 
-* RNN:  h' = act(a),  a = XP + h W_hhᵀ,  act = tanh or relu
-* LSTM: [i, f, g, o] = XP + h W_hhᵀ;  i, f, o = σ(·), g = tanh(·);  c' = f c + i g,  h' = o tanh c'
-* GRU:  [r, z] = σ(XP_{r,z} + (h W_hhᵀ + b_hh)_{r,z});  n = tanh(XP_n + r (h W_hnᵀ + b_hn));
-        h' = n + z (h − n)
+* RNN:  h' = act(a),  a = XP + h W_hhᵀ + b,  act = tanh or relu,  b = b_ih + b_hh
+* LSTM: [i, f, g, o] = XP + h W_hhᵀ + b;  i, f, o = σ(·), g = tanh(·);  c' = f c + i g,  h' = o tanh c'
+* GRU:  [r, z] = σ(XP_{r,z} + h W_{h{r,z}}ᵀ + b_{r,z});  n = tanh(XP_n + b_in + r (h W_hnᵀ + b_hn));
+        h' = n + z (h − n),  b_{r,z} = b_i{r,z} + b_h{r,z}
 
 and backward, from the last step to the first, with δ = dL/dh' (the output's gradient plus the later
 step's) and the activations' derivatives σ' = σ(1 − σ), tanh' = 1 − tanh²:
@@ -94,9 +94,10 @@ def _product(x, w, panels, out, sgemm, route):
 
 
 @kernel
-def _lstm_forward(XP, WhhT, panels, Hs, Cs, A, TC, sgemm, route):
+def _lstm_forward(XP, bias, WhhT, panels, Hs, Cs, A, TC, sgemm, route):
     T, N, G = XP.shape
     H = G // 4
+    bs, bg, bo = bias[:2 * H], bias[2 * H:3 * H], bias[3 * H:]
     for t in range(T):
         a = A[t]
         _product(Hs[t], WhhT, panels, a, sgemm, route)
@@ -107,11 +108,11 @@ def _lstm_forward(XP, WhhT, panels, Hs, Cs, A, TC, sgemm, route):
             gi, gf, gg, go = row[:H], row[H:2 * H], row[2 * H:3 * H], row[3 * H:]
             sg, xs, xg, xo = row[:2 * H], xrow[:2 * H], xrow[2 * H:3 * H], xrow[3 * H:]
             for j in range(2 * H):
-                sg[j] = _sigmoid(sg[j] + xs[j])
+                sg[j] = _sigmoid(sg[j] + xs[j] + bs[j])
             for j in range(H):
-                gg[j] = _tanh(gg[j] + xg[j])
+                gg[j] = _tanh(gg[j] + xg[j] + bg[j])
             for j in range(H):
-                go[j] = _sigmoid(go[j] + xo[j])
+                go[j] = _sigmoid(go[j] + xo[j] + bo[j])
             cp, cn, hn, tn = c0[n], c1[n], h1[n], tc[n]
             for j in range(H):
                 cn[j] = gf[j] * cp[j] + gi[j] * gg[j]
@@ -150,23 +151,23 @@ def _lstm_backward(dout, dh, dc, Whh, panels, A, TC, Cs, dG, sgemm, route):
         _product(d, Whh, panels, dh, sgemm, route)
 
 @kernel
-def _gru_forward(XP, WhhT, panels, bhh, Hs, A, HPN, hp, sgemm, route):
+def _gru_forward(XP, bias, WhhT, panels, bhh, Hs, A, HPN, hp, sgemm, route):
     T, N, G = XP.shape
     H = G // 3
+    bn, bxn = bhh[2 * H:], bias[2 * H:]
     for t in range(T):
         _product(Hs[t], WhhT, panels, hp, sgemm, route)
         xp, a, h0, h1, hpn = XP[t], A[t], Hs[t], Hs[t + 1], HPN[t]
-        bn = bhh[2 * H:]
         for n in range(N):
             prow, xrow, arow, mrow, hp0, hp1 = hp[n], xp[n], a[n], hpn[n], h0[n], h1[n]
             # each gate a view of its own, indexed from 0 (see the module docstring: offsets keep loops scalar)
             ar, az, an, pn, xn = arow[:H], arow[H:2 * H], arow[2 * H:], prow[2 * H:], xrow[2 * H:]
             for j in range(2 * H):  # r, z
-                arow[j] = _sigmoid(xrow[j] + prow[j] + bhh[j])
+                arow[j] = _sigmoid(xrow[j] + prow[j] + bias[j])
             for j in range(H):  # h W_hnᵀ + b_hn
                 mrow[j] = pn[j] + bn[j]
             for j in range(H):  # n
-                an[j] = _tanh(xn[j] + ar[j] * mrow[j])
+                an[j] = _tanh(xn[j] + bxn[j] + ar[j] * mrow[j])
             for j in range(H):
                 hp1[j] = an[j] + az[j] * (hp0[j] - an[j])
 
@@ -199,14 +200,14 @@ def _gru_backward(dout, dh, Whh, panels, A, HPN, Hs, dG, dHP, direct, sgemm, rou
                 dh[n, j] += direct[n, j]
 
 @kernel
-def _rnn_forward(XP, WhhT, panels, Hs, relu, sgemm, route):
+def _rnn_forward(XP, bias, WhhT, panels, Hs, relu, sgemm, route):
     T, N, H = XP.shape
     for t in range(T):
         h1, xp = Hs[t + 1], XP[t]
         _product(Hs[t], WhhT, panels, h1, sgemm, route)
         for n in range(N):
             for j in range(H):
-                v = h1[n, j] + xp[n, j]
+                v = h1[n, j] + xp[n, j] + bias[j]
                 h1[n, j] = max(v, np.float32(0.0)) if relu else _tanh(v)
 
 
@@ -242,8 +243,9 @@ def _route(rows, w):
     return _c(w), _NO_PANELS, function, SGEMM if found and rows > 1 else DOT
 
 
-def lstm_forward(XP, Whh, h0, c0):
-    """LSTM over all steps. ``XP`` (T, N, 4H): the input projection with both biases; ``Whh`` (4H, H);
+def lstm_forward(XP, bias, Whh, h0, c0):
+    """LSTM over all steps. ``XP`` (T, N, 4H): the input projection X W_ihᵀ; ``bias`` (4H,): b_ih + b_hh, added
+    in the gate pass (not as a pass of its own over XP); ``Whh`` (4H, H);
     ``h0``, ``c0`` (N, H). Returns ``(Hs, Cs, A, TC)``: the states before/after each step (T+1, N, H)
     (Hs[0] = h0), the activated gates [i, f, g, o] (T, N, 4H) and tanh c' (T, N, H)."""
     T, N, G = XP.shape
@@ -252,7 +254,7 @@ def lstm_forward(XP, Whh, h0, c0):
     Hs[0], Cs[0] = h0, c0
     A, TC = np.empty((T, N, G), np.float32), np.empty((T, N, H), np.float32)
     w, panels, sgemm, route = _route(N, Whh.T)
-    _lstm_forward(_c(XP), w, panels, Hs, Cs, A, TC, sgemm, route)
+    _lstm_forward(_c(XP), _c(bias), w, panels, Hs, Cs, A, TC, sgemm, route)
     return Hs, Cs, A, TC
 
 
@@ -267,9 +269,9 @@ def lstm_backward(dout, dh, dc, Whh, A, TC, Cs):
     return dG, dh, dc
 
 
-def gru_forward(XP, Whh, bhh, h0):
-    """GRU over all steps. ``XP`` (T, N, 3H): the input projection with b_ih; ``bhh`` (3H,) (zeros when the
-    layer has no bias). Returns ``(Hs, A, HPN)``: the states (T+1, N, H), the gates [r, z, n] (T, N, 3H)
+def gru_forward(XP, bias, Whh, bhh, h0):
+    """GRU over all steps. ``XP`` (T, N, 3H): the input projection X W_ihᵀ; ``bias`` (3H,): b_ih + b_hh for r and
+    z, b_in for n; ``bhh`` (3H,) (zeros when the layer has no bias; its b_hn part is used). Returns ``(Hs, A, HPN)``: the states (T+1, N, H), the gates [r, z, n] (T, N, 3H)
     and h W_hnᵀ + b_hn (T, N, H)."""
     T, N, G = XP.shape
     H = G // 3
@@ -277,7 +279,7 @@ def gru_forward(XP, Whh, bhh, h0):
     Hs[0] = h0
     A, HPN = np.empty((T, N, G), np.float32), np.empty((T, N, H), np.float32)
     w, panels, sgemm, route = _route(N, Whh.T)
-    _gru_forward(_c(XP), w, panels, _c(bhh), Hs, A, HPN, np.empty((N, G), np.float32), sgemm, route)
+    _gru_forward(_c(XP), _c(bias), w, panels, _c(bhh), Hs, A, HPN, np.empty((N, G), np.float32), sgemm, route)
     return Hs, A, HPN
 
 
@@ -291,14 +293,15 @@ def gru_backward(dout, dh, Whh, A, HPN, Hs):
     return dG, dHP, dh
 
 
-def rnn_forward(XP, Whh, h0, relu):
-    """Elman RNN over all steps (tanh, or relu when ``relu``). ``XP`` (T, N, H) with both biases. Returns
+def rnn_forward(XP, bias, Whh, h0, relu):
+    """Elman RNN over all steps (tanh, or relu when ``relu``). ``XP`` (T, N, H): X W_ihᵀ; ``bias`` (H,):
+    b_ih + b_hh. Returns
     the states Hs (T+1, N, H)."""
     T, N, H = XP.shape
     Hs = np.empty((T + 1, N, H), np.float32)
     Hs[0] = h0
     w, panels, sgemm, route = _route(N, Whh.T)
-    _rnn_forward(_c(XP), w, panels, Hs, bool(relu), sgemm, route)
+    _rnn_forward(_c(XP), _c(bias), w, panels, Hs, bool(relu), sgemm, route)
     return Hs
 
 

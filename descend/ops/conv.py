@@ -42,7 +42,7 @@ import threading
 import numpy as np
 
 from .. import buffers
-from ..kernels import threads
+from ..kernels import threads, transpose
 from ..autograd import is_grad_enabled
 from ..tensor import Tensor, record
 from . import conv_winograd
@@ -123,7 +123,13 @@ def batch_innermost(x: np.ndarray) -> np.ndarray:
     way (a convolution's output, and the ReLU and pooling outputs made from it), else a copy into a
     recycled buffer."""
     m = x.transpose(1, 2, 3, 0)
-    return m if m.flags.c_contiguous else buffers.copy_ordered(x, (1, 2, 3, 0)).transpose(1, 2, 3, 0)
+    if m.flags.c_contiguous:
+        return m
+    if x.flags.c_contiguous and transpose.takes(x, x):  # (N, C·H·W) → (C·H·W, N): the compiled 8 × 8 blocks
+        out = buffers.empty(m.shape, x.dtype)
+        transpose.transpose_into(x.reshape(x.shape[0], -1), out.reshape(-1, x.shape[0]))
+        return out
+    return buffers.copy_ordered(x, (1, 2, 3, 0)).transpose(1, 2, 3, 0)
 
 
 def window_offsets(kh, kw, sh, sw, dh, dw, ho, wo):

@@ -32,6 +32,7 @@ import numpy as np
 
 from .. import kernels
 from ..kernels import panels
+from ..kernels.transpose import transpose, transpose_into
 from ..tensor import record
 
 __all__ = ["recurrent_sequence", "scatter_rows", "MODES"]
@@ -244,6 +245,16 @@ def _input_projection(X, Wih, b_ih, b_hh, gru):
     return XP
 
 
+def _kernel_bias(b_ih, b_hh, G, gru):
+    """The bias a compiled kernel adds in its gate pass (G,): b_ih + b_hh, but for GRU's n gate b_in alone (b_hn
+    is added inside r ⊙ (·)); zeros for a layer without biases."""
+    bias = np.zeros(G, np.float32) if b_ih is None else b_ih.array.astype(np.float32, copy=True)
+    if b_hh is not None:
+        shared = 2 * G // 3 if gru else G  # the gates whose two biases simply add
+        bias[:shared] += b_hh.array[:shared]
+    return bias
+
+
 def _parameter_grads(x, w_ih, w_hh, b_ih, b_hh, X, dG, dHP, Hs, rev):
     """The gradients that are single products over all steps, by parent position: dx = dG W_ih (in the
     input's order: ``rev`` undoes a reversal), dW_ih = dGᵀ X, dW_hh = dHPᵀ h_{t−1}, db_ih = Σ dG,
@@ -256,14 +267,18 @@ def _parameter_grads(x, w_ih, w_hh, b_ih, b_hh, X, dG, dHP, Hs, rev):
         grads[0] = dX if rev is None else dX[rev]
     X2, H2 = X.reshape(T * N, -1), Hs[:T].reshape(T * N, -1)
     if panels.takes_matrix(flatG):  # transposed, dWᵀ = Aᵀ dG, so that dG (T·N × G) is the product's panels
+        F = X2.shape[1]
         if dHP is dG and w_ih.requires_grad and w_hh.requires_grad:  # [X | h_{t−1}]ᵀ dG: one pass over dG
-            both = panels.matmul(np.concatenate([X2.T, H2.T]), flatG)
-            grads[3], grads[4] = np.ascontiguousarray(both[:X2.shape[1]].T), np.ascontiguousarray(both[X2.shape[1]:].T)
+            stacked = np.empty((F + H2.shape[1], T * N), np.float32)
+            transpose_into(X2, stacked[:F])
+            transpose_into(H2, stacked[F:])
+            both = panels.matmul(stacked, flatG)
+            grads[3], grads[4] = transpose(both[:F]), transpose(both[F:])
         else:
             if w_ih.requires_grad:
-                grads[3] = np.ascontiguousarray(panels.matmul(X2.T, flatG).T)
+                grads[3] = transpose(panels.matmul(transpose(X2), flatG))
             if w_hh.requires_grad:
-                grads[4] = np.ascontiguousarray(panels.matmul(H2.T, flatHP).T)
+                grads[4] = transpose(panels.matmul(transpose(H2), flatHP))
     else:
         if w_ih.requires_grad:
             grads[3] = flatG.T @ X2
@@ -295,14 +310,16 @@ def _compiled_sequence(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, X, reverse):
     parts = threads.chunks(N, threads.blas_threads())
     spread = len(parts) > 1  # several chunks call NumPy's products at once: hold every BLAS to one thread
 
+    bias = _kernel_bias(b_ih, b_hh, Whh.shape[0], gru)
+
     def forward(s):
         Xs = X if not spread else np.ascontiguousarray(X[:, s])
-        XP = _input_projection(Xs, Wih, b_ih, b_hh, gru)
+        XP = _input_projection(Xs, Wih, None, None, gru)  # the biases are added by the kernel's gate pass
         if lstm:
-            return (Xs,) + compiled.lstm_forward(XP, Whh, h_0[s], c_0[s])
+            return (Xs,) + compiled.lstm_forward(XP, bias, Whh, h_0[s], c_0[s])
         if gru:
-            return (Xs,) + compiled.gru_forward(XP, Whh, bhh, h_0[s])
-        return (Xs, compiled.rnn_forward(XP, Whh, h_0[s], relu))
+            return (Xs,) + compiled.gru_forward(XP, bias, Whh, bhh, h_0[s])
+        return (Xs, compiled.rnn_forward(XP, bias, Whh, h_0[s], relu))
 
     with threads.serial_blas(every=spread):
         saved = threads.map_chunks(forward, parts)  # per chunk: (X, Hs, Cs, A, TC) / (X, Hs, A, HPN) / (X, Hs)
