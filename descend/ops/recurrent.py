@@ -323,15 +323,16 @@ def _compiled_sequence(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, X, reverse):
 
     with threads.serial_blas(every=spread):
         saved = threads.map_chunks(forward, parts)  # per chunk: (X, Hs, Cs, A, TC) / (X, Hs, A, HPN) / (X, Hs)
-    Hs = saved[0][1] if not spread else np.concatenate([r[1] for r in saved], axis=1)
-    out = Hs[1:][::-1] if reverse else Hs[1:]
-    pieces = [out, Hs[T]]
-    if lstm:
-        pieces.append(np.concatenate([r[2][T] for r in saved], axis=0))
-    Y = np.concatenate([piece.reshape(-1) for piece in pieces])
+    size = T * N * H
+    # the node's flat output [output | h_n | c_n], each chunk's states copied straight into its columns
+    Y = np.empty(size + N * H * (2 if lstm else 1), np.float32)
+    outputs = [r[1][1:][::-1] if reverse else r[1][1:] for r in saved]
+    finals = [[r[1][T] for r in saved]] + ([[r[2][T] for r in saved]] if lstm else [])
+    np.concatenate(outputs, axis=1, out=Y[:size].reshape(T, N, H))
+    for k, final in enumerate(finals):
+        np.concatenate(final, axis=0, out=Y[size + k * N * H:size + (k + 1) * N * H].reshape(N, H))
     parents = (x, h0, c0, w_ih, w_hh, b_ih, b_hh)
     present = tuple(p for p in parents if p is not None)
-    size = T * N * H
 
     def backward(gY):
         dout = gY[:size].reshape(T, N, H)
