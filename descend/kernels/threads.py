@@ -8,10 +8,11 @@ independent, though, so each thread can run the whole recurrence of its own shar
 synchronisation between steps. :func:`serial_blas` holds the BLAS that compiled kernels call (SciPy's,
 through ``scipy.linalg.cython_blas``; found with threadpoolctl) to one thread for the duration of a block
 and gives back the thread count it had, which is the number of threads the caller may use;
-:func:`map_chunks` runs a function over the chunks, the first in the calling thread and the others on a
-small persistent pool; :func:`share_out` lets several threads take pieces of work from one list until it is
-used up (the convolutions' blocks, which have no order to keep). The kernels release the GIL (``nogil``), as
-NumPy's products do, so the chunks run in parallel.
+:func:`map_chunks` runs a function over the chunks, the first in the calling thread and the others on
+workers that poll for their next job (:mod:`.handoff`: a handoff in microseconds) or a small persistent
+pool; :func:`share_out` lets several threads take pieces of work from one list until it is used up (the
+convolutions' blocks, which have no order to keep). The kernels release the GIL (``nogil``), as NumPy's
+products do, so the chunks run in parallel.
 
 The BLAS thread count is a process-wide setting: while a block is active, other threads' SciPy BLAS calls
 run on one thread too. Nested and concurrent blocks are counted, and the first count is restored when the
@@ -24,6 +25,8 @@ import contextlib
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+
+from . import handoff
 
 __all__ = ["serial_blas", "blas_threads", "one_blas_thread", "spinning_workers", "share_count", "chunks",
            "even_ranges", "map_chunks", "share_out", "holding",
@@ -38,6 +41,9 @@ _held: dict = {}    # id(controller) → [blocks holding it, the thread count it
 _pool = None
 _pool_size = 0
 _pool_pid = 0       # the process the pool's threads belong to (a forked child makes its own)
+_workers: list = []  # polling workers (handoff.Worker), when they can run here
+_workers_pid = 0
+_busy = threading.Lock()  # held by the caller that has the polling workers
 
 
 def _blas_libraries(every: bool = False):
@@ -143,10 +149,20 @@ def even_ranges(total: int, pieces: int, count: int) -> list:
 
 
 def map_chunks(function, parts: list) -> list:
-    """``[function(p) for p in parts]``, the first in this thread and the rest on the pool's threads."""
+    """``[function(p) for p in parts]``, the first in this thread and the rest on other threads: polling workers
+    (:mod:`descend.kernels.handoff`, a handoff in microseconds) where they can run, else a thread pool. While one
+    caller has the workers, another (a second thread, or a chunk that itself calls map_chunks) runs its parts in
+    turn in its own thread."""
     global _pool, _pool_size, _pool_pid
     if len(parts) == 1:
         return [function(parts[0])]
+    if handoff.available():
+        if not _busy.acquire(blocking=False):
+            return [function(p) for p in parts]
+        try:
+            return _run_on(_polling_workers(len(parts) - 1), function, parts)
+        finally:
+            _busy.release()
     with _lock:
         if _pool is None or _pool_size < len(parts) - 1 or _pool_pid != os.getpid():
             if _pool is not None and _pool_pid == os.getpid():
@@ -157,6 +173,37 @@ def map_chunks(function, parts: list) -> list:
     futures = [pool.submit(function, p) for p in parts[1:]]
     first = function(parts[0])
     return [first] + [f.result() for f in futures]
+
+
+def _polling_workers(count: int) -> list:
+    """``count`` polling workers of this process (made on first need; a forked child makes its own)."""
+    global _workers_pid
+    if _workers_pid != os.getpid():
+        _workers.clear()
+        _workers_pid = os.getpid()
+    while len(_workers) < count:
+        _workers.append(handoff.Worker(f"descend-kernels-{len(_workers)}"))
+    return _workers[:count]
+
+
+def _run_on(workers: list, function, parts: list) -> list:
+    """parts[1:] on ``workers``, parts[0] here; every posted job is waited for, whatever raises, before the
+    first error is raised (the jobs may share the caller's buffers)."""
+    posted, results, error = [], [], None
+    try:
+        for worker, part in zip(workers, parts[1:]):
+            posted.append((worker, worker.post(function, part)))
+        results.append(function(parts[0]))
+    except BaseException as raised:  # noqa: B036 - raised again once the workers are done
+        error = raised
+    for worker, sequence in posted:
+        try:
+            results.append(worker.join(sequence))
+        except BaseException as raised:  # noqa: B036
+            error = error or raised
+    if error is not None:
+        raise error
+    return results
 
 
 def share_out(work, count: int, items: list) -> list:
