@@ -271,7 +271,8 @@ def lstm_backward(dout, dh, dc, Whh, A, TC, Cs):
 
 def gru_forward(XP, bias, Whh, bhh, h0):
     """GRU over all steps. ``XP`` (T, N, 3H): the input projection X W_ihᵀ; ``bias`` (3H,): b_ih + b_hh for r and
-    z, b_in for n; ``bhh`` (3H,) (zeros when the layer has no bias; its b_hn part is used). Returns ``(Hs, A, HPN)``: the states (T+1, N, H), the gates [r, z, n] (T, N, 3H)
+    z, b_in for n; ``bhh`` (3H,) (zeros when the layer has no bias; its b_hn part is used). Returns
+    ``(Hs, A, HPN)``: the states (T+1, N, H), the gates [r, z, n] (T, N, 3H)
     and h W_hnᵀ + b_hn (T, N, H)."""
     T, N, G = XP.shape
     H = G // 3

@@ -7,11 +7,11 @@ other. The recurrent layers' weight gradients and the batch-innermost layout of 
 copies every step. Here an 8 × 8 block of the input (eight rows' pieces of 32 bytes) is written to eight rows of
 the output, down each 8-column strip of the input, so the output is written row after row.
 
-Measured (one core, Zen 5, float32, ``np.copyto(out, a.T)`` → :func:`transpose_into`): 64 × 3072 304 → 70 µs,
-304 × 1024 653 → 95 µs, 160 × 512 100 → 18 µs, 800 × 128 72 → 21 µs, 128 × 784 33 → 21 µs; over 400 random
-shapes of 16K to 4M elements the median was 1.12–1.19× as fast as NumPy, the worst 0.84× (a 35 × 571 copy,
-5.8 µs against 4.9). Smaller or thinner matrices (fewer than :data:`MIN_ELEMENTS` elements, or under 8 rows or
-columns) keep NumPy's copy, which is faster there. The copy is exact.
+Measured (one core, Zen 5, float32, ``np.copyto(out, a.T)`` → :func:`transpose_into`): 64 × 3072 304 → 70
+µs, 304 × 1024 653 → 95 µs, 160 × 512 100 → 18 µs, 800 × 128 72 → 21 µs, 128 × 784 33 → 21 µs; over 400 random
+shapes of 16K to 4M elements the median was 1.12–1.19× as fast as NumPy, the worst 0.84× (a 35 × 571 copy, 5.8 µs
+against 4.9). Smaller or thinner matrices (fewer than :data:`MIN_ELEMENTS` elements, or under 8 rows or columns)
+keep NumPy's copy, which is faster there. The copy is exact.
 """
 
 from __future__ import annotations
