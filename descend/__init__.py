@@ -10,13 +10,15 @@ import os as _os
 import sys as _sys
 
 # OpenBLAS's idle worker threads spin for 2^28 cycles (about 0.1 s) after each product before they sleep; on a
-# machine with few cores a spinning worker takes the core that the compiled kernels and the recurrent layers'
-# per-chunk threads run on next. 2^22 cycles (about 1.5 ms) keeps the workers awake between the products of one
-# step and lets them sleep during the other work (measured on 2 cores: the LSTM benchmark's step 14.2 -> 10.3 ms,
-# the MLP workloads unchanged; docs/kernels.md). Read when OpenBLAS loads, so only if NumPy is not imported yet;
-# a value the user set is kept.
+# machine with few cores a spinning worker takes the core that the compiled kernels and the convolutions' and
+# recurrent layers' second thread run on next. 2^24 cycles (about 6 ms at 2.6 GHz) keeps the workers awake between
+# the products of one step and lets them sleep during the other work. Measured on 2 cores (docs/kernels.md): 2^22
+# against 2^28, the LSTM benchmark's step 14.2 -> 10.3 ms; 2^24 against 2^22, on an Intel Xeon, CNN and
+# LayerNorm/GELU steps 5-11 % faster (likely because the workers no longer fall asleep between products), the
+# recurrent and attention steps unchanged. Read when OpenBLAS loads, so only if NumPy is not imported yet; a value
+# the user set is kept.
 if "numpy" not in _sys.modules:
-    _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "22")
+    _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "24")
 del _os, _sys
 
 from . import allocator as _allocator  # noqa: E402
