@@ -16,6 +16,7 @@ first = sys.argv[1]
 if first == "numpy":
     import numpy
 import descend, numpy as np
+from descend.kernels import threads as descend_threads
 from threadpoolctl import threadpool_info
 threads = max([i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"] or [1])
 a = np.ones((512, 512), np.float32)
@@ -25,7 +26,8 @@ if threads > 1:
     c0, w0 = time.process_time(), time.perf_counter()
     time.sleep(0.2)
     spin = (time.process_time() - c0) * 1000
-print(json.dumps({"timeout": os.environ.get("OPENBLAS_THREAD_TIMEOUT"), "threads": threads, "spin_ms": spin}))
+print(json.dumps({"timeout": os.environ.get("OPENBLAS_THREAD_TIMEOUT"), "threads": threads, "spin_ms": spin,
+                  "spinning": descend_threads.spinning_workers()}))
 """
 
 
@@ -41,6 +43,8 @@ def _probe(first: str, **env) -> dict:
 def test_import_sets_a_short_openblas_spin_when_numpy_is_not_loaded_yet():
     result = _probe("descend")
     assert result["timeout"] == "24"
+    # the default must count as sleeping soon, or the convolutions would stop sharing their work out
+    assert result["spinning"] is False
     if result["threads"] < 2:
         pytest.skip("NumPy's BLAS runs on one thread here: no idle workers to measure")
     # with the default 2^28 cycles a worker spins ~0.1 s of the 0.2 s sleep; with 2^24 a few ms
@@ -53,4 +57,6 @@ def test_a_value_the_user_set_is_kept():
 
 def test_nothing_is_set_when_numpy_was_imported_first():
     # OpenBLAS has read its environment already; setting the variable then would only mislead
-    assert _probe("numpy")["timeout"] is None
+    result = _probe("numpy")
+    assert result["timeout"] is None
+    assert result["spinning"] is True
