@@ -54,6 +54,66 @@ def test_a_kernel_runs_its_serial_and_parallel_versions_alike(threads):
     np.testing.assert_array_equal(big, small)
 
 
+# ---------------------------------------------------------------------------------------------- ReLU
+def _relu_inputs(shape, seed=0):
+    """x with NaN, ±0 and ±inf among normal values, and a gradient with NaN and inf at units that are off."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape).astype(np.float32)
+    flat = x.reshape(-1)
+    flat[:6] = [np.nan, 0.0, -0.0, np.inf, -np.inf, -1.0]
+    g = rng.standard_normal(shape).astype(np.float32)
+    g.reshape(-1)[[2, 4, 5]] = [np.nan, np.inf, -np.nan]  # at −0, −inf and −1: off, so PyTorch gives 0
+    return x, g
+
+
+@pytest.mark.parametrize("layout", ["row-major", "batch-innermost", "gradient in another layout"])
+def test_relu_kernels_match_torch_values_masks_and_gradients(threads, layout, monkeypatch):
+    """One compiled pass each way (descend.kernels.activation.relu_forward/backward): y = max(x, 0) with NaN
+    kept, and the gradient selected as PyTorch selects it (0 at units that are off, even for a NaN or infinite
+    g), on arrays above the kernels' threshold and the threshold for two threads."""
+    from descend.kernels import activation as act
+    shape = (64, 8, 9, 9) if layout == "row-major" else (32, 16, 12, 12)
+    x, g = _relu_inputs(shape)
+    assert x.size >= kernels.PARALLEL_FROM
+    calls = []
+    for name in ("relu_forward", "relu_backward"):
+        original = getattr(act, name)
+        monkeypatch.setattr(act, name, lambda *a, _f=original, _n=name: (calls.append(_n), _f(*a))[1])
+    if layout == "row-major":
+        dx = descend.tensor(x, requires_grad=True)
+    else:  # (N, C, H, W) view of a (C, H, W, N) block, as a convolution's output is laid out
+        dx = descend.tensor(np.ascontiguousarray(x.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2), requires_grad=True)
+    y = dx.relu()
+    dg = g if layout != "batch-innermost" else np.ascontiguousarray(g.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+    y.backward(descend.tensor(dg))
+    assert calls == ["relu_forward", "relu_backward"]
+    tx = torch.tensor(x, requires_grad=True)
+    ty = torch.relu(tx)
+    ty.backward(torch.tensor(g))
+    np.testing.assert_array_equal(y.numpy(), ty.detach().numpy())
+    np.testing.assert_array_equal(dx.grad.numpy(), tx.grad.numpy())
+    assert dx.grad.numpy().reshape(-1)[[2, 4, 5]].tolist() == [0.0, 0.0, 0.0]
+    assert np.isnan(y.numpy().reshape(-1)[0]) and dx.grad.numpy().reshape(-1)[0] == g.reshape(-1)[0]
+
+
+def test_relu_kernels_equal_the_numpy_path_where_the_gradient_is_finite():
+    x, g = _relu_inputs((40, 70), seed=1)
+    g = np.nan_to_num(g, nan=0.5, posinf=2.0)
+
+    def run():
+        dx = descend.tensor(x, requires_grad=True)
+        y = dx.relu()
+        y.backward(descend.tensor(g))
+        return y.numpy().copy(), dx.grad.numpy().copy()
+
+    (y_on, gx_on), (y_off, gx_off) = _both_paths(run)
+    np.testing.assert_array_equal(y_on, y_off)
+    np.testing.assert_array_equal(gx_on, gx_off)
+    # the sign of zero: −0 stays −0 in the kernel, as in PyTorch; NumPy's maximum gives +0
+    np.testing.assert_array_equal(np.signbit(y_on), torch.relu(torch.tensor(x)).signbit().numpy())
+    assert np.signbit(y_on.reshape(-1)[2]) and not np.signbit(y_off.reshape(-1)[2])
+
+
 # ---------------------------------------------------------------------------------------------- GELU
 @pytest.mark.parametrize("scale", [1.0, 4.0])
 def test_gelu_kernel_matches_torch_values_and_gradient(threads, scale):

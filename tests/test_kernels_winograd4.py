@@ -103,6 +103,45 @@ def test_transforms_equal_the_float64_products_and_are_exact_over_tile_ranges():
         K4.input_transform(xp, th, tw, np.empty((36, c, n), np.float32), 2, 2)
 
 
+@pytest.mark.parametrize("h, w, ph, pw", [(9, 10, 1, 1), (8, 8, 0, 0), (7, 12, 2, 1), (16, 16, 1, 1)])
+def test_transforms_read_and_write_the_unpadded_arrays_as_the_padded_copy(h, w, ph, pw):
+    """The input transform reading (C, H, W, N) with its padding taken as zeros gives the padded copy's V bit for
+    bit (over every range of tile positions), and the input gradient added onto the unpadded array is the padded
+    gradient's (H, W) window at (ph, pw), bit for bit: what falls on the padding is dropped."""
+    rng = np.random.default_rng(7)
+    c, n = 3, 5
+    ho, wo = h + 2 * ph - 2, w + 2 * pw - 2
+    th, tw = K4.tiles(ho), K4.tiles(wo)
+    x = rng.standard_normal((c, h, w, n)).astype(np.float32)
+    xp = CW.pad_to_tiles(x, ph, pw, ho, wo, CW.F4)
+    assert xp.shape[1:3] == (4 * th + 2, 4 * tw + 2)
+    dv = rng.standard_normal((36, c, th * tw * n)).astype(np.float32)
+    assert CW.transform_input(x, ph, pw, ho, wo, CW.F4)[1] == (ph, pw)
+    cuts = sorted({0, 1, tw, th * tw - 1, th * tw})
+    gxp, gx = np.zeros(xp.shape, np.float32), np.zeros(x.shape, np.float32)
+    for p0, p1 in zip(cuts[:-1], cuts[1:]):
+        size = (p1 - p0) * n
+        padded = K4.input_transform(xp, th, tw, np.empty((36, c, size), np.float32), p0, p1)
+        read = K4.input_transform(x, th, tw, np.full((36, c, size), np.nan, np.float32), p0, p1, (ph, pw))
+        np.testing.assert_array_equal(read, padded)
+        part = np.ascontiguousarray(dv[:, :, p0 * n:p1 * n])
+        K4.input_grad_transform(part, th, tw, gxp, p0, p1)
+        K4.input_grad_transform(part, th, tw, gx, p0, p1, (ph, pw))
+    np.testing.assert_array_equal(gx, gxp[:, ph:ph + h, pw:pw + w])
+    assert np.abs(gxp).sum() > np.abs(gx).sum()  # some of the gradient fell on the padding, and was dropped
+    with pytest.raises(ValueError, match="C-contiguous"):
+        K4.input_grad_transform(dv, th, tw, np.zeros((c, w, h, n), np.float32).transpose(0, 2, 1, 3), 0, None,
+                                (ph, pw))
+
+
+def test_the_2x2_scheme_reads_a_padded_input_only():
+    from descend.kernels import winograd as K2
+    xp = np.zeros((2, 10, 10, 4), np.float32)
+    with pytest.raises(ValueError, match="expected \\(0, 0\\)"):
+        K2.input_transform(xp, 4, 4, np.empty((16, 2, 64), np.float32), 0, None, (1, 1))
+    assert CW.transform_input(xp[:, 1:9, 1:9], 1, 1, 8, 8, CW.F2)[1] == (0, 0)
+
+
 @pytest.mark.parametrize("shape, padding, expected", [
     ((16, 32, 16, 16), 1, "F4"),     # 16×16 outputs: whole 4×4 tiles
     ((8, 32, 30, 30), 0, "F4"),      # 28×28 outputs
@@ -186,6 +225,42 @@ def test_f4_conv_matches_float64_and_torch_in_many_tile_ranges_and_threads(monke
         scale = np.abs(exact).max()
         assert np.abs(ours - exact).max() < 1e-5 * scale
         assert np.abs(ours - theirs).max() < 1e-5 * scale
+
+
+@pytest.mark.parametrize("padding", [0, 2, (2, 1)])
+def test_f4_conv_with_other_paddings_matches_torch_and_returns_a_batch_innermost_input_gradient(padding):
+    """Padding 0, 2 and (2, 1), read as zeros by the input transform: output and gradients against torch; the
+    input gradient comes back as the C-contiguous (C, H, W, N) array it was summed in (no padded copy to cut)."""
+    rng = np.random.default_rng(17)
+    n, c, o, h, wd = 32, 16, 8, 18, 22
+    x = rng.standard_normal((n, c, h, wd)).astype(np.float32)
+    ref = torch.nn.Conv2d(c, o, 3, padding=padding)
+    w = ref.weight.detach().numpy()
+    pair = padding if isinstance(padding, tuple) else (padding, padding)
+    assert CW.scheme(x, w, (1, 1), pair, (1, 1)) is CW.F4
+    conv = nn.Conv2d(c, o, 3, padding=padding)
+    conv.load_state_dict({k: v.detach().numpy() for k, v in ref.state_dict().items()})
+    dx = descend.tensor(x, requires_grad=True)
+    y = conv(dx)
+    g = rng.standard_normal(y.shape).astype(np.float32)
+    y.backward(descend.tensor(g))
+    tx = torch.tensor(x, requires_grad=True)
+    ty = ref(tx)
+    ty.backward(torch.tensor(g))
+    for ours, theirs in ((y.numpy(), ty.detach().numpy()), (dx.grad.numpy(), tx.grad.numpy()),
+                         (conv.weight.grad.numpy(), ref.weight.grad.numpy())):
+        assert ours.shape == theirs.shape
+        assert np.abs(ours - theirs).max() < 1e-5 * np.abs(theirs).max()
+    xm = np.ascontiguousarray(x.transpose(1, 2, 3, 0))
+    ho, wo = y.shape[2:]
+    xr, pad = CW.transform_input(xm, *pair, ho, wo, CW.F4)
+    assert xr is xm and pad == pair
+    _, u, kept = CW.forward(xr, w, ho, wo, CW.F4, keep=True, pad=pad)
+    g4 = np.ascontiguousarray(g.transpose(1, 2, 3, 0))
+    gx, _ = CW.backward(g4, xr, u, True, True, *pair, h, wd, CW.F4, kept, xr.shape, pad)
+    assert gx.shape == (c, h, wd, n) and gx.flags.c_contiguous
+    np.testing.assert_allclose(gx.transpose(3, 0, 1, 2), tx.grad.numpy(), rtol=0,
+                               atol=1e-5 * np.abs(tx.grad.numpy()).max())
 
 
 def test_the_array_helpers_are_inlined_into_the_kernels():

@@ -1,4 +1,13 @@
-"""Activation kernels (float32): GELU forward and its derivative.
+"""Activation kernels: ReLU forward with its backward mask, ReLU backward, and GELU (float32) with its derivative.
+
+**ReLU**, one pass each way. Forward: y = max(x, 0) and the mask m = not (y ≤ 0) (one byte per element) in
+the same pass; NaN and −0 stay as they are (as in PyTorch; ``np.maximum(x, 0)`` turns −0 into +0), and a NaN's
+mask is set, so its gradient passes on, as in PyTorch. Backward: dx = g where m, else 0 (a selection, as PyTorch's
+``threshold_backward``: a NaN or infinite g at a unit that is off gives 0, not NaN). NumPy needs three passes
+for the forward pair (maximum, less_equal, logical_not) and a mixed float-by-bool multiplication, cast in
+buffered blocks, for the backward.
+
+**GELU**.
 
 GELU(x) = x Φ(x), with the standard normal CDF written through the complementary error function so that
 both tails keep their relative precision:
@@ -29,7 +38,7 @@ import numpy as np
 from .. import buffers
 from . import kernel, prange
 
-__all__ = ["gelu_forward", "gelu_backward"]
+__all__ = ["relu_forward", "relu_backward", "gelu_forward", "gelu_backward"]
 
 _INV_SQRT_2 = np.float32(1.0 / math.sqrt(2.0))
 _INV_SQRT_2PI = np.float32(1.0 / math.sqrt(2.0 * math.pi))
@@ -40,6 +49,37 @@ _Q0, _Q1, _Q2, _Q3, _Q4, _Q5, _Q6, _Q7, _Q8, _Q9, _Q10 = (np.float32(c) for c in
     2.8209479524e-01, 2.8209374998e-01, 2.4688466392e-01, 1.7531503379e-01, 9.3467852302e-02,
     -5.9229945079e-02, 1.3221675510e-01, -4.5502726645e-01, 4.9373855411e-01, -2.3475350274e-01,
     4.3199314422e-02))
+
+
+@kernel(parallel=True)
+def _relu_forward(x, out, mask):
+    """out = max(x, 0) (x < 0 gives 0; NaN and −0 kept) and mask = not (out ≤ 0), over flat arrays; ``out``
+    may be ``x``."""
+    zero = np.float32(0.0)
+    for i in prange(x.size):
+        v = x[i]
+        mask[i] = not (v <= zero)
+        out[i] = zero if v < zero else v
+
+
+@kernel(parallel=True)
+def _relu_backward(g, mask, out):
+    """out = g where mask, else 0, over flat arrays; ``out`` may be ``g``."""
+    zero = np.float32(0.0)
+    for i in prange(g.size):
+        out[i] = g[i] if mask[i] else zero
+
+
+def relu_forward(x: np.ndarray, out: np.ndarray, mask: np.ndarray) -> None:
+    """out ← max(x, 0) and mask ← not (out ≤ 0) for flat arrays of one length (``x`` and ``out`` of one
+    float dtype, ``mask`` bool; ``out`` may be ``x``)."""
+    _relu_forward(x, out, mask)
+
+
+def relu_backward(g: np.ndarray, mask: np.ndarray, out: np.ndarray) -> None:
+    """out ← g where mask, else 0, for flat arrays of one length (``g`` and ``out`` of one float dtype, ``mask``
+    bool; ``out`` may be ``g``)."""
+    _relu_backward(g, mask, out)
 
 
 @kernel(parallel=True)

@@ -124,7 +124,7 @@ def _bn_stats(x3, mean, var):
 @kernel(parallel=True, parallel_from=2)
 def _bn_apply(x3, shift, scale, out3, relu):
     """out = x·scale[c] + shift[c] per channel (the affine form of (x − μ)·r·γ + β), then max(0, ·) when
-    ``relu`` (NaN and −0 kept, as np.maximum(y, 0) keeps them)."""
+    ``relu`` (NaN and −0 kept, as PyTorch's relu keeps them)."""
     a_count, c_count, b_count = x3.shape
     zero = np.float32(0.0)
     for c in prange(c_count):

@@ -197,6 +197,12 @@ def _flat_planes(planes: np.ndarray):
     return flat, np.int64(plane)
 
 
+def _no_padding(pad) -> None:
+    if tuple(pad) != (0, 0):
+        raise ValueError(f"F(2×2, 3×3) transforms read a padded input (pad_to_tiles); got pad={tuple(pad)}, "
+                         "expected (0, 0)")
+
+
 def check_positions(th: int, tw: int, p0: int, p1, planes: np.ndarray, n: int) -> tuple:
     """(p0, p1, ``planes`` as a flat view, elements between planes) for a transform's call on the tile positions
     p0…p1 (None: th·tw) of ``planes`` (P, rows, (p1 − p0)·n), checked."""
@@ -208,9 +214,13 @@ def check_positions(th: int, tw: int, p0: int, p1, planes: np.ndarray, n: int) -
     return (np.int64(p0), np.int64(p1)) + _flat_planes(planes)
 
 
-def input_transform(xp: np.ndarray, th: int, tw: int, out: np.ndarray, p0: int = 0, p1=None) -> np.ndarray:
+def input_transform(xp: np.ndarray, th: int, tw: int, out: np.ndarray, p0: int = 0, p1=None,
+                    pad=(0, 0)) -> np.ndarray:
     """V = Bᵀ d B of the tiles at positions p0…p1 (default: all th·tw) of the padded input ``xp``
-    (C, ≥2th+2, ≥2tw+2, N) into ``out`` (16, C, (p1 − p0)·N)."""
+    (C, ≥2th+2, ≥2tw+2, N) into ``out`` (16, C, (p1 − p0)·N). ``pad`` must be (0, 0): this scheme reads a
+    padded input (the interface of :data:`descend.kernels.winograd4.SCHEME`, whose transform pads as it
+    reads)."""
+    _no_padding(pad)
     p0, p1, flat, plane = check_positions(th, tw, p0, p1, out, xp.shape[3])
     _input_transform(xp, flat, plane, np.int64(tw), p0, p1, _BT_ROWS)
     return out
@@ -387,17 +397,22 @@ def _input_grad_transform(flat, plane, gxp, tw, p0, p1):
                         g3[n] += -e3[n]
 
 
-def input_grad_transform(dv: np.ndarray, th: int, tw: int, gxp: np.ndarray, p0: int = 0, p1=None) -> np.ndarray:
+def input_grad_transform(dv: np.ndarray, th: int, tw: int, gxp: np.ndarray, p0: int = 0, p1=None,
+                         pad=(0, 0)) -> np.ndarray:
     """Add B dV Bᵀ of the tiles at positions p0…p1 (default: all) from ``dv`` (16, C, (p1 − p0)·N) onto the
-    padded input gradient ``gxp`` (C, ≥2th+2, ≥2tw+2, N), zeroed before the first call."""
+    padded input gradient ``gxp`` (C, ≥2th+2, ≥2tw+2, N), zeroed before the first call (``pad``: (0, 0), as
+    for :func:`input_transform`)."""
+    _no_padding(pad)
     p0, p1, flat, plane = check_positions(th, tw, p0, p1, dv, gxp.shape[3])
     _input_grad_transform(flat, plane, gxp, np.int64(tw), p0, p1)
     return gxp
 
 
 #: This module's F(2×2, 3×3) as a transform scheme: output tile m, the (m + 2)² planes of a transformed tile,
-#: and the transforms, the interface :data:`descend.kernels.winograd4.SCHEME` also has.
-SCHEME = types.SimpleNamespace(m=2, planes=16, tiles=tiles, weight_transform=weight_transform,
-                               weight_grad=weight_grad, input_transform=input_transform,
+#: and the transforms, the interface :data:`descend.kernels.winograd4.SCHEME` also has (``reads_unpadded`` False:
+#: its transforms read a padded input, :func:`descend.ops.conv_winograd.pad_to_tiles`, and add onto a padded
+#: gradient).
+SCHEME = types.SimpleNamespace(m=2, planes=16, reads_unpadded=False, tiles=tiles,
+                               weight_transform=weight_transform, weight_grad=weight_grad, input_transform=input_transform,
                                output_transform=output_transform, output_grad_transform=output_grad_transform,
                                input_grad_transform=input_grad_transform)

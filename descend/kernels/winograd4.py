@@ -179,21 +179,46 @@ def _row_span(k, p0, p1, tw):
     return ti, max(p0 - ti * tw, 0), min(p1 - ti * tw, tw)
 
 
+@helper(inline=True)
+def _padded_rows(x, c, r0, c0, dst):
+    """dst[k] = row r0 + k of channel c of the zero-padded input, columns c0 … c0 + (dst's width)/N − 1, read
+    from the unpadded ``x`` (C, H, W, N): zeros where the row or column falls outside the image."""
+    h, w, n = x.shape[1], x.shape[2], x.shape[3]
+    width = dst.shape[1]
+    first = min(max(0, -c0), width // n) * n       # the zero columns on the left, in elements
+    last = max(min(width // n, w - c0), 0) * n     # the end of the image's columns, in elements
+    zero = np.float32(0.0)
+    for k in range(dst.shape[0]):
+        row = dst[k]
+        rr = r0 + k
+        if rr < 0 or rr >= h or last <= first:
+            for i in range(width):
+                row[i] = zero
+            continue
+        src = x[c, rr].ravel()
+        shift = c0 * n
+        for i in range(first):
+            row[i] = zero
+        for i in range(first, last):
+            row[i] = src[i + shift]
+        for i in range(last, width):
+            row[i] = zero
+
+
 @kernel(parallel=True, parallel_from=1)
-def _input_transform(xp, flat, plane, tw, p0, p1):
-    c_count, _, _, n = xp.shape
+def _input_transform(x, flat, plane, tw, p0, p1, ph, pw):
+    c_count, n = x.shape[0], x.shape[3]
     t_count = (p1 - p0) * n
     row_count = _row_count(p0, p1, tw)
     for job in prange(c_count * row_count):
         c = job // row_count
         ti, tj0, tj1 = _row_span(job % row_count, p0, p1, tw)
-        r, lo = 4 * ti, 4 * tj0 * n
         width = (4 * (tj1 - tj0) + 2) * n
+        d = np.empty((6, width), np.float32)  # the tile row's six input rows, zero-padded
+        _padded_rows(x, c, 4 * ti - ph, 4 * tj0 - pw, d)
         rows = np.empty((6, width), np.float32)  # Bᵀ d along the whole tile row
         for a in range(6):
-            _bt(rows[a], a, xp[c, r].ravel()[lo:lo + width], xp[c, r + 1].ravel()[lo:lo + width],
-                xp[c, r + 2].ravel()[lo:lo + width], xp[c, r + 3].ravel()[lo:lo + width],
-                xp[c, r + 4].ravel()[lo:lo + width], xp[c, r + 5].ravel()[lo:lo + width])
+            _bt(rows[a], a, d[0], d[1], d[2], d[3], d[4], d[5])
         out0 = c * t_count + (ti * tw + tj0 - p0) * n
         for a in range(6):
             row = rows[a]
@@ -206,11 +231,15 @@ def _input_transform(xp, flat, plane, tw, p0, p1):
                         row[s + 5 * n:s + 6 * n])
 
 
-def input_transform(xp: np.ndarray, th: int, tw: int, out: np.ndarray, p0: int = 0, p1=None) -> np.ndarray:
-    """V = Bᵀ d B of the tiles at positions p0…p1 (default: all th·tw) of the padded input ``xp``
-    (C, ≥4th+2, ≥4tw+2, N) into ``out`` (36, C, (p1 − p0)·N)."""
-    p0, p1, flat, plane = check_positions(th, tw, p0, p1, out, xp.shape[3])
-    _input_transform(xp, flat, plane, np.int64(tw), p0, p1)
+def input_transform(x: np.ndarray, th: int, tw: int, out: np.ndarray, p0: int = 0, p1=None,
+                    pad=(0, 0)) -> np.ndarray:
+    """V = Bᵀ d B of the tiles at positions p0…p1 (default: all th·tw) of the input ``x`` (C, H, W, N) zero-padded
+    by ``pad`` = (ph, pw) at the top and left and as far as the tiles reach at the bottom and right (the padding
+    is read as zeros, never stored), into ``out`` (36, C, (p1 − p0)·N). With the default ``pad``, ``x`` may
+    be an input padded already."""
+    p0, p1, flat, plane = check_positions(th, tw, p0, p1, out, x.shape[3])
+    _input_transform(np.ascontiguousarray(x), flat, plane, np.int64(tw), p0, p1, np.int64(pad[0]),
+                     np.int64(pad[1]))
     return out
 
 
@@ -289,8 +318,8 @@ def output_grad_transform(g: np.ndarray, th: int, tw: int, out: np.ndarray, p0: 
 
 
 @kernel(parallel=True, parallel_from=1)
-def _input_grad_transform(flat, plane, gxp, tw, p0, p1):
-    c_count, _, _, n = gxp.shape
+def _input_grad_transform(flat, plane, gx, tw, p0, p1, ph, pw):
+    c_count, h, w, n = gx.shape
     t_count = (p1 - p0) * n
     row_count = _row_count(p0, p1, tw)
     for c in prange(c_count):  # a channel's tiles overlap, so one thread owns each channel
@@ -300,16 +329,21 @@ def _input_grad_transform(flat, plane, gxp, tw, p0, p1):
             width = (tj1 - tj0) * n
             e = np.empty((6, width), np.float32)
             x0 = c * t_count + (ti * tw + tj0 - p0) * n
-            for k in range(6):  # image row 4ti + k of the tiles: row k of B dV, column b from planes 6a + b
+            for k in range(6):  # padded row 4ti + k of the tiles: row k of B dV, column b from planes 6a + b
+                r = 4 * ti + k - ph
+                if r < 0 or r >= h:  # a row of the padding: its gradient is dropped
+                    continue
                 for b in range(6):
                     q = b * plane + x0
                     _b(e[b], k, flat[q:q + width], flat[q + 6 * plane:q + 6 * plane + width],
                        flat[q + 12 * plane:q + 12 * plane + width], flat[q + 18 * plane:q + 18 * plane + width],
                        flat[q + 24 * plane:q + 24 * plane + width], flat[q + 30 * plane:q + 30 * plane + width])
-                g_row = gxp[c, 4 * ti + k].ravel()
+                g_row = gx[c, r].ravel()
                 for t in range(tj1 - tj0):  # (B dV) Bᵀ: column l of each tile, added onto its place
-                    lo, s = t * n, 4 * (tj0 + t)
+                    lo, s = t * n, 4 * (tj0 + t) - pw
                     for j in range(6):
+                        if s + j < 0 or s + j >= w:
+                            continue
                         _b(part, j, e[0, lo:lo + n], e[1, lo:lo + n], e[2, lo:lo + n], e[3, lo:lo + n],
                            e[4, lo:lo + n], e[5, lo:lo + n])
                         dst = g_row[(s + j) * n:(s + j + 1) * n]
@@ -317,16 +351,22 @@ def _input_grad_transform(flat, plane, gxp, tw, p0, p1):
                             dst[i] += part[i]
 
 
-def input_grad_transform(dv: np.ndarray, th: int, tw: int, gxp: np.ndarray, p0: int = 0, p1=None) -> np.ndarray:
-    """Add B dV Bᵀ of the tiles at positions p0…p1 (default: all) from ``dv`` (36, C, (p1 − p0)·N) onto the
-    padded input gradient ``gxp`` (C, ≥4th+2, ≥4tw+2, N), zeroed before the first call."""
-    p0, p1, flat, plane = check_positions(th, tw, p0, p1, dv, gxp.shape[3])
-    _input_grad_transform(flat, plane, gxp, np.int64(tw), p0, p1)
-    return gxp
+def input_grad_transform(dv: np.ndarray, th: int, tw: int, gx: np.ndarray, p0: int = 0, p1=None,
+                         pad=(0, 0)) -> np.ndarray:
+    """Add B dV Bᵀ of the tiles at positions p0…p1 (default: all) from ``dv`` (36, C, (p1 − p0)·N) onto the input
+    gradient ``gx`` (C, H, W, N), zeroed before the first call, C-contiguous: the gradient of the input that
+    :func:`input_transform` read with the same ``pad`` (what falls on the padding is dropped)."""
+    p0, p1, flat, plane = check_positions(th, tw, p0, p1, dv, gx.shape[3])
+    if not gx.flags.c_contiguous:
+        raise ValueError("input_grad_transform adds onto a C-contiguous gradient array")
+    _input_grad_transform(flat, plane, gx, np.int64(tw), p0, p1, np.int64(pad[0]), np.int64(pad[1]))
+    return gx
 
 
 #: This module's F(4×4, 3×3) as a transform scheme (the interface of :data:`descend.kernels.winograd.SCHEME`).
-SCHEME = types.SimpleNamespace(m=4, planes=36, tiles=tiles, weight_transform=weight_transform,
-                               weight_grad=weight_grad, input_transform=input_transform,
+#: ``reads_unpadded``: its input transform reads the unpadded input, taking the padding as zeros, and its input
+#: gradient transform adds onto an unpadded gradient (``pad`` arguments).
+SCHEME = types.SimpleNamespace(m=4, planes=36, reads_unpadded=True, tiles=tiles,
+                               weight_transform=weight_transform, weight_grad=weight_grad, input_transform=input_transform,
                                output_transform=output_transform, output_grad_transform=output_grad_transform,
                                input_grad_transform=input_grad_transform)

@@ -8,7 +8,7 @@ import numpy as np
 from scipy import special
 
 from .. import buffers, kernels
-from ..kernels import activation as gelu_kernels
+from ..kernels import activation as activation_kernels
 from ..autograd import is_grad_enabled
 from ..tensor import record
 
@@ -20,17 +20,19 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 def relu(a):
     """max(0, x);  derivative 1 for x > 0, else 0.
 
-    The output keeps the input's memory layout and comes from :mod:`descend.buffers`; the maximum runs
-    against a row of zeros rather than the scalar 0 (NumPy's vectorised loop for two arrays is about
-    twice as fast), in memory order. NaN stays NaN (and passes its gradient on, as in PyTorch). For
-    backward only the mask is kept (one byte per element), not the output.
+    The output keeps the input's memory layout and comes from :mod:`descend.buffers`. With a gradient to
+    come, the output and the backward mask (one byte per element; the output itself is not kept) are written
+    in one compiled pass (:func:`descend.kernels.activation.relu_forward`), else the maximum runs against a
+    row of zeros rather than the scalar 0 (NumPy's vectorised loop for two arrays is about twice as fast), in
+    memory order. NaN stays NaN and passes its gradient on; the gradient is g where x > 0 (or x is NaN) and 0
+    elsewhere, as PyTorch's.
     """
     x = a.array
     out = buffers.empty_like(x)
-    max_with_zero(x, out)
     if not (a.requires_grad and is_grad_enabled()):
+        max_with_zero(x, out)
         return record(out, (a,), None, "relu")
-    positive = relu_mask(out)
+    positive = relu_in_place(x, True, out)
     out_dtype = out.dtype  # the backward keeps the mask and this dtype, not the output itself
     return record(out, (a,), lambda g: (relu_gradient(g, positive, out_dtype),), "relu")
 
@@ -48,6 +50,30 @@ def _memory_flat(a):
     return None if order is None else a.transpose(order).reshape(-1)
 
 
+def _flat_alike(*arrays):
+    """The arrays as 1-D views in one memory order (the compiled ReLU passes' operands), or None when one is
+    not a contiguous block or their orders differ (an element of one would meet another's element of a
+    different index)."""
+    first = arrays[0]
+    if all(a.flags.c_contiguous for a in arrays):
+        return [a.reshape(-1) for a in arrays]
+    order = buffers.dense_order(first)
+    if order is None or any(a.shape != first.shape or buffers.dense_order(a) != order for a in arrays[1:]):
+        return None
+    return [a.transpose(order).reshape(-1) for a in arrays]
+
+
+def _compiled_relu(*arrays) -> bool:
+    """Whether the compiled ReLU passes take these operands: kernels on, floating point data (the first and
+    last arrays) of one dtype."""
+    return (kernels.enabled() and arrays[0].dtype.kind == "f" and arrays[0].dtype == arrays[-1].dtype
+            and arrays[0].size >= _COMPILED_FROM)
+
+
+#: Elements from which the compiled ReLU passes run (below, NumPy's loops cost less than a kernel call).
+_COMPILED_FROM = 1 << 10
+
+
 def relu_mask(y):
     """ReLU's backward mask from its output y: not (y <= 0), so that a NaN passes its gradient on, as in
     PyTorch (one byte per element, from :mod:`descend.buffers`, in y's layout)."""
@@ -55,24 +81,45 @@ def relu_mask(y):
     return np.logical_not(np.less_equal(y, 0, out=positive), out=positive)
 
 
-def relu_in_place(y, keep_mask: bool):
-    """y ← max(y, 0) on a layer's own output (the fused ``linear_relu`` and ``conv2d_relu``); returns the
-    backward mask (:func:`relu_mask`) when ``keep_mask``, else None."""
-    max_with_zero(y, y)
-    return relu_mask(y) if keep_mask else None
+def relu_in_place(y, keep_mask: bool, out=None):
+    """out ← max(y, 0) (``out`` defaults to ``y`` itself: a layer's own output in the fused ``linear_relu`` and
+    ``conv2d_relu``; else laid out as ``y``); returns the backward mask (:func:`relu_mask`) when ``keep_mask``,
+    else None. With the mask, one compiled pass writes both where the kernels run."""
+    out = y if out is None else out
+    if keep_mask and _compiled_relu(y, out):
+        positive = buffers.empty_like(out, np.bool_)
+        flats = _flat_alike(y, positive, out)
+        if flats is not None:
+            activation_kernels.relu_forward(flats[0], flats[2], flats[1])
+            return positive
+    max_with_zero(y, out)
+    return relu_mask(out) if keep_mask else None
 
 
 def relu_gradient(g, positive, out_dtype):
-    """dL/dx = g·[positive] for ReLU's output dtype ``out_dtype``, in a recycled buffer laid out as g, or as
-    the mask when g's layout differs (a copy into the mask's layout, then one pass in order, beats one pass
-    reading the two in different orders)."""
+    """dL/dx = g where ``positive``, else 0, for ReLU's output dtype ``out_dtype``, in a recycled buffer laid
+    out as g, or as the mask when g's layout differs (a copy into the mask's layout, then one pass in order,
+    beats one pass reading the two in different orders). One compiled pass where the kernels run; NumPy's
+    g·[positive] otherwise (which differs only where g is NaN or infinite at a unit that is off: NaN there,
+    0 from the kernel and from PyTorch)."""
     dtype = np.result_type(g.dtype, out_dtype)
     if g.ndim >= 3 and not (g.flags.c_contiguous and positive.flags.c_contiguous):
         order = buffers.dense_order(positive)
         if order is not None and buffers.stride_order(g) != order:
             gx = buffers.copy_ordered(g.astype(dtype, copy=False), order)
-            return np.multiply(gx, positive, out=gx)
-    return np.multiply(g, positive, out=buffers.empty_like(g, dtype))
+            return _masked(gx, positive, gx)
+    return _masked(g, positive, buffers.empty_like(g, dtype))
+
+
+def _masked(g, positive, out):
+    """out ← g where ``positive``, else 0 (compiled, in memory order, where the operands allow), or
+    g·positive."""
+    if _compiled_relu(g, out):
+        flats = _flat_alike(g, positive, out)
+        if flats is not None:
+            activation_kernels.relu_backward(*flats)
+            return out
+    return np.multiply(g, positive, out=out)
 
 
 def max_with_zero(x, out):
@@ -128,8 +175,8 @@ def gelu(a, approximate="none"):
     """
     x = a.array
     if approximate == "none" and x.dtype == np.float32 and kernels.enabled():
-        out, slope = gelu_kernels.gelu_forward(x)
-        return record(out, (a,), lambda g: (gelu_kernels.gelu_backward(g, slope),), "gelu")
+        out, slope = activation_kernels.gelu_forward(x)
+        return record(out, (a,), lambda g: (activation_kernels.gelu_backward(g, slope),), "gelu")
     if approximate == "none":
         cdf = 0.5 * (1.0 + special.erf(x * _INV_SQRT_2))
         out = x * cdf

@@ -323,8 +323,9 @@ def _conv2d_winograd(x, weight, bias, xd, w, padding, out_size, relu: bool, sche
     (ph, pw), (ho, wo) = padding, out_size
     n, c, h, wd = xd.shape
     o = w.shape[0]
-    xp = conv_winograd.pad_to_tiles(batch_innermost(xd), ph, pw, ho, wo, scheme)
-    out_m, u, kept = conv_winograd.forward(xp, w, ho, wo, scheme, keep=weight.requires_grad and is_grad_enabled())
+    xp, pad = conv_winograd.transform_input(batch_innermost(xd), ph, pw, ho, wo, scheme)
+    out_m, u, kept = conv_winograd.forward(xp, w, ho, wo, scheme, keep=weight.requires_grad and is_grad_enabled(),
+                                           pad=pad)
     if bias is not None:
         out_m.reshape(o, -1)[...] += bias.array[:, None]
     out = out_m.transpose(3, 0, 1, 2)
@@ -342,7 +343,8 @@ def _conv2d_winograd(x, weight, bias, xd, w, padding, out_size, relu: bool, sche
             g = relu_gradient(g, positive, out_dtype)
         g4 = batch_innermost(g)                                 # (O, Hₒ, Wₒ, N)
         gb = g4.reshape(o, -1).sum(axis=1) if need_b else None
-        gx, gw = conv_winograd.backward(g4, xp, u, need_w, need_x, ph, pw, h, wd, scheme, kept, padded_shape)
+        gx, gw = conv_winograd.backward(g4, xp, u, need_w, need_x, ph, pw, h, wd, scheme, kept, padded_shape,
+                                        pad)
         if gx is not None:
             gx = gx.transpose(3, 0, 1, 2)
         return (gx, gw) if bias is None else (gx, gw, gb)

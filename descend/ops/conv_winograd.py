@@ -26,7 +26,7 @@ import numpy as np
 from .. import buffers, kernels
 from ..kernels import panels, threads, winograd as K, winograd4
 
-__all__ = ["applies", "scheme", "pad_to_tiles", "forward", "backward", "MIN_CHANNELS", "MIN_TILES", "F2", "F4"]
+__all__ = ["applies", "scheme", "pad_to_tiles", "transform_input", "forward", "backward", "MIN_CHANNELS", "MIN_TILES", "F2", "F4"]
 
 #: Input channels from which the Winograd route is taken (measured on the benchmark CNNs; see docs/bench.md).
 MIN_CHANNELS = 16
@@ -88,6 +88,16 @@ def pad_to_tiles(xm: np.ndarray, ph: int, pw: int, ho: int, wo: int, s) -> np.nd
     return xp
 
 
+def transform_input(xm: np.ndarray, ph: int, pw: int, ho: int, wo: int, s) -> tuple:
+    """(the array scheme ``s``'s input transform reads, the padding it applies as it reads) for the
+    batch-innermost input ``xm`` (C, H, W, N): ``xm`` itself (C-contiguous) and (ph, pw) for a scheme that
+    ``reads_unpadded`` (no padded copy is made: the transform reads the padding as zeros), else
+    :func:`pad_to_tiles`'s copy and (0, 0)."""
+    if s.reads_unpadded:
+        return np.ascontiguousarray(xm), (ph, pw)
+    return pad_to_tiles(xm, ph, pw, ho, wo, s), (0, 0)
+
+
 #: Bytes of transformed tiles (the input's and the output's 16 planes together) one pass over a range of tile
 #: positions works on, shared by the threads that run at once: small enough to stay in cache from the transform
 #: to the products to the transform back (measured on W8's and W10's convolutions; docs/kernels.md).
@@ -123,9 +133,9 @@ def _plan(th: int, tw: int, n: int, channels: int, planes: int):
     return min(count, len(ranges)), ranges
 
 
-def forward(xp: np.ndarray, w: np.ndarray, ho: int, wo: int, s, keep: bool = False) -> tuple:
-    """(output (O, Hₒ, Wₒ, N) batch-innermost, U, V) by scheme ``s`` for the tile-padded input ``xp`` and weight
-    ``w``, a range of tile positions at a time (V and M of one range stay in cache), the ranges shared out among
+def forward(xp: np.ndarray, w: np.ndarray, ho: int, wo: int, s, keep: bool = False, pad=(0, 0)) -> tuple:
+    """(output (O, Hₒ, Wₒ, N) batch-innermost, U, V) by scheme ``s`` for the input ``xp`` with ``pad`` still to
+    apply (:func:`transform_input`) and weight ``w``, a range of tile positions at a time (V and M of one range stay in cache), the ranges shared out among
     one thread per BLAS thread (their outputs are disjoint). With ``keep`` (the weight will need a gradient)
     each range's transformed input V is kept for :func:`backward`, as a dict by range, where :data:`KEEP_INPUT`
     and :data:`KEEP_BYTES` allow (else None, and backward rebuilds it)."""
@@ -140,7 +150,7 @@ def forward(xp: np.ndarray, w: np.ndarray, ho: int, wo: int, s, keep: bool = Fal
         while (r := next_range()) is not None:
             p0, p1 = r
             t = (p1 - p0) * n
-            v = s.input_transform(xp, th, tw, buffers.empty((s.planes, c, t), np.float32), p0, p1)
+            v = s.input_transform(xp, th, tw, buffers.empty((s.planes, c, t), np.float32), p0, p1, pad)
             m = panels.planes_matmul(u, v, buffers.empty((s.planes, o, t), np.float32))
             if keep:
                 kept[r] = v
@@ -153,7 +163,7 @@ def forward(xp: np.ndarray, w: np.ndarray, ho: int, wo: int, s, keep: bool = Fal
 
 
 def backward(g4: np.ndarray, xp: np.ndarray, u: np.ndarray, need_w: bool, need_x: bool, ph: int, pw: int,
-             h: int, w: int, s, kept=None, padded_shape=None):
+             h: int, w: int, s, kept=None, padded_shape=None, pad=(0, 0)):
     """(dL/dx as (C, H, W, N) or None, dL/dw (O, C, 3, 3) or None) from the output gradient ``g4``
     (O, Hₒ, Wₒ, N) batch-innermost by scheme ``s``, a range of tile positions at a time: dU = Σ dM Vᵀ over the
     ranges.
@@ -162,6 +172,10 @@ def backward(g4: np.ndarray, xp: np.ndarray, u: np.ndarray, need_w: bool, need_x
     tiles of neighbouring tile rows overlap (two image rows), so dL/dx has a lock per group of m image rows
     (mq … mq + m − 1): tile row r adds onto groups r and r + 1, and a range takes the locks of the groups it adds
     onto, in increasing order, for its last step only (the transforms and products of two ranges overlap).
+
+    ``xp`` is the array the input transform read, with ``pad`` (:func:`transform_input`); the input gradient is
+    summed in an array of its shape, from which dL/dx is the (H, W) window at (ph, pw) − ``pad``: for a scheme
+    that reads the input unpadded, that array itself (C-contiguous).
 
     With ``kept`` (:func:`forward`'s V by range) the ranges are the forward pass's and ``xp`` may be None
     (``padded_shape`` then gives its shape): the weight gradient reads the kept V instead of transforming the
@@ -189,13 +203,13 @@ def backward(g4: np.ndarray, xp: np.ndarray, u: np.ndarray, need_w: bool, need_x
             dm = s.output_grad_transform(g4, th, tw, buffers.empty((s.planes, o, t), np.float32), p0, p1)
             if need_w:
                 v = kept[r] if kept is not None else s.input_transform(
-                    xp, th, tw, buffers.empty((s.planes, c, t), np.float32), p0, p1)
+                    xp, th, tw, buffers.empty((s.planes, c, t), np.float32), p0, p1, pad)
                 du += panels.planes_matmul(dm, v, du_part, transpose_b=True)
                 del v
             if need_x:
                 dv = panels.planes_matmul(ut, dm, buffers.empty((s.planes, c, t), np.float32))
                 with threads.holding(row_groups[p0 // tw:(p1 - 1) // tw + 2]):
-                    s.input_grad_transform(dv, th, tw, gxp, p0, p1)
+                    s.input_grad_transform(dv, th, tw, gxp, p0, p1, pad)
                 del dv
             del dm
         return du
@@ -207,5 +221,6 @@ def backward(g4: np.ndarray, xp: np.ndarray, u: np.ndarray, need_w: bool, need_x
         for part in parts[1:]:
             du += part
         gw = s.weight_grad(du, o, c)
-    gx = gxp[:, ph:ph + h, pw:pw + w] if need_x else None
+    top, left = ph - pad[0], pw - pad[1]
+    gx = gxp[:, top:top + h, left:left + w] if need_x else None
     return gx, gw
