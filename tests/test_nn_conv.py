@@ -55,6 +55,42 @@ SHARED_CASES = [  # (N, C, H, W, O, kernel, stride, padding, dilation): im2col c
 ]
 
 
+@pytest.mark.parametrize("input_grad", [False, True])
+def test_a_first_layer_is_shared_out_from_a_smaller_size(monkeypatch, input_grad):
+    """A convolution that trains its weight but needs no input gradient (a network's first layer: 3 channels,
+    27 patch rows) is shared out from WEIGHT_SPLIT_FROM patch elements, below SPLIT_FROM; the same layer with
+    an input gradient is not. Either way it matches torch."""
+    from descend.ops import conv
+    n, c, h, o = 32, 3, 32, 16
+    elements = 9 * c * h * h * n
+    assert conv.WEIGHT_SPLIT_FROM <= elements < conv.SPLIT_FROM
+    monkeypatch.setattr(conv.threads, "share_count", lambda: 2)
+    used = []
+    share_out = conv.threads.share_out
+    monkeypatch.setattr(conv.threads, "share_out", lambda work, n_threads, items: used.append(n_threads) or
+                        share_out(work, n_threads, items))
+    ref = torch.nn.Conv2d(c, o, 3, padding=1)
+    ours = nn.Conv2d(c, o, 3, padding=1)
+    ours.load_state_dict(ref.state_dict())
+    x = RNG.standard_normal((n, c, h, h)).astype(np.float32)
+    xt, tx = descend.tensor(x, requires_grad=input_grad), torch.tensor(x, requires_grad=input_grad)
+    y, ty = ours(xt), ref(tx)
+    g = RNG.standard_normal(ty.shape).astype(np.float32)
+    y.backward(descend.tensor(g))
+    ty.backward(torch.tensor(g))
+    assert used == ([1] if input_grad else [2, 2])  # one thread: the backward pass runs without share_out
+    pairs = [(y.numpy(), ty.detach().numpy()), (ours.weight.grad.numpy(), ref.weight.grad.numpy()),
+             (ours.bias.grad.numpy(), ref.bias.grad.numpy())]
+    if input_grad:
+        pairs.append((xt.grad.numpy(), tx.grad.numpy()))
+    for a, b in pairs:
+        assert np.abs(a - b).max() <= 1e-5 * np.abs(b).max()
+    used.clear()
+    with descend.no_grad():
+        ours(descend.tensor(x))
+    assert used == [1]  # inference: no weight gradient to come, the BLAS's own threads
+
+
 @pytest.mark.parametrize("count", [2, 3])
 @pytest.mark.parametrize("need", ["both", "x", "w"])
 @pytest.mark.parametrize("case", SHARED_CASES)
@@ -68,6 +104,7 @@ def test_conv2d_blocks_shared_out_among_threads_match_one_thread_and_torch(monke
     ref = torch.nn.Conv2d(c, o, k, stride=s, padding=p, dilation=d)
     x = RNG.standard_normal((n, c, h, w)).astype(np.float32)
     monkeypatch.setattr(conv, "SPLIT_FROM", 1)
+    monkeypatch.setattr(conv, "WEIGHT_SPLIT_FROM", 1)
     used = []
     share_out = conv.threads.share_out
     monkeypatch.setattr(conv.threads, "share_out", lambda work, n_threads, items: used.append(n_threads) or
