@@ -263,6 +263,18 @@ def test_f4_conv_with_other_paddings_matches_torch_and_returns_a_batch_innermost
                                atol=1e-5 * np.abs(tx.grad.numpy()).max())
 
 
+def test_few_backward_ranges_are_handed_out_two_apart():
+    """Four ranges a thread or fewer: every other one first, so that two threads taking consecutive items hold
+    no row-group lock in common; more ranges keep their order."""
+    few = [(i, i + 1) for i in range(8)]
+    order = CW._lock_apart(few, 2)
+    assert sorted(order) == few and order[:4] == [(0, 1), (2, 3), (4, 5), (6, 7)]
+    assert all(abs(a[0] - b[0]) >= 2 for a, b in zip(order[:3], order[1:4]))
+    many = [(i, i + 1) for i in range(9)]
+    assert CW._lock_apart(many, 2) == many
+    assert CW._lock_apart([(0, 3)], 2) == [(0, 3)]
+
+
 def test_the_array_helpers_are_inlined_into_the_kernels():
     """The transforms' array helpers are compiled with inline="always" (a call that is not inlined counts
     references to its seven arrays; the transforms took 3–5× as long so), the scalar helpers of other modules not."""
