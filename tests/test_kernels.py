@@ -96,6 +96,22 @@ def test_relu_kernels_match_torch_values_masks_and_gradients(threads, layout, mo
     assert np.isnan(y.numpy().reshape(-1)[0]) and dx.grad.numpy().reshape(-1)[0] == g.reshape(-1)[0]
 
 
+def test_relu_in_place_kernel_rectifies_a_layers_own_output_and_keeps_its_mask():
+    """The fused Linear/Conv2d + ReLU path (``relu_in_place``: one array read and written) against torch, in a
+    batch-innermost layout, and the gradient selected in place after a copy into the mask's layout."""
+    from descend.ops.activation import relu_in_place, relu_gradient
+    x, g = _relu_inputs((16, 8, 10, 10), seed=2)
+    y = np.ascontiguousarray(x.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+    mask = relu_in_place(y, True)
+    expected = torch.relu(torch.tensor(x)).numpy()
+    np.testing.assert_array_equal(y, expected)
+    np.testing.assert_array_equal(np.signbit(y), np.signbit(expected))
+    np.testing.assert_array_equal(mask, ~(x <= 0))
+    assert mask.transpose(1, 2, 3, 0).flags.c_contiguous  # laid out as the output
+    gx = relu_gradient(g, mask, np.float32)                # g row-major, the mask batch-innermost: copied first
+    np.testing.assert_array_equal(gx, np.where(mask, g, np.float32(0)))
+
+
 def test_relu_kernels_equal_the_numpy_path_where_the_gradient_is_finite():
     x, g = _relu_inputs((40, 70), seed=1)
     g = np.nan_to_num(g, nan=0.5, posinf=2.0)

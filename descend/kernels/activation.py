@@ -63,23 +63,51 @@ def _relu_forward(x, out, mask):
 
 
 @kernel(parallel=True)
+def _relu_in_place(x, mask):
+    """x ← max(x, 0) and mask = not (x ≤ 0), one array read and written: with two names for one array, the
+    compiler's overlap check sends :func:`_relu_forward` down its scalar loop (measured: W3's fused
+    convolution ReLUs 1.28 → 2.25 ms a step)."""
+    zero = np.float32(0.0)
+    for i in prange(x.size):
+        v = x[i]
+        mask[i] = not (v <= zero)
+        if v < zero:
+            x[i] = zero
+
+
+@kernel(parallel=True)
 def _relu_backward(g, mask, out):
-    """out = g where mask, else 0, over flat arrays; ``out`` may be ``g``."""
+    """out = g where mask, else 0, over flat arrays (``out`` another array than ``g``)."""
     zero = np.float32(0.0)
     for i in prange(g.size):
         out[i] = g[i] if mask[i] else zero
 
 
+@kernel(parallel=True)
+def _relu_backward_in_place(g, mask):
+    """g ← g where mask, else 0 (one array read and written, as :func:`_relu_in_place`)."""
+    zero = np.float32(0.0)
+    for i in prange(g.size):
+        if not mask[i]:
+            g[i] = zero
+
+
 def relu_forward(x: np.ndarray, out: np.ndarray, mask: np.ndarray) -> None:
     """out ← max(x, 0) and mask ← not (out ≤ 0) for flat arrays of one length (``x`` and ``out`` of one
-    float dtype, ``mask`` bool; ``out`` may be ``x``)."""
-    _relu_forward(x, out, mask)
+    float dtype, ``mask`` bool; ``out`` may be ``x`` itself, the same object, for the in-place pass)."""
+    if out is x:
+        _relu_in_place(x, mask)
+    else:
+        _relu_forward(x, out, mask)
 
 
 def relu_backward(g: np.ndarray, mask: np.ndarray, out: np.ndarray) -> None:
     """out ← g where mask, else 0, for flat arrays of one length (``g`` and ``out`` of one float dtype, ``mask``
-    bool; ``out`` may be ``g``)."""
-    _relu_backward(g, mask, out)
+    bool; ``out`` may be ``g`` itself, the same object, for the in-place pass)."""
+    if out is g:
+        _relu_backward_in_place(g, mask)
+    else:
+        _relu_backward(g, mask, out)
 
 
 @kernel(parallel=True)

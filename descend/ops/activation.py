@@ -90,7 +90,7 @@ def relu_in_place(y, keep_mask: bool, out=None):
         positive = buffers.empty_like(out, np.bool_)
         flats = _flat_alike(y, positive, out)
         if flats is not None:
-            activation_kernels.relu_forward(flats[0], flats[2], flats[1])
+            activation_kernels.relu_forward(flats[0], flats[0] if out is y else flats[2], flats[1])
             return positive
     max_with_zero(y, out)
     return relu_mask(out) if keep_mask else None
@@ -117,7 +117,7 @@ def _masked(g, positive, out):
     if _compiled_relu(g, out):
         flats = _flat_alike(g, positive, out)
         if flats is not None:
-            activation_kernels.relu_backward(*flats)
+            activation_kernels.relu_backward(flats[0], flats[1], flats[0] if out is g else flats[2])
             return out
     return np.multiply(g, positive, out=out)
 
