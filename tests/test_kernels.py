@@ -9,7 +9,7 @@ import torch
 import descend
 import descend.nn.functional as F
 from descend import kernels, nn
-from conv_reference import conv3x3_f64
+from conv_reference import conv3x3_f64, run_beside_torch
 
 pytestmark = pytest.mark.skipif(not kernels.available(), reason="Numba is not importable here")
 
@@ -238,13 +238,8 @@ def test_winograd_conv_matches_torch_forward_and_gradients(threads, case):
     rng = np.random.default_rng(6)
     ours = nn.Conv2d(c, o, 3, padding=p, bias=bias)
     ref = torch.nn.Conv2d(c, o, 3, padding=p, bias=bias)
-    ours.load_state_dict({k: v.detach().numpy() for k, v in ref.state_dict().items()})
     x = rng.standard_normal((n, c, h, w)).astype(np.float32)
-    dx, tx = descend.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
-    y, ty = ours(dx), ref(tx)
-    g = rng.standard_normal(ty.shape).astype(np.float32)
-    y.backward(descend.tensor(g))
-    ty.backward(torch.tensor(g))
+    y, ty, dx, tx = run_beside_torch(ours, ref, x, rng)
     np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-4, atol=2e-5)
     np.testing.assert_allclose(dx.grad.numpy(), tx.grad.numpy(), rtol=1e-4, atol=2e-5)
     np.testing.assert_allclose(ours.weight.grad.numpy(), ref.weight.grad.numpy(), rtol=1e-4, atol=1e-4)

@@ -7,6 +7,7 @@ import torch
 import descend
 import descend.nn as nn
 import descend.nn.functional as F
+from conv_reference import run_beside_torch
 
 RNG = np.random.default_rng(0)
 
@@ -69,15 +70,9 @@ def test_a_first_layer_is_shared_out_from_a_smaller_size(monkeypatch, input_grad
     share_out = conv.threads.share_out
     monkeypatch.setattr(conv.threads, "share_out", lambda work, n_threads, items: used.append(n_threads) or
                         share_out(work, n_threads, items))
-    ref = torch.nn.Conv2d(c, o, 3, padding=1)
-    ours = nn.Conv2d(c, o, 3, padding=1)
-    ours.load_state_dict(ref.state_dict())
+    ours, ref = nn.Conv2d(c, o, 3, padding=1), torch.nn.Conv2d(c, o, 3, padding=1)
     x = RNG.standard_normal((n, c, h, h)).astype(np.float32)
-    xt, tx = descend.tensor(x, requires_grad=input_grad), torch.tensor(x, requires_grad=input_grad)
-    y, ty = ours(xt), ref(tx)
-    g = RNG.standard_normal(ty.shape).astype(np.float32)
-    y.backward(descend.tensor(g))
-    ty.backward(torch.tensor(g))
+    y, ty, xt, tx = run_beside_torch(ours, ref, x, RNG, requires_grad=input_grad)
     assert used == ([1] if input_grad else [2, 2])  # one thread: the backward pass runs without share_out
     pairs = [(y.numpy(), ty.detach().numpy()), (ours.weight.grad.numpy(), ref.weight.grad.numpy()),
              (ours.bias.grad.numpy(), ref.bias.grad.numpy())]
