@@ -413,6 +413,6 @@ def input_grad_transform(dv: np.ndarray, th: int, tw: int, gxp: np.ndarray, p0: 
 #: its transforms read a padded input, :func:`descend.ops.conv_winograd.pad_to_tiles`, and add onto a padded
 #: gradient).
 SCHEME = types.SimpleNamespace(m=2, planes=16, reads_unpadded=False, tiles=tiles,
-                               weight_transform=weight_transform, weight_grad=weight_grad, input_transform=input_transform,
-                               output_transform=output_transform, output_grad_transform=output_grad_transform,
-                               input_grad_transform=input_grad_transform)
+                               weight_transform=weight_transform, weight_grad=weight_grad,
+                               input_transform=input_transform, output_transform=output_transform,
+                               output_grad_transform=output_grad_transform, input_grad_transform=input_grad_transform)

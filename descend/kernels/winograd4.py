@@ -187,6 +187,7 @@ def _padded_rows(x, c, r0, c0, dst):
     width = dst.shape[1]
     first = min(max(0, -c0), width // n) * n       # the zero columns on the left, in elements
     last = max(min(width // n, w - c0), 0) * n     # the end of the image's columns, in elements
+    shift = c0 * n                                 # column c0's first element in an image row
     zero = np.float32(0.0)
     for k in range(dst.shape[0]):
         row = dst[k]
@@ -196,7 +197,6 @@ def _padded_rows(x, c, r0, c0, dst):
                 row[i] = zero
             continue
         src = x[c, rr].ravel()
-        shift = c0 * n
         for i in range(first):
             row[i] = zero
         for i in range(first, last):
@@ -367,6 +367,6 @@ def input_grad_transform(dv: np.ndarray, th: int, tw: int, gx: np.ndarray, p0: i
 #: ``reads_unpadded``: its input transform reads the unpadded input, taking the padding as zeros, and its input
 #: gradient transform adds onto an unpadded gradient (``pad`` arguments).
 SCHEME = types.SimpleNamespace(m=4, planes=36, reads_unpadded=True, tiles=tiles,
-                               weight_transform=weight_transform, weight_grad=weight_grad, input_transform=input_transform,
-                               output_transform=output_transform, output_grad_transform=output_grad_transform,
-                               input_grad_transform=input_grad_transform)
+                               weight_transform=weight_transform, weight_grad=weight_grad,
+                               input_transform=input_transform, output_transform=output_transform,
+                               output_grad_transform=output_grad_transform, input_grad_transform=input_grad_transform)

@@ -32,7 +32,7 @@ def relu(a):
     if not (a.requires_grad and is_grad_enabled()):
         max_with_zero(x, out)
         return record(out, (a,), None, "relu")
-    positive = relu_in_place(x, True, out)
+    positive = _relu_into(x, out, True)
     out_dtype = out.dtype  # the backward keeps the mask and this dtype, not the output itself
     return record(out, (a,), lambda g: (relu_gradient(g, positive, out_dtype),), "relu")
 
@@ -63,11 +63,10 @@ def _flat_alike(*arrays):
     return [a.transpose(order).reshape(-1) for a in arrays]
 
 
-def _compiled_relu(*arrays) -> bool:
-    """Whether the compiled ReLU passes take these operands: kernels on, floating point data (the first and
-    last arrays) of one dtype."""
-    return (kernels.enabled() and arrays[0].dtype.kind == "f" and arrays[0].dtype == arrays[-1].dtype
-            and arrays[0].size >= _COMPILED_FROM)
+def _compiled_relu(x, out) -> bool:
+    """Whether the compiled ReLU passes take input ``x`` and output ``out``: kernels on, floating point data of
+    one dtype, at least :data:`_COMPILED_FROM` elements."""
+    return kernels.enabled() and x.dtype.kind == "f" and x.dtype == out.dtype and x.size >= _COMPILED_FROM
 
 
 #: Elements from which the compiled ReLU passes run (below, NumPy's loops cost less than a kernel call).
@@ -81,11 +80,15 @@ def relu_mask(y):
     return np.logical_not(np.less_equal(y, 0, out=positive), out=positive)
 
 
-def relu_in_place(y, keep_mask: bool, out=None):
-    """out ← max(y, 0) (``out`` defaults to ``y`` itself: a layer's own output in the fused ``linear_relu`` and
-    ``conv2d_relu``; else laid out as ``y``); returns the backward mask (:func:`relu_mask`) when ``keep_mask``,
-    else None. With the mask, one compiled pass writes both where the kernels run."""
-    out = y if out is None else out
+def relu_in_place(y, keep_mask: bool):
+    """y ← max(y, 0) on a layer's own output (the fused ``linear_relu`` and ``conv2d_relu``); returns the
+    backward mask (:func:`relu_mask`) when ``keep_mask``, else None."""
+    return _relu_into(y, y, keep_mask)
+
+
+def _relu_into(y, out, keep_mask: bool):
+    """out ← max(y, 0) (``out`` is ``y`` itself, or laid out as ``y``), and the backward mask when ``keep_mask``
+    (else None). With the mask, one compiled pass writes both where the kernels run."""
     if keep_mask and _compiled_relu(y, out):
         positive = buffers.empty_like(out, np.bool_)
         flats = _flat_alike(y, positive, out)

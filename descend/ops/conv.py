@@ -26,13 +26,14 @@ builds it in blocks of output rows (columns of X), the backward rebuilds it in b
 (rows of X, with the matching columns of dL/dW and rows of dL/dX), each block about ``_BLOCK``
 elements. Every dot product still runs over its whole length, so blocking changes no sum.
 
-On several cores (:func:`descend.kernels.threads.share_count` > 1) a convolution whose patch matrix has at
-least :data:`SPLIT_FROM` elements (:data:`WEIGHT_SPLIT_FROM` for a first layer, which trains its weight and needs
-no input gradient) and :data:`SPLIT_DEPTH` rows shares its blocks of output rows out among one thread per core, each block's patches and product on its own thread with every BLAS held to one thread (the
-patch copies ran on one core before, and the BLAS split thin products poorly). Forward blocks write disjoint
-outputs. Backward, each thread sums dL/dW over its blocks (the per-thread sums are added: float32 rounding of
-another summation order), and adds its blocks of dL/dX onto the padded input while holding a lock for each
-input row they touch (taken in increasing order), since the windows of neighbouring output rows overlap.
+On several cores (:func:`descend.kernels.threads.share_count` > 1) a convolution whose patch matrix has at least
+:data:`SPLIT_FROM` elements (:data:`WEIGHT_SPLIT_FROM` for a first layer, which trains its weight and needs no input
+gradient) and :data:`SPLIT_DEPTH` rows shares its blocks of output rows out among one thread per core, each block's
+patches and product on its own thread with every BLAS held to one thread (the patch copies ran on one core before,
+and the BLAS split thin products poorly). Forward blocks write disjoint outputs. Backward, each thread sums dL/dW
+over its blocks (the per-thread sums are added: float32 rounding of another summation order), and adds its blocks of
+dL/dX onto the padded input while holding a lock for each input row they touch (taken in increasing order), since
+the windows of neighbouring output rows overlap.
 """
 
 from __future__ import annotations

@@ -26,7 +26,8 @@ import numpy as np
 from .. import buffers, kernels
 from ..kernels import panels, threads, winograd as K, winograd4
 
-__all__ = ["applies", "scheme", "pad_to_tiles", "transform_input", "forward", "backward", "MIN_CHANNELS", "MIN_TILES", "F2", "F4"]
+__all__ = ["applies", "scheme", "pad_to_tiles", "transform_input", "forward", "backward", "MIN_CHANNELS", "MIN_TILES",
+           "F2", "F4"]
 
 #: Input channels from which the Winograd route is taken (measured on the benchmark CNNs; see docs/bench.md).
 MIN_CHANNELS = 16
@@ -135,10 +136,11 @@ def _plan(th: int, tw: int, n: int, channels: int, planes: int):
 
 def forward(xp: np.ndarray, w: np.ndarray, ho: int, wo: int, s, keep: bool = False, pad=(0, 0)) -> tuple:
     """(output (O, Hₒ, Wₒ, N) batch-innermost, U, V) by scheme ``s`` for the input ``xp`` with ``pad`` still to
-    apply (:func:`transform_input`) and weight ``w``, a range of tile positions at a time (V and M of one range stay in cache), the ranges shared out among
-    one thread per BLAS thread (their outputs are disjoint). With ``keep`` (the weight will need a gradient)
-    each range's transformed input V is kept for :func:`backward`, as a dict by range, where :data:`KEEP_INPUT`
-    and :data:`KEEP_BYTES` allow (else None, and backward rebuilds it)."""
+    apply (:func:`transform_input`) and weight ``w``, a range of tile positions at a time (V and M of one range
+    stay in cache), the ranges shared out among one thread per BLAS thread (their outputs are disjoint). With
+    ``keep`` (the weight will need a gradient) each range's transformed input V is kept for :func:`backward`, as
+    a dict by range, where :data:`KEEP_INPUT` and :data:`KEEP_BYTES` allow (else None, and backward rebuilds
+    it)."""
     c, n, o = xp.shape[0], xp.shape[3], w.shape[0]
     th, tw = s.tiles(ho), s.tiles(wo)
     u = s.weight_transform(w)
